@@ -1,0 +1,63 @@
+# Touchline. `make help` lists the targets. The two that matter: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PYTEST := $(BIN)/pytest
+CODE := touchline pipeline producers sinks tests
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+system-deps: ## install Java, Maven, redis-server and python3-venv with apt when missing
+	@deploy/install-system-deps.sh
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: system-deps $(STAMP) ## create .venv and install Touchline with its dev tools
+
+demo: install ## start the local stack, run the pipeline on generated data, print the reports
+	$(BIN)/touchline demo
+
+test: install lint typecheck ## the whole suite: starts throwaway Kafka and Redis, stops them after
+	$(PYTEST) tests -m "not bench"
+
+test-unit: $(STAMP) ## unit tests only (no services needed)
+	$(PYTEST) tests/unit
+
+test-integration: install ## integration and e2e tests (real Kafka, Redis, chDB)
+	$(PYTEST) tests/integration tests/e2e
+
+bench: install ## benchmarks: print figures and write bench-results/*.json with same-run baselines
+	$(PYTEST) tests/bench --bench -s
+
+lint: $(STAMP) ## ruff lint and format check (changes nothing)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+
+format: $(STAMP) ## apply ruff format and safe fixes
+	$(BIN)/ruff check --fix $(CODE)
+	$(BIN)/ruff format $(CODE)
+
+typecheck: $(STAMP) ## mypy with disallow_untyped_defs on the packages
+	$(BIN)/mypy
+
+services-up: install ## start the local Kafka and Redis
+	$(BIN)/touchline services up
+
+services-down: $(STAMP) ## stop every local process Touchline started
+	$(BIN)/touchline services down
+
+clean: services-down ## stop services and delete local state (.touchline/)
+	rm -rf .touchline bench-results
+
+.PHONY: help system-deps install demo test test-unit test-integration bench lint format typecheck \
+	services-up services-down clean

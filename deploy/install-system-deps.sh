@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install what the local stack needs from Debian's packages when it is missing:
+# Java 17+ and Maven (the Kafka broker from Maven Central jars) and redis-server.
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+  echo "touchline: missing ${missing[*]}: install them with apt-get (needs root)" >&2; exit 2
+fi
+echo "installing ${missing[*]} with apt-get"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

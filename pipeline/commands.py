@@ -1,0 +1,37 @@
+"""``touchline worker``."""
+
+from __future__ import annotations
+
+import argparse
+
+from touchline.settings import Settings
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import faust
+
+    from pipeline.app import create_app
+    from touchline import topics
+    from touchline.contracts import load_cached
+    from touchline.services import stack
+
+    endpoints = stack.endpoints(settings)
+    contracts = load_cached(settings.schemas_dir)
+    topics.ensure(
+        endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
+    )
+    app = create_app(settings, endpoints)
+    worker = faust.Worker(app, loglevel=args.loglevel)
+    worker.execute_from_commandline()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "worker",
+        help="run the stream processor (Faust); start several to share partitions",
+        description="Consume every raw family topic, enrich, stitch identities and update client "
+        "histories in Redis, and emit enriched events for the sink.",
+    )
+    parser.add_argument("--loglevel", default="warning", help="log level (default: warning)")
+    parser.set_defaults(func=_worker)

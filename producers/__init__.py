@@ -1,0 +1,1 @@
+"""How events enter Touchline: the ingest API, source adapters and the Kafka publisher."""

@@ -1,0 +1,44 @@
+"""``touchline ingest``."""
+
+from __future__ import annotations
+
+import argparse
+
+from touchline.settings import Settings
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from producers.api import create_app
+    from touchline import topics
+    from touchline.codec import Codec
+    from touchline.contracts import load_cached
+    from touchline.services import stack
+
+    endpoints = stack.endpoints(settings)
+    contracts = load_cached(settings.schemas_dir)
+    topics.ensure(
+        endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
+    )
+    codec = Codec(contracts, endpoints.schema_registry_url)
+    app = create_app(settings, contracts, codec, endpoints.kafka_bootstrap)
+    uvicorn.run(
+        app,
+        host=args.host or settings.ingest_host,
+        port=args.port or settings.ingest_port,
+        log_level="warning",
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "ingest",
+        help="serve the HTTP ingest API (POST /v1/events)",
+        description="Validate events against the Avro contracts and publish them to Kafka; "
+        "answers 2xx only for events Kafka acknowledged.",
+    )
+    parser.add_argument("--host", default=None, help="bind address (TOUCHLINE_INGEST_HOST)")
+    parser.add_argument("--port", type=int, default=None, help="port (TOUCHLINE_INGEST_PORT)")
+    parser.set_defaults(func=_ingest)

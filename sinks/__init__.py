@@ -1,0 +1,1 @@
+"""ClickHouse: versioned DDL, the batching sink from Kafka, and the report queries."""

@@ -1,0 +1,70 @@
+"""Enriched events (Avro datums) to ClickHouse rows of ``events``. Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+LINE_FIELDS = (
+    "store_id",
+    "store_name",
+    "service_id",
+    "service_name",
+    "resource_id",
+    "resource_name",
+    "category",
+    "quantity",
+    "amount_minor",
+)
+SCALARS = (
+    "event_id",
+    "event_type",
+    "family",
+    "occurred_at",
+    "received_at",
+    "processed_at",
+    "source",
+    "account_id",
+    "location_id",
+    "client_id",
+    "cid",
+    "email",
+    "phone",
+    "session_id",
+    "session_seq",
+    "session_started_at",
+    "landing_page",
+    "time_on_site_ms",
+    "channel",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "click_id_type",
+    "referrer_host",
+    "page_url",
+    "device_type",
+    "is_touch",
+    "is_contact",
+    "touch_seq",
+    "multichannel",
+    "channels_before",
+    "revenue_minor",
+    "currency",
+)
+TIMESTAMPS = {"occurred_at", "received_at", "processed_at", "session_started_at"}
+COLUMNS = (*SCALARS, *(f"lines.{f}" for f in LINE_FIELDS), "attributes", "payload_json")
+
+
+def _ts(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def to_row(event: dict[str, Any]) -> list[Any]:
+    row = [(_ts(event[c]) if c in TIMESTAMPS else event[c]) for c in SCALARS]
+    lines = event["lines"]
+    row.extend([line[f] for line in lines] for f in LINE_FIELDS)
+    row.append(event["attributes"])
+    row.append(event["payload_json"])
+    return row

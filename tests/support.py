@@ -1,0 +1,83 @@
+"""Helpers for tests that run `touchline` processes and read topics."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from touchline.settings import Settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes a `touchline` subprocess use exactly these settings."""
+    env = dict(os.environ)
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"TOUCHLINE_{name.upper()}"] = str(value)
+    return env
+
+
+@contextmanager
+def touchline_process(
+    settings: Settings, *args: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `touchline ARGS` with these settings; terminate it (and wait) on exit."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "touchline.cli", *args],
+            env=settings_env(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -> list[Any]:
+    """Read ``expected`` messages from the start of ``topic`` with an independent consumer."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{os.urandom(4).hex()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    out: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(out) < expected and time.monotonic() < deadline:
+            for msg in consumer.consume(500, timeout=0.5):
+                if not msg.error():
+                    out.append(msg)
+    finally:
+        consumer.close()
+    return out

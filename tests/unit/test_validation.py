@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from producers.events import Prepared, prepare
+from touchline.contracts import load
+from touchline.settings import REPO_ROOT
+from touchline.validation import coerce
+
+CONTRACTS = load(REPO_ROOT / "schemas")
+STEP = CONTRACTS.expanded["touchline.events.BookingStep"]
+
+
+def envelope(**over: object) -> dict[str, object]:
+    env: dict[str, object] = {
+        "event_id": "0b8e6b4e-6a0e-4c1e-9a39-6c6a1c0e0a11",
+        "event_type": "appointment_booking_start",
+        "occurred_at": "2026-11-23T10:00:00Z",
+        "received_at": 1,
+        "source": "booking_widget",
+        "account_id": "a1",
+        "ids": {"cid": "1.2"},
+    }
+    env.update(over)
+    return env
+
+
+def test_defaults_fill_and_iso_timestamps_become_epoch_ms() -> None:
+    datum, errors = coerce(STEP, {"envelope": envelope()})
+    assert errors == []
+    assert datum["envelope"]["occurred_at"] == 1_795_428_000_000
+    assert datum["appointments"] == []
+    assert datum["envelope"]["ids"]["external_ids"] == {}
+
+
+def test_every_problem_is_reported_with_its_path() -> None:
+    bad = {
+        "envelope": envelope(event_id="nope", source="fax", occurred_at="2026-11-23T10:00"),
+        "appointments": [{"store_id": 5}],
+        "extra": 1,
+    }
+    _, errors = coerce(STEP, bad)
+    found = {e.path: e.reason for e in errors}
+    assert found["$.envelope.event_id"] == "must be a UUID"
+    assert found["$.envelope.source"].startswith("must be one of")
+    assert "UTC offset" in found["$.envelope.occurred_at"]
+    assert found["$.appointments[0].store_id"] == "must be a string"
+    assert found["$.extra"] == "is not a field of this event"
+
+
+def test_prepare_routes_by_event_type_and_keys_by_client() -> None:
+    result = prepare(CONTRACTS, {"envelope": envelope()}, received_at=5)
+    assert isinstance(result, Prepared)
+    assert result.family.topic == "booking"
+    assert result.key == b"1.2"
+    assert result.datum["envelope"]["received_at"] == 5
+
+
+def test_prepare_rejects_unknown_event_type() -> None:
+    errors = prepare(CONTRACTS, {"envelope": envelope(event_type="teleport")})
+    assert not isinstance(errors, Prepared)
+    assert errors[0].path == "$.envelope.event_type"

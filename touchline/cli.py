@@ -1,0 +1,83 @@
+"""``touchline``: one command for the local stack, the pipeline processes and the reports.
+
+Each package adds its own subcommands (``register(subparsers)`` in its ``commands`` module).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from touchline.errors import TouchlineError
+from touchline.settings import Settings, get_settings
+
+
+def _services(args: argparse.Namespace, settings: Settings) -> int:
+    from touchline.services import stack
+
+    if args.action == "up":
+        ep = stack.up(settings)
+        print(f"kafka      {ep.kafka_bootstrap}")
+        print(f"redis      {ep.redis_url}")
+        print(f"clickhouse {ep.clickhouse_dsn}")
+        print(f"registry   {ep.schema_registry_url or '(none: Avro single-object encoding)'}")
+    elif args.action == "down":
+        stopped = stack.down(settings)
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    else:
+        for name, state in stack.status(settings).items():
+            print(f"{name:<11}{state}")
+    return 0
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> int:
+    for name, field in Settings.model_fields.items():
+        env = f"TOUCHLINE_{name.upper()}"
+        print(f"{env:<38} {getattr(settings, name)!s:<40} {field.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pipeline import commands as pipeline_commands
+    from producers import commands as producer_commands
+    from sinks import commands as sink_commands
+    from touchline import demo
+
+    parser = argparse.ArgumentParser(
+        prog="touchline",
+        description="Touchline: booking-funnel, identity and multichannel attribution pipeline. "
+        "Every setting is an environment variable TOUCHLINE_<NAME> (see `touchline config`).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    services = sub.add_parser(
+        "services",
+        help="start, stop or inspect the local Kafka and Redis (no Docker needed)",
+        description="Manage the local stack: Apache Kafka (KRaft, jars from Maven Central) and "
+        "redis-server. ClickHouse runs in-process (chDB) and needs no service.",
+    )
+    services.add_argument("action", choices=["up", "down", "status"])
+    services.set_defaults(func=_services)
+    config = sub.add_parser("config", help="print every setting, its env var and current value")
+    config.set_defaults(func=_config)
+    demo.register(sub)
+    producer_commands.register(sub)
+    pipeline_commands.register(sub)
+    sink_commands.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args, get_settings()) or 0)
+    except TouchlineError as exc:
+        print(f"touchline: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""``touchline services up|down|status``: the local stack and where each service is reached.
+
+Ports are chosen once (or taken from TOUCHLINE_KAFKA_PORT / TOUCHLINE_REDIS_PORT) and kept in
+``<state_dir>/services.json`` so restarts reuse them. A service given by URL in the environment
+(TOUCHLINE_KAFKA_BOOTSTRAP, TOUCHLINE_REDIS_URL) is used as it is and never started here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from touchline.errors import TouchlineError
+from touchline.services import kafka, process, redis
+from touchline.settings import Settings
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka_bootstrap: str
+    redis_url: str
+    clickhouse_dsn: str
+    schema_registry_url: str | None
+
+
+def _state_file(settings: Settings) -> Path:
+    return settings.state_dir / "services.json"
+
+
+def _load_state(settings: Settings) -> dict[str, Any]:
+    try:
+        return dict(json.loads(_state_file(settings).read_text()))
+    except FileNotFoundError:
+        return {}
+
+
+def _save_state(settings: Settings, state: dict[str, Any]) -> None:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    _state_file(settings).write_text(json.dumps(state, indent=2))
+
+
+def endpoints(settings: Settings) -> Endpoints:
+    """Where each service is, from the environment first, else from the local stack's state."""
+    state = _load_state(settings)
+    bootstrap = settings.kafka_bootstrap
+    if bootstrap is None:
+        if "kafka" not in state:
+            raise TouchlineError(
+                "no Kafka: run `touchline services up` or set TOUCHLINE_KAFKA_BOOTSTRAP"
+            )
+        bootstrap = f"127.0.0.1:{state['kafka']['port']}"
+    redis_url = settings.redis_url
+    if redis_url is None:
+        if "redis" not in state:
+            raise TouchlineError("no Redis: run `touchline services up` or set TOUCHLINE_REDIS_URL")
+        redis_url = f"redis://127.0.0.1:{state['redis']['port']}/0"
+    return Endpoints(
+        kafka_bootstrap=bootstrap,
+        redis_url=redis_url,
+        clickhouse_dsn=settings.effective_clickhouse_dsn,
+        schema_registry_url=settings.schema_registry_url,
+    )
+
+
+def _pick(configured: int, remembered: int | None, what: str, env: str) -> int:
+    port = configured or remembered or process.free_port()
+    if process.port_in_use(port):
+        raise TouchlineError(
+            f"port {port} for {what} is in use by another program: stop it, "
+            f"or set {env} to a free port (0 picks one)"
+        )
+    return port
+
+
+def up(settings: Settings) -> Endpoints:
+    """Start whatever is not running yet and not given by the environment; idempotent."""
+    state = _load_state(settings)
+    run = settings.state_dir
+    if settings.kafka_bootstrap is None:
+        kdir = run / "kafka"
+        if process.read_pid(kdir / "kafka.pid") is None:
+            old = state.get("kafka", {})
+            port = _pick(settings.kafka_port, old.get("port"), "Kafka", "TOUCHLINE_KAFKA_PORT")
+            cport = old.get("controller_port") or process.free_port()
+            if process.port_in_use(cport) or cport == port:
+                cport = process.free_port()
+            state["kafka"] = {"port": port, "controller_port": cport}
+            _save_state(settings, state)
+            kafka.start(settings, kdir, kafka.KafkaPorts(port, cport))
+    if settings.redis_url is None:
+        rdir = run / "redis"
+        if process.read_pid(rdir / "redis.pid") is None:
+            old = state.get("redis", {})
+            port = _pick(settings.redis_port, old.get("port"), "Redis", "TOUCHLINE_REDIS_PORT")
+            state["redis"] = {"port": port}
+            _save_state(settings, state)
+            redis.start(rdir, port)
+    return endpoints(settings)
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop every process the stack and the demo started; returns the names stopped."""
+    stopped = []
+    run = settings.state_dir
+    for pid_file in sorted(run.glob("**/*.pid")):
+        if process.stop(pid_file):
+            stopped.append(pid_file.stem)
+    return stopped
+
+
+def status(settings: Settings) -> dict[str, str]:
+    state = _load_state(settings)
+    out: dict[str, str] = {}
+    if settings.kafka_bootstrap:
+        ok = kafka.metadata_ok(settings.kafka_bootstrap)
+        out["kafka"] = f"{'up' if ok else 'DOWN'} (external {settings.kafka_bootstrap})"
+    elif process.read_pid(run_pid := settings.state_dir / "kafka" / "kafka.pid"):
+        port = state["kafka"]["port"]
+        ok = kafka.metadata_ok(f"127.0.0.1:{port}")
+        out["kafka"] = (
+            f"{'up' if ok else 'starting/unhealthy'} 127.0.0.1:{port} pid {run_pid.read_text()}"
+        )
+    else:
+        out["kafka"] = "stopped"
+    if settings.redis_url:
+        out["redis"] = (
+            f"{'up' if redis.ping(settings.redis_url) else 'DOWN'} (external {settings.redis_url})"
+        )
+    elif process.read_pid(rpid := settings.state_dir / "redis" / "redis.pid"):
+        port = state["redis"]["port"]
+        ok = redis.ping(f"redis://127.0.0.1:{port}/0")
+        out["redis"] = f"{'up' if ok else 'unhealthy'} 127.0.0.1:{port} pid {rpid.read_text()}"
+    else:
+        out["redis"] = "stopped"
+    out["clickhouse"] = (
+        f"in-process {settings.effective_clickhouse_dsn}"
+        if settings.effective_clickhouse_dsn.startswith("chdb")
+        else settings.effective_clickhouse_dsn
+    )
+    for pid_file in sorted(settings.state_dir.glob("run/*.pid")):
+        pid = process.read_pid(pid_file)
+        out[pid_file.stem] = f"running pid {pid}" if pid else "stopped"
+    return out

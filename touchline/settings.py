@@ -1,0 +1,91 @@
+"""The one configuration object. Every setting reads ``TOUCHLINE_<NAME>`` from the environment.
+
+``touchline config`` prints every setting with its env var, value and default; the README table is
+generated from the same field descriptions.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOUCHLINE_", extra="ignore")
+
+    # --- local stack -------------------------------------------------------------------------
+    state_dir: Path = Field(
+        Path(".touchline"),
+        description="Where local services keep data, logs, pid files and ports.",
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "touchline",
+        description="Outside-git cache (the resolved Kafka classpath).",
+    )
+    kafka_bootstrap: str | None = Field(
+        None,
+        description="Use this Kafka instead of the local broker (host:port[,host:port]).",
+    )
+    kafka_port: int = Field(
+        0, description="Port of the local broker; 0 picks a free one and remembers it."
+    )
+    kafka_version: str = Field("4.1.1", description="Apache Kafka version run by the local stack.")
+    kafka_heap: str = Field("512m", description="Max JVM heap of the local broker.")
+    redis_url: str | None = Field(
+        None, description="Use this Redis instead of the local redis-server (redis://...)."
+    )
+    redis_port: int = Field(
+        0, description="Port of the local redis-server; 0 picks a free one and remembers it."
+    )
+    clickhouse_dsn: str | None = Field(
+        None,
+        description="ClickHouse DSN: chdb://DIR (embedded) or http(s)://user:pass@host:port/db. "
+        "Default: chdb://<state_dir>/clickhouse.",
+    )
+    clickhouse_database: str = Field("touchline", description="ClickHouse database name.")
+    schema_registry_url: str | None = Field(
+        None,
+        description="Confluent-compatible schema registry; when set, producers write the "
+        "Confluent wire format. Unset: Avro single-object encoding resolved against schemas/.",
+    )
+    schemas_dir: Path = Field(REPO_ROOT / "schemas", description="Directory of the .avsc files.")
+    topic_prefix: str = Field("touchline", description="Prefix of every Kafka topic name.")
+    topic_partitions: int = Field(4, description="Partitions of topics the project creates.")
+    test_containers: bool = Field(
+        False, description="Tests: start services with testcontainers (needs Docker)."
+    )
+
+    # --- ingest ----------------------------------------------------------------------------
+    ingest_host: str = Field("127.0.0.1", description="Ingest API bind address.")
+    ingest_port: int = Field(8087, description="Ingest API port.")
+
+    # --- stream processing -----------------------------------------------------------------
+    worker_id: str = Field("touchline-worker", description="Faust app id (consumer group).")
+    session_timeout_minutes: int = Field(30, description="Inactivity that starts a new session.")
+    lookback_days: int = Field(90, description="Touch lookback for the client card (max 365).")
+    multichannel_min_channels: int = Field(
+        2, description="Distinct channels before a contact that make it multichannel."
+    )
+
+    # --- sink ------------------------------------------------------------------------------
+    sink_batch_rows: int = Field(5000, description="Sink: rows per ClickHouse insert.")
+    sink_batch_seconds: float = Field(1.0, description="Sink: max seconds a batch waits.")
+
+    @property
+    def effective_clickhouse_dsn(self) -> str:
+        if self.clickhouse_dsn:
+            return self.clickhouse_dsn
+        return f"chdb://{(self.state_dir / 'clickhouse').resolve()}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,56 @@
+"""Kafka topic names, and creating them with the project's partition count."""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from touchline.contracts import Contracts, family_topics
+from touchline.settings import Settings
+
+
+def raw(settings: Settings, family_topic: str) -> str:
+    return settings.topic(f"raw.{family_topic}")
+
+
+def all_raw(settings: Settings, contracts: Contracts) -> list[str]:
+    return [raw(settings, t) for t in family_topics(contracts)]
+
+
+def enriched(settings: Settings) -> str:
+    return settings.topic("enriched")
+
+
+def merges(settings: Settings) -> str:
+    return settings.topic("merges")
+
+
+def dead_letter(settings: Settings) -> str:
+    return settings.topic("deadletter")
+
+
+def every(settings: Settings, contracts: Contracts) -> list[str]:
+    return [
+        *all_raw(settings, contracts),
+        enriched(settings),
+        merges(settings),
+        dead_letter(settings),
+    ]
+
+
+def ensure(bootstrap: str, names: list[str], partitions: int) -> None:
+    """Create the topics that do not exist yet (idempotent)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    existing = set(admin.list_topics(timeout=10).topics)
+    missing = [
+        NewTopic(n, num_partitions=partitions, replication_factor=1)
+        for n in names
+        if n not in existing
+    ]
+    if not missing:
+        return
+    for name, future in admin.create_topics(missing, request_timeout=15).items():
+        try:
+            future.result()
+        except Exception as exc:  # already created by a concurrent caller is fine
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise RuntimeError(f"could not create topic {name}: {exc}") from exc
