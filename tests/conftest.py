@@ -76,5 +76,10 @@ def settings(tmp_path: Path, unique: str) -> Settings:
 def live_settings(settings: Settings, services: Endpoints) -> Settings:
     """Test settings pointing at the session's real services (for subprocesses via env)."""
     return settings.model_copy(
-        update={"kafka_bootstrap": services.kafka_bootstrap, "redis_url": services.redis_url}
+        update={
+            "kafka_bootstrap": services.kafka_bootstrap,
+            "redis_url": services.redis_url,
+            "schema_registry_url": services.schema_registry_url,
+            "local_registry": services.schema_registry_url is not None,
+        }
     )

@@ -19,7 +19,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from touchline.contracts import Contracts
+from touchline.contracts import Contracts, plain
 
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
@@ -114,6 +114,6 @@ class Codec:
             raise DecodeError(f"schema id {schema_id} not found in the registry: {exc}") from exc
         raw = json.loads(schema.schema_str)
         name = raw["name"] if "." in raw["name"] else f"{raw.get('namespace', '')}.{raw['name']}"
-        found = (name, fastavro.parse_schema(raw, _write_hint=False))
+        found = (name, fastavro.parse_schema(plain(raw), _write_hint=False))
         self._by_id[schema_id] = found
         return found

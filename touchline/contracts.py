@@ -59,19 +59,19 @@ def parse_all(raw: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in raw:
         try:
-            out[name] = fastavro.parse_schema(_plain(expand(name, raw)), _write_hint=False)
+            out[name] = fastavro.parse_schema(plain(expand(name, raw)), _write_hint=False)
         except (UnknownType, fastavro.schema.SchemaParseException) as exc:
             raise ValueError(f"schema {name} is invalid: {exc}") from exc
     return out
 
 
-def _plain(node: Any) -> Any:
+def plain(node: Any) -> Any:
     """Drop logical types: Touchline handles timestamps as epoch-ms ints and uuids as strings
     end to end, so fastavro must not turn them into datetime/UUID objects on read."""
     if isinstance(node, list):
-        return [_plain(n) for n in node]
+        return [plain(n) for n in node]
     if isinstance(node, dict):
-        return {k: _plain(v) for k, v in node.items() if k != "logicalType"}
+        return {k: plain(v) for k, v in node.items() if k != "logicalType"}
     return node
 
 

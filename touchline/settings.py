@@ -53,6 +53,15 @@ class Settings(BaseSettings):
         description="Confluent-compatible schema registry; when set, producers write the "
         "Confluent wire format. Unset: Avro single-object encoding resolved against schemas/.",
     )
+    local_registry: bool = Field(
+        True,
+        description="Run the local Apicurio schema registry with the stack (Confluent wire "
+        "format). false: Avro single-object encoding, no registry process.",
+    )
+    registry_port: int = Field(
+        0, description="Port of the local registry; 0 picks a free one and remembers it."
+    )
+    registry_version: str = Field("3.0.9", description="Apicurio Registry version run locally.")
     schemas_dir: Path = Field(REPO_ROOT / "schemas", description="Directory of the .avsc files.")
     topic_prefix: str = Field("touchline", description="Prefix of every Kafka topic name.")
     topic_partitions: int = Field(4, description="Partitions of topics the project creates.")

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 def test_event_travels_every_hop(live_settings: Settings, tmp_path: Path) -> None:
     s = live_settings
     contracts = load_cached(s.schemas_dir)
-    codec = Codec(contracts)
+    codec = Codec(contracts, s.schema_registry_url)
     topics.ensure(s.kafka_bootstrap or "", topics.every(s, contracts), s.topic_partitions)
     events = booking_journeys(clients=4, seed=11, account_id="acc-e2e")
     port = free_port()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from touchline.errors import TouchlineError
-from touchline.services import kafka, process, redis
+from touchline.services import kafka, process, redis, registry
 from touchline.settings import Settings
 
 
@@ -56,11 +56,14 @@ def endpoints(settings: Settings) -> Endpoints:
         if "redis" not in state:
             raise TouchlineError("no Redis: run `touchline services up` or set TOUCHLINE_REDIS_URL")
         redis_url = f"redis://127.0.0.1:{state['redis']['port']}/0"
+    registry_url = settings.schema_registry_url
+    if registry_url is None and settings.local_registry and "registry" in state:
+        registry_url = registry.url(state["registry"]["port"])
     return Endpoints(
         kafka_bootstrap=bootstrap,
         redis_url=redis_url,
         clickhouse_dsn=settings.effective_clickhouse_dsn,
-        schema_registry_url=settings.schema_registry_url,
+        schema_registry_url=registry_url,
     )
 
 
@@ -97,6 +100,19 @@ def up(settings: Settings) -> Endpoints:
             state["redis"] = {"port": port}
             _save_state(settings, state)
             redis.start(rdir, port)
+    if settings.schema_registry_url is None and settings.local_registry:
+        sdir = run / "registry"
+        if process.read_pid(sdir / "registry.pid") is None:
+            old = state.get("registry", {})
+            port = _pick(
+                settings.registry_port,
+                old.get("port"),
+                "the schema registry",
+                "TOUCHLINE_REGISTRY_PORT",
+            )
+            state["registry"] = {"port": port}
+            _save_state(settings, state)
+            registry.start(settings, sdir, port)
     return endpoints(settings)
 
 
@@ -134,6 +150,17 @@ def status(settings: Settings) -> dict[str, str]:
         out["redis"] = f"{'up' if ok else 'unhealthy'} 127.0.0.1:{port} pid {rpid.read_text()}"
     else:
         out["redis"] = "stopped"
+    if settings.schema_registry_url:
+        ok = registry.healthy(settings.schema_registry_url)
+        out["registry"] = f"{'up' if ok else 'DOWN'} (external {settings.schema_registry_url})"
+    elif process.read_pid(spid := settings.state_dir / "registry" / "registry.pid"):
+        base = registry.url(state["registry"]["port"])
+        ok = registry.healthy(base)
+        out["registry"] = f"{'up' if ok else 'starting/unhealthy'} {base} pid {spid.read_text()}"
+    else:
+        out["registry"] = (
+            "stopped (Avro single-object encoding)" if not settings.local_registry else "stopped"
+        )
     out["clickhouse"] = (
         f"in-process {settings.effective_clickhouse_dsn}"
         if settings.effective_clickhouse_dsn.startswith("chdb")
