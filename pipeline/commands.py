@@ -21,6 +21,10 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
     )
     app = create_app(settings, endpoints)
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()
     return 0

@@ -1,32 +1,58 @@
-"""One raw Kafka record in, an enriched event (or a dead letter) out. No Faust here, so the
-whole path is testable without a broker; the Faust agent in ``pipeline.app`` only moves bytes."""
+"""One raw Kafka record in; an enriched event, identity merges, or a dead letter out.
+
+No Faust here, so the whole path is testable without a broker; the Faust agent in
+``pipeline.app`` only moves bytes. Effects are exactly-once per ``event_id`` on at-least-once
+delivery: the Redis store keeps each event's result, and a redelivered event is re-emitted from
+that result byte for byte, changing no counter.
+"""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipeline import enrichment
+from pipeline.identity import extract
+from pipeline.sessions import SessionState, campaign_key, live, next_session, time_on_site
 from pipeline.store import ClientStore
 from touchline.codec import Codec, DecodeError
-from touchline.contracts import DEAD_LETTER, ENRICHED
+from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE
 
 
 @dataclass(frozen=True)
 class Output:
     enriched: tuple[bytes, bytes] | None = None  # key, value
+    merges: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letter: bytes | None = None
+    outcome: str = "enriched"  # enriched | duplicate | dead_letter
+
+
+@dataclass(frozen=True)
+class Config:
+    session_timeout_ms: int = 30 * 60_000
+    lookback_ms: int = 90 * 86_400_000
+    touch_cap: int = 500
+    min_channels: int = 2
+    phone_region: str = "DE"
+    own_hosts: frozenset[str] = frozenset()
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def new_client_id(account: str, event_id: str) -> str:
+    """Deterministic, so replaying a topic from the start creates the same client ids."""
+    return "c" + hashlib.sha1(f"{account}|{event_id}".encode()).hexdigest()[:19]
+
+
 class Processor:
-    def __init__(self, codec: Codec, store: ClientStore) -> None:
+    def __init__(self, codec: Codec, store: ClientStore, config: Config | None = None) -> None:
         self.codec = codec
         self.store = store
+        self.config = config or Config()
 
     def dead_letter(
         self,
@@ -46,7 +72,7 @@ class Processor:
             "offset": offset,
             "original": bytes(original),
         }
-        return Output(dead_letter=self.codec.encode(DEAD_LETTER, record))
+        return Output(dead_letter=self.codec.encode(DEAD_LETTER, record), outcome="dead_letter")
 
     async def handle(
         self,
@@ -76,72 +102,179 @@ class Processor:
                 offset,
             )
         try:
-            enriched = await self.enrich(name, datum)
-        except Exception as exc:  # a bad event must never stop the worker
+            return await self.process(name, datum)
+        except (ValueError, KeyError, TypeError) as exc:  # bad content: never stops the worker
             return self.dead_letter(
                 "enrich", f"{type(exc).__name__}: {exc}", original, topic, partition, offset
             )
-        key = enriched["client_id"].encode()
-        return Output(enriched=(key, self.codec.encode(ENRICHED, enriched)))
 
-    async def enrich(self, family: str, datum: dict[str, Any]) -> dict[str, Any]:
-        envelope = datum["envelope"]
-        ids = envelope["ids"]
-        web = envelope.get("web") or {}
-        client = ids.get("cid") or ids.get("email") or ids.get("phone") or envelope["event_id"]
-        _, touch_seq = await self.store.touch(client, envelope["event_id"])
-        payload = {k: v for k, v in datum.items() if k != "envelope"}
-        lines = [
-            {
-                "store_id": a.get("store_id"),
-                "store_name": a.get("store_name"),
-                "service_id": a.get("appointment_service_id"),
-                "service_name": a.get("appointment_service_name"),
-                "resource_id": a.get("worker_id"),
-                "resource_name": a.get("resource_name"),
-                "category": None,
-                "quantity": 1,
-                "amount_minor": 0,
-            }
-            for a in datum.get("appointments", [])
+    async def process(self, family: str, datum: dict[str, Any]) -> Output:
+        env = datum["envelope"]
+        account, event_id, at = env["account_id"], env["event_id"], env["occurred_at"]
+        ids = extract(env["ids"], self.config.phone_region)
+        static = enrichment.static(family, datum, self.config.own_hosts)
+        resolution = await self.store.resolve(
+            account, event_id, new_client_id(account, event_id), at, ids.keys()
+        )
+        duplicate = resolution.prior is not None
+        result = resolution.prior
+        if result is None:
+            context = self._context(static, resolution.client_id, resolution.session, event_id, at)
+            if static.is_contact:
+                context["phone"] = ids.phone
+            result = await self.store.record(account, event_id, resolution.client_id, context)
+        enriched = self._enriched(family, datum, ids, static, result)
+        key = enriched["client_id"].encode()
+        merges = [
+            (
+                to.encode(),
+                self.codec.encode(
+                    MERGE,
+                    {
+                        "merged_at": enriched["processed_at"],
+                        "account_id": account,
+                        "from_client_id": old,
+                        "to_client_id": result["client_id"],
+                        "reason": "an event carried identifiers of both clients",
+                        "identifier_hash": None,
+                        "event_id": event_id,
+                    },
+                ),
+            )
+            for old in result["merged_from"]
+            for to in [result["client_id"]]
         ]
-        return {
-            "event_id": envelope["event_id"],
-            "event_type": envelope["event_type"],
-            "family": family,
-            "occurred_at": envelope["occurred_at"],
-            "received_at": envelope["received_at"],
-            "processed_at": now_ms(),
-            "source": envelope["source"],
-            "account_id": envelope["account_id"],
-            "location_id": envelope.get("location_id"),
-            "client_id": client,
-            "cid": ids.get("cid"),
-            "email": ids.get("email"),
-            "phone": ids.get("phone"),
-            "session_id": ids.get("session_id"),
+        return Output(
+            enriched=(key, self.codec.encode(ENRICHED, enriched)),
+            merges=merges,
+            outcome="duplicate" if duplicate else "enriched",
+        )
+
+    def _context(
+        self,
+        static: enrichment.Static,
+        client_id: str,
+        session: dict[str, Any] | None,
+        event_id: str,
+        at: int,
+    ) -> dict[str, Any]:
+        """Everything ``record`` needs, and the state-dependent enrichment it stores."""
+        cfg = self.config
+        channel = static.channel
+        session_out: dict[str, Any] | None = None
+        info: dict[str, Any] = {
+            "session_id": None,
             "session_seq": 0,
             "session_started_at": None,
-            "landing_page": web.get("landing_page"),
+            "landing_page": None,
             "time_on_site_ms": 0,
-            "channel": (web.get("utm_medium") or "direct").lower(),
-            "utm_source": web.get("utm_source"),
-            "utm_medium": web.get("utm_medium"),
-            "utm_campaign": web.get("utm_campaign"),
-            "utm_term": web.get("utm_term"),
-            "utm_content": web.get("utm_content"),
-            "click_id_type": None,
-            "referrer_host": None,
+        }
+        new_session = False
+        if static.has_web:
+            prev_channel = session.pop("channel", None) if session else None
+            prev = SessionState(**session) if session else None
+            state, new_session = next_session(
+                prev,
+                occurred_at=at,
+                event_id=event_id,
+                campaign_key=campaign_key(static.campaign),
+                landing_page=static.landing_page,
+                timeout_ms=cfg.session_timeout_ms,
+                client_id=client_id,
+            )
+            if not new_session and prev_channel:
+                channel = prev_channel  # a page inside a visit keeps the visit's channel
+            kept = live(prev, state)
+            session_out = {**asdict(kept), "channel": channel if kept is state else prev_channel}
+            info = {
+                "session_id": state.session_id,
+                "session_seq": state.seq,
+                "session_started_at": state.started_at,
+                "landing_page": state.landing_page,
+                "time_on_site_ms": time_on_site(state, at),
+            }
+        is_touch = (static.has_web and new_session) or static.is_contact or static.is_lead
+        ctx: dict[str, Any] = {
+            "occurred_at": at,
+            "lookback_ms": cfg.lookback_ms,
+            "touch_cap": cfg.touch_cap,
+            "min_channels": cfg.min_channels,
+            "is_touch": is_touch,
+            "is_contact": static.is_contact,
+            "channel": channel,
+            "utm_source": static.campaign.source,
+            "utm_medium": static.campaign.medium,
+            "utm_campaign": static.campaign.campaign,
+            "name": static.name,
+            "phone": None,
+            "location": static.location,
+            "revenue_minor": static.revenue_minor,
+            "currency": static.currency,
+            "session": session_out,
+            "enrichment": {
+                **info,
+                "channel": channel,
+                "is_touch": is_touch,
+                "processed_at": now_ms(),
+            },
+        }
+        return {k: v for k, v in ctx.items() if v is not None}
+
+    def _enriched(
+        self,
+        family: str,
+        datum: dict[str, Any],
+        ids: Any,
+        static: enrichment.Static,
+        result: dict[str, Any],
+    ) -> dict[str, Any]:
+        env = datum["envelope"]
+        web = env.get("web") or {}
+        info = result["enrichment"]
+        attributes = dict(static.attributes)
+        if static.is_contact:
+            attributes["contact_seq"] = str(result["contact_seq"])
+            if result["since_prev_contact_ms"] >= 0:
+                attributes["since_previous_contact_ms"] = str(result["since_prev_contact_ms"])
+            attributes["location"] = static.location or "(undefined)"
+        c = static.campaign
+        return {
+            "event_id": env["event_id"],
+            "event_type": env["event_type"],
+            "family": family,
+            "occurred_at": env["occurred_at"],
+            "received_at": env["received_at"],
+            "processed_at": info["processed_at"],
+            "source": env["source"],
+            "account_id": env["account_id"],
+            "location_id": env.get("location_id"),
+            "client_id": result["client_id"],
+            "cid": ids.cid,
+            "email": ids.email,
+            "phone": ids.phone,
+            "session_id": info["session_id"],
+            "session_seq": info["session_seq"],
+            "session_started_at": info["session_started_at"],
+            "landing_page": info["landing_page"] or web.get("landing_page"),
+            "time_on_site_ms": info["time_on_site_ms"],
+            "channel": info["channel"],
+            "utm_source": c.source,
+            "utm_medium": c.medium,
+            "utm_campaign": c.campaign,
+            "utm_term": c.term,
+            "utm_content": c.content,
+            "click_id_type": c.click_id_type,
+            "referrer_host": static.referrer_host,
             "page_url": web.get("page_url"),
-            "device_type": "unknown",
-            "is_touch": False,
-            "is_contact": False,
-            "touch_seq": touch_seq,
-            "multichannel": False,
-            "channels_before": [],
-            "revenue_minor": 0,
-            "currency": None,
-            "lines": lines,
-            "attributes": {},
-            "payload_json": json.dumps(payload, sort_keys=True, default=str),
+            "device_type": static.device_type,
+            "is_touch": bool(info["is_touch"]),
+            "is_contact": static.is_contact,
+            "touch_seq": int(result["touch_seq"]),
+            "multichannel": bool(result["multichannel"]),
+            "channels_before": [str(ch) for ch in result["channels_before"]],
+            "revenue_minor": static.revenue_minor,
+            "currency": static.currency,
+            "lines": static.lines,
+            "attributes": attributes,
+            "payload_json": static.payload_json,
         }

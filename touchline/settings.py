@@ -80,6 +80,20 @@ class Settings(BaseSettings):
     multichannel_min_channels: int = Field(
         2, description="Distinct channels before a contact that make it multichannel."
     )
+    touch_cap: int = Field(500, description="Most touches kept per client card.")
+    identity_max_share: int = Field(
+        2,
+        description="An identifier seen with more distinct emails (or ids of one source system) "
+        "than this is shared (front-desk phone, shared tablet) and no longer links clients.",
+    )
+    phone_region: str = Field("DE", description="Region for phone numbers without country code.")
+    own_hosts: list[str] = Field(
+        default_factory=list,
+        description="The business's own site hosts (JSON list); referrals from them are direct.",
+    )
+    worker_metrics_port: int = Field(
+        0, description="Port of the worker's Prometheus /metrics; 0 = no metrics server."
+    )
 
     # --- sink ------------------------------------------------------------------------------
     sink_batch_rows: int = Field(5000, description="Sink: rows per ClickHouse insert.")

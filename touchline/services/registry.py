@@ -1,7 +1,8 @@
 """The local schema registry: Apicurio Registry 3.0.x, whose Confluent-compatible API
 (``/apis/ccompat/v7``) confluent-kafka's registry client talks to.
 
-Its distribution archive comes from Maven Central (``io.apicurio:apicurio-registry-app:V:tar.gz:all``),
+Its distribution archive comes from Maven Central
+(``io.apicurio:apicurio-registry-app:V:tar.gz:all``),
 is unpacked once into ``cache_dir`` and runs on Java 17 with file-backed H2 storage under the state
 directory, so schema ids survive restarts just like the Kafka data that refers to them.
 """

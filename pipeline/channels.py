@@ -1,0 +1,302 @@
+"""Which marketing channel an event came through.
+
+The rules follow GA4's published default channel grouping where it applies; the lists of search
+engines, shopping sites, social networks, video sites and webmail providers, the medium values and
+which channel a click id implies are data, in ``pipeline/channel_rules.json``.
+
+Inputs are the effective ``Campaign`` (``pipeline.utm``), the referrer host, and for events that
+did not happen on a website the source system and event type. Source and medium are compared
+lower-cased, as GA4 does.
+
+Precedence (the first rule that matches decides):
+
+1. **Offline origin without web campaign.** When the campaign has no source, medium, campaign
+   name or click id: call-tracking events (``source_system == "call_tracking"`` or an event type in
+   ``call_event_types``) are ``phone_call``; CRM-origin events (``source_system == "crm"``) are
+   ``crm_offline``. A call or CRM event that *does* carry UTM tags is classified by them below.
+2. **No campaign at all (no source and no medium):** a click id decides (``gclid``/``gbraid``/
+   ``wbraid``/``msclkid``/``yclid`` → ``paid_search``, ``fbclid``/``ttclid``/``li_fat_id`` →
+   ``paid_social``, ``dclid`` → ``display``); else the referrer: none (or one of ``own_hosts`` or
+   their subdomains, or a payment redirect in ``ignored_referrers``) → ``direct``; a search host →
+   ``organic_search``; social or video host → ``organic_social``; webmail host → ``email``; any
+   other host → ``referral``.
+3. **GA4 rules on source/medium/campaign name**, in GA4's order. A click id with no medium counts
+   as a paid medium (``cpc``):
+   a. source ``(direct)``/``direct`` with medium empty, ``(none)`` or ``(not set)`` → ``direct``;
+   b. paid medium ``^(.*cp.*|ppc|retargeting|paid.*)$`` with a shopping source or a shopping
+      campaign name (``^(.*(([^a-df-z]|^)shop|shopping).*)$``) → ``paid_search`` (GA4's Paid
+      Shopping; Touchline has no shopping channel), with a search source → ``paid_search``, with
+      a social or video source → ``paid_social`` (GA4's Paid Social and Paid Video);
+   c. medium ``display|banner|expandable|interstitial|cpm`` → ``display``;
+   d. any other paid medium (GA4's Paid Other) → the click id's channel if there is a click id,
+      else ``other``;
+   e. social source or social medium → ``organic_social``; video source or medium ``.*video.*``
+      → ``organic_social`` (GA4's Organic Video);
+   f. search source or medium ``organic`` → ``organic_search``;
+   g. shopping source → ``referral`` (GA4's Organic Shopping);
+   h. source or medium ``email|e-mail|e_mail|e mail`` (or a webmail source) → ``email``;
+   i. medium ``affiliate|affiliates`` → ``affiliate``;
+   j. medium ``referral|app|link`` → ``referral``;
+   k. source or medium ``sms`` → ``sms``;
+   l. medium ``audio``, push (``push$|mobile|notification``) or anything unmatched → ``other``
+      (GA4's Audio, Mobile Push Notifications and Unassigned).
+
+Deviations from GA4, all because Touchline's channel set is smaller or its traffic differs: no
+Cross-network, shopping, video, audio or push channels (mapped as above); GA4's "Organic
+Shopping by campaign name" is not applied (a booking business's "e-shop" email must stay email);
+and a bare ``fbclid`` counts as paid social (GA4 would call it a facebook referral, as Meta adds
+fbclid to organic links too).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pipeline.utm import Campaign
+
+DIRECT = "direct"
+ORGANIC_SEARCH = "organic_search"
+PAID_SEARCH = "paid_search"
+ORGANIC_SOCIAL = "organic_social"
+PAID_SOCIAL = "paid_social"
+EMAIL = "email"
+REFERRAL = "referral"
+DISPLAY = "display"
+AFFILIATE = "affiliate"
+SMS = "sms"
+PHONE_CALL = "phone_call"
+CRM_OFFLINE = "crm_offline"
+OTHER = "other"
+
+CHANNELS = (
+    DIRECT,
+    ORGANIC_SEARCH,
+    PAID_SEARCH,
+    ORGANIC_SOCIAL,
+    PAID_SOCIAL,
+    EMAIL,
+    REFERRAL,
+    DISPLAY,
+    AFFILIATE,
+    SMS,
+    PHONE_CALL,
+    CRM_OFFLINE,
+    OTHER,
+)
+
+SEARCH = "search"
+SHOPPING = "shopping"
+SOCIAL = "social"
+VIDEO = "video"
+WEBMAIL = "email"
+
+RULES_PATH = Path(__file__).with_name("channel_rules.json")
+
+_COUNTRY_SUFFIX = re.compile(r"(?:(?:co|com|org|net|ne|or)\.)?[a-z]{2,6}")
+
+
+@dataclass(frozen=True)
+class Rules:
+    names: dict[str, str]
+    brands: dict[str, str]
+    domains: dict[str, str]
+    ignored_referrers: frozenset[str]
+    paid_medium: re.Pattern[str]
+    display_mediums: frozenset[str]
+    social_mediums: frozenset[str]
+    video_medium: re.Pattern[str]
+    organic_mediums: frozenset[str]
+    email_values: frozenset[str]
+    affiliate_mediums: frozenset[str]
+    referral_mediums: frozenset[str]
+    sms_values: frozenset[str]
+    direct_sources: frozenset[str]
+    direct_mediums: frozenset[str]
+    shopping_campaign: re.Pattern[str]
+    click_ids: dict[str, str]
+    call_event_types: frozenset[str]
+
+
+def _lowered(values: Any) -> frozenset[str]:
+    return frozenset(str(v).strip().lower() for v in values)
+
+
+def load_rules(path: Path = RULES_PATH) -> Rules:
+    """Read and check the rules file; raises ValueError naming the bad key."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        names: dict[str, str] = {}
+        brands: dict[str, str] = {}
+        domains: dict[str, str] = {}
+        for category, lists in data["categories"].items():
+            for name in lists.get("names", []):
+                names.setdefault(name.lower(), category)
+            for brand in lists.get("brands", []):
+                brands.setdefault(brand.lower(), category)
+            for domain in lists.get("domains", []):
+                domains.setdefault(domain.lower(), category)
+        mediums = data["mediums"]
+        sources = data["sources"]
+        click_ids = {str(k): str(v) for k, v in data["click_ids"].items()}
+        for click_id, channel in click_ids.items():
+            if channel not in CHANNELS:
+                raise ValueError(f"click_ids.{click_id}: {channel!r} is not a channel")
+        return Rules(
+            names=names,
+            brands=brands,
+            domains=domains,
+            ignored_referrers=_lowered(data.get("ignored_referrers", [])),
+            paid_medium=re.compile(mediums["paid_regex"]),
+            display_mediums=_lowered(mediums["display"]),
+            social_mediums=_lowered(mediums["social"]),
+            video_medium=re.compile(mediums["video_regex"]),
+            organic_mediums=_lowered(mediums["organic"]),
+            email_values=_lowered(mediums["email"]) | _lowered(sources["email"]),
+            affiliate_mediums=_lowered(mediums["affiliate"]),
+            referral_mediums=_lowered(mediums["referral"]),
+            sms_values=_lowered(mediums["sms"]) | _lowered(sources["sms"]),
+            direct_sources=_lowered(sources["direct"]),
+            direct_mediums=_lowered(mediums["direct"]),
+            shopping_campaign=re.compile(data["shopping_campaign_regex"]),
+            click_ids=click_ids,
+            call_event_types=_lowered(data["call_event_types"]),
+        )
+    except (KeyError, TypeError, AttributeError, re.error) as exc:
+        raise ValueError(f"{path}: bad channel rules: {type(exc).__name__}: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def rules() -> Rules:
+    return load_rules()
+
+
+def _host_category(host: str, r: Rules) -> str | None:
+    # The most specific domain wins: try the host, then each parent domain.
+    labels = host.split(".")
+    for i in range(len(labels) - 1):
+        category = r.domains.get(".".join(labels[i:]))
+        if category is not None:
+            return category
+    # <brand>.<tld>, <brand>.co.<cc>, <brand>.com.<cc> (google.de, google.co.uk, amazon.com.br).
+    first, _, rest = host.partition(".")
+    if rest and _COUNTRY_SUFFIX.fullmatch(rest):
+        return r.brands.get(first)
+    return None
+
+
+@lru_cache(maxsize=65536)
+def source_category(value: str | None) -> str | None:
+    """``search``, ``shopping``, ``social``, ``video``, ``email`` (webmail) or None for a
+    utm_source value or a referrer host."""
+    if not value:
+        return None
+    text = value.strip().lower().rstrip(".")
+    if text.startswith("www."):
+        text = text[4:]
+    r = rules()
+    category = r.names.get(text) or r.brands.get(text)
+    if category is not None:
+        return category
+    if "." in text and " " not in text:
+        return _host_category(text, r)
+    return None
+
+
+def _is_own(host: str, hosts: frozenset[str]) -> bool:
+    labels = host.split(".")
+    return any(".".join(labels[i:]) in hosts for i in range(len(labels)))
+
+
+def _referral_channel(host: str | None, own_hosts: frozenset[str]) -> str:
+    if host is None:
+        return DIRECT
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    if not host:
+        return DIRECT
+    own = frozenset(h.strip().lower().removeprefix("www.") for h in own_hosts)
+    if _is_own(host, own) or _is_own(host, rules().ignored_referrers):
+        return DIRECT
+    category = source_category(host)
+    if category == SEARCH:
+        return ORGANIC_SEARCH
+    if category in (SOCIAL, VIDEO):
+        return ORGANIC_SOCIAL
+    if category == WEBMAIL:
+        return EMAIL
+    return REFERRAL
+
+
+def classify(
+    campaign: Campaign,
+    referrer_host: str | None,
+    *,
+    source_system: str | None = None,
+    event_type: str | None = None,
+    own_hosts: frozenset[str] = frozenset(),
+) -> str:
+    """The channel of one event; see the module docstring for the rules and their order."""
+    r = rules()
+    source = (campaign.source or "").strip().lower() or None
+    medium = (campaign.medium or "").strip().lower() or None
+    name = (campaign.campaign or "").strip().lower() or None
+    click = campaign.click_id_type
+    click_channel = r.click_ids.get(click) if click else None
+
+    # 1. offline origin without web campaign
+    if source is None and medium is None and name is None and click is None:
+        if source_system == "call_tracking" or (
+            event_type is not None and event_type.lower() in r.call_event_types
+        ):
+            return PHONE_CALL
+        if source_system == "crm":
+            return CRM_OFFLINE
+
+    # 2. no source and no medium: click id, else referrer
+    if source is None and medium is None:
+        if click_channel is not None:
+            return click_channel
+        if name is None:
+            return _referral_channel(referrer_host, own_hosts)
+
+    # 3. GA4 rules
+    if source in r.direct_sources and (medium is None or medium in r.direct_mediums):
+        return DIRECT
+    category = source_category(source)
+    paid = (medium is not None and r.paid_medium.match(medium) is not None) or (
+        medium is None and click is not None
+    )
+    if paid:
+        if category == SHOPPING or (name is not None and r.shopping_campaign.match(name)):
+            return PAID_SEARCH
+        if category == SEARCH:
+            return PAID_SEARCH
+        if category in (SOCIAL, VIDEO):
+            return PAID_SOCIAL
+    if medium in r.display_mediums:
+        return DISPLAY
+    if paid:
+        return click_channel or OTHER
+    if category == SOCIAL or medium in r.social_mediums:
+        return ORGANIC_SOCIAL
+    if category == VIDEO or (medium is not None and r.video_medium.match(medium)):
+        return ORGANIC_SOCIAL
+    if category == SEARCH or medium in r.organic_mediums:
+        return ORGANIC_SEARCH
+    if category == SHOPPING:
+        return REFERRAL
+    if category == WEBMAIL or source in r.email_values or medium in r.email_values:
+        return EMAIL
+    if medium in r.affiliate_mediums:
+        return AFFILIATE
+    if medium in r.referral_mediums:
+        return REFERRAL
+    if source in r.sms_values or medium in r.sms_values:
+        return SMS
+    return OTHER

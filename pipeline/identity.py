@@ -1,0 +1,59 @@
+"""Which identifiers an event carries, normalised. Pure.
+
+An identifier is ``kind:value``: ``cid`` (web analytics client id), ``email`` (normalised),
+``phone`` (E.164) and ``ext.<system>`` (a source system's client id). Email and source-system ids
+are *strong*: they name one person. Client ids and phones are *weak*: a shared tablet or a
+front-desk phone carries many people. The identity store (``pipeline.store``) counts the distinct
+strong identifiers seen with each identifier; one seen with more than
+``identity_max_share`` of them is treated as shared and no longer used to link or merge clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.clientid import client_id_from_ga
+from pipeline.normalize import normalize_email, normalize_external_id, normalize_phone
+
+STRONG_KINDS = ("email", "ext.")
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    cid: str | None
+    email: str | None
+    phone: str | None
+    external: tuple[str, ...]  # "system:id" (normalize_external_id), sorted
+
+    def keys(self) -> list[str]:
+        """Every identifier as ``kind:value``, strongest first (the order resolution tries)."""
+        out = [f"ext.{value}" for value in self.external]
+        if self.email:
+            out.append(f"email:{self.email}")
+        if self.phone:
+            out.append(f"phone:{self.phone}")
+        if self.cid:
+            out.append(f"cid:{self.cid}")
+        return out
+
+
+def is_strong(key: str) -> bool:
+    return key.startswith(STRONG_KINDS)
+
+
+def extract(ids: Mapping[str, Any], default_region: str = "DE") -> Identifiers:
+    """Normalise the envelope's identifiers; unusable values (garbage email, impossible phone)
+    are dropped here, never guessed."""
+    external = sorted(
+        normalize_external_id(system, str(value))
+        for system, value in (ids.get("external_ids") or {}).items()
+        if value and str(value).strip()
+    )
+    return Identifiers(
+        cid=client_id_from_ga(ids.get("cid")),
+        email=normalize_email(ids.get("email")),
+        phone=normalize_phone(ids.get("phone"), default_region),
+        external=tuple(external),
+    )

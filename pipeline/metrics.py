@@ -1,0 +1,22 @@
+"""Prometheus metrics of the stream processor."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter("touchline_worker_events_total", "Raw events processed, by outcome", ["outcome"])
+PROCESSING = Histogram(
+    "touchline_worker_processing_seconds",
+    "Time from record received to outputs sent",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+REDIS_RETRIES = Counter(
+    "touchline_worker_redis_retries_total", "Retries while Redis was unavailable"
+)
+MERGES = Counter("touchline_worker_identity_merges_total", "Clients merged into another")
+DEAD_LETTERS = Counter(
+    "touchline_worker_dead_letters_total", "Events sent to the dead-letter topic", ["stage"]
+)
+LAG = Gauge(
+    "touchline_worker_event_lag_seconds", "Now minus occurred_at of the last processed event"
+)

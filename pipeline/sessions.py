@@ -1,0 +1,137 @@
+"""Sessionization of one client's events, as a pure step function over the previous state.
+
+``next_session(prev, ...)`` returns the state after the event and whether the event started a new
+session. An event **starts a new session** when:
+
+1. there is no previous state; or
+2. it comes at or after the previous event and ``occurred_at - prev.last_seen_at >= timeout_ms``:
+   exactly ``timeout_ms`` of inactivity (30 minutes by default) already starts a new session, one
+   millisecond less does not; or
+3. its ``campaign_key`` is not None and differs from the session's (GA-style: arriving through a
+   new campaign starts a new session; an event without campaign info — internal navigation, a
+   direct visit, an offline event — never does).
+
+**Out-of-order events** (``occurred_at < prev.last_seen_at``) never move ``last_seen_at``
+backwards and never split the session by campaign:
+
+- a late event no more than ``timeout_ms`` before the session's start (``occurred_at >=
+  prev.started_at - timeout_ms``) joins the current session; if it is earlier than the start, the
+  start moves back to it (and its landing page and campaign become the session's, when it has
+  them);
+- an older event belonged to a session that has already ended: it gets a one-event session of its
+  own (``is_new`` True) whose state is returned, but the client's live session stays ``prev`` —
+  callers persist ``live(prev, state)``, which is the one with the later ``last_seen_at``.
+
+Session ids are deterministic: a UUIDv5 of the client id and the id of the session's first event,
+so replaying the same events produces the same ids. ``seq`` counts events within the session,
+starting at 1. Time on site of an event is ``occurred_at - started_at``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+
+from pipeline.utm import Campaign
+
+SESSION_NAMESPACE = uuid.UUID("6f1c1f0e-3d5a-5b8e-9a43-7c1d2b0e9f21")
+
+
+@dataclass(frozen=True)
+class SessionState:
+    session_id: str
+    started_at: int
+    last_seen_at: int
+    seq: int
+    landing_page: str | None
+    campaign_key: str | None
+
+
+def session_id_for(client_id: str | None, first_event_id: str) -> str:
+    """The deterministic id of a session that started with ``first_event_id``."""
+    return str(uuid.uuid5(SESSION_NAMESPACE, f"{client_id or ''}|{first_event_id}"))
+
+
+def campaign_key(c: Campaign) -> str | None:
+    """A key that changes when the visit's campaign changes (source, medium, campaign, term,
+    content and click id type); None when the campaign carries no information at all."""
+    parts = (c.source, c.medium, c.campaign, c.term, c.content, c.click_id_type)
+    if all(p is None for p in parts):
+        return None
+    return "|".join("" if p is None else p.replace("\\", "\\\\").replace("|", "\\|") for p in parts)
+
+
+def _start(
+    occurred_at: int,
+    event_id: str,
+    campaign_key: str | None,
+    landing_page: str | None,
+    client_id: str | None,
+) -> SessionState:
+    return SessionState(
+        session_id=session_id_for(client_id, event_id),
+        started_at=occurred_at,
+        last_seen_at=occurred_at,
+        seq=1,
+        landing_page=landing_page,
+        campaign_key=campaign_key,
+    )
+
+
+def next_session(
+    prev: SessionState | None,
+    *,
+    occurred_at: int,
+    event_id: str,
+    campaign_key: str | None,
+    landing_page: str | None,
+    timeout_ms: int,
+    client_id: str | None = None,
+) -> tuple[SessionState, bool]:
+    """(state after this event, whether it started a new session); see the module docstring."""
+    if timeout_ms <= 0:
+        raise ValueError(f"timeout_ms must be positive, got {timeout_ms}")
+    if prev is None:
+        return _start(occurred_at, event_id, campaign_key, landing_page, client_id), True
+    if occurred_at < prev.last_seen_at:
+        if occurred_at < prev.started_at - timeout_ms:
+            return _start(occurred_at, event_id, campaign_key, landing_page, client_id), True
+        if occurred_at < prev.started_at:
+            return (
+                replace(
+                    prev,
+                    started_at=occurred_at,
+                    seq=prev.seq + 1,
+                    landing_page=landing_page or prev.landing_page,
+                    campaign_key=campaign_key or prev.campaign_key,
+                ),
+                False,
+            )
+        return replace(prev, seq=prev.seq + 1), False
+    expired = occurred_at - prev.last_seen_at >= timeout_ms
+    new_campaign = campaign_key is not None and campaign_key != prev.campaign_key
+    if expired or new_campaign:
+        return _start(occurred_at, event_id, campaign_key, landing_page, client_id), True
+    return (
+        replace(
+            prev,
+            last_seen_at=occurred_at,
+            seq=prev.seq + 1,
+            landing_page=prev.landing_page or landing_page,
+            campaign_key=prev.campaign_key or campaign_key,
+        ),
+        False,
+    )
+
+
+def live(prev: SessionState | None, state: SessionState) -> SessionState:
+    """The state to keep as the client's current session after ``next_session`` returned
+    ``state``: ``state``, unless it is a one-event session of a stray old event."""
+    if prev is not None and state.last_seen_at < prev.last_seen_at:
+        return prev
+    return state
+
+
+def time_on_site(state: SessionState, occurred_at: int) -> int:
+    """Milliseconds from the session's start to the event (never negative)."""
+    return max(0, occurred_at - state.started_at)

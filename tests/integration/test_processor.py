@@ -1,0 +1,209 @@
+"""The processor against real Redis: identity stitching, merges, exactly-once effects, the
+shared-identifier guard, multichannel contacts and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pipeline.processor import Config, Output, Processor
+from pipeline.store import ClientStore
+from touchline.codec import Codec
+from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE, load
+from touchline.services.stack import Endpoints
+from touchline.settings import REPO_ROOT
+from touchline.validation import coerce
+
+pytestmark = pytest.mark.integration
+CONTRACTS = load(REPO_ROOT / "schemas")
+CODEC = Codec(CONTRACTS)
+MIN = 60_000
+T0 = 1_790_000_000_000
+
+
+def event(
+    family: str,
+    event_type: str,
+    at: int,
+    ids: dict[str, Any],
+    web: dict[str, Any] | None = None,
+    source: str = "web",
+    **fields: Any,
+) -> bytes:
+    raw = {
+        "envelope": {
+            "event_id": str(uuid.uuid4()),
+            "event_type": event_type,
+            "occurred_at": at,
+            "received_at": at,
+            "source": source,
+            "account_id": "acc",
+            "ids": ids,
+            "web": web,
+        },
+        **fields,
+    }
+    datum, errors = coerce(CONTRACTS.expanded[f"touchline.events.{family}"], raw)
+    assert errors == [], errors
+    return CODEC.encode(f"touchline.events.{family}", datum)
+
+
+def visit(at: int, cid: str, source: str | None, medium: str | None) -> bytes:
+    web = {"utm_source": source, "utm_medium": medium, "page_url": "https://s.example/"}
+    return event("WebTouch", "page_view", at, {"cid": cid}, web)
+
+
+def call(at: int, phone: str, email: str | None = None) -> bytes:
+    return event(
+        "InboundContact",
+        "contact_call",
+        at,
+        {"phone": phone, "email": email},
+        source="call_tracking",
+        name="Anna",
+        contact_id=f"call-{at}",
+    )
+
+
+def enriched(out: Output) -> dict[str, Any]:
+    assert out.enriched is not None, out
+    name, datum = CODEC.decode(out.enriched[1])
+    assert name == ENRICHED
+    return datum
+
+
+LOOP = asyncio.new_event_loop()
+
+
+@pytest.fixture
+def processor(services: Endpoints) -> Iterator[Processor]:
+    store = ClientStore(services.redis_url, f"t{uuid.uuid4().hex[:8]}", max_share=2)
+    yield Processor(CODEC, store, Config(lookback_ms=90 * 86_400_000, min_channels=2))
+    LOOP.run_until_complete(store.close())
+
+
+def run(processor: Processor, *records: bytes) -> list[Output]:
+    async def go() -> list[Output]:
+        return [await processor.handle(r) for r in records]
+
+    return LOOP.run_until_complete(go())
+
+
+def card(processor: Processor, client_id: str) -> dict[str, Any]:
+    return LOOP.run_until_complete(processor.store.card("acc", client_id))
+
+
+def test_identities_across_channels_merge_into_one_client(processor: Processor) -> None:
+    web, phone_call, appointment, booking = run(
+        processor,
+        visit(T0, "111.222", "google", "cpc"),
+        call(T0 + 60 * MIN, "+49 30 1234567"),
+        event(
+            "AppointmentEvent",
+            "appointment_scheduled",
+            T0 + 61 * MIN,
+            {"phone": "030 1234567", "email": "Anna@Example.de", "external_ids": {"studio": "c-9"}},
+            source="studio_system",
+            appointment_id="ap-1",
+            start_at=T0 + 3 * 86_400_000,
+        ),
+        event(
+            "BookingStep",
+            "appointment_booking_start",
+            T0 + 2 * 86_400_000,
+            {"cid": "GA1.2.111.222", "email": "anna@example.de"},
+            {"utm_source": "newsletter", "utm_medium": "email"},
+        ),
+    )
+    first, second, third, fourth = (enriched(o) for o in (web, phone_call, appointment, booking))
+    assert first["client_id"] != second["client_id"]  # nothing linked them yet
+    assert third["client_id"] == second["client_id"]  # the phone links the studio client
+    assert third["phone"] == "+49301234567" and third["email"] == "anna@example.de"
+    # The cid (web) and the email (studio) meet: the newer client merges into the older one.
+    assert fourth["client_id"] == first["client_id"]
+    assert len(booking.merges) == 1
+    name, merge = CODEC.decode(booking.merges[0][1])
+    assert name == MERGE
+    assert (merge["from_client_id"], merge["to_client_id"]) == (
+        second["client_id"],
+        first["client_id"],
+    )
+    merged = card(processor, second["client_id"])
+    assert merged["client_id"] == first["client_id"]
+    assert merged["card"]["touch_count"] == "3"  # web visit, the call, the booking visit
+    assert merged["card"]["contact_count"] == "1"
+    assert merged["card"]["name"] == "Anna"
+    assert merged["channels"] == ["email", "paid_search", "phone_call"]
+
+
+def test_redelivery_changes_nothing_and_reemits_the_same_bytes(processor: Processor) -> None:
+    record = visit(T0, "5.6", "google", "cpc")
+    once, again = run(processor, record, record)
+    assert once.outcome == "enriched" and again.outcome == "duplicate"
+    assert once.enriched == again.enriched
+    assert card(processor, enriched(once)["client_id"])["card"]["touch_count"] == "1"
+
+
+def test_shared_phone_stops_linking_people(processor: Processor) -> None:
+    outs = run(processor, *(call(T0 + i * MIN, "+4930999000", f"p{i}@x.de") for i in range(5)))
+    clients = [enriched(o)["client_id"] for o in outs]
+    # max_share=2: the front-desk phone links at most the first two emails, never the rest.
+    assert len(set(clients[2:])) == 3
+    assert clients[2] not in clients[:2]
+
+
+def test_multichannel_counts_only_distinct_channels_before_the_contact(
+    processor: Processor,
+) -> None:
+    email_visit = event(
+        "WebTouch",
+        "page_view",
+        T0,
+        {"cid": "7.7", "email": "m@x.de"},
+        {"utm_source": "newsletter", "utm_medium": "email"},
+    )
+    outs = run(
+        processor,
+        email_visit,
+        visit(T0 + 60 * MIN, "7.7", "google", "cpc"),
+        call(T0 + 120 * MIN, "+4930555111", "m@x.de"),
+        visit(T0 + 121 * MIN, "7.7", "facebook", "social"),
+        call(T0 + 180 * MIN, "+4930555111"),
+    )
+    first_call, second_call = enriched(outs[2]), enriched(outs[4])
+    assert first_call["is_contact"] and first_call["multichannel"]
+    assert first_call["channels_before"] == ["email", "paid_search"]
+    assert second_call["channels_before"] == [
+        "email",
+        "paid_search",
+        "phone_call",
+        "organic_social",
+    ]
+    assert second_call["attributes"]["since_previous_contact_ms"] == str(60 * MIN)
+    assert first_call["attributes"]["location"] == "(undefined)"
+
+
+def test_a_page_inside_a_visit_keeps_the_visits_channel(processor: Processor) -> None:
+    landing, inner, later = run(
+        processor,
+        visit(T0, "8.8", "google", "cpc"),
+        visit(T0 + 5 * MIN, "8.8", None, None),
+        visit(T0 + 40 * MIN, "8.8", None, None),
+    )
+    a, b, c = enriched(landing), enriched(inner), enriched(later)
+    assert (a["is_touch"], b["is_touch"], c["is_touch"]) == (True, False, True)
+    assert a["session_id"] == b["session_id"] != c["session_id"]
+    assert b["channel"] == "paid_search" and b["session_seq"] == 2
+    assert c["channel"] == "direct"
+
+
+def test_garbage_becomes_a_dead_letter_with_the_original_bytes(processor: Processor) -> None:
+    (out,) = run(processor, b"\xc3\x01garbage")
+    assert out.outcome == "dead_letter" and out.dead_letter is not None
+    name, letter = CODEC.decode(out.dead_letter)
+    assert name == DEAD_LETTER
+    assert letter["original"] == b"\xc3\x01garbage" and letter["stage"] == "decode"
