@@ -41,6 +41,7 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from pipeline import commands as pipeline_commands
     from producers import commands as producer_commands
+    from producers import generate_command
     from sinks import commands as sink_commands
     from touchline import demo
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     config.set_defaults(func=_config)
     demo.register(sub)
     producer_commands.register(sub)
+    generate_command.register(sub)
     pipeline_commands.register(sub)
     sink_commands.register(sub)
     return parser

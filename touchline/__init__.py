@@ -1,0 +1,1 @@
+"""Touchline core: settings, contracts, validation, wire codec, topics, local services, CLI."""
