@@ -54,6 +54,10 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.worker_session_timeout_s / 5),
+        broker_commit_every=500,
+        broker_commit_interval=1.0,
     )
     raw = topics.all_raw(settings, contracts)
     source = app.topic(*raw, value_serializer="raw", key_serializer="raw")

@@ -120,7 +120,7 @@ class Processor:
         result = resolution.prior
         if result is None:
             context = self._context(static, resolution.client_id, resolution.session, event_id, at)
-            if static.is_contact:
+            if static.is_contact and ids.phone:
                 context["phone"] = ids.phone
             result = await self.store.record(account, event_id, resolution.client_id, context)
         enriched = self._enriched(family, datum, ids, static, result)

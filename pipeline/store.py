@@ -30,6 +30,10 @@ import redis.asyncio as aioredis
 
 _COMMON = """
 local P = ARGV[1] .. ':' .. ARGV[2] .. ':'
+local function s(v)  -- JSON null arrives as cjson.null, which Redis commands refuse
+  if v == nil or v == cjson.null then return '' end
+  return v
+end
 local function canonical(c)
   for _ = 1, 64 do
     local nxt = redis.call('HGET', P .. 'merged', c)
@@ -195,8 +199,8 @@ if ctx.is_touch then
   local ft = redis.call('HGET', card, 'ft_at')
   if not ft or at < tonumber(ft) then
     redis.call('HSET', card, 'ft_at', at, 'ft_channel', ctx.channel, 'ft_source',
-               ctx.utm_source or '', 'ft_medium', ctx.utm_medium or '', 'ft_campaign',
-               ctx.utm_campaign or '')
+               s(ctx.utm_source), 'ft_medium', s(ctx.utm_medium), 'ft_campaign',
+               s(ctx.utm_campaign))
   end
   local newest = redis.call('ZREVRANGE', tkey, 0, 0, 'WITHSCORES')
   redis.call('ZREMRANGEBYSCORE', tkey, '-inf', '(' .. (tonumber(newest[2]) - ctx.lookback_ms))
@@ -212,18 +216,18 @@ if ctx.is_contact then
   redis.call('ZADD', ckey, at, event_id)
   local fc = redis.call('HGET', card, 'fc_at')
   if not fc or at < tonumber(fc) then
-    redis.call('HSET', card, 'fc_at', at, 'name', ctx.name or '', 'phone', ctx.phone or '')
+    redis.call('HSET', card, 'fc_at', at, 'name', s(ctx.name), 'phone', s(ctx.phone))
   end
   local lc = redis.call('HGET', card, 'lc_at')
   if not lc or at >= tonumber(lc) then
     redis.call('HSET', card, 'lc_at', at)
-    if ctx.location then redis.call('HSET', card, 'location', ctx.location) end
+    if s(ctx.location) ~= '' then redis.call('HSET', card, 'location', ctx.location) end
   end
 end
-if ctx.revenue_minor ~= 0 and ctx.currency then
+if ctx.revenue_minor ~= 0 and s(ctx.currency) ~= '' then
   redis.call('HINCRBY', card, 'revenue:' .. ctx.currency, ctx.revenue_minor)
 end
-if ctx.session then redis.call('SET', P .. 'session:' .. client, cjson.encode(ctx.session)) end
+if s(ctx.session) ~= '' then redis.call('SET', P .. 'session:' .. client, cjson.encode(ctx.session)) end
 
 local merged = redis.call('LRANGE', P .. 'pending:' .. event_id, 0, -1)
 redis.call('DEL', P .. 'pending:' .. event_id)

@@ -429,7 +429,7 @@ class _World:
             person_id=f"p{index:06d}",
             cids=[self.cid()],
             email=f"{first}.{last}.{index}@mail.example".lower(),
-            phone=f"+49151{index:07d}",
+            phone=f"+49151{index:08d}",  # 0151 + 8 digits: a valid German mobile number
             name=(first, last),
         )
         self.truth.persons[person.person_id] = person

@@ -207,3 +207,19 @@ def test_garbage_becomes_a_dead_letter_with_the_original_bytes(processor: Proces
     name, letter = CODEC.decode(out.dead_letter)
     assert name == DEAD_LETTER
     assert letter["original"] == b"\xc3\x01garbage" and letter["stage"] == "decode"
+
+
+def test_a_web_form_without_phone_or_name_gives_an_unknown_card(processor: Processor) -> None:
+    form = event(
+        "InboundContact",
+        "contact_web_form",
+        T0,
+        {"email": "f@x.de"},
+        {"utm_source": "google", "utm_medium": "organic"},
+        contact_id="form-1",
+    )
+    (out,) = run(processor, form)
+    datum = enriched(out)
+    assert datum["is_contact"] and datum["channel"] == "organic_search"
+    stored = card(processor, datum["client_id"])["card"]
+    assert stored["name"] == "" and stored["phone"] == ""  # shown as "unknown" on the card

@@ -263,3 +263,12 @@ def test_command_needs_a_destination() -> None:
     args = _parser().parse_args(["generate", "--clients", "3", "--seed", "1"])
     with pytest.raises(TouchlineError, match="--out"):
         args.func(args, Settings())
+
+
+def test_planted_phones_and_emails_survive_normalisation() -> None:
+    from pipeline.normalize import normalize_email, normalize_phone
+    from producers.generator import GeneratorConfig, generate
+
+    persons = generate(GeneratorConfig(clients=300, seed=3)).truth.persons.values()
+    assert all(normalize_phone(p.phone) for p in persons if p.phone)
+    assert all(normalize_email(p.email) for p in persons if p.email)
