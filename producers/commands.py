@@ -10,7 +10,7 @@ from touchline.settings import Settings
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from producers.api import create_app
+    from producers.api import create_app, ingest_config
     from touchline import topics
     from touchline.codec import Codec
     from touchline.contracts import load_cached
@@ -22,22 +22,27 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
     )
     codec = Codec(contracts, endpoints.schema_registry_url)
-    app = create_app(settings, contracts, codec, endpoints.kafka_bootstrap)
-    uvicorn.run(
-        app,
-        host=args.host or settings.ingest_host,
-        port=args.port or settings.ingest_port,
-        log_level="warning",
+    config = ingest_config(settings)
+    app = create_app(settings, contracts, codec, endpoints.kafka_bootstrap, config=config)
+    host = args.host or settings.ingest_host
+    port = args.port or settings.ingest_port
+    keys = (
+        f"{len(config.write_keys)} write keys"
+        if config.write_keys
+        else "open local mode: no write key configured (TOUCHLINE_INGEST_WRITE_KEYS)"
     )
+    print(f"ingest API on http://{host}:{port} ({keys}); metrics at /metrics", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "ingest",
-        help="serve the HTTP ingest API (POST /v1/events)",
-        description="Validate events against the Avro contracts and publish them to Kafka; "
-        "answers 2xx only for events Kafka acknowledged.",
+        help="serve the HTTP ingest API (POST /v1/events, /v1/sources/<name>)",
+        description="Validate events (contract JSON, or a source's native payload) against the "
+        "Avro contracts and publish them to Kafka; answers 2xx only for events Kafka "
+        "acknowledged. Limits, write keys and status codes: see GET /docs.",
     )
     parser.add_argument("--host", default=None, help="bind address (TOUCHLINE_INGEST_HOST)")
     parser.add_argument("--port", type=int, default=None, help="port (TOUCHLINE_INGEST_PORT)")

@@ -72,6 +72,34 @@ class Settings(BaseSettings):
     # --- ingest ----------------------------------------------------------------------------
     ingest_host: str = Field("127.0.0.1", description="Ingest API bind address.")
     ingest_port: int = Field(8087, description="Ingest API port.")
+    ingest_write_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object write key -> account id (or "*" for any account). Empty: '
+        "open local mode, no key needed.",
+    )
+    ingest_max_batch_events: int = Field(500, description="Most events in one POST (else 413).")
+    ingest_max_body_bytes: int = Field(1_048_576, description="Largest request body (else 413).")
+    ingest_rate_events_per_second: float = Field(
+        2000.0, description="Per-key token-bucket rate (events/s); past it 429."
+    )
+    ingest_rate_burst: int = Field(10_000, description="Per-key token-bucket burst (events).")
+    ingest_future_horizon_s: int = Field(
+        900, description="occurred_at further in the future than this is out of horizon."
+    )
+    ingest_past_horizon_s: int = Field(
+        30 * 86400, description="occurred_at further in the past than this is out of horizon."
+    )
+    ingest_horizon_action: str | None = Field(
+        None,
+        description="refuse | flag | off for out-of-horizon events; default: refuse when write "
+        "keys are configured, flag in open mode.",
+    )
+    ingest_kafka_timeout_ms: int = Field(
+        10_000, description="Longest wait for Kafka's acknowledgement before answering 503."
+    )
+    ingest_max_in_flight: int = Field(
+        100_000, description="Most unacknowledged messages before answering 503."
+    )
 
     # --- stream processing -----------------------------------------------------------------
     worker_id: str = Field("touchline-worker", description="Faust app id (consumer group).")
@@ -90,6 +118,9 @@ class Settings(BaseSettings):
     own_hosts: list[str] = Field(
         default_factory=list,
         description="The business's own site hosts (JSON list); referrals from them are direct.",
+    )
+    worker_session_timeout_s: float = Field(
+        15.0, description="Kafka group session timeout of a worker (failover time after a crash)."
     )
     worker_metrics_port: int = Field(
         0, description="Port of the worker's Prometheus /metrics; 0 = no metrics server."

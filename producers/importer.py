@@ -1,0 +1,241 @@
+"""``touchline import FILE``: upload a CRM lead/deal export (history) straight to Kafka.
+
+The file is JSON lines (one row object a line) or CSV with a header row; the row fields are those
+of :mod:`producers.adapters.crm`. Every row goes the same way as through the API: the CRM adapter,
+``prepare`` against the contracts, the codec, and the acks=all idempotent publisher. The ingest
+API's time horizon does not apply: an import is history.
+
+A bad row (not JSON, not mappable, or refused by the contract) is reported on stderr in one line
+(``row N: field: reason``), written to the dead-letter topic (stage ``ingest``; the original line's
+bytes for JSON lines, the row as a JSON object for CSV) and skipped; the others are still
+imported. The command prints a summary and exits with status **1 when any row was rejected** (so
+scripts notice), 0 when every row was imported, and 2 when the file cannot be read or Kafka did
+not acknowledge every message (then nothing is reported as imported that was not acknowledged).
+Re-importing a file is idempotent: event ids are derived from the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from producers.adapters import AdapterError
+from producers.adapters.crm import row_to_event
+from producers.events import Prepared, now_ms, prepare
+from producers.publisher import Message
+from touchline.codec import Codec
+from touchline.contracts import DEAD_LETTER, Contracts
+from touchline.errors import TouchlineError
+from touchline.settings import Settings
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # 1-based data row number (the CSV header is not counted)
+    original: bytes
+    data: Any  # the parsed row, or None when it could not be parsed
+    error: str | None = None
+
+
+@dataclass
+class Outcome:
+    """Messages to publish and rejections, for one batch of rows. Built without I/O."""
+
+    messages: list[Message] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
+    dead_letters: list[Message] = field(default_factory=list)
+
+
+def detect_format(path: Path, given: str | None) -> str:
+    if given:
+        return given
+    return "csv" if path.suffix.lower() == ".csv" else "jsonl"
+
+
+def read_rows(stream: TextIO, fmt: str) -> Iterator[Row]:
+    if fmt == "csv":
+        reader = csv.DictReader(stream)
+        for n, record in enumerate(reader, start=1):
+            if None in record:  # more cells than header columns
+                yield Row(n, orjson.dumps(record, default=str), None, "row has extra cells")
+                continue
+            yield Row(n, orjson.dumps(record), dict(record))
+        return
+    n = 0
+    for line in stream:
+        if not line.strip():
+            continue
+        n += 1
+        raw = line.rstrip("\n").encode()
+        try:
+            yield Row(n, raw, orjson.loads(raw))
+        except orjson.JSONDecodeError as exc:
+            yield Row(n, raw, None, f"$: not valid JSON: {exc}")
+
+
+def convert_rows(
+    rows: list[Row],
+    contracts: Contracts,
+    codec: Codec,
+    settings: Settings,
+    account: str | None,
+) -> Outcome:
+    """Map, validate and encode rows; rejected rows become dead letters."""
+    from touchline import topics
+
+    out = Outcome()
+    received = now_ms()
+    for row in rows:
+        reason = row.error
+        if reason is None:
+            try:
+                result = prepare(contracts, row_to_event(row.data, account), received)
+            except AdapterError as exc:
+                reason = str(exc)
+            else:
+                if isinstance(result, Prepared):
+                    out.messages.append(
+                        Message(
+                            topics.raw(settings, result.family.topic),
+                            result.key,
+                            codec.encode(result.family.name, result.datum),
+                        )
+                    )
+                    continue
+                reason = "; ".join(str(e) for e in result)
+        out.rejected.append((row.number, reason))
+        datum = {
+            "failed_at": received,
+            "stage": "ingest",
+            "reason": f"import row {row.number}: {reason}"[:2000],
+            "topic": None,
+            "partition": None,
+            "offset": None,
+            "original": row.original,
+        }
+        out.dead_letters.append(
+            Message(topics.dead_letter(settings), None, codec.encode(DEAD_LETTER, datum))
+        )
+    return out
+
+
+def run_import(
+    path: Path,
+    settings: Settings,
+    *,
+    fmt: str | None = None,
+    account: str | None = None,
+    batch_rows: int = 1000,
+    progress: bool = True,
+    err: TextIO = sys.stderr,
+) -> tuple[int, int]:
+    """Import ``path``; returns ``(imported, rejected)``. Raises TouchlineError on I/O failure."""
+    from tqdm import tqdm
+
+    from producers.publisher import Publisher
+    from touchline import topics
+    from touchline.contracts import load_cached
+    from touchline.services import stack
+
+    fmt = detect_format(path, fmt)
+    try:
+        stream: TextIO = io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise TouchlineError(f"cannot read {path}: {exc.strerror}") from exc
+    endpoints = stack.endpoints(settings)
+    contracts = load_cached(settings.schemas_dir)
+    topics.ensure(
+        endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
+    )
+    codec = Codec(contracts, endpoints.schema_registry_url)
+    publisher = Publisher(endpoints.kafka_bootstrap)
+    imported = rejected = 0
+    total = path.stat().st_size
+    try:
+        with (
+            stream,
+            tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=path.name,
+                disable=not progress,
+                file=err,
+            ) as bar,
+        ):
+            batch: list[Row] = []
+            position = 0
+
+            def flush() -> None:
+                nonlocal imported, rejected
+                outcome = convert_rows(batch, contracts, codec, settings, account)
+                try:
+                    publisher.publish_sync([*outcome.messages, *outcome.dead_letters])
+                except Exception as exc:
+                    raise TouchlineError(
+                        f"Kafka did not acknowledge every message ({exc}); "
+                        f"{imported} rows were imported before this batch, re-run to finish "
+                        "(re-importing is idempotent)"
+                    ) from exc
+                for number, reason in outcome.rejected:
+                    bar.write(f"row {number}: {reason}", file=err)
+                imported += len(outcome.messages)
+                rejected += len(outcome.rejected)
+                batch.clear()
+
+            try:
+                for row in read_rows(stream, fmt):
+                    batch.append(row)
+                    if len(batch) >= batch_rows:
+                        flush()
+                        now = stream.buffer.tell()
+                        bar.update(now - position)
+                        position = now
+                if batch:
+                    flush()
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise TouchlineError(f"{path}: cannot parse as {fmt}: {exc}") from exc
+            bar.update(total - position)
+    finally:
+        publisher.close(10)
+    return imported, rejected
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    imported, rejected = run_import(
+        Path(args.file),
+        settings,
+        fmt=args.format,
+        account=args.account,
+        progress=not args.quiet,
+    )
+    print(
+        f"imported {imported} rows, rejected {rejected}"
+        + (" (rejected rows are in the dead-letter topic)" if rejected else "")
+    )
+    return 1 if rejected else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "import",
+        help="upload a CRM lead/deal export (JSON lines or CSV) to Kafka",
+        description=(__doc__ or "").split("\n\n")[1],
+    )
+    parser.add_argument("file", help="the export: .csv (header row) or JSON lines")
+    parser.add_argument(
+        "--format", choices=["jsonl", "csv"], default=None, help="default: by suffix"
+    )
+    parser.add_argument(
+        "--account", default=None, help="account id of every row (else each row's account_id)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_import)
