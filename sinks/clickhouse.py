@@ -6,6 +6,9 @@ reports open it after the sink stops (``touchline report`` says so if it is lock
 
 from __future__ import annotations
 
+import fcntl
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +16,46 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from sinks import parameters
 from touchline.errors import TouchlineError
 
 SQL = Path(__file__).resolve().parent / "sql"
 
 
+class ChdbLocked(TouchlineError):
+    """Another process (normally the sink) has the chDB data directory open."""
+
+
+def chdb_dir(dsn: str) -> Path | None:
+    return Path(dsn.removeprefix("chdb://")) if dsn.startswith("chdb://") else None
+
+
+def chdb_owner(directory: Path) -> int | None:
+    """PID of the process holding the chDB directory's lock, or None if it is free."""
+    status = directory / "status"
+    try:
+        with status.open("rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                text = status.read_text(errors="replace")
+                pid = text.split("PID:", 1)[1].split()[0] if "PID:" in text else "0"
+                return int(pid) if pid.isdigit() else 0
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except FileNotFoundError:
+        return None
+    return None
+
+
 def connect(dsn: str) -> Client:
+    directory = chdb_dir(dsn)
+    if directory is not None:
+        owner = chdb_owner(directory)
+        if owner is not None and owner != os.getpid():
+            raise ChdbLocked(
+                f"process {owner} (normally `touchline sink`) has the chDB directory {directory} "
+                "open; stop it first, or run reports while it serves them"
+            )
     try:
         return clickhouse_connect.get_client(dsn=dsn)
     except Exception as exc:
@@ -71,11 +108,40 @@ def _statements(sql: str) -> list[str]:
 
 
 def query(
-    client: Client, name: str, database: str, **params: Any
+    client: Client,
+    name: str,
+    database: str,
+    params: Mapping[str, Any] | None = None,
+    **more: Any,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run ``sinks/sql/queries/<name>.sql``; returns (column names, rows)."""
+    """Run ``sinks/sql/queries/<name>.sql`` with its parameters (missing ones take the defaults in
+    :mod:`sinks.parameters`); returns (column names, rows)."""
+    sql = query_sql(name)
+    values = parameters.resolve(sql, {**(params or {}), **more})
+    result = client.query(render(sql, database), parameters=values)
+    return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+
+def query_names() -> list[str]:
+    return sorted(p.stem for p in (SQL / "queries").glob("*.sql"))
+
+
+def query_sql(name: str) -> str:
     path = SQL / "queries" / f"{name}.sql"
     if not path.is_file():
-        raise TouchlineError(f"no report named {name!r}")
-    result = client.query(render(path.read_text(), database), parameters=params)
-    return list(result.column_names), [tuple(r) for r in result.result_rows]
+        raise TouchlineError(f"no query named {name!r} (known: {', '.join(query_names())})")
+    return path.read_text()
+
+
+def insert_events(client: Client, database: str, batch: list[list[Any]]) -> None:
+    """Insert rows made by :func:`sinks.rows.to_row` into ``events``."""
+    from sinks import rows
+
+    client.insert(f"`{database}`.events", batch, column_names=list(rows.COLUMNS))
+
+
+def insert_merges(client: Client, database: str, batch: list[list[Any]]) -> None:
+    """Insert rows made by :func:`sinks.rows.merge_to_row` into ``identity_merges``."""
+    from sinks import rows
+
+    client.insert(f"`{database}`.identity_merges", batch, column_names=list(rows.MERGE_COLUMNS))

@@ -68,3 +68,19 @@ def to_row(event: dict[str, Any]) -> list[Any]:
     row.append(event["attributes"])
     row.append(event["payload_json"])
     return row
+
+
+MERGE_COLUMNS = (
+    "merged_at",
+    "account_id",
+    "from_client_id",
+    "to_client_id",
+    "reason",
+    "identifier_hash",
+    "event_id",
+)
+
+
+def merge_to_row(merge: dict[str, Any]) -> list[Any]:
+    """An IdentityMerge datum to a row of ``identity_merges``."""
+    return [_ts(merge[c]) if c == "merged_at" else merge.get(c) for c in MERGE_COLUMNS]

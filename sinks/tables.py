@@ -9,11 +9,13 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, exact: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return repr(value) if exact else f"{value:.6g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v, exact) for v in value)
     return str(value)
 
 
@@ -24,7 +26,7 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "ta
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(columns)
-        writer.writerows([[_cell(v) for v in r] for r in rows])
+        writer.writerows([[_cell(v, exact=True) for v in r] for r in rows])
         return buf.getvalue().rstrip("\n")
     cells = [[_cell(v) for v in r] for r in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
@@ -38,3 +40,19 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "ta
             )
         )
     return "\n".join(out)
+
+
+def render_sections(sections: Sequence[Any], fmt: str = "table") -> str:
+    """Several result tables (objects with name, title, columns, rows) in one output."""
+    if fmt == "json":
+        return json.dumps(
+            {s.name: [dict(zip(s.columns, r, strict=True)) for r in s.rows] for s in sections},
+            default=str,
+            indent=2,
+        )
+    parts = []
+    for s in sections:
+        head = f"# {s.name}" if fmt == "csv" else f"== {s.title}"
+        body = render(s.columns, s.rows, fmt) if s.rows or fmt == "csv" else "(no rows)"
+        parts.append(f"{head}\n{body}")
+    return "\n\n".join(parts)

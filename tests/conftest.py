@@ -72,6 +72,18 @@ def settings(tmp_path: Path, unique: str) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """chDB opens one data directory per process: tests that use chDB in-process share this one
+    (each with its own database); `touchline` subprocesses get the per-test directory."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def chdb_settings(settings: Settings, chdb_dir: Path) -> Settings:
+    return settings.model_copy(update={"clickhouse_dsn": f"chdb://{chdb_dir}"})
+
+
 @pytest.fixture
 def live_settings(settings: Settings, services: Endpoints) -> Settings:
     """Test settings pointing at the session's real services (for subprocesses via env)."""

@@ -23,8 +23,10 @@ from touchline.settings import Settings
 pytestmark = pytest.mark.e2e
 
 
-def test_event_travels_every_hop(live_settings: Settings, tmp_path: Path) -> None:
-    s = live_settings
+def test_event_travels_every_hop(
+    live_settings: Settings, chdb_settings: Settings, tmp_path: Path
+) -> None:
+    s = live_settings.model_copy(update={"clickhouse_dsn": chdb_settings.clickhouse_dsn})
     contracts = load_cached(s.schemas_dir)
     codec = Codec(contracts, s.schema_registry_url)
     topics.ensure(s.kafka_bootstrap or "", topics.every(s, contracts), s.topic_partitions)
@@ -44,24 +46,19 @@ def test_event_travels_every_hop(live_settings: Settings, tmp_path: Path) -> Non
     }
     assert set(decoded) == {e["envelope"]["event_id"] for e in events}
 
-    # Hop 2: the worker counts each client's touches in Redis.
-    per_client: dict[str, int] = {}
-    for e in events:
-        cid = e["envelope"]["ids"]["cid"]
-        per_client[cid] = per_client.get(cid, 0) + 1
+    # Hop 2: the worker keeps one client card per visitor in Redis (one visit each) and
+    # hop 3: emits an enriched event per input event.
+    visitors = {e["envelope"]["ids"]["cid"] for e in events}
     r = redis.Redis.from_url(s.redis_url or "")
+    base = f"{s.topic_prefix}:acc-e2e:"
     with touchline_process(s, "worker", log=tmp_path / "worker.log"):
-        for cid, count in per_client.items():
-            wait_for(
-                lambda cid=cid, count=count: (
-                    int(r.hget(f"{s.topic_prefix}:client:{cid}", "touch_count") or 0) == count
-                ),
-                90,
-                f"touch count of {cid}",
-            )
-        # Hop 3: enriched events are on the enriched topic.
-        enriched = read_topic(s.kafka_bootstrap or "", topics.enriched(s), len(events))
+        enriched = read_topic(s.kafka_bootstrap or "", topics.enriched(s), len(events), 120)
     assert len(enriched) == len(events)
+    owners = {cid: (r.get(f"{base}id:cid:{cid}") or b"").decode() for cid in visitors}
+    assert all(owners.values()) and len(set(owners.values())) == len(visitors)
+    for client in owners.values():
+        assert r.hget(f"{base}card:{client}", "touch_count") == b"1"
+    assert all(r.exists(f"{base}seen:{eid}") for eid in decoded)
 
     # Hop 4: the sink writes them to ClickHouse.
     client = clickhouse.connect(s.effective_clickhouse_dsn)
@@ -82,6 +79,6 @@ def test_event_travels_every_hop(live_settings: Settings, tmp_path: Path) -> Non
         f"SELECT toString(event_id), client_id, touch_seq FROM `{db}`.events FINAL"
     ).result_rows
     assert {row[0] for row in rows} == set(decoded)
-    assert {row[1] for row in rows} == set(per_client)
+    assert {row[1] for row in rows} == set(owners.values())
     _, funnel = clickhouse.query(client, "booking_funnel", s.clickhouse_database, account="")
-    assert dict((row[0], row[1]) for row in funnel)["appointment_booking_start"] == 4
+    assert {row[2]: row[3] for row in funnel}["appointment_booking_start"] == 4

@@ -1,4 +1,15 @@
--- Enriched events, one row per event_id (ReplacingMergeTree: a redelivered event replaces itself).
+-- Enriched events: one wide row per event, ordered for per-account, per-client time scans.
+--
+-- Idempotency: the worker re-emits a redelivered event byte-identically, so a redelivery is a row
+-- equal in every column, and ReplacingMergeTree (no version column) on this sorting key collapses it
+-- at merge time; queries read through `events_canonical`, which uses FINAL, so duplicates never
+-- reach a result even before a merge.
+--
+-- client_id is in the sorting key. It is the canonical id at processing time and is never rewritten:
+-- a later identity merge is a row in `identity_merges` and is applied at query time
+-- (`client_aliases`). If an event were ever re-emitted with a different client_id (it is not: the
+-- worker replays its stored output), the two rows would differ in the key and both would stay;
+-- `events_canonical` would then count it twice, so producers must keep that guarantee.
 CREATE TABLE IF NOT EXISTS {db}.events
 (
     event_id          UUID,
@@ -46,8 +57,8 @@ CREATE TABLE IF NOT EXISTS {db}.events
     `lines.quantity`      Array(Int32),
     `lines.amount_minor`  Array(Int64),
     attributes        Map(String, String),
-    payload_json      String
+    payload_json      String CODEC(ZSTD(3))
 )
-ENGINE = ReplacingMergeTree(processed_at)
+ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(occurred_at)
-ORDER BY (account_id, toDate(occurred_at), event_id)
+ORDER BY (account_id, client_id, occurred_at, event_id);

@@ -1,12 +1,87 @@
--- Booking funnel: distinct clients reaching each of the nine widget steps.
-SELECT event_type AS step, uniqExact(client_id) AS clients, count() AS events
-FROM {db}.events FINAL
-WHERE family = 'touchline.events.BookingStep'
-  AND ({account:String} = '' OR account_id = {account:String})
-GROUP BY step
-ORDER BY indexOf([
-    'appointment_booking_start', 'appointment_booking_step_profiles',
-    'appointment_booking_step_stores_and_services', 'appointment_booking_step_resources',
-    'appointment_booking_step_available_appointments', 'appointment_booking_step_summary',
-    'appointment_booking', 'appointment_booking_step_success', 'appointment_booking_step_failed'
-], step)
+-- Booking funnel: canonical clients reaching each step of the booking widget, in order, within a
+-- conversion window of {window_ms:UInt64} milliseconds from the start step (windowFunnel over the
+-- client's booking steps in [from, to]; the window is a plain parameter because aggregate function
+-- parameters must be literals on servers with the old analyzer).
+-- Steps: start, [profiles, only with {profiles:UInt8} = 1], stores_and_services, resources,
+-- available_appointments, summary, appointment_booking, success. {strict:UInt8} = 1: the funnel
+-- stops at the first step taken out of order (a step whose previous step was not reached).
+-- Filters: {account}, dates {from}..{to} inclusive, {location} (location_id or a line's store),
+-- {service} (a line's service) — a client counts when any of their steps matches.
+-- {breakdown}: '' | store | service | resource | channel | campaign | device — the first non-empty
+-- value among the client's steps, '(none)' if there is none.
+WITH
+    if({profiles:UInt8} = 1,
+       ['appointment_booking_start', 'appointment_booking_step_profiles',
+        'appointment_booking_step_stores_and_services', 'appointment_booking_step_resources',
+        'appointment_booking_step_available_appointments', 'appointment_booking_step_summary',
+        'appointment_booking', 'appointment_booking_step_success'],
+       ['appointment_booking_start',
+        'appointment_booking_step_stores_and_services', 'appointment_booking_step_resources',
+        'appointment_booking_step_available_appointments', 'appointment_booking_step_summary',
+        'appointment_booking', 'appointment_booking_step_success']) AS steps,
+    length(steps) AS n_steps,
+    per_client AS (
+        SELECT
+            client_id,
+            if({strict:UInt8} = 1,
+               windowFunnel({window_ms:UInt64}, 'strict_order')(ts,
+                   s = 1, s = 2, s = 3, s = 4, s = 5, s = 6, s = 7, s = 8),
+               windowFunnel({window_ms:UInt64})(ts,
+                   s = 1, s = 2, s = 3, s = 4, s = 5, s = 6, s = 7, s = 8)) AS level,
+            argMinIf(bd, ts, bd != '') AS bd_first
+        FROM (
+            SELECT
+                client_id,
+                toUInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
+                indexOf(steps, event_type) AS s,
+                multiIf(
+                    {breakdown:String} = 'store',
+                        ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.store_id`), ''),
+                    {breakdown:String} = 'service',
+                        ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.service_id`), ''),
+                    {breakdown:String} = 'resource',
+                        ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.resource_id`), ''),
+                    {breakdown:String} = 'channel', channel,
+                    {breakdown:String} = 'campaign', ifNull(utm_campaign, ''),
+                    {breakdown:String} = 'device', device_type,
+                    'all') AS bd,
+                ({location:String} = '' OR ifNull(location_id, '') = {location:String}
+                    OR has(`lines.store_id`, {location:String})) AS loc_ok,
+                ({service:String} = '' OR has(`lines.service_id`, {service:String})) AS svc_ok
+            FROM {db}.events_canonical
+            WHERE family = 'touchline.events.BookingStep'
+              AND ({account:String} = '' OR account_id = {account:String})
+              AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
+              AND indexOf(steps, event_type) > 0
+        )
+        GROUP BY client_id
+        HAVING countIf(loc_ok) > 0 AND countIf(svc_ok) > 0
+    ),
+    counts AS (
+        SELECT
+            if(bd_first = '', '(none)', bd_first) AS breakdown,
+            step_no,
+            countIf(level >= step_no) AS clients
+        FROM per_client
+        ARRAY JOIN range(1, n_steps + 1) AS step_no
+        GROUP BY breakdown, step_no
+    )
+SELECT
+    breakdown,
+    step_no,
+    steps[step_no] AS step,
+    clients,
+    if(prev = 0, 0, round(clients / prev, 6)) AS conversion_from_previous,
+    if(first = 0, 0, round(clients / first, 6)) AS conversion_from_start,
+    prev - clients AS drop_off
+FROM (
+    SELECT
+        breakdown, step_no, clients,
+        if(step_no = 1, clients,
+           lagInFrame(clients, 1, 0) OVER (PARTITION BY breakdown ORDER BY step_no
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS prev,
+        first_value(clients) OVER (PARTITION BY breakdown ORDER BY step_no
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS first
+    FROM counts
+)
+ORDER BY breakdown, step_no

@@ -1,0 +1,86 @@
+-- Multi-touch attribution of conversions (booking successes and events with revenue) in
+-- [from, to] to the touches (is_touch) of the same canonical client in the {lookback_days:UInt32}
+-- days before and up to the conversion (the conversion event itself excluded).
+-- Models ({model:String}, '' = all): first, last, last_non_direct (latest touch whose channel is not
+-- 'direct', else the last touch), linear (1/n), time_decay (weight 0.5^(age / half-life), with
+-- {half_life_days:Float64}, normalised to 1), position (40/20/40: 0.4 first and last, 0.2 shared by
+-- the middle; 1 touch: 1; 2 touches: 0.5 each). A conversion without touches is credited whole to
+-- '(no touch)'. Touches are ordered by time, then event id.
+-- {by:String}: channel | campaign (utm_campaign, '(none)' when empty).
+-- Output per model and key: credited conversions and revenue (minor units), and the credited share
+-- of multichannel conversions (paths with touches from two or more channels). Rounded to 6 places.
+-- Filters: {account}, {location} and {service} apply to the conversion event.
+WITH
+    ['first', 'last', 'last_non_direct', 'linear', 'time_decay', 'position'] AS all_models,
+    toInt64({lookback_days:UInt32}) * 86400000 AS lookback_ms,
+    {half_life_days:Float64} * 86400000 AS half_life_ms,
+    conversions AS (
+        SELECT event_id AS conv_id, account_id, client_id,
+               toInt64(toUnixTimestamp64Milli(occurred_at)) AS conv_ts, revenue_minor
+        FROM {db}.events_canonical
+        WHERE (revenue_minor > 0 OR event_type = 'appointment_booking_step_success')
+          AND ({account:String} = '' OR account_id = {account:String})
+          AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
+          AND ({location:String} = '' OR ifNull(location_id, '') = {location:String}
+               OR has(`lines.store_id`, {location:String}))
+          AND ({service:String} = '' OR has(`lines.service_id`, {service:String}))
+    ),
+    touches AS (
+        SELECT event_id AS touch_id, account_id, client_id,
+               toInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
+               toString(channel) AS channel,
+               if(ifNull(utm_campaign, '') = '', '(none)', toString(utm_campaign)) AS campaign
+        FROM {db}.events_canonical
+        WHERE is_touch
+          AND ({account:String} = '' OR account_id = {account:String})
+          AND toDate(occurred_at) BETWEEN toDate32({from:Date}) - ({lookback_days:UInt32} + 1)
+                                      AND {to:Date}
+    ),
+    paths AS (
+        SELECT
+            c.conv_id AS conv_id,
+            any(c.conv_ts) AS conv_ts,
+            any(c.revenue_minor) AS revenue,
+            arraySort(groupArrayIf((t.ts, toString(t.touch_id), t.channel, t.campaign),
+                t.ts <= c.conv_ts AND t.ts >= c.conv_ts - lookback_ms
+                AND t.touch_id != c.conv_id)) AS touched
+        FROM conversions AS c
+        LEFT JOIN touches AS t ON t.account_id = c.account_id AND t.client_id = c.client_id
+        GROUP BY c.conv_id
+    ),
+    weighted AS (
+        SELECT
+            conv_id, revenue, model,
+            if(empty(touched), [(conv_ts, '', '(no touch)', '(no touch)')], touched) AS path,
+            length(path) AS n,
+            length(arrayDistinct(arrayMap(x -> x.3, touched))) >= 2 AS multi,
+            arrayLastIndex(x -> x.3 != 'direct', path) AS last_nd,
+            arrayMap(x -> pow(0.5, (conv_ts - x.1) / half_life_ms), path) AS decay,
+            multiIf(
+                model = 'first', arrayMap(i -> if(i = 1, 1., 0.), range(1, n + 1)),
+                model = 'last', arrayMap(i -> if(i = n, 1., 0.), range(1, n + 1)),
+                model = 'last_non_direct',
+                    arrayMap(i -> if(i = if(last_nd = 0, n, last_nd), 1., 0.), range(1, n + 1)),
+                model = 'linear', arrayMap(i -> 1. / n, range(1, n + 1)),
+                model = 'time_decay', arrayMap(d -> d / arraySum(decay), decay),
+                n = 1, [1.],
+                n = 2, [0.5, 0.5],
+                arrayMap(i -> if(i = 1 OR i = n, 0.4, 0.2 / (n - 2)), range(1, n + 1))
+            ) AS weights
+        FROM paths
+        ARRAY JOIN arrayFilter(m -> {model:String} = '' OR m = {model:String}, all_models) AS model
+    )
+SELECT
+    model,
+    key,
+    round(sum(w), 6) AS conversions,
+    round(sum(w * revenue), 6) AS revenue_minor,
+    if(sum(w) = 0, 0, round(sum(w * multi) / sum(w), 6)) AS multichannel_share
+FROM (
+    SELECT model, revenue, multi, pw.2 AS w,
+           if({by:String} = 'campaign', pw.1.4, pw.1.3) AS key
+    FROM weighted
+    ARRAY JOIN arrayZip(path, weights) AS pw
+)
+GROUP BY model, key
+ORDER BY indexOf(all_models, model), key

@@ -1,0 +1,59 @@
+-- Booking outcomes per breakdown value: clients who started, reached success or failed (in
+-- [from, to], same filters and breakdown rule as booking_funnel), and the time to convert: from the
+-- client's first start to their first success at or after it, in seconds (nearest-rank median and
+-- p90 over the clients who converted).
+WITH per_client AS (
+    SELECT
+        client_id,
+        minIf(ts, event_type = 'appointment_booking_start') AS first_start,
+        countIf(event_type = 'appointment_booking_start') > 0 AS has_start,
+        countIf(event_type = 'appointment_booking_step_success') > 0 AS has_success,
+        countIf(event_type = 'appointment_booking_step_failed') > 0 AS has_failed,
+        arrayMin(arrayFilter(t -> t >= first_start,
+            groupArrayIf(ts, event_type = 'appointment_booking_step_success'))) AS first_success,
+        argMinIf(bd, ts, bd != '') AS bd_first
+    FROM (
+        SELECT
+            client_id, event_type,
+            toInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
+            multiIf(
+                {breakdown:String} = 'store',
+                    ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.store_id`), ''),
+                {breakdown:String} = 'service',
+                    ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.service_id`), ''),
+                {breakdown:String} = 'resource',
+                    ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.resource_id`), ''),
+                {breakdown:String} = 'channel', channel,
+                {breakdown:String} = 'campaign', ifNull(utm_campaign, ''),
+                {breakdown:String} = 'device', device_type,
+                'all') AS bd,
+            ({location:String} = '' OR ifNull(location_id, '') = {location:String}
+                OR has(`lines.store_id`, {location:String})) AS loc_ok,
+            ({service:String} = '' OR has(`lines.service_id`, {service:String})) AS svc_ok
+        FROM {db}.events_canonical
+        WHERE family = 'touchline.events.BookingStep'
+          AND ({account:String} = '' OR account_id = {account:String})
+          AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
+    )
+    GROUP BY client_id
+    HAVING countIf(loc_ok) > 0 AND countIf(svc_ok) > 0
+)
+SELECT breakdown, started, succeeded, failed, success_rate, failed_rate, converted,
+       ttc_median_s, ttc_p90_s
+FROM (
+SELECT
+    if(bd_first = '', '(none)', bd_first) AS breakdown,
+    countIf(has_start) AS started,
+    countIf(has_success) AS succeeded,
+    countIf(has_failed) AS failed,
+    if(started = 0, 0, round(succeeded / started, 6)) AS success_rate,
+    if(started = 0, 0, round(failed / started, 6)) AS failed_rate,
+    arraySort(groupArrayIf(intDiv(first_success - first_start, 1000),
+        has_start AND first_success >= first_start)) AS ttc,
+    length(ttc) AS converted,
+    if(converted = 0, NULL, ttc[intDiv(50 * converted + 99, 100)]) AS ttc_median_s,
+    if(converted = 0, NULL, ttc[intDiv(90 * converted + 99, 100)]) AS ttc_p90_s
+FROM per_client
+GROUP BY breakdown
+)
+ORDER BY breakdown

@@ -1,0 +1,220 @@
+"""ClickHouse (chDB) report latency on generated events, and the sink writer's insert throughput.
+
+Events are generated inside ClickHouse (INSERT ... SELECT FROM numbers()); each client has ten
+events: a touch, up to eight booking steps (a hash picks how deep they get), then an order or a
+page view. Baselines measured in the same run: a plain aggregate scan of the same table for the
+queries, and clickhouse-connect's plain insert of the same (already converted) rows for the writer.
+Set TOUCHLINE_BENCH_CH_EVENTS to change the 10 million."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+
+from sinks import clickhouse, rows
+from tests.report_data import event, line
+from touchline.settings import REPO_ROOT
+
+pytestmark = pytest.mark.bench
+
+EVENTS = int(os.environ.get("TOUCHLINE_BENCH_CH_EVENTS", "10000000"))
+INSERT_ROWS = int(os.environ.get("TOUCHLINE_BENCH_CH_INSERT_ROWS", "200000"))
+BATCH = 5000
+
+GENERATE = """
+INSERT INTO {db}.events (event_id, event_type, family, occurred_at, received_at, processed_at,
+    source, account_id, location_id, client_id, session_id, session_seq, channel, utm_campaign,
+    device_type, is_touch, is_contact, revenue_minor, currency,
+    `lines.store_id`, `lines.service_id`, `lines.resource_id`, `lines.quantity`,
+    `lines.amount_minor`, attributes, payload_json)
+SELECT
+    reinterpretAsUUID(reverse(unhex(lower(hex(cityHash64(number, 1)))) || unhex(lower(hex(
+        cityHash64(number, 2)))))) AS event_id,
+    multiIf(k = 0, 'page_view', k <= depth, steps[k], k = 9 AND depth = 8, 'order_placed',
+            'page_view') AS event_type,
+    multiIf(k BETWEEN 1 AND depth, 'touchline.events.BookingStep',
+            event_type = 'order_placed', 'touchline.events.OrderPlaced',
+            'touchline.events.WebTouch') AS family,
+    toDateTime64('2025-01-01 00:00:00', 3, 'UTC')
+        + toIntervalMillisecond(cityHash64(client) % (300 * 86400000) + k * 90000) AS occurred_at,
+    occurred_at AS received_at, occurred_at AS processed_at,
+    'website' AS source,
+    concat('acc', toString(client % 10)) AS account_id,
+    concat('s', toString(cityHash64(client, 3) % 20)) AS location_id,
+    concat('c', toString(client)) AS client_id,
+    concat('sess', toString(client)) AS session_id,
+    toUInt32(k + 1) AS session_seq,
+    ['direct', 'organic_search', 'paid_search', 'email', 'paid_social', 'referral']
+        [cityHash64(number, 4) % 6 + 1] AS channel,
+    ['spring', 'brand', 'retarget', ''][cityHash64(number, 5) % 4 + 1] AS utm_campaign,
+    ['desktop', 'mobile', 'tablet'][cityHash64(client, 6) % 3 + 1] AS device_type,
+    event_type = 'page_view' AS is_touch,
+    false AS is_contact,
+    if(event_type = 'order_placed', toInt64(1000 + cityHash64(number, 7) % 20000), 0)
+        AS revenue_minor,
+    if(event_type = 'order_placed', 'EUR', NULL) AS currency,
+    if(k >= 2 AND k <= depth, [location_id], []) AS store_ids,
+    if(k >= 2 AND k <= depth, [concat('svc', toString(cityHash64(client, 8) % 30))], [])
+        AS service_ids,
+    if(k >= 2 AND k <= depth, [concat('r', toString(cityHash64(client, 9) % 50))], [])
+        AS resource_ids,
+    arrayMap(x -> toInt32(1), store_ids), arrayMap(x -> toInt64(0), store_ids),
+    map() AS attributes, '{{}}' AS payload_json
+FROM (
+    SELECT number, intDiv(number, 10) AS client, number % 10 AS k,
+           toUInt8(cityHash64(intDiv(number, 10), 10) % 9) AS depth,
+           ['appointment_booking_start', 'appointment_booking_step_stores_and_services',
+            'appointment_booking_step_resources',
+            'appointment_booking_step_available_appointments',
+            'appointment_booking_step_summary', 'appointment_booking',
+            'appointment_booking_step_success', 'appointment_booking_step_failed'] AS steps
+    FROM numbers({n})
+)
+"""
+MERGES = """
+INSERT INTO {db}.identity_merges
+SELECT toDateTime64('2025-06-01 00:00:00', 3, 'UTC'), concat('acc', toString(c % 10)),
+       concat('c', toString(c)), concat('c', toString(c + 10)), 'email', NULL,
+       generateUUIDv4(number)
+FROM (SELECT number, number * 10 AS c FROM numbers({n}))
+"""
+BASELINE = "SELECT event_type, uniqExact(client_id) FROM {db}.events GROUP BY event_type"
+
+
+def _timed(fn: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - started, out
+
+
+def _datums(n: int) -> list[dict[str, Any]]:
+    template = event(
+        event_type="appointment_booking_step_summary",
+        family="touchline.events.BookingStep",
+        client_id="c1",
+        session_id="s1",
+        utm_campaign="spring",
+        lines=[line(store_id="s1", service_id="cut", resource_id="r1")],
+        attributes={"k": "v"},
+    )
+    base = 1_735_689_600_000
+    return [
+        {
+            **template,
+            "event_id": str(uuid.UUID(int=i + 1)),
+            "client_id": f"c{i % 5000}",
+            "occurred_at": base + i,
+            "received_at": base + i,
+            "processed_at": base + i,
+        }
+        for i in range(n)
+    ]
+
+
+def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempPathFactory) -> None:
+    directory = tmp_path_factory.mktemp("chbench")
+    client = clickhouse.connect(f"chdb://{directory}")
+    db = "bench"
+    clickhouse.migrate(client, db)
+    r = f"`{db}`"
+
+    generate_s, _ = _timed(lambda: client.command(GENERATE.format(db=r, n=EVENTS)))
+    client.command(MERGES.format(db=r, n=max(EVENTS // 1000, 1)))
+    count = int(client.query(f"SELECT count() FROM {r}.events").result_rows[0][0])
+    assert count == EVENTS
+    print(f"\ngenerated {count} events in ClickHouse in {generate_s:.1f}s")
+
+    span = {"from": date(2025, 1, 1), "to": date(2025, 12, 31)}
+    baseline_s, _ = _timed(lambda: client.query(BASELINE.format(db=r)))
+    queries: dict[str, dict[str, Any]] = {}
+
+    def bench(label: str, name: str, params: dict[str, Any]) -> None:
+        seconds, (_, out) = _timed(lambda: clickhouse.query(client, name, db, params))
+        assert out, label
+        queries[label] = {
+            "seconds": round(seconds, 3),
+            "rows": len(out),
+            "ratio_to_baseline_scan": round(seconds / baseline_s, 2),
+        }
+        print(f"{label:40} {seconds:8.3f}s  {len(out):6} rows  x{seconds / baseline_s:.1f} scan")
+
+    bench(
+        "booking_funnel breakdown=channel",
+        "booking_funnel",
+        {**span, "breakdown": "channel", "window_ms": 86_400_000},
+    )
+    bench(
+        "booking_funnel breakdown=store acc3",
+        "booking_funnel",
+        {**span, "breakdown": "store", "account": "acc3"},
+    )
+    bench(
+        "booking_outcomes breakdown=channel", "booking_outcomes", {**span, "breakdown": "channel"}
+    )
+    for model in ("first", "last", "last_non_direct", "linear", "time_decay", "position"):
+        bench(f"attribution model={model}", "attribution", {**span, "model": model})
+    bench("attribution all models", "attribution", span)
+    bench("client_card c42", "client_card", {"client": "c42"})
+    bench("client_summary c42", "client_summary", {"client": "c42"})
+
+    # insert throughput: the sink's writer (to_row + insert_events) vs a plain insert of the rows
+    datums = _datums(INSERT_ROWS)
+    clickhouse.migrate(client, "ins_writer")
+    clickhouse.migrate(client, "ins_plain")
+    converted = [rows.to_row(d) for d in datums]
+
+    def writer() -> None:
+        for i in range(0, len(datums), BATCH):
+            clickhouse.insert_events(
+                client, "ins_writer", [rows.to_row(d) for d in datums[i : i + BATCH]]
+            )
+
+    def plain() -> None:
+        for i in range(0, len(converted), BATCH):
+            client.insert(
+                "ins_plain.events", converted[i : i + BATCH], column_names=list(rows.COLUMNS)
+            )
+
+    plain_s, _ = _timed(plain)
+    writer_s, _ = _timed(writer)
+    for name in ("ins_writer", "ins_plain"):
+        n = client.query(f"SELECT count() FROM {name}.events").result_rows[0][0]
+        assert n == INSERT_ROWS
+    insert = {
+        "rows": INSERT_ROWS,
+        "batch_rows": BATCH,
+        "writer_s": round(writer_s, 3),
+        "writer_rows_per_s": round(INSERT_ROWS / writer_s),
+        "baseline": "clickhouse-connect client.insert of the same rows, already converted",
+        "baseline_s": round(plain_s, 3),
+        "baseline_rows_per_s": round(INSERT_ROWS / plain_s),
+        "ratio_writer_to_baseline": round(plain_s / writer_s, 3),
+        "note": "both tables carry the materialized views (touches, order lines, profiles, daily)",
+    }
+    print(
+        f"writer: {insert['writer_rows_per_s']} rows/s; plain insert: "
+        f"{insert['baseline_rows_per_s']} rows/s; ratio {insert['ratio_writer_to_baseline']}"
+    )
+
+    result = {
+        "events": EVENTS,
+        "generate_s": round(generate_s, 1),
+        "engine": "chDB " + str(client.query("SELECT version()").result_rows[0][0]),
+        "baseline_query": BASELINE.format(db="events"),
+        "baseline_s": round(baseline_s, 3),
+        "queries": queries,
+        "insert": insert,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+    }
+    out = REPO_ROOT / "bench-results" / "clickhouse.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    client.close()

@@ -1,0 +1,326 @@
+"""Generated EnrichedEvent datums and identity merges with planted structure, for report tests.
+
+Defaults come from the EnrichedEvent schema itself (no field list is copied here)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from touchline.contracts import ENRICHED, load_cached
+from touchline.settings import REPO_ROOT
+
+STEPS = [
+    "appointment_booking_start",
+    "appointment_booking_step_profiles",
+    "appointment_booking_step_stores_and_services",
+    "appointment_booking_step_resources",
+    "appointment_booking_step_available_appointments",
+    "appointment_booking_step_summary",
+    "appointment_booking",
+    "appointment_booking_step_success",
+]
+CHANNELS = ["direct", "organic_search", "paid_search", "email", "paid_social", "phone_call"]
+CAMPAIGNS = [None, "spring", "brand", "retarget"]
+DEVICES = ["desktop", "mobile", "tablet"]
+STORES = ["s1", "s2", "s3"]
+SERVICES = ["cut", "color", "massage"]
+STAFF = ["r1", "r2", "r3", "r4"]
+DAY_MS = 86_400_000
+T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+
+
+def defaults() -> dict[str, Any]:
+    schema = load_cached(REPO_ROOT / "schemas").raw[ENRICHED]
+    out: dict[str, Any] = {}
+    for f in schema["fields"]:
+        if "default" in f:
+            d = f["default"]
+            out[f["name"]] = (
+                list(d) if isinstance(d, list) else (dict(d) if isinstance(d, dict) else d)
+            )
+    return out
+
+
+def line(**values: Any) -> dict[str, Any]:
+    base = {
+        "store_id": None,
+        "store_name": None,
+        "service_id": None,
+        "service_name": None,
+        "resource_id": None,
+        "resource_name": None,
+        "category": None,
+        "quantity": 1,
+        "amount_minor": 0,
+    }
+    base.update(values)
+    return base
+
+
+def event(**values: Any) -> dict[str, Any]:
+    datum = defaults()
+    ts = values.get("occurred_at", T0)
+    datum.update(
+        event_id=str(uuid.uuid4()),
+        event_type="page_view",
+        family="touchline.events.WebTouch",
+        occurred_at=ts,
+        received_at=ts + 5,
+        processed_at=ts + 9,
+        source="website",
+        account_id="acc1",
+        client_id="c-unknown",
+        channel="direct",
+    )
+    datum.update(values)
+    return datum
+
+
+def merge(account: str, src: str, dst: str, at: int) -> dict[str, Any]:
+    return {
+        "merged_at": at,
+        "account_id": account,
+        "from_client_id": src,
+        "to_client_id": dst,
+        "reason": "email",
+        "identifier_hash": None,
+        "event_id": str(uuid.uuid4()),
+    }
+
+
+@dataclass
+class Dataset:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    merges: list[dict[str, Any]] = field(default_factory=list)
+
+
+def generate(seed: int = 7, clients: int = 120) -> Dataset:
+    """Clients with touches, booking journeys (some out of order, some slow, some failed), orders,
+    appointments, classes, web engagement, experiments and feedback, across two accounts; some
+    clients are split into aliases joined later by (chained) identity merges."""
+    rnd = random.Random(seed)
+    data = Dataset()
+    ts_used: set[int] = set()
+
+    def at(ms: int) -> int:
+        while ms in ts_used:  # unique timestamps: every ordering in the reports is unambiguous
+            ms += 1
+        ts_used.add(ms)
+        return ms
+
+    for i in range(clients):
+        account = "acc1" if i % 5 else "acc2"
+        canonical = f"c{i}"
+        ids = [canonical]
+        if i % 7 == 0:
+            ids = [canonical, f"c{i}-alias"]
+            data.merges.append(merge(account, ids[1], canonical, T0 + 40 * DAY_MS))
+        if i % 11 == 0:
+            ids = [canonical, f"c{i}-a", f"c{i}-b"]
+            data.merges.append(merge(account, ids[2], ids[1], T0 + 30 * DAY_MS))
+            data.merges.append(merge(account, ids[1], canonical, T0 + 31 * DAY_MS))
+        location = rnd.choice(STORES)
+        device = rnd.choice(DEVICES)
+        t = T0 + rnd.randrange(0, 50) * DAY_MS + rnd.randrange(0, DAY_MS)
+        common = {"account_id": account, "location_id": location, "device_type": device}
+        # touches
+        for k in range(rnd.randrange(0, 5)):
+            t = at(t + rnd.randrange(60_000, 5 * DAY_MS))
+            ch = rnd.choice(CHANNELS)
+            data.events.append(
+                event(
+                    event_type="page_view" if ch != "phone_call" else "inbound_call",
+                    family="touchline.events.WebTouch"
+                    if ch != "phone_call"
+                    else "touchline.events.InboundContact",
+                    occurred_at=t,
+                    client_id=rnd.choice(ids),
+                    channel=ch,
+                    utm_campaign=rnd.choice(CAMPAIGNS),
+                    is_touch=True,
+                    is_contact=ch == "phone_call",
+                    multichannel=ch == "phone_call" and k >= 2,
+                    touch_seq=k + 1,
+                    cid=f"ga.{i}",
+                    session_id=f"s{i}-{k}",
+                    **common,
+                )
+            )
+        # web engagement in the touch sessions: CTA clicks, forms started and (not) submitted
+        for sess in sorted({e["session_id"] for e in data.events[-5:] if e["session_id"]}):
+            if not sess.startswith(f"s{i}-"):
+                continue
+            for kind, chance in (
+                ("booking_cta_click", 0.4),
+                ("form_start", 0.3),
+                ("form_submit", 0.5),
+                ("booking_cancel", 0.1),
+            ):
+                if rnd.random() < chance:
+                    t = at(t + rnd.randrange(1_000, 60_000))
+                    data.events.append(
+                        event(
+                            event_type=kind,
+                            occurred_at=t,
+                            client_id=rnd.choice(ids),
+                            session_id=sess,
+                            channel=rnd.choice(CHANNELS),
+                            **common,
+                        )
+                    )
+        # experiment exposure
+        if rnd.random() < 0.6:
+            t = at(t + 1_000)
+            data.events.append(
+                event(
+                    event_type="experiment_exposure",
+                    family="touchline.events.ExperimentExposure",
+                    occurred_at=t,
+                    client_id=rnd.choice(ids),
+                    attributes={
+                        "experiment_id": rnd.choice(["cta-color", "cta-copy"]),
+                        "variant": rnd.choice(["control", "b"]),
+                    },
+                    **common,
+                )
+            )
+        # booking journey
+        if rnd.random() < 0.8:
+            store, service, staff = rnd.choice(STORES), rnd.choice(SERVICES), rnd.choice(STAFF)
+            depth = rnd.randrange(1, len(STEPS) + 1)
+            steps = [s for s in STEPS[:depth] if s != STEPS[1] or rnd.random() < 0.5]
+            if rnd.random() < 0.15 and len(steps) > 3:
+                steps[1], steps[2] = steps[2], steps[1]
+            for s in steps:
+                gap = rnd.randrange(5_000, 600_000) if rnd.random() < 0.9 else 2 * DAY_MS
+                t = at(t + gap)
+                lines = []
+                if STEPS.index(s) >= 2:
+                    lines = [line(store_id=store, service_id=service, resource_id=staff)]
+                data.events.append(
+                    event(
+                        event_type=s,
+                        family="touchline.events.BookingStep",
+                        occurred_at=t,
+                        client_id=rnd.choice(ids),
+                        channel=rnd.choice(CHANNELS),
+                        utm_campaign=rnd.choice(CAMPAIGNS),
+                        lines=lines,
+                        **common,
+                    )
+                )
+            if depth >= 7 and steps[-1] != STEPS[-1] and rnd.random() < 0.6:
+                t = at(t + 10_000)
+                data.events.append(
+                    event(
+                        event_type="appointment_booking_step_failed",
+                        family="touchline.events.BookingStep",
+                        occurred_at=t,
+                        client_id=rnd.choice(ids),
+                        **common,
+                    )
+                )
+        # orders
+        for _ in range(rnd.randrange(0, 3)):
+            t = at(t + rnd.randrange(60_000, 3 * DAY_MS))
+            amount = rnd.randrange(1_000, 20_000)
+            data.events.append(
+                event(
+                    event_type="order_placed",
+                    family="touchline.events.OrderPlaced",
+                    source="studio",
+                    occurred_at=t,
+                    client_id=rnd.choice(ids),
+                    revenue_minor=amount,
+                    currency="EUR",
+                    lines=[
+                        line(
+                            store_id=location, service_id=rnd.choice(SERVICES), amount_minor=amount
+                        )
+                    ],
+                    **common,
+                )
+            )
+        # appointments: scheduled -> confirmed -> arrived | no-show | cancelled
+        for a in range(rnd.randrange(0, 3)):
+            staff = rnd.choice(STAFF)
+            appt = f"ap{i}-{a}"
+            path = ["appointment_scheduled"]
+            if rnd.random() < 0.7:
+                path.append("appointment_confirmed")
+            path.append(
+                rnd.choice(
+                    ["appointment_arrived"] * 3 + ["appointment_no_show", "appointment_cancelled"]
+                )
+            )
+            if rnd.random() < 0.1:
+                path = path[1:]  # the schedule event was before the data starts
+            for kind in path:
+                t = at(t + rnd.randrange(60_000, DAY_MS))
+                data.events.append(
+                    event(
+                        event_type=kind,
+                        family="touchline.events.AppointmentEvent",
+                        source="studio",
+                        occurred_at=t,
+                        client_id=rnd.choice(ids),
+                        attributes={"appointment_id": appt, "staff_id": staff},
+                        lines=[
+                            line(
+                                store_id=location,
+                                service_id=rnd.choice(SERVICES),
+                                resource_id=staff,
+                            )
+                        ],
+                        **common,
+                    )
+                )
+        # classes: booked, signed up, cancelled (typed), waitlist joined (then maybe signed up)
+        for _ in range(rnd.randrange(0, 3)):
+            klass = rnd.choice(["yoga", "spin", "hiit"])
+            if rnd.random() < 0.3:
+                path = ["class_waitlist_joined"] + (
+                    ["class_signed_up"] if rnd.random() < 0.5 else []
+                )
+            else:
+                path = ["class_booked"]
+                path.append(rnd.choice(["class_signed_up", "class_signed_up", "class_cancelled"]))
+            for kind in path:
+                t = at(t + rnd.randrange(60_000, DAY_MS))
+                attrs = {"class_id": klass}
+                if kind == "class_cancelled":
+                    attrs["cancellation_type"] = rnd.choice(
+                        ["late_cancel", "early_cancel", "no_show", "studio_cancel"]
+                    )
+                data.events.append(
+                    event(
+                        event_type=kind,
+                        family="touchline.events.ClassEvent",
+                        source="studio",
+                        occurred_at=t,
+                        client_id=rnd.choice(ids),
+                        attributes=attrs,
+                        **common,
+                    )
+                )
+        # feedback
+        for kind in ("feedback_nps", "feedback_csat"):
+            if rnd.random() < 0.5:
+                t = at(t + rnd.randrange(60_000, DAY_MS))
+                scale = 10 if kind == "feedback_nps" else 5
+                score = rnd.randrange(0 if scale == 10 else 1, scale + 1)
+                data.events.append(
+                    event(
+                        event_type=kind,
+                        family="touchline.events.Feedback",
+                        occurred_at=t,
+                        client_id=rnd.choice(ids),
+                        channel=rnd.choice(CHANNELS),
+                        attributes={"score": str(score), "scale": str(scale)},
+                        **common,
+                    )
+                )
+    return data

@@ -1,0 +1,51 @@
+"""Enriched events and merges to ClickHouse rows; the DDL's column list matches the writer's."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from sinks import clickhouse, rows
+from tests.report_data import event, line, merge
+
+
+def test_event_row_follows_columns_with_utc_timestamps_and_nested_lines() -> None:
+    e = event(
+        occurred_at=1_735_689_600_123,
+        lines=[line(store_id="s1", amount_minor=5), line(service_id="cut", quantity=2)],
+        attributes={"k": "v"},
+    )
+    row = dict(zip(rows.COLUMNS, rows.to_row(e), strict=True))
+    assert row["occurred_at"] == datetime(2025, 1, 1, 0, 0, 0, 123_000, tzinfo=UTC)
+    assert row["session_started_at"] is None
+    assert row["lines.store_id"] == ["s1", None]
+    assert row["lines.quantity"] == [1, 2]
+    assert row["lines.amount_minor"] == [5, 0]
+    assert row["attributes"] == {"k": "v"}
+
+
+def test_merge_row() -> None:
+    m = merge("acc", "a", "b", 1_735_689_600_000)
+    row = dict(zip(rows.MERGE_COLUMNS, rows.merge_to_row(m), strict=True))
+    assert row["from_client_id"] == "a" and row["to_client_id"] == "b"
+    assert row["merged_at"] == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _ddl_columns(table: str) -> list[str]:
+    text = "\n".join(sql for _, _, sql in clickhouse.ddl_files())
+    body = text.split(f"CREATE TABLE IF NOT EXISTS {{db}}.{table}\n(", 1)[1].split("\n)", 1)[0]
+    return [
+        re.match(r"\s*`?([\w.]+)`?", ln).group(1)  # type: ignore[union-attr]
+        for ln in body.splitlines()
+        if ln.strip() and not ln.strip().startswith("--")
+    ]
+
+
+def test_writer_columns_are_the_tables_columns() -> None:
+    assert _ddl_columns("events") == list(rows.COLUMNS)
+    assert _ddl_columns("identity_merges") == list(rows.MERGE_COLUMNS)
+
+
+def test_ddl_files_are_versioned_in_order() -> None:
+    versions = [v for v, _, _ in clickhouse.ddl_files()]
+    assert versions == sorted(set(versions)) and versions[0] == 1
