@@ -14,10 +14,12 @@ from typing import Any
 
 import faust
 import redis.exceptions
+from confluent_kafka import Producer
 
 from pipeline import metrics
-from pipeline.processor import Config, Output, Processor
+from pipeline.processor import Config, Output, Processor, Record
 from pipeline.store import ClientStore
+from producers.publisher import producer_config
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
@@ -61,9 +63,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
     )
     raw = topics.all_raw(settings, contracts)
     source = app.topic(*raw, value_serializer="raw", key_serializer="raw")
-    enriched = app.topic(topics.enriched(settings), value_serializer="raw", key_serializer="raw")
-    merges = app.topic(topics.merges(settings), value_serializer="raw", key_serializer="raw")
-    dead = app.topic(topics.dead_letter(settings), value_serializer="raw", key_serializer="raw")
+    enriched_topic = topics.enriched(settings)
+    merges_topic = topics.merges(settings)
+    dead_topic = topics.dead_letter(settings)
     state: dict[str, Any] = {}
 
     def processor() -> Processor:
@@ -73,40 +75,63 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 endpoints.redis_url, settings.topic_prefix, max_share=settings.identity_max_share
             )
             state["processor"] = Processor(codec, store, processor_config(settings))
+            # Outputs go through confluent-kafka and are flushed before a batch is acknowledged,
+            # so an input offset is never committed before its outputs are in Kafka.
+            state["producer"] = Producer(producer_config(endpoints.kafka_bootstrap))
         proc: Processor = state["processor"]
         return proc
 
-    async def handle(value: bytes, topic: str, partition: int, offset: int) -> Output:
+    async def handle(records: list[Record]) -> list[Output]:
         delay = 0.2
         while True:
             try:
-                return await processor().handle(value, topic, partition, offset)
+                return await processor().handle_batch(records)
             except TRANSIENT as exc:
                 metrics.REDIS_RETRIES.inc()
                 log.warning("Redis unavailable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
-            except Exception as exc:  # a bug must not stop the partition: keep the bytes
-                log.exception("unexpected error processing %s/%s@%s", topic, partition, offset)
-                return processor().dead_letter(
-                    "enrich", f"{type(exc).__name__}: {exc}", value, topic, partition, offset
-                )
+            except Exception:  # a bug must not stop the partition: process one by one
+                log.exception("unexpected error in a batch of %d; isolating", len(records))
+                return [await isolate(r) for r in records]
 
-    @app.agent(source)
-    async def process(stream: Any) -> None:
-        async for event in stream.events():
-            started = time.perf_counter()
-            msg = event.message
-            out = await handle(event.value or b"", msg.topic, msg.partition, msg.offset)
+    async def isolate(record: Record) -> Output:
+        try:
+            return (await processor().handle_batch([record]))[0]
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            return processor().dead_letter("enrich", f"{type(exc).__name__}: {exc}", *record)
+
+    def emit(outputs: list[Output]) -> None:
+        producer = state["producer"]
+        for out in outputs:
             for key, value in out.merges:
-                await merges.send(key=key, value=value)
+                producer.produce(merges_topic, value, key)
             if out.enriched is not None:
-                await enriched.send(key=out.enriched[0], value=out.enriched[1])
+                producer.produce(enriched_topic, out.enriched[1], out.enriched[0])
             if out.dead_letter is not None:
-                await dead.send(key=None, value=out.dead_letter)
+                producer.produce(dead_topic, out.dead_letter)
                 metrics.DEAD_LETTERS.labels("worker").inc()
             metrics.EVENTS.labels(out.outcome).inc()
             metrics.MERGES.inc(len(out.merges))
-            metrics.PROCESSING.observe(time.perf_counter() - started)
+            producer.poll(0)
+        remaining = producer.flush(60)
+        if remaining:
+            raise RuntimeError(f"{remaining} outputs not acknowledged by Kafka; not acking inputs")
+
+    @app.agent(source)
+    async def process(stream: Any) -> None:
+        async for events in stream.take_events(settings.worker_batch_size, within=0.05):
+            started = time.perf_counter()
+            records: list[Record] = [
+                (e.value or b"", e.message.topic, e.message.partition, e.message.offset)
+                for e in events
+            ]
+            outputs = await handle(records)
+            await asyncio.get_running_loop().run_in_executor(None, emit, outputs)
+            metrics.PROCESSING.observe((time.perf_counter() - started) / max(len(records), 1))
+            if events:
+                metrics.LAG.set(time.time() - events[-1].message.timestamp)
 
     return app

@@ -22,6 +22,11 @@ ORDERED_PRODUCT = "touchline.events.OrderedProduct"
 CONTACT = "touchline.events.InboundContact"
 CRM = "touchline.events.CrmDeal"
 
+# Sources whose events happen on the business's website and so take part in web sessions. CRM
+# exports and call-tracking notifications carry the web context of the visit that led to them
+# (cid, UTM) but are not themselves page activity.
+WEB_SOURCES = frozenset({"web", "booking_widget", "experiment", "feedback"})
+
 # Family fields kept as columns or lines elsewhere, not repeated in attributes.
 _NOT_ATTRIBUTES = {"envelope", "appointments", "events", "items", "cart_items", "form_fields"}
 
@@ -178,7 +183,7 @@ def static(family: str, datum: dict[str, Any], own_hosts: frozenset[str] = froze
         ),
         referrer_host=host,
         device_type=device_type(web.get("user_agent")) if web else "unknown",
-        has_web=web is not None,
+        has_web=web is not None and envelope["source"] in WEB_SOURCES,
         is_contact=family == CONTACT,
         is_lead=family == CRM and envelope["event_type"] == "crm_lead",
         lines=lines(family, datum),

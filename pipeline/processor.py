@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline import enrichment
-from pipeline.identity import extract
+from pipeline.identity import Identifiers, extract
 from pipeline.sessions import SessionState, campaign_key, live, next_session, time_on_site
-from pipeline.store import ClientStore
+from pipeline.store import ClientStore, ResolveRequest
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE
 
@@ -37,6 +38,22 @@ class Config:
     min_channels: int = 2
     phone_region: str = "DE"
     own_hosts: frozenset[str] = frozenset()
+
+
+Record = tuple[bytes, str | None, int | None, int | None]  # value, topic, partition, offset
+
+
+@dataclass(frozen=True)
+class _Pending:
+    record: Record
+    family: str
+    datum: dict[str, Any]
+    ids: Identifiers
+    static: enrichment.Static
+
+    @property
+    def envelope(self) -> dict[str, Any]:
+        return dict(self.datum["envelope"])
 
 
 def now_ms() -> int:
@@ -81,7 +98,10 @@ class Processor:
         partition: int | None = None,
         offset: int | None = None,
     ) -> Output:
-        original = value or b""
+        return (await self.handle_batch([(value or b"", topic, partition, offset)]))[0]
+
+    def _parse(self, record: Record) -> _Pending | Output:
+        original, topic, partition, offset = record
         try:
             name, datum = self.codec.decode(original)
         except DecodeError as exc:
@@ -102,32 +122,81 @@ class Processor:
                 offset,
             )
         try:
-            return await self.process(name, datum)
-        except (ValueError, KeyError, TypeError) as exc:  # bad content: never stops the worker
+            ids = extract(envelope["ids"], self.config.phone_region)
+            static = enrichment.static(name, datum, self.config.own_hosts)
+        except (ValueError, KeyError, TypeError) as exc:  # bad content never stops the worker
             return self.dead_letter(
                 "enrich", f"{type(exc).__name__}: {exc}", original, topic, partition, offset
             )
+        return _Pending(record, name, datum, ids, static)
 
-    async def process(self, family: str, datum: dict[str, Any]) -> Output:
-        env = datum["envelope"]
-        account, event_id, at = env["account_id"], env["event_id"], env["occurred_at"]
-        ids = extract(env["ids"], self.config.phone_region)
-        static = enrichment.static(family, datum, self.config.own_hosts)
-        resolution = await self.store.resolve(
-            account, event_id, new_client_id(account, event_id), at, ids.keys()
+    async def handle_batch(self, records: Sequence[Record]) -> list[Output]:
+        """Process records in order with two Redis round trips for the whole batch.
+
+        Raises only for infrastructure failures (Redis unreachable); the caller retries the
+        batch, which is safe because every effect is applied once per event_id.
+        """
+        outputs: list[Output | None] = [None] * len(records)
+        pending: list[tuple[int, _Pending]] = []
+        for i, record in enumerate(records):
+            parsed = self._parse(record)
+            if isinstance(parsed, Output):
+                outputs[i] = parsed
+            else:
+                pending.append((i, parsed))
+        resolutions = await self.store.resolve_many(
+            [
+                ResolveRequest(
+                    p.envelope["account_id"],
+                    p.envelope["event_id"],
+                    new_client_id(p.envelope["account_id"], p.envelope["event_id"]),
+                    p.envelope["occurred_at"],
+                    p.ids.keys(),
+                )
+                for _, p in pending
+            ]
         )
-        duplicate = resolution.prior is not None
-        result = resolution.prior
-        if result is None:
-            context = self._context(static, resolution.client_id, resolution.session, event_id, at)
-            if static.is_contact and ids.phone:
-                context["phone"] = ids.phone
-            result = await self.store.record(account, event_id, resolution.client_id, context)
-        enriched = self._enriched(family, datum, ids, static, result)
-        key = enriched["client_id"].encode()
+        results: dict[int, dict[str, Any] | Exception] = {}
+        duplicates: set[int] = set()
+        sessions: dict[str, dict[str, Any] | None] = {}  # sessions changed earlier in the batch
+        to_record: list[tuple[str, str, str, dict[str, Any]]] = []
+        recorded: list[int] = []
+        for (i, p), res in zip(pending, resolutions, strict=True):
+            if isinstance(res, Exception):
+                results[i] = res
+                continue
+            if res.prior is not None:
+                results[i] = res.prior
+                duplicates.add(i)
+                continue
+            session = sessions.get(res.client_id, res.session)
+            context = self._context(
+                p.static, res.client_id, session, p.envelope["event_id"], p.envelope["occurred_at"]
+            )
+            if p.static.is_contact and p.ids.phone:
+                context["phone"] = p.ids.phone
+            if "session" in context:
+                sessions[res.client_id] = context["session"]
+            to_record.append(
+                (p.envelope["account_id"], p.envelope["event_id"], res.client_id, context)
+            )
+            recorded.append(i)
+        for i, result in zip(recorded, await self.store.record_many(to_record), strict=True):
+            results[i] = result
+        for i, p in pending:
+            result = results[i]
+            if isinstance(result, Exception):
+                outputs[i] = self.dead_letter("enrich", f"Redis script failed: {result}", *p.record)
+            else:
+                outputs[i] = self._output(p, result, i in duplicates)
+        return [o for o in outputs if o is not None]
+
+    def _output(self, p: _Pending, result: dict[str, Any], duplicate: bool) -> Output:
+        enriched = self._enriched(p.family, p.datum, p.ids, p.static, result)
+        account, event_id = p.envelope["account_id"], p.envelope["event_id"]
         merges = [
             (
-                to.encode(),
+                result["client_id"].encode(),
                 self.codec.encode(
                     MERGE,
                     {
@@ -142,10 +211,9 @@ class Processor:
                 ),
             )
             for old in result["merged_from"]
-            for to in [result["client_id"]]
         ]
         return Output(
-            enriched=(key, self.codec.encode(ENRICHED, enriched)),
+            enriched=(enriched["client_id"].encode(), self.codec.encode(ENRICHED, enriched)),
             merges=merges,
             outcome="duplicate" if duplicate else "enriched",
         )
@@ -171,8 +239,9 @@ class Processor:
         }
         new_session = False
         if static.has_web:
-            prev_channel = session.pop("channel", None) if session else None
-            prev = SessionState(**session) if session else None
+            stored = dict(session) if session else None
+            prev_channel = stored.pop("channel", None) if stored else None
+            prev = SessionState(**stored) if stored else None
             state, new_session = next_session(
                 prev,
                 occurred_at=at,

@@ -227,7 +227,9 @@ end
 if ctx.revenue_minor ~= 0 and s(ctx.currency) ~= '' then
   redis.call('HINCRBY', card, 'revenue:' .. ctx.currency, ctx.revenue_minor)
 end
-if s(ctx.session) ~= '' then redis.call('SET', P .. 'session:' .. client, cjson.encode(ctx.session)) end
+if s(ctx.session) ~= '' then
+  redis.call('SET', P .. 'session:' .. client, cjson.encode(ctx.session))
+end
 
 local merged = redis.call('LRANGE', P .. 'pending:' .. event_id, 0, -1)
 redis.call('DEL', P .. 'pending:' .. event_id)
@@ -245,12 +247,31 @@ return encoded
 
 
 @dataclass(frozen=True)
+class ResolveRequest:
+    account: str
+    event_id: str
+    new_client: str
+    occurred_at: int
+    identifiers: list[str]
+
+
+@dataclass(frozen=True)
 class Resolution:
     client_id: str
     session: dict[str, Any] | None
     prior: dict[str, Any] | None  # the stored result when the event was processed before
     shared_identifiers: int = 0
     merges: int = 0
+
+
+def _resolution(reply: Any) -> Resolution | Exception:
+    if isinstance(reply, Exception):
+        return reply
+    if reply[0] == b"seen":
+        prior = decode_result(reply[1])
+        return Resolution(prior["client_id"], None, prior)
+    session = json.loads(reply[2]) if reply[2] else None
+    return Resolution(reply[1].decode(), session, None, int(reply[3]), int(reply[4]))
 
 
 def _list(value: Any) -> list[Any]:
@@ -276,35 +297,28 @@ class ClientStore:
         self._resolve = self.redis.register_script(_RESOLVE)
         self._record = self.redis.register_script(_RECORD)
 
-    async def resolve(
-        self, account: str, event_id: str, new_client: str, occurred_at: int, ids: list[str]
-    ) -> Resolution:
-        reply = await self._resolve(
-            args=[
-                self.prefix,
-                account,
-                event_id,
-                new_client,
-                self.max_share,
-                occurred_at,
-                len(ids),
-                *ids,
-            ]
-        )
-        status = reply[0].decode()
-        if status == "seen":
-            prior = decode_result(reply[1])
-            return Resolution(prior["client_id"], None, prior)
-        session = json.loads(reply[2]) if reply[2] else None
-        return Resolution(reply[1].decode(), session, None, int(reply[3]), int(reply[4]))
+    async def resolve_many(self, requests: list[ResolveRequest]) -> list[Resolution | Exception]:
+        """Resolve a batch in one round trip; Redis runs the scripts in order. A script error
+        comes back in its slot; a connection failure raises (the caller retries the batch)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for r in requests:
+            args: list[Any] = [self.prefix, r.account, r.event_id, r.new_client, self.max_share]
+            args += [r.occurred_at, len(r.identifiers), *r.identifiers]
+            await self._resolve(args=args, client=pipe)
+        return [_resolution(reply) for reply in await pipe.execute(raise_on_error=False)]
 
-    async def record(
-        self, account: str, event_id: str, client_id: str, ctx: dict[str, Any]
-    ) -> dict[str, Any]:
-        raw = await self._record(
-            args=[self.prefix, account, event_id, client_id, json.dumps(ctx), self.ttl]
-        )
-        return decode_result(raw)
+    async def record_many(
+        self, requests: list[tuple[str, str, str, dict[str, Any]]]
+    ) -> list[dict[str, Any] | Exception]:
+        """Record a batch of (account, event_id, client_id, context) in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for account, event_id, client_id, ctx in requests:
+            await self._record(
+                args=[self.prefix, account, event_id, client_id, json.dumps(ctx), self.ttl],
+                client=pipe,
+            )
+        replies = await pipe.execute(raise_on_error=False)
+        return [r if isinstance(r, Exception) else decode_result(r) for r in replies]
 
     async def card(self, account: str, client_id: str) -> dict[str, Any]:
         """The client card as stored (for the CLI and tests)."""

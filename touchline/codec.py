@@ -114,6 +114,6 @@ class Codec:
             raise DecodeError(f"schema id {schema_id} not found in the registry: {exc}") from exc
         raw = json.loads(schema.schema_str)
         name = raw["name"] if "." in raw["name"] else f"{raw.get('namespace', '')}.{raw['name']}"
-        found = (name, fastavro.parse_schema(plain(raw), _write_hint=False))
+        found = (name, fastavro.parse_schema(plain(raw)))
         self._by_id[schema_id] = found
         return found

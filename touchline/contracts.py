@@ -59,7 +59,7 @@ def parse_all(raw: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in raw:
         try:
-            out[name] = fastavro.parse_schema(plain(expand(name, raw)), _write_hint=False)
+            out[name] = fastavro.parse_schema(plain(expand(name, raw)))
         except (UnknownType, fastavro.schema.SchemaParseException) as exc:
             raise ValueError(f"schema {name} is invalid: {exc}") from exc
     return out

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
         default_factory=list,
         description="The business's own site hosts (JSON list); referrals from them are direct.",
     )
+    worker_batch_size: int = Field(
+        500, description="Most raw events a worker processes per batch (two Redis round trips)."
+    )
     worker_session_timeout_s: float = Field(
         15.0, description="Kafka group session timeout of a worker (failover time after a crash)."
     )

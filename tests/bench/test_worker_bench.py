@@ -1,0 +1,124 @@
+"""Worker throughput: raw topics in -> enriched topic out, for one worker process, beside a bare
+confluent-kafka + fastavro decode loop over the same topics in the same run.
+
+Worker rate = enriched messages / (last - first enriched message timestamp), so the worker's
+start-up and group join are not counted. Run with `make bench`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from producers.events import Prepared, prepare
+from producers.generator import GeneratorConfig, generate
+from producers.publisher import Message, Publisher
+from tests.support import touchline_process, wait_for
+from touchline import topics
+from touchline.codec import Codec
+from touchline.contracts import load_cached
+from touchline.settings import Settings
+
+pytestmark = pytest.mark.bench
+CLIENTS = int(os.environ.get("TOUCHLINE_BENCH_WORKER_CLIENTS", "1000"))
+
+
+def high_watermarks(bootstrap: str, topic: str, partitions: int) -> int:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watermarks"})
+    total = sum(
+        c.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1] for p in range(partitions)
+    )
+    c.close()
+    return total
+
+
+def bare_decode_loop(bootstrap: str, raw_topics: list[str], expected: int, codec: Codec) -> float:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-bare-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe(raw_topics)
+    seen, started = 0, None
+    deadline = time.monotonic() + 300
+    while seen < expected and time.monotonic() < deadline:
+        for msg in consumer.consume(1000, timeout=0.5):
+            if msg.error():
+                continue
+            if started is None:
+                started = time.perf_counter()
+            codec.decode(msg.value() or b"")
+            seen += 1
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    assert seen == expected
+    return seen / elapsed
+
+
+def enriched_span_seconds(bootstrap: str, topic: str, expected: int) -> float:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-span-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    stamps: list[int] = []
+    deadline = time.monotonic() + 120
+    while len(stamps) < expected and time.monotonic() < deadline:
+        stamps.extend(m.timestamp()[1] for m in consumer.consume(1000, 0.5) if not m.error())
+    consumer.close()
+    return (max(stamps) - min(stamps)) / 1000
+
+
+def test_worker_throughput(live_settings: Settings, tmp_path: Path) -> None:
+    s = live_settings
+    contracts = load_cached(s.schemas_dir)
+    codec = Codec(contracts, s.schema_registry_url)
+    bootstrap = s.kafka_bootstrap or ""
+    topics.ensure(bootstrap, topics.every(s, contracts), s.topic_partitions)
+    events = generate(GeneratorConfig(clients=CLIENTS, seed=1)).events
+    prepared = [p for e in events if isinstance(p := prepare(contracts, e), Prepared)]
+    publisher = Publisher(bootstrap)
+    publisher.publish_sync(
+        [
+            Message(topics.raw(s, p.family.topic), p.key, codec.encode(p.family.name, p.datum))
+            for p in prepared
+        ]
+    )
+    publisher.close()
+    n = len(prepared)
+
+    baseline = bare_decode_loop(bootstrap, topics.all_raw(s, contracts), n, codec)
+    with touchline_process(s, "worker", log=tmp_path / "worker.log"):
+        wait_for(
+            lambda: high_watermarks(bootstrap, topics.enriched(s), s.topic_partitions) >= n,
+            900,
+            "the worker to enrich every event",
+            interval=1,
+        )
+    span = enriched_span_seconds(bootstrap, topics.enriched(s), n)
+    worker = n / span if span > 0 else float("inf")
+    result = {
+        "events": n,
+        "worker_events_per_s": round(worker, 1),
+        "baseline_decode_loop_events_per_s": round(baseline, 1),
+        "ratio_worker_to_baseline": round(worker / baseline, 4),
+        "aim": {"ratio": 0.5, "events_per_s": 20000},
+        "note": "one worker process on a shared 2-core machine; Kafka and Redis on the same host",
+    }
+    print(json.dumps(result, indent=2))
+    out = Path("bench-results")
+    out.mkdir(exist_ok=True)
+    (out / "worker.json").write_text(json.dumps(result, indent=2))
+    assert n > 0
