@@ -10,7 +10,9 @@ import sys
 from collections.abc import Sequence
 
 from touchline.errors import TouchlineError
-from touchline.settings import Settings, get_settings
+from pathlib import Path
+
+from touchline.settings import REPO_ROOT, Settings, get_settings
 
 
 def _services(args: argparse.Namespace, settings: Settings) -> int:
@@ -32,9 +34,16 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _config(args: argparse.Namespace, settings: Settings) -> int:
+    if args.markdown:
+        print("| env var | default | meaning |\n|---|---|---|")
     for name, field in Settings.model_fields.items():
         env = f"TOUCHLINE_{name.upper()}"
-        print(f"{env:<38} {getattr(settings, name)!s:<40} {field.description}")
+        if args.markdown:
+            default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+            shown = str(default).replace(str(Path.home()), "~").replace(str(REPO_ROOT), ".")
+            print(f"| `{env}` | `{shown}` | {field.description} |")
+        else:
+            print(f"{env:<38} {getattr(settings, name)!s:<40} {field.description}")
     return 0
 
 
@@ -60,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     services.add_argument("action", choices=["up", "down", "status"])
     services.set_defaults(func=_services)
     config = sub.add_parser("config", help="print every setting, its env var and current value")
+    config.add_argument("--markdown", action="store_true", help="defaults as a Markdown table")
     config.set_defaults(func=_config)
     demo.register(sub)
     producer_commands.register(sub)

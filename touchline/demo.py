@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,13 +46,14 @@ def _wait_sink(status: Path, expected: int, timeout: float, run: Path) -> int:
 
 
 def run_demo(settings: Settings, clients: int, seed: int) -> int:
-    from producers.generator import booking_journeys
-    from sinks import clickhouse, tables
+    from producers.generator import GeneratorConfig, generate
+    from sinks import reports, tables
+    from sinks.endpoint import remote_query, running_sink
     from touchline import topics
     from touchline.contracts import load_cached
     from touchline.services import stack
 
-    print("== starting the local stack (Kafka, Redis; ClickHouse in-process)")
+    print("== starting the local stack (Kafka, Redis, schema registry; ClickHouse in-process)")
     endpoints = stack.up(settings)
     contracts = load_cached(settings.schemas_dir)
     topics.ensure(
@@ -72,32 +74,52 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
         lambda: process.read_pid(run / "ingest.pid") is not None,
     )
 
-    events = booking_journeys(clients, seed)
-    print(f"== posting {len(events)} generated events for {clients} clients to {base}/v1/events")
-    accepted = 0
-    with httpx.Client(base_url=base, timeout=30) as http:
-        for i in range(0, len(events), 200):
-            resp = http.post("/v1/events", json=events[i : i + 200])
-            if resp.status_code >= 300:
+    generated = generate(GeneratorConfig(clients=clients, seed=seed, malformed_share=0.01))
+    events = generated.events
+    print(f"== posting {len(events)} generated events of {clients} people to {base}/v1/events")
+    accepted = rejected = 0
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for i in range(0, len(events), 500):
+            resp = http.post("/v1/events", json=events[i : i + 500])
+            if resp.status_code >= 500:
                 raise TouchlineError(f"ingest answered {resp.status_code}: {resp.text[:300]}")
-            accepted += int(resp.json()["accepted"])
-    print(f"   {accepted} accepted (acknowledged by Kafka)")
+            body = resp.json()
+            accepted += int(body.get("accepted", 0))
+            rejected += len(body.get("rejected", []))
+    print(
+        f"   {accepted} accepted (acknowledged by Kafka), {rejected} malformed ones rejected "
+        "with field and reason and kept on the dead-letter topic"
+    )
     print("== waiting for worker -> Redis -> enriched topic -> sink -> ClickHouse")
-    written = _wait_sink(status, accepted, 180, run)
+    written = _wait_sink(status, accepted, 600, run)
     print(f"   the sink wrote {written} rows")
+
+    url = running_sink(run / "sink.json", endpoints.clickhouse_dsn, settings.clickhouse_database)
+    if url is None:
+        raise TouchlineError(f"the sink is not serving queries; see {run / 'sink.log'}")
+
+    def runner(name: str, params: Any) -> Any:
+        return remote_query(url, name, params)
+
+    shown = [
+        ("booking_funnel", {"breakdown": "channel"}),
+        ("attribution", {"model": "position"}),
+        ("attribution", {}),
+    ]
+    for name, params in shown:
+        sections = reports.run(reports.get(name), params, runner)
+        if not any(section.rows for section in sections):
+            raise TouchlineError(f"the {name} report came back empty from ClickHouse")
+        label = ", ".join(f"{k}={v}" for k, v in params.items())
+        print(f"\n== {name}{f' ({label})' if label else ''}: from ClickHouse")
+        print(tables.render_sections(sections, "table"))
     for name in PROCESSES:
         process.stop(run / f"{name}.pid")
-
-    client = clickhouse.connect(endpoints.clickhouse_dsn)
-    print("\n== booking funnel (from ClickHouse)")
-    columns, rows = clickhouse.query(
-        client, "booking_funnel", settings.clickhouse_database, account=""
+    print(
+        "\nMore: `touchline report --help` (funnel, attribution, client_card, appointments, "
+        "classes, engagement; --html FILE for charts).\nThe local stack keeps running; stop it "
+        "with `touchline services down`."
     )
-    if not rows:
-        raise TouchlineError("the funnel came back empty from ClickHouse")
-    print(tables.render(columns, rows))
-    client.close()
-    print("\nThe local stack keeps running; stop it with `touchline services down`.")
     return 0
 
 
@@ -112,6 +134,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Start the local stack, a worker, the ingest API and the sink; POST generated "
         "events; print the booking funnel read back from ClickHouse.",
     )
-    parser.add_argument("--clients", type=int, default=60, help="generated clients (default 60)")
+    parser.add_argument("--clients", type=int, default=300, help="generated people (default 300)")
     parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     parser.set_defaults(func=_demo)

@@ -100,9 +100,13 @@ def event(n: int) -> dict[str, Any]:
 
 
 def test_broker_killed_mid_load(tmp_path: Path) -> None:
+    # A broker of its own (this test kills it), whatever the environment points at.
     settings = Settings(
         state_dir=tmp_path / "stack",
+        kafka_bootstrap=None,
         redis_url="redis://unused",
+        local_registry=False,
+        schema_registry_url=None,
         kafka_port=0,
         topic_prefix="kill",
         topic_partitions=2,
