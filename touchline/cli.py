@@ -8,10 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-
-from touchline.errors import TouchlineError
 from pathlib import Path
 
+from touchline.errors import TouchlineError
 from touchline.settings import REPO_ROOT, Settings, get_settings
 
 
