@@ -35,7 +35,7 @@ def test_import_csv_publishes_good_rows_and_dead_letters_bad_ones(
 ) -> None:
     s = live_settings
     contracts = load_cached(s.schemas_dir)
-    codec = Codec(contracts)
+    codec = Codec(contracts, s.schema_registry_url)
     path = tmp_path / "export.csv"
     path.write_text(CSV)
     err = io.StringIO()
