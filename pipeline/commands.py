@@ -12,14 +12,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from pipeline.app import create_app
     from touchline import topics
-    from touchline.contracts import load_cached
-    from touchline.services import stack
 
-    endpoints = stack.endpoints(settings)
-    contracts = load_cached(settings.schemas_dir)
-    topics.ensure(
-        endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
-    )
+    endpoints, _ = topics.ready(settings)
     app = create_app(settings, endpoints)
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server

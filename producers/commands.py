@@ -13,14 +13,8 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from producers.api import create_app, ingest_config
     from touchline import topics
     from touchline.codec import Codec
-    from touchline.contracts import load_cached
-    from touchline.services import stack
 
-    endpoints = stack.endpoints(settings)
-    contracts = load_cached(settings.schemas_dir)
-    topics.ensure(
-        endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
-    )
+    endpoints, contracts = topics.ready(settings)
     codec = Codec(contracts, endpoints.schema_registry_url)
     config = ingest_config(settings)
     app = create_app(settings, contracts, codec, endpoints.kafka_bootstrap, config=config)

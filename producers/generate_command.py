@@ -44,14 +44,8 @@ def publish(settings: Settings, generated: Generated) -> tuple[int, int]:
     from producers.publisher import Message, Publisher
     from touchline import topics
     from touchline.codec import Codec
-    from touchline.contracts import load_cached
-    from touchline.services import stack
 
-    endpoints = stack.endpoints(settings)
-    contracts = load_cached(settings.schemas_dir)
-    topics.ensure(
-        endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
-    )
+    endpoints, contracts = topics.ready(settings)
     codec = Codec(contracts, endpoints.schema_registry_url)
     received = int(time.time() * 1000)
     messages: list[Message] = []

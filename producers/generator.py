@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from touchline.contracts import BOOKING_STEP, load_cached
+from touchline.settings import get_settings
+
 # --- booking_journeys: the small booking-only data set of the demo and the walking skeleton ------
 
 STEPS = [
@@ -104,17 +107,8 @@ def booking_journeys(
 
 # --- generate: the full multichannel data set ----------------------------------------------------
 
-FUNNEL_STEPS = [
-    "appointment_booking_start",
-    "appointment_booking_step_profiles",
-    "appointment_booking_step_stores_and_services",
-    "appointment_booking_step_resources",
-    "appointment_booking_step_available_appointments",
-    "appointment_booking_step_summary",
-    "appointment_booking",
-    "appointment_booking_step_success",
-    "appointment_booking_step_failed",
-]
+# The nine widget steps, in order, as the BookingStep contract lists them.
+FUNNEL_STEPS = list(load_cached(get_settings().schemas_dir).families[BOOKING_STEP].event_types)
 # Probability of going on from each step to the next (start -> ... -> appointment_booking).
 FUNNEL_CONTINUE = [0.82, 0.9, 0.8, 0.72, 0.78, 0.9]
 BOOKING_FAILS = 0.07

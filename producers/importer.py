@@ -142,19 +142,13 @@ def run_import(
 
     from producers.publisher import Publisher
     from touchline import topics
-    from touchline.contracts import load_cached
-    from touchline.services import stack
 
     fmt = detect_format(path, fmt)
     try:
         stream: TextIO = io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise TouchlineError(f"cannot read {path}: {exc.strerror}") from exc
-    endpoints = stack.endpoints(settings)
-    contracts = load_cached(settings.schemas_dir)
-    topics.ensure(
-        endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
-    )
+    endpoints, contracts = topics.ready(settings)
     codec = Codec(contracts, endpoints.schema_registry_url)
     publisher = Publisher(endpoints.kafka_bootstrap)
     imported = rejected = 0

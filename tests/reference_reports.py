@@ -7,18 +7,11 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from producers.generator import FUNNEL_STEPS
+
 DAY_MS = 86_400_000
 BOOKING = "touchline.events.BookingStep"
-STEPS_ALL = [
-    "appointment_booking_start",
-    "appointment_booking_step_profiles",
-    "appointment_booking_step_stores_and_services",
-    "appointment_booking_step_resources",
-    "appointment_booking_step_available_appointments",
-    "appointment_booking_step_summary",
-    "appointment_booking",
-    "appointment_booking_step_success",
-]
+STEPS_ALL = FUNNEL_STEPS[:8]  # the widget steps up to success (failed is not a funnel step)
 Event = dict[str, Any]
 
 

@@ -9,19 +9,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from producers.generator import FUNNEL_STEPS
 from touchline.contracts import ENRICHED, load_cached
 from touchline.settings import REPO_ROOT
 
-STEPS = [
-    "appointment_booking_start",
-    "appointment_booking_step_profiles",
-    "appointment_booking_step_stores_and_services",
-    "appointment_booking_step_resources",
-    "appointment_booking_step_available_appointments",
-    "appointment_booking_step_summary",
-    "appointment_booking",
-    "appointment_booking_step_success",
-]
+STEPS = FUNNEL_STEPS[:8]  # the widget steps up to success (failed is not a funnel step)
 CHANNELS = ["direct", "organic_search", "paid_search", "email", "paid_social", "phone_call"]
 CAMPAIGNS = [None, "spring", "brand", "retarget"]
 DEVICES = ["desktop", "mobile", "tablet"]

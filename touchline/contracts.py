@@ -17,6 +17,7 @@ from typing import Any
 import fastavro
 from fastavro.schema import UnknownType
 
+BOOKING_STEP = "touchline.events.BookingStep"
 ENRICHED = "touchline.events.EnrichedEvent"
 MERGE = "touchline.events.IdentityMerge"
 DEAD_LETTER = "touchline.events.DeadLetter"

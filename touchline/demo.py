@@ -50,15 +50,10 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
     from sinks import reports, tables
     from sinks.endpoint import remote_query, running_sink
     from touchline import topics
-    from touchline.contracts import load_cached
     from touchline.services import stack
 
     print("== starting the local stack (Kafka, Redis, schema registry; ClickHouse in-process)")
-    endpoints = stack.up(settings)
-    contracts = load_cached(settings.schemas_dir)
-    topics.ensure(
-        endpoints.kafka_bootstrap, topics.every(settings, contracts), settings.topic_partitions
-    )
+    endpoints, _ = topics.ready(settings, stack.up(settings))
     run = settings.state_dir / "run"
     status = run / "sink.status.json"
     status.unlink(missing_ok=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from touchline.contracts import Contracts, family_topics
+from touchline.contracts import Contracts, family_topics, load_cached
+from touchline.services import stack
 from touchline.settings import Settings
 
 
@@ -54,3 +55,13 @@ def ensure(bootstrap: str, names: list[str], partitions: int) -> None:
         except Exception as exc:  # already created by a concurrent caller is fine
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise RuntimeError(f"could not create topic {name}: {exc}") from exc
+
+
+def ready(
+    settings: Settings, endpoints: stack.Endpoints | None = None
+) -> tuple[stack.Endpoints, Contracts]:
+    """Where the services are and the contracts, with every topic of the pipeline created."""
+    endpoints = endpoints or stack.endpoints(settings)
+    contracts = load_cached(settings.schemas_dir)
+    ensure(endpoints.kafka_bootstrap, every(settings, contracts), settings.topic_partitions)
+    return endpoints, contracts
