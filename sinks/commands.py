@@ -56,25 +56,17 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     status = run / "sink.status.json"
-    original_step = sink.step
 
-    def step_and_report() -> int:
-        n = original_step()
-        if n:
-            status.write_text(
-                json.dumps(
-                    {
-                        "rows_written": sink.rows_written,
-                        "merges_written": sink.merges_written,
-                        "dead_lettered": sink.dead_lettered,
-                    }
-                )
-            )
-        return n
+    def report_progress(sink: Sink) -> None:
+        counts = {
+            "rows_written": sink.rows_written,
+            "merges_written": sink.merges_written,
+            "dead_lettered": sink.dead_lettered,
+        }
+        status.write_text(json.dumps(counts))
 
-    sink.step = step_and_report  # type: ignore[method-assign]
     try:
-        sink.run(stop)
+        sink.run(stop, on_batch=report_progress)
     finally:
         advertised.unlink(missing_ok=True)
         endpoint.stop()

@@ -79,14 +79,22 @@ class Sink:
         self.skipped = 0
         self._lag_checked = 0.0
 
-    def run(self, stop: threading.Event, idle_exit_s: float | None = None) -> None:
-        """Consume until ``stop`` is set (or nothing arrived for ``idle_exit_s`` seconds)."""
+    def run(
+        self,
+        stop: threading.Event,
+        idle_exit_s: float | None = None,
+        on_batch: Callable[[Sink], None] | None = None,
+    ) -> None:
+        """Consume until ``stop`` is set (or nothing arrived for ``idle_exit_s`` seconds);
+        ``on_batch`` is called after every batch that wrote something."""
         last_data = time.monotonic()
         try:
             while not stop.is_set():
                 n = self.step()
                 if n:
                     last_data = time.monotonic()
+                    if on_batch is not None:
+                        on_batch(self)
                 elif idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
                     break
         finally:
