@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import enrichment
@@ -254,7 +254,8 @@ class Processor:
             if not new_session and prev_channel:
                 channel = prev_channel  # a page inside a visit keeps the visit's channel
             kept = live(prev, state)
-            session_out = {**asdict(kept), "channel": channel if kept is state else prev_channel}
+            # vars(): a flat dataclass of scalars; asdict() deep-copies and was a hot spot
+            session_out = {**vars(kept), "channel": channel if kept is state else prev_channel}
             info = {
                 "session_id": state.session_id,
                 "session_seq": state.seq,
