@@ -33,7 +33,7 @@ def test_sigkilled_worker_loses_nothing_and_counts_nothing_twice(
     codec = Codec(contracts, s.schema_registry_url)
     bootstrap = s.kafka_bootstrap or ""
     topics.ensure(bootstrap, topics.every(s, contracts), s.topic_partitions)
-    generated = generate(GeneratorConfig(clients=80, seed=5, account_id=ACCOUNT))
+    generated = generate(GeneratorConfig(clients=300, seed=5, account_id=ACCOUNT))
     truth = generated.truth
     prepared = [p for e in generated.events if isinstance(p := prepare(contracts, e), Prepared)]
     assert len(prepared) == len(generated.events) - len(truth.malformed)
@@ -62,9 +62,17 @@ def test_sigkilled_worker_loses_nothing_and_counts_nothing_twice(
         touchline_process(s, "worker", log=tmp_path / "worker-a.log") as a,
         touchline_process(s, "worker", log=tmp_path / "worker-b.log"),
     ):
-        wait_for(lambda: enriched_count() >= len(expected) // 4, 180, "a quarter of the events")
+        wait_for(
+            lambda: enriched_count() >= len(expected) // 5,
+            180,
+            "a fifth of the events",
+            interval=0.05,
+        )
         a.kill()  # SIGKILL: no shutdown, no offset commit
         a.wait()
+        at_kill = enriched_count()
+        assert at_kill < len(expected), "the workers finished before the kill: use more data"
+        print(f"worker A SIGKILLed with {at_kill} of {len(expected)} events enriched")
         with touchline_process(s, "worker", log=tmp_path / "worker-a2.log"):
             seen: set[str] = set()
 
