@@ -24,7 +24,52 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _card(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from pipeline.card import identifier_key, render
+    from pipeline.store import ClientStore
+    from touchline.errors import TouchlineError
+    from touchline.services import stack
+
+    key = identifier_key(
+        phone=args.phone, email=args.email, cid=args.cid, region=settings.phone_region
+    )
+    if key is None and not args.client:
+        raise TouchlineError("give --phone, --email, --cid or --client (a usable value)")
+    store = ClientStore(stack.endpoints(settings).redis_url, settings.topic_prefix)
+
+    async def fetch() -> str | None:
+        try:
+            client = args.client or await store.lookup(args.account, key or "")
+            if client is None:
+                return None
+            return render(await store.card(args.account, client))
+        finally:
+            await store.close()
+
+    text = asyncio.run(fetch())
+    if text is None:
+        raise TouchlineError(f"no client with {key} in account {args.account}")
+    print(text)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    card = sub.add_parser(
+        "card",
+        help="show a client's live card from Redis (who is calling, what touched them before)",
+        description="Look a client up by phone, email, web client id (or _ga cookie) or client "
+        "id, and print the card the worker keeps: first touch, contacts, channels, revenue and "
+        "every touch within the lookback. For full history use `touchline report client_card`.",
+    )
+    card.add_argument("--account", required=True, help="the business (account id)")
+    card.add_argument("--phone", help="phone number, any format")
+    card.add_argument("--email", help="email address")
+    card.add_argument("--cid", help="web analytics client id or raw _ga cookie value")
+    card.add_argument("--client", help="Touchline client id")
+    card.set_defaults(func=_card)
+
     parser = sub.add_parser(
         "worker",
         help="run the stream processor (Faust); start several to share partitions",

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline import enrichment
 from pipeline.identity import Identifiers, extract
-from pipeline.sessions import SessionState, campaign_key, live, next_session, time_on_site
+from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
 from pipeline.store import ClientStore, ResolveRequest
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE
@@ -239,11 +239,14 @@ class Processor:
         }
         new_session = False
         if static.has_web:
-            stored = dict(session) if session else None
-            prev_channel = stored.pop("channel", None) if stored else None
-            prev = SessionState(**stored) if stored else None
-            state, new_session = next_session(
-                prev,
+            # The client's recent sessions, each with the channel of the visit that opened it.
+            stored = (session or {}).get("sessions", [])
+            channels = {d["session_id"]: d.get("channel") for d in stored}
+            recent = [
+                SessionState(**{k: v for k, v in d.items() if k != "channel"}) for d in stored
+            ]
+            after, state, new_session = assign(
+                recent,
                 occurred_at=at,
                 event_id=event_id,
                 campaign_key=campaign_key(static.campaign),
@@ -251,11 +254,14 @@ class Processor:
                 timeout_ms=cfg.session_timeout_ms,
                 client_id=client_id,
             )
-            if not new_session and prev_channel:
-                channel = prev_channel  # a page inside a visit keeps the visit's channel
-            kept = live(prev, state)
-            # vars(): a flat dataclass of scalars; asdict() deep-copies and was a hot spot
-            session_out = {**vars(kept), "channel": channel if kept is state else prev_channel}
+            if new_session:
+                channels[state.session_id] = channel
+            else:
+                channel = channels.get(state.session_id) or channel  # pages keep the visit's
+            session_out = {
+                # vars(): flat dataclasses of scalars; asdict() deep-copies and was a hot spot
+                "sessions": [{**vars(s), "channel": channels.get(s.session_id)} for s in after]
+            }
             info = {
                 "session_id": state.session_id,
                 "session_seq": state.seq,

@@ -30,6 +30,7 @@ starting at 1. Time on site of an event is ``occurred_at - started_at``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pipeline.utm import Campaign
@@ -135,3 +136,65 @@ def live(prev: SessionState | None, state: SessionState) -> SessionState:
 def time_on_site(state: SessionState, occurred_at: int) -> int:
     """Milliseconds from the session's start to the event (never negative)."""
     return max(0, occurred_at - state.started_at)
+
+
+def assign(
+    history: Sequence[SessionState],
+    *,
+    occurred_at: int,
+    event_id: str,
+    campaign_key: str | None,
+    landing_page: str | None,
+    timeout_ms: int,
+    client_id: str | None = None,
+    keep: int = 20,
+) -> tuple[list[SessionState], SessionState, bool]:
+    """Place an event among the client's recent sessions (oldest first, at most ``keep``).
+
+    One client's events reach the worker out of time order (each event family has its own topic,
+    and Kafka orders only within a partition), so a client keeps its recent sessions, not just
+    the live one:
+
+    - an event at or after the latest session's last event goes through :func:`next_session`;
+    - a late event joins the most recent session it is within ``timeout_ms`` of
+      (``started_at - timeout_ms <= occurred_at < last_seen_at + timeout_ms``), stretching it;
+    - a late event no recent session covers starts a one-event session of its own.
+
+    Returns (sessions after the event, the event's session, whether it started a new session).
+    Limit: a visit whose own events arrive scrambled by more than ``timeout_ms`` can still split
+    in two (a touch already emitted is never retracted); the ClickHouse reports recompute from the
+    stored events and are not affected by arrival order.
+    """
+    if timeout_ms <= 0:
+        raise ValueError(f"timeout_ms must be positive, got {timeout_ms}")
+    sessions = sorted(history, key=lambda s: s.started_at)
+    latest = sessions[-1] if sessions else None
+    if latest is None or occurred_at >= latest.last_seen_at:
+        state, is_new = next_session(
+            latest,
+            occurred_at=occurred_at,
+            event_id=event_id,
+            campaign_key=campaign_key,
+            landing_page=landing_page,
+            timeout_ms=timeout_ms,
+            client_id=client_id,
+        )
+        after = [*sessions, state] if is_new else [*sessions[:-1], state]
+        return after[-keep:], state, is_new
+    for i in range(len(sessions) - 1, -1, -1):
+        s = sessions[i]
+        if s.started_at - timeout_ms <= occurred_at < s.last_seen_at + timeout_ms:
+            earlier = occurred_at < s.started_at
+            joined = replace(
+                s,
+                started_at=min(s.started_at, occurred_at),
+                last_seen_at=max(s.last_seen_at, occurred_at),
+                seq=s.seq + 1,
+                landing_page=(landing_page or s.landing_page) if earlier else s.landing_page,
+                campaign_key=(campaign_key or s.campaign_key) if earlier else s.campaign_key,
+            )
+            sessions[i] = joined
+            return sessions, joined, False
+    state = _start(occurred_at, event_id, campaign_key, landing_page, client_id)
+    after = sorted([*sessions, state], key=lambda s: s.started_at)
+    return after[-keep:], state, True

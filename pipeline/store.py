@@ -320,6 +320,11 @@ class ClientStore:
         replies = await pipe.execute(raise_on_error=False)
         return [r if isinstance(r, Exception) else decode_result(r) for r in replies]
 
+    async def lookup(self, account: str, identifier: str) -> str | None:
+        """The client that owns ``identifier`` (``phone:+49...``, ``email:...``, ``cid:...``)."""
+        owner = await self.redis.get(f"{self.prefix}:{account}:id:{identifier}")
+        return owner.decode() if owner is not None else None
+
     async def card(self, account: str, client_id: str) -> dict[str, Any]:
         """The client card as stored (for the CLI and tests)."""
         base = f"{self.prefix}:{account}:"

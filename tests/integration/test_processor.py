@@ -223,3 +223,49 @@ def test_a_web_form_without_phone_or_name_gives_an_unknown_card(processor: Proce
     assert datum["is_contact"] and datum["channel"] == "organic_search"
     stored = card(processor, datum["client_id"])["card"]
     assert stored["name"] == "" and stored["phone"] == ""  # shown as "unknown" on the card
+
+
+def test_the_live_card_answers_who_is_calling(processor: Processor) -> None:
+    from pipeline.card import identifier_key, render
+
+    run(
+        processor,
+        visit(T0, "9.9", "google", "cpc"),
+        event(
+            "BookingStep",
+            "appointment_booking_start",
+            T0 + MIN,
+            {"cid": "9.9", "email": "caller@x.de"},
+            {"utm_source": "google", "utm_medium": "cpc"},
+        ),
+        call(T0 + 86_400_000, "+49 30 7654321", "caller@x.de"),
+    )
+    key = identifier_key(phone="030 7654321")
+    assert key == "phone:+49307654321"
+    client = LOOP.run_until_complete(processor.store.lookup("acc", key))
+    assert client is not None
+    text = render(card(processor, client))
+    assert "name          Anna" in text
+    assert "channels      paid_search, phone_call" in text
+    assert "first touch   2026-09-21 14:13 UTC  paid_search / google" in text
+    assert "(+24.0 h)" in text  # the call came a day after the first touch
+
+
+def test_a_visit_arriving_topic_by_topic_is_still_one_touch(processor: Processor) -> None:
+    # Each family has its own topic, so a worker may see a visit's booking steps after the
+    # client's later visits. The late steps must join their visit, not open sessions of their own.
+    web = {"utm_source": "instagram", "utm_medium": "paid_social"}
+    first_visit_pages = [visit(T0 + i * MIN, "4.4", "instagram", "paid_social") for i in range(3)]
+    first_visit_steps = [
+        event("BookingStep", step, T0 + (4 + i) * MIN, {"cid": "4.4"}, web)
+        for i, step in enumerate(
+            ["appointment_booking_start", "appointment_booking_step_stores_and_services"]
+        )
+    ]
+    next_day = [visit(T0 + 86_400_000 + i * MIN, "4.4", None, None) for i in range(2)]
+    outs = run(processor, *first_visit_pages, *next_day, *first_visit_steps)  # topic order
+    by_time = sorted((enriched(o) for o in outs), key=lambda d: d["occurred_at"])
+    assert [d["is_touch"] for d in by_time] == [True, False, False, False, False, True, False]
+    assert len({d["session_id"] for d in by_time[:5]}) == 1
+    assert {d["channel"] for d in by_time[:5]} == {"paid_social"}
+    assert card(processor, by_time[0]["client_id"])["card"]["touch_count"] == "2"

@@ -210,3 +210,76 @@ def test_replace_keeps_frozen() -> None:
     with pytest.raises(AttributeError):
         s1.seq = 2  # type: ignore[misc]
     assert replace(s1, seq=2).seq == 2
+
+
+# --- assign: a client's recent sessions, for events that arrive out of time order -------------
+
+ASSIGN_TIMEOUT = 30 * 60_000
+
+
+def place(
+    history: list[SessionState], at: int, eid: str, key: str | None = None
+) -> tuple[list[SessionState], SessionState, bool]:
+    from pipeline.sessions import assign
+
+    return assign(
+        history,
+        occurred_at=at,
+        event_id=eid,
+        campaign_key=key,
+        landing_page=None,
+        timeout_ms=ASSIGN_TIMEOUT,
+        client_id="c",
+    )
+
+
+def test_assign_in_order_behaves_like_next_session() -> None:
+    h, s1, new1 = place([], 0, "a")
+    h, s2, new2 = place(h, 60_000, "b")
+    h, s3, new3 = place(h, 60_000 + ASSIGN_TIMEOUT, "c")
+    assert (new1, new2, new3) == (True, False, True)
+    assert s1.session_id == s2.session_id != s3.session_id
+    assert len(h) == 2
+
+
+def test_a_late_event_joins_the_past_session_that_covers_it() -> None:
+    h, first, _ = place([], 0, "a")
+    h, _, _ = place(h, 10 * 60_000, "b")
+    h, second, _ = place(h, 5 * 3_600_000, "c")  # a later visit
+    h, late, new = place(h, 5 * 60_000, "late")  # belongs to the first visit
+    assert not new and late.session_id == first.session_id
+    assert late.seq == 3 and late.last_seen_at == 10 * 60_000  # never moves backwards
+    assert [s.session_id for s in h] == [first.session_id, second.session_id]
+
+
+def test_a_late_event_just_before_a_past_session_moves_its_start() -> None:
+    h, first, _ = place([], ASSIGN_TIMEOUT, "a")
+    h, _, _ = place(h, 10 * ASSIGN_TIMEOUT, "b")
+    h, late, new = place(h, 0, "early")  # exactly one timeout before the start: joins
+    assert not new and late.session_id == first.session_id and late.started_at == 0
+
+
+def test_a_late_event_no_session_covers_starts_its_own_in_time_order() -> None:
+    h, _, _ = place([], 10 * ASSIGN_TIMEOUT, "a")
+    h, lone, new = place(h, 0, "stray")  # more than a timeout before any session
+    assert new and lone.seq == 1
+    assert [s.session_id for s in h] == [lone.session_id, h[1].session_id]
+    h, again, new_again = place(h, 60_000, "stray2")  # its neighbour joins it
+    assert not new_again and again.session_id == lone.session_id
+
+
+def test_assign_keeps_at_most_keep_sessions() -> None:
+    from pipeline.sessions import assign
+
+    h: list[SessionState] = []
+    for i in range(30):
+        h, _, _ = assign(
+            h,
+            occurred_at=i * 2 * ASSIGN_TIMEOUT,
+            event_id=str(i),
+            campaign_key=None,
+            landing_page=None,
+            timeout_ms=ASSIGN_TIMEOUT,
+            keep=20,
+        )
+    assert len(h) == 20 and h[0].started_at == 10 * 2 * ASSIGN_TIMEOUT
