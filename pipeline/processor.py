@@ -144,6 +144,10 @@ class Processor:
                 outputs[i] = parsed
             else:
                 pending.append((i, parsed))
+        # One client's events come from several topics, so a batch holds them out of time order;
+        # processing it in event time (stable: a partition's own order is kept for equal times)
+        # gives sessions and the multichannel flag the order in which things happened.
+        pending.sort(key=lambda item: item[1].datum["envelope"]["occurred_at"])
         resolutions = await self.store.resolve_many(
             [
                 ResolveRequest(

@@ -93,6 +93,12 @@ def run(processor: Processor, *records: bytes) -> list[Output]:
     return LOOP.run_until_complete(go())
 
 
+def run_batch(processor: Processor, *records: bytes) -> list[Output]:
+    """All records in one batch, as a worker that is keeping up receives them."""
+    batch = [(r, "raw", 0, i) for i, r in enumerate(records)]
+    return LOOP.run_until_complete(processor.handle_batch(batch))
+
+
 def card(processor: Processor, client_id: str) -> dict[str, Any]:
     return LOOP.run_until_complete(processor.store.card("acc", client_id))
 
@@ -263,9 +269,29 @@ def test_a_visit_arriving_topic_by_topic_is_still_one_touch(processor: Processor
         )
     ]
     next_day = [visit(T0 + 86_400_000 + i * MIN, "4.4", None, None) for i in range(2)]
-    outs = run(processor, *first_visit_pages, *next_day, *first_visit_steps)  # topic order
+    # A worker that is behind reads topic by topic: here, one batch per topic.
+    outs = [*run(processor, *first_visit_pages, *next_day), *run(processor, *first_visit_steps)]
     by_time = sorted((enriched(o) for o in outs), key=lambda d: d["occurred_at"])
     assert [d["is_touch"] for d in by_time] == [True, False, False, False, False, True, False]
     assert len({d["session_id"] for d in by_time[:5]}) == 1
     assert {d["channel"] for d in by_time[:5]} == {"paid_social"}
     assert card(processor, by_time[0]["client_id"])["card"]["touch_count"] == "2"
+
+
+def test_a_batch_is_processed_in_event_time(processor: Processor) -> None:
+    # The call (contact topic) and the visits before it (web topic) arrive in one batch, the call
+    # first: processed in event time, the call still sees both earlier channels.
+    outs = run_batch(
+        processor,
+        call(T0 + 120 * MIN, "+4930555222", "late@x.de"),
+        event(
+            "WebTouch",
+            "page_view",
+            T0,
+            {"cid": "6.6", "email": "late@x.de"},
+            {"utm_source": "newsletter", "utm_medium": "email"},
+        ),
+        visit(T0 + 60 * MIN, "6.6", "google", "cpc"),
+    )
+    the_call = enriched(outs[0])
+    assert the_call["channels_before"] == ["email", "paid_search"] and the_call["multichannel"]
