@@ -27,7 +27,7 @@ install: system-deps $(STAMP) ## create .venv and install Touchline with its dev
 demo: install ## start the local stack, run the pipeline on generated data, print the reports
 	$(BIN)/touchline demo
 
-test: install lint typecheck ## the whole suite: starts throwaway Kafka and Redis, stops them after
+test: install lint typecheck ## lint, types and the whole suite on throwaway Kafka, Redis and registry
 	$(PYTEST) tests -m "not bench"
 
 test-unit: $(STAMP) ## unit tests only (no services needed)
@@ -50,7 +50,7 @@ format: $(STAMP) ## apply ruff format and safe fixes
 typecheck: $(STAMP) ## mypy with disallow_untyped_defs on the packages
 	$(BIN)/mypy
 
-services-up: install ## start the local Kafka and Redis
+services-up: install ## start the local Kafka, Redis and schema registry
 	$(BIN)/touchline services up
 
 services-down: $(STAMP) ## stop every local process Touchline started

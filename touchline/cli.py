@@ -61,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     services = sub.add_parser(
         "services",
-        help="start, stop or inspect the local Kafka and Redis (no Docker needed)",
-        description="Manage the local stack: Apache Kafka (KRaft, jars from Maven Central) and "
-        "redis-server. ClickHouse runs in-process (chDB) and needs no service.",
+        help="start, stop or inspect the local Kafka, Redis and schema registry (no Docker)",
+        description="Manage the local stack: Apache Kafka (KRaft, jars from Maven Central), "
+        "redis-server and Apicurio Registry (Confluent-compatible API; off with "
+        "TOUCHLINE_LOCAL_REGISTRY=false). ClickHouse runs in-process (chDB) and needs no service.",
     )
     services.add_argument("action", choices=["up", "down", "status"])
     services.set_defaults(func=_services)
