@@ -19,8 +19,9 @@ backwards and never split the session by campaign:
   start moves back to it (and its landing page and campaign become the session's, when it has
   them);
 - an older event belonged to a session that has already ended: it gets a one-event session of its
-  own (``is_new`` True) whose state is returned, but the client's live session stays ``prev`` —
-  callers persist ``live(prev, state)``, which is the one with the later ``last_seen_at``.
+  own (``is_new`` True) whose state is returned, but the client's live session stays ``prev``
+  (``live(prev, state)`` picks it). The worker keeps a client's recent sessions instead and
+  places such events with :func:`assign`, which builds on ``next_session``.
 
 Session ids are deterministic: a UUIDv5 of the client id and the id of the session's first event,
 so replaying the same events produces the same ids. ``seq`` counts events within the session,

@@ -31,17 +31,13 @@ from typing import Any
 from touchline.contracts import BOOKING_STEP, load_cached
 from touchline.settings import get_settings
 
-# --- booking_journeys: the small booking-only data set of the demo and the walking skeleton ------
+# The nine widget steps, in order, as the BookingStep contract lists them.
+FUNNEL_STEPS = list(load_cached(get_settings().schemas_dir).families[BOOKING_STEP].event_types)
 
-STEPS = [
-    "appointment_booking_start",
-    "appointment_booking_step_stores_and_services",
-    "appointment_booking_step_resources",
-    "appointment_booking_step_available_appointments",
-    "appointment_booking_step_summary",
-    "appointment_booking",
-    "appointment_booking_step_success",
-]
+# --- booking_journeys: the small booking-only data set of the walking skeleton -------------------
+
+# The widget path without the optional profile step and the failure outcome.
+STEPS = [s for s in FUNNEL_STEPS if not s.endswith(("_profiles", "_failed"))]
 CONTINUE = [0.85, 0.8, 0.75, 0.7, 0.85, 0.95]
 CAMPAIGNS = [
     ("google", "cpc", "spring_promo"),
@@ -107,8 +103,6 @@ def booking_journeys(
 
 # --- generate: the full multichannel data set ----------------------------------------------------
 
-# The nine widget steps, in order, as the BookingStep contract lists them.
-FUNNEL_STEPS = list(load_cached(get_settings().schemas_dir).families[BOOKING_STEP].event_types)
 # Probability of going on from each step to the next (start -> ... -> appointment_booking).
 FUNNEL_CONTINUE = [0.82, 0.9, 0.8, 0.72, 0.78, 0.9]
 BOOKING_FAILS = 0.07
