@@ -14,6 +14,10 @@ REDIS_RETRIES = Counter(
     "touchline_worker_redis_retries_total", "Retries while Redis was unavailable"
 )
 MERGES = Counter("touchline_worker_identity_merges_total", "Clients merged into another")
+SHARED_IDENTIFIERS = Counter(
+    "touchline_worker_shared_identifiers_total",
+    "Identifiers not used to link clients because they are shared (front-desk phone, tablet)",
+)
 DEAD_LETTERS = Counter(
     "touchline_worker_dead_letters_total", "Events sent to the dead-letter topic", ["stage"]
 )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline import enrichment
+from pipeline import enrichment, metrics
 from pipeline.identity import Identifiers, extract
 from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
 from pipeline.store import ClientStore, ResolveRequest
@@ -53,7 +53,8 @@ class _Pending:
 
     @property
     def envelope(self) -> dict[str, Any]:
-        return dict(self.datum["envelope"])
+        envelope: dict[str, Any] = self.datum["envelope"]
+        return envelope
 
 
 def now_ms() -> int:
@@ -173,6 +174,7 @@ class Processor:
                 results[i] = res.prior
                 duplicates.add(i)
                 continue
+            metrics.SHARED_IDENTIFIERS.inc(res.shared_identifiers)
             session = sessions.get(res.client_id, res.session)
             context = self._context(
                 p.static, res.client_id, session, p.envelope["event_id"], p.envelope["occurred_at"]

@@ -164,7 +164,7 @@ for _, k in ipairs(usable) do
   if not owned[k] then redis.call('SET', P .. 'id:' .. k, client) end
 end
 local session = redis.call('GET', P .. 'session:' .. client) or ''
-return {'new', client, session, tostring(shared), tostring(#merges)}
+return {'new', client, session, tostring(shared)}
 """
 )
 
@@ -261,7 +261,6 @@ class Resolution:
     session: dict[str, Any] | None
     prior: dict[str, Any] | None  # the stored result when the event was processed before
     shared_identifiers: int = 0
-    merges: int = 0
 
 
 def _resolution(reply: Any) -> Resolution | Exception:
@@ -271,7 +270,7 @@ def _resolution(reply: Any) -> Resolution | Exception:
         prior = decode_result(reply[1])
         return Resolution(prior["client_id"], None, prior)
     session = json.loads(reply[2]) if reply[2] else None
-    return Resolution(reply[1].decode(), session, None, int(reply[3]), int(reply[4]))
+    return Resolution(reply[1].decode(), session, None, int(reply[3]))
 
 
 def _list(value: Any) -> list[Any]:

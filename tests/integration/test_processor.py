@@ -155,7 +155,14 @@ def test_redelivery_changes_nothing_and_reemits_the_same_bytes(processor: Proces
 
 
 def test_shared_phone_stops_linking_people(processor: Processor) -> None:
+    from prometheus_client import REGISTRY
+
+    def shared() -> float:
+        return REGISTRY.get_sample_value("touchline_worker_shared_identifiers_total") or 0.0
+
+    before = shared()
     outs = run(processor, *(call(T0 + i * MIN, "+4930999000", f"p{i}@x.de") for i in range(5)))
+    assert shared() - before == 3  # the phone was set aside for the third, fourth, fifth person
     clients = [enriched(o)["client_id"] for o in outs]
     # max_share=2: the front-desk phone links at most the first two emails, never the rest.
     assert len(set(clients[2:])) == 3
