@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,6 +94,9 @@ def migrate(client: Client, database: str) -> list[str]:
             continue
         for statement in _statements(render(sql, database)):
             client.command(statement)
+            backfill = _backfill(statement)
+            if backfill:
+                client.command(backfill)
         client.insert(
             f"`{database}`.schema_migrations",
             [[version, name, datetime.now(UTC)]],
@@ -100,6 +104,19 @@ def migrate(client: Client, database: str) -> list[str]:
         )
         applied.append(name)
     return applied
+
+
+_MATERIALIZED_VIEW = re.compile(
+    r"CREATE MATERIALIZED VIEW (?:IF NOT EXISTS )?\S+ TO (\S+) AS\s+(SELECT\b.*)", re.DOTALL
+)
+
+
+def _backfill(statement: str) -> str | None:
+    """A materialized view only sees rows inserted after it exists: the statement that fills its
+    target from the rows already in its source, so a view added by a later migration covers the
+    history too (on a new database it inserts nothing)."""
+    match = _MATERIALIZED_VIEW.match(statement)
+    return f"INSERT INTO {match[1]} {match[2]}" if match else None
 
 
 def _statements(sql: str) -> list[str]:

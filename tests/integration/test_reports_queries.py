@@ -31,8 +31,10 @@ def loaded(chdb_settings: Settings) -> tuple[Client, str, Dataset]:
     data = generate(seed=7, clients=150)
     batch = [rows.to_row(e) for e in data.events]
     clickhouse.insert_events(client, db, batch)
-    clickhouse.insert_events(client, db, batch[:200])  # a redelivered batch changes nothing
-    clickhouse.insert_merges(client, db, [rows.merge_to_row(m) for m in data.merges])
+    clickhouse.insert_events(client, db, batch[::3])  # redelivered rows of every kind: no change
+    merges = [rows.merge_to_row(m) for m in data.merges]
+    clickhouse.insert_merges(client, db, merges)
+    clickhouse.insert_merges(client, db, merges[::2])
     return client, db, data
 
 

@@ -10,6 +10,9 @@
 -- Output per model and key: credited conversions and revenue (minor units), and the credited share
 -- of multichannel conversions (paths with touches from two or more channels). Rounded to 6 places.
 -- Filters: {account}, {location} and {service} apply to the conversion event.
+-- Reads events_canonical_raw (no FINAL): a redelivered conversion joins the same touches under the
+-- same conv_id, and a path keeps each (time, touch id, channel, campaign) once, so duplicates
+-- cannot change a path or a credit.
 WITH
     ['first', 'last', 'last_non_direct', 'linear', 'time_decay', 'position'] AS all_models,
     toInt64({lookback_days:UInt32}) * 86400000 AS lookback_ms,
@@ -17,7 +20,7 @@ WITH
     conversions AS (
         SELECT event_id AS conv_id, account_id, client_id,
                toInt64(toUnixTimestamp64Milli(occurred_at)) AS conv_ts, revenue_minor
-        FROM {db}.events_canonical
+        FROM {db}.events_canonical_raw
         WHERE (revenue_minor > 0 OR event_type = 'appointment_booking_step_success')
           AND ({account:String} = '' OR account_id = {account:String})
           AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
@@ -30,7 +33,7 @@ WITH
                toInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
                toString(channel) AS channel,
                if(ifNull(utm_campaign, '') = '', '(none)', toString(utm_campaign)) AS campaign
-        FROM {db}.events_canonical
+        FROM {db}.events_canonical_raw
         WHERE is_touch
           AND ({account:String} = '' OR account_id = {account:String})
           AND toDate(occurred_at) BETWEEN toDate32({from:Date}) - ({lookback_days:UInt32} + 1)
@@ -41,7 +44,7 @@ WITH
             c.conv_id AS conv_id,
             any(c.conv_ts) AS conv_ts,
             any(c.revenue_minor) AS revenue,
-            arraySort(groupArrayIf((t.ts, toString(t.touch_id), t.channel, t.campaign),
+            arraySort(groupUniqArrayIf((t.ts, toString(t.touch_id), t.channel, t.campaign),
                 t.ts <= c.conv_ts AND t.ts >= c.conv_ts - lookback_ms
                 AND t.touch_id != c.conv_id)) AS touched
         FROM conversions AS c

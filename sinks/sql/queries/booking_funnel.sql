@@ -9,6 +9,8 @@
 -- {service} (a line's service) — a client counts when any of their steps matches.
 -- {breakdown}: '' | store | service | resource | channel | campaign | device — the first non-empty
 -- value among the client's steps, '(none)' if there is none.
+-- Reads booking_steps_canonical without FINAL: a redelivered step cannot change a level, a first
+-- value or a filter match.
 WITH
     if({profiles:UInt8} = 1,
        ['appointment_booking_start', 'appointment_booking_step_profiles',
@@ -35,22 +37,18 @@ WITH
                 toUInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
                 indexOf(steps, event_type) AS s,
                 multiIf(
-                    {breakdown:String} = 'store',
-                        ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.store_id`), ''),
-                    {breakdown:String} = 'service',
-                        ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.service_id`), ''),
-                    {breakdown:String} = 'resource',
-                        ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.resource_id`), ''),
+                    {breakdown:String} = 'store', store_id,
+                    {breakdown:String} = 'service', service_id,
+                    {breakdown:String} = 'resource', resource_id,
                     {breakdown:String} = 'channel', channel,
                     {breakdown:String} = 'campaign', ifNull(utm_campaign, ''),
                     {breakdown:String} = 'device', device_type,
                     'all') AS bd,
                 ({location:String} = '' OR ifNull(location_id, '') = {location:String}
-                    OR has(`lines.store_id`, {location:String})) AS loc_ok,
-                ({service:String} = '' OR has(`lines.service_id`, {service:String})) AS svc_ok
-            FROM {db}.events_canonical
-            WHERE family = 'touchline.events.BookingStep'
-              AND ({account:String} = '' OR account_id = {account:String})
+                    OR has(store_ids, {location:String})) AS loc_ok,
+                ({service:String} = '' OR has(service_ids, {service:String})) AS svc_ok
+            FROM {db}.booking_steps_canonical
+            WHERE ({account:String} = '' OR account_id = {account:String})
               AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
               AND indexOf(steps, event_type) > 0
         )

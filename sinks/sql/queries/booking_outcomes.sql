@@ -2,6 +2,8 @@
 -- [from, to], same filters and breakdown rule as booking_funnel), and the time to convert: from the
 -- client's first start to their first success at or after it, in seconds (nearest-rank median and
 -- p90 over the clients who converted).
+-- Reads booking_steps_canonical without FINAL: every per-client aggregate here is a min, a first
+-- value or "any step", which a redelivered step cannot change.
 WITH per_client AS (
     SELECT
         client_id,
@@ -17,22 +19,18 @@ WITH per_client AS (
             client_id, event_type,
             toInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
             multiIf(
-                {breakdown:String} = 'store',
-                    ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.store_id`), ''),
-                {breakdown:String} = 'service',
-                    ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.service_id`), ''),
-                {breakdown:String} = 'resource',
-                    ifNull(arrayFirst(x -> ifNull(x, '') != '', `lines.resource_id`), ''),
+                {breakdown:String} = 'store', store_id,
+                {breakdown:String} = 'service', service_id,
+                {breakdown:String} = 'resource', resource_id,
                 {breakdown:String} = 'channel', channel,
                 {breakdown:String} = 'campaign', ifNull(utm_campaign, ''),
                 {breakdown:String} = 'device', device_type,
                 'all') AS bd,
             ({location:String} = '' OR ifNull(location_id, '') = {location:String}
-                OR has(`lines.store_id`, {location:String})) AS loc_ok,
-            ({service:String} = '' OR has(`lines.service_id`, {service:String})) AS svc_ok
-        FROM {db}.events_canonical
-        WHERE family = 'touchline.events.BookingStep'
-          AND ({account:String} = '' OR account_id = {account:String})
+                OR has(store_ids, {location:String})) AS loc_ok,
+            ({service:String} = '' OR has(service_ids, {service:String})) AS svc_ok
+        FROM {db}.booking_steps_canonical
+        WHERE ({account:String} = '' OR account_id = {account:String})
           AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
     )
     GROUP BY client_id

@@ -1,0 +1,46 @@
+"""Versioned DDL on chDB: applied once, and a materialized view added by a later migration is
+backfilled from the rows already stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from sinks import clickhouse, rows
+from tests.report_data import generate
+from touchline.settings import Settings
+
+
+def test_migrate_applies_each_file_once(chdb_settings: Settings) -> None:
+    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
+    db = chdb_settings.clickhouse_database
+    first = clickhouse.migrate(client, db)
+    assert first == [name for _, name, _ in clickhouse.ddl_files()]
+    assert clickhouse.migrate(client, db) == []
+
+
+def test_view_added_later_covers_the_history(
+    chdb_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
+    db = chdb_settings.clickhouse_database
+    files = clickhouse.ddl_files()
+    later = [f for f in files if "booking_steps" in f[2]]
+    assert later, "a migration defines booking_steps"
+    monkeypatch.setattr(clickhouse, "ddl_files", lambda: [f for f in files if f not in later])
+    clickhouse.migrate(client, db)
+    events = generate(seed=3, clients=40).events
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in events])
+    monkeypatch.setattr(clickhouse, "ddl_files", lambda: files)
+
+    assert clickhouse.migrate(client, db) == [name for _, name, _ in later]
+
+    steps = sorted(e["event_id"] for e in events if e["family"] == "touchline.events.BookingStep")
+    stored = client.query(f"SELECT toString(event_id) FROM `{db}`.booking_steps ORDER BY event_id")
+    assert sorted(r[0] for r in stored.result_rows) == steps
+    assert steps
+
+
+def test_backfill_statement_mirrors_the_view() -> None:
+    statement = "CREATE MATERIALIZED VIEW IF NOT EXISTS `d`.v TO `d`.t AS\nSELECT a FROM `d`.e"
+    assert clickhouse._backfill(statement) == "INSERT INTO `d`.t SELECT a FROM `d`.e"
+    assert clickhouse._backfill("CREATE VIEW `d`.v AS SELECT 1") is None
