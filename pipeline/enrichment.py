@@ -5,9 +5,10 @@ session, touch counters, multichannel) from the Redis store.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from pipeline.channels import classify
 from pipeline.devices import device_type
@@ -190,7 +191,7 @@ def static(family: str, datum: dict[str, Any], own_hosts: frozenset[str] = froze
         revenue_minor=amount,
         currency=currency,
         attributes=attributes(payload),
-        payload_json=json.dumps(payload, sort_keys=True, default=str, separators=(",", ":")),
+        payload_json=orjson.dumps(payload, default=str, option=orjson.OPT_SORT_KEYS).decode(),
         name=datum.get("name") if family == CONTACT else None,
         location=location_of(family, datum),
         landing_page=(web.get("landing_page") or web.get("page_url")) if web else None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -124,10 +125,20 @@ def _utm_from(source: Mapping[str, Any]) -> dict[str, str | None] | None:
     return values if any(v is not None for v in values.values()) else None
 
 
+_CAMPAIGN_INPUTS = ("landing_page", "page_url", *UTM_FIELDS, *WEB_CLICK_ID_FIELDS)
+
+
 def effective_campaign(web: Mapping[str, Any] | None) -> Campaign:
     """The campaign of an event's web context (see the module docstring for the rules)."""
     if not web:
         return NO_CAMPAIGN
+    # A visit's pages repeat the same landing page and tags: the result is cached by its inputs.
+    return _campaign(tuple(web.get(f) for f in _CAMPAIGN_INPUTS))
+
+
+@lru_cache(maxsize=8192)
+def _campaign(inputs: tuple[Any, ...]) -> Campaign:
+    web = dict(zip(_CAMPAIGN_INPUTS, inputs, strict=True))
     landing = query_params(web.get("landing_page"))
     page = query_params(web.get("page_url"))
     utm = _utm_from(web) or _utm_from(landing) or _utm_from(page) or {}
@@ -147,6 +158,7 @@ def effective_campaign(web: Mapping[str, Any] | None) -> Campaign:
     )
 
 
+@lru_cache(maxsize=8192)
 def referrer_host(url: str | None) -> str | None:
     """The lower-cased host of a referrer URL without a leading ``www.`` (and without port,
     credentials or trailing dot); a bare host (``google.com/x``) is accepted. None for empty or

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.processor import Config, Output, Processor
+from pipeline.processor import Config, Output, Processor, new_client_id
 from pipeline.store import ClientStore
 from touchline.codec import Codec
 from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE, load
@@ -302,3 +302,21 @@ def test_a_batch_is_processed_in_event_time(processor: Processor) -> None:
     )
     the_call = enriched(outs[0])
     assert the_call["channels_before"] == ["email", "paid_search"] and the_call["multichannel"]
+
+
+def test_a_script_error_fails_only_its_own_event(processor: Processor) -> None:
+    """The batch scripts run each event in a pcall: one event whose Redis state is broken is a
+    dead letter, and the events before and after it in the batch are enriched."""
+    records = [visit(T0 + i * MIN, f"1.{i}", "google", "cpc") for i in range(3)]
+    _, broken = CODEC.decode(records[1])
+    client = new_client_id("acc", broken["envelope"]["event_id"])
+    key = f"{processor.store.prefix}:acc:card:{client}"
+    LOOP.run_until_complete(processor.store.redis.set(key, "not a hash"))
+
+    first, second, third = run_batch(processor, *records)
+
+    assert first.outcome == third.outcome == "enriched"
+    assert second.outcome == "dead_letter" and second.dead_letter is not None
+    _, letter = CODEC.decode(second.dead_letter)
+    assert letter["stage"] == "enrich" and "WRONGTYPE" in letter["reason"]
+    assert letter["original"] == records[1]
