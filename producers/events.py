@@ -51,7 +51,8 @@ def prepare(
     if family is None:
         return [FieldError("$.envelope.event_type", f"unknown event type {event_type!r}")]
     envelope = {**envelope, "received_at": received_at or now_ms()}
-    envelope.setdefault("event_id", str(uuid.uuid4()))
+    if "event_id" not in envelope:
+        envelope["event_id"] = str(uuid.uuid4())
     datum, errors = coerce(contracts.expanded[family.name], {**event, "envelope": envelope})
     if errors:
         return errors

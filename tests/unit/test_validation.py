@@ -58,3 +58,36 @@ def test_prepare_rejects_unknown_event_type() -> None:
     errors = prepare(CONTRACTS, {"envelope": envelope(event_type="teleport")})
     assert not isinstance(errors, Prepared)
     assert errors[0].path == "$.envelope.event_type"
+
+
+def test_errors_below_arrays_and_maps_name_the_index_and_key() -> None:
+    bad = {
+        "envelope": envelope(ids={"external_ids": {"crm": "4711", "studio": 7}}),
+        "appointments": [{"store_id": "s1"}, {"store_id": "s2"}, {"store_id": 3, "x": 1}, 4],
+    }
+    _, errors = coerce(STEP, bad, "$.body")
+    assert [str(e) for e in errors] == [
+        "$.body.envelope.ids.external_ids.studio: must be a string",
+        "$.body.appointments[2].store_id: must be a string",
+        "$.body.appointments[2].x: is not a field of this event",
+        "$.body.appointments[3]: must be an object",
+    ]
+
+
+def test_uuids_are_normalised_and_valid_data_passes_through_unchanged() -> None:
+    upper = "0B8E6B4E-6A0E-4C1E-9A39-6C6A1C0E0A11"
+    datum, errors = coerce(STEP, {"envelope": envelope(event_id=upper)})
+    assert errors == []
+    assert datum["envelope"]["event_id"] == upper.lower()
+    appointments = [{"store_id": "s1", "worker_id": None}]
+    datum, errors = coerce(STEP, {"envelope": envelope(), "appointments": appointments})
+    assert errors == []
+    assert datum["appointments"][0]["store_id"] == "s1"
+    assert datum["appointments"][0]["resource_name"] is None
+
+
+def test_epoch_milliseconds_must_fit_a_long() -> None:
+    _, errors = coerce(STEP, {"envelope": envelope(occurred_at=2**70)})
+    assert [str(e) for e in errors] == [
+        "$.envelope.occurred_at: is out of range for epoch milliseconds"
+    ]
