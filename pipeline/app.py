@@ -128,6 +128,21 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         if remaining:
             raise RuntimeError(f"{remaining} outputs not acknowledged by Kafka; not acking inputs")
 
+    def record_offset_lag(events: list[Any]) -> None:
+        last: dict[Any, int] = {}
+        for e in events:
+            last[e.message.tp] = e.message.offset
+        for tp, offset in last.items():
+            try:
+                highwater = app.consumer.highwater(tp)
+            except Exception:  # a metric must never stop the agent
+                log.debug("no high watermark for %s", tp, exc_info=True)
+                continue
+            if highwater is not None:
+                metrics.OFFSET_LAG.labels(tp.topic, str(tp.partition)).set(
+                    max(highwater - offset - 1, 0)
+                )
+
     @app.agent(source)
     async def process(stream: Any) -> None:
         async for events in stream.take_events(settings.worker_batch_size, within=0.05):
@@ -141,5 +156,6 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             metrics.PROCESSING.observe((time.perf_counter() - started) / max(len(records), 1))
             if events:
                 metrics.LAG.set(time.time() - events[-1].message.timestamp)
+                record_offset_lag(events)
 
     return app

@@ -24,3 +24,14 @@ DEAD_LETTERS = Counter(
 LAG = Gauge(
     "touchline_worker_event_lag_seconds", "Now minus occurred_at of the last processed event"
 )
+REDIS = Histogram(
+    "touchline_worker_redis_seconds",
+    "Time of one batch script call to Redis (resolve identities, record effects)",
+    ["op"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+)
+OFFSET_LAG = Gauge(
+    "touchline_worker_offset_lag",
+    "Messages in a raw topic partition not yet processed (high watermark minus next offset)",
+    ["topic", "partition"],
+)

@@ -149,6 +149,7 @@ class Processor:
         # processing it in event time (stable: a partition's own order is kept for equal times)
         # gives sessions and the multichannel flag the order in which things happened.
         pending.sort(key=lambda item: item[1].datum["envelope"]["occurred_at"])
+        started = time.perf_counter()
         resolutions = await self.store.resolve_many(
             [
                 ResolveRequest(
@@ -161,6 +162,7 @@ class Processor:
                 for _, p in pending
             ]
         )
+        metrics.REDIS.labels("resolve").observe(time.perf_counter() - started)
         results: dict[int, dict[str, Any] | Exception] = {}
         duplicates: set[int] = set()
         sessions: dict[str, dict[str, Any] | None] = {}  # sessions changed earlier in the batch
@@ -187,7 +189,10 @@ class Processor:
                 (p.envelope["account_id"], p.envelope["event_id"], res.client_id, context)
             )
             recorded.append(i)
-        for i, result in zip(recorded, await self.store.record_many(to_record), strict=True):
+        started = time.perf_counter()
+        recorded_results = await self.store.record_many(to_record)
+        metrics.REDIS.labels("record").observe(time.perf_counter() - started)
+        for i, result in zip(recorded, recorded_results, strict=True):
             results[i] = result
         for i, p in pending:
             result = results[i]

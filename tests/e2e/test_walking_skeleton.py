@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from producers.generator import booking_journeys
 from sinks import clickhouse
@@ -51,9 +52,31 @@ def test_event_travels_every_hop(
     visitors = {e["envelope"]["ids"]["cid"] for e in events}
     r = redis.Redis.from_url(s.redis_url or "")
     base = f"{s.topic_prefix}:acc-e2e:"
-    with touchline_process(s, "worker", log=tmp_path / "worker.log"):
+    metrics_port = free_port()
+    worker_settings = s.model_copy(update={"worker_metrics_port": metrics_port})
+    with touchline_process(worker_settings, "worker", log=tmp_path / "worker.log"):
         enriched = read_topic(s.kafka_bootstrap or "", topics.enriched(s), len(events), 120)
+        # ops metrics: outcomes, Redis latency per batch call, and no offset lag left
+        booking = topics.raw(s, "booking")
+        samples = wait_for(
+            lambda: (
+                (m := scrape(metrics_port))
+                and m.get(("touchline_worker_events_total", (("outcome", "enriched"),)))
+                == len(events)
+                and m
+            ),
+            30,
+            "the worker's metrics",
+        )
     assert len(enriched) == len(events)
+    assert samples[("touchline_worker_redis_seconds_count", (("op", "resolve"),))] >= 1
+    assert samples[("touchline_worker_redis_seconds_count", (("op", "record"),))] >= 1
+    lags = [
+        v
+        for (name, labels), v in samples.items()
+        if name == "touchline_worker_offset_lag" and ("topic", booking) in labels
+    ]
+    assert lags and all(v == 0 for v in lags), samples
     owners = {cid: (r.get(f"{base}id:cid:{cid}") or b"").decode() for cid in visitors}
     assert all(owners.values()) and len(set(owners.values())) == len(visitors)
     for client in owners.values():
@@ -82,3 +105,16 @@ def test_event_travels_every_hop(
     assert {row[1] for row in rows} == set(owners.values())
     _, funnel = clickhouse.query(client, "booking_funnel", s.clickhouse_database, account="")
     assert {row[2]: row[3] for row in funnel}["appointment_booking_start"] == 4
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The samples at /metrics, keyed by (name, sorted labels); {} while not serving yet."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return {}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
