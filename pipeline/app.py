@@ -8,6 +8,7 @@ keeps going.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections import Counter
@@ -76,6 +77,10 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 endpoints.redis_url, settings.topic_prefix, max_share=settings.identity_max_share
             )
             state["processor"] = Processor(codec, store, processor_config(settings))
+            # Everything alive now (Faust, schemas, parsers) lives as long as the worker: keep it
+            # out of the cyclic collector's scans, which otherwise revisit it batch after batch.
+            gc.collect()
+            gc.freeze()
             # Outputs go through confluent-kafka and are flushed before a batch is acknowledged,
             # so an input offset is never committed before its outputs are in Kafka.
             state["producer"] = Producer(producer_config(endpoints.kafka_bootstrap))
