@@ -143,11 +143,23 @@ def query_names() -> list[str]:
     return sorted(p.stem for p in (SQL / "queries").glob("*.sql"))
 
 
+_INCLUDE = re.compile(r"^[ \t]*-- include: (\w+)[ \t]*$", re.MULTILINE)
+
+
 def query_sql(name: str) -> str:
+    """The text of a query, with each ``-- include: NAME`` line replaced by
+    ``sql/fragments/NAME.sql`` (SQL that several queries share, kept once)."""
     path = SQL / "queries" / f"{name}.sql"
     if not path.is_file():
         raise TouchlineError(f"no query named {name!r} (known: {', '.join(query_names())})")
-    return path.read_text()
+    return _INCLUDE.sub(lambda m: _fragment(m[1]), path.read_text())
+
+
+def _fragment(name: str) -> str:
+    path = SQL / "fragments" / f"{name}.sql"
+    if not path.is_file():
+        raise TouchlineError(f"a query includes {name!r}, but {path} does not exist")
+    return path.read_text().rstrip("\n")
 
 
 def insert_events(client: Client, database: str, batch: list[list[Any]]) -> None:

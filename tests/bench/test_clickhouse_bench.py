@@ -2,8 +2,10 @@
 
 Events are generated inside ClickHouse (INSERT ... SELECT FROM numbers()); each client has ten
 events: a touch, up to eight booking steps (a hash picks how deep they get), then an order or a
-page view. Baselines measured in the same run: a plain aggregate scan of the same table for the
-queries, and clickhouse-connect's plain insert of the same (already converted) rows for the writer.
+page view; the web client id, email and phone are set on some of a client's events, so the client
+card's lookups by them are measured on filled columns. Baselines measured in the same run: a plain
+aggregate scan of the same table for the queries, and clickhouse-connect's plain insert of the
+same (already converted) rows for the writer.
 Set TOUCHLINE_BENCH_CH_EVENTS to change the 10 million."""
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ BATCH = 5000
 
 GENERATE = """
 INSERT INTO {db}.events (event_id, event_type, family, occurred_at, received_at, processed_at,
-    source, account_id, location_id, client_id, session_id, session_seq, channel, utm_campaign,
+    source, account_id, location_id, client_id, cid, email, phone, session_id, session_seq,
+    channel, utm_campaign,
     device_type, is_touch, is_contact, revenue_minor, currency,
     `lines.store_id`, `lines.service_id`, `lines.resource_id`, `lines.quantity`,
     `lines.amount_minor`, attributes, payload_json)
@@ -49,6 +52,9 @@ SELECT
     concat('acc', toString(client % 10)) AS account_id,
     concat('s', toString(cityHash64(client, 3) % 20)) AS location_id,
     concat('c', toString(client)) AS client_id,
+    if(k < 9, concat('ga.', toString(client)), NULL) AS cid,
+    if(k >= 5, concat('u', toString(client), '@example.com'), NULL) AS email,
+    if(k >= 7, concat('+4930', toString(1000000 + client)), NULL) AS phone,
     concat('sess', toString(client)) AS session_id,
     toUInt32(k + 1) AS session_seq,
     ['direct', 'organic_search', 'paid_search', 'email', 'paid_social', 'referral']
@@ -163,6 +169,10 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
     bench("attribution all models", "attribution", span)
     bench("client_card c42", "client_card", {"client": "c42"})
     bench("client_summary c42", "client_summary", {"client": "c42"})
+    bench("client_card by email", "client_card", {"client": "u42@example.com"})
+    bench("client_summary by email", "client_summary", {"client": "u42@example.com"})
+    bench("client_card by phone", "client_card", {"client": "+49301000042"})
+    bench("client_summary merged c50", "client_summary", {"client": "c50"})
 
     # insert throughput: the sink's writer (to_row + insert_events) vs a plain insert of the rows
     datums = _datums(INSERT_ROWS)

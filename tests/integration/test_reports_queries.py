@@ -11,7 +11,7 @@ from clickhouse_connect.driver.client import Client
 from sinks import clickhouse, rows
 from sinks.parameters import DEFAULTS
 from tests import reference_reports as ref
-from tests.report_data import Dataset, generate
+from tests.report_data import DAY_MS, T0, Dataset, event, generate
 from touchline.settings import Settings
 
 BASE: dict[str, Any] = {
@@ -145,11 +145,52 @@ def _ms(value: Any) -> int:
     )
 
 
-@pytest.mark.parametrize("who", ["c14", "c14-alias", "ga.22", "c22-b", "c33"])
-def test_client_card_matches_reference(loaded: tuple[Client, str, Dataset], who: str) -> None:
+# Events naming a client by email or phone (the generated data has none): one on a merged-away id
+# of a chain, one sharing the email in the other account, one on a merged-away alias.
+CARD_EXTRA = [
+    ("acc1", "c22-b", "pat@example.com", "+100", 60),
+    ("acc2", "c35", "pat@example.com", None, 61),
+    ("acc1", "c14-alias", None, "+200", 62),
+]
+
+
+@pytest.mark.parametrize(
+    "who,account",
+    [
+        ("c14", ""),
+        ("c14-alias", ""),
+        ("ga.22", ""),
+        ("c22-b", ""),
+        ("c33", ""),
+        ("c22-a", "acc1"),
+        ("pat@example.com", ""),
+        ("pat@example.com", "acc2"),
+        ("+100", ""),
+        ("+200", "acc1"),
+    ],
+)
+def test_client_card_matches_reference(
+    loaded: tuple[Client, str, Dataset], who: str, account: str
+) -> None:
     client, db, data = loaded
-    params = {**BASE, "client": who}
-    events = ref.canonical(data.events, data.merges)
+    extra = [
+        event(
+            event_type="inbound_call",
+            family="touchline.events.InboundContact",
+            occurred_at=T0 + day * DAY_MS + 7_777,
+            account_id=acc,
+            client_id=cid,
+            email=email,
+            phone=phone,
+            channel="phone_call",
+            is_touch=True,
+            is_contact=True,
+        )
+        for acc, cid, email, phone, day in CARD_EXTRA
+    ]
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in extra])
+    params = {**BASE, "client": who, "account": account}
+    events = ref.canonical(data.events + extra, data.merges)
     expected = ref.client_card(events, params)
     cols, got = clickhouse.query(client, "client_card", db, params)
     pick = [

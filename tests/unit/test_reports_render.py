@@ -106,3 +106,12 @@ def test_report_rejects_options_it_does_not_support() -> None:
         reports.run(reports.get("attribution"), {"by": "location"}, lambda q, p: ([], []))
     with pytest.raises(TouchlineError, match="engagement: --breakdown 'store'"):
         reports.run(reports.get("engagement"), {"breakdown": "store"}, lambda q, p: ([], []))
+
+
+def test_queries_include_shared_fragments_once_expanded() -> None:
+    for name in ("client_summary", "client_card"):
+        sql = clickhouse.query_sql(name)
+        assert clickhouse._INCLUDE.search(sql) is None
+        assert ") AS stitched" in sql and "{client:String}" in sql
+    fragment = (clickhouse.SQL / "fragments" / "client_lookup.sql").read_text()
+    assert fragment.rstrip("\n") in clickhouse.query_sql("client_card")

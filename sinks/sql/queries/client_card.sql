@@ -1,13 +1,10 @@
 -- Client card, history: every touch and inbound contact of the client found by {client:String}
 -- (canonical or stitched client id, web client id, email or phone) in {account}, oldest first,
 -- with the seconds since the previous row. Merged clients' histories are included.
-WITH ids AS (
-    SELECT DISTINCT client_id
-    FROM {db}.events_canonical
-    WHERE ({account:String} = '' OR account_id = {account:String})
-      AND (client_id = {client:String} OR stitched_client_id = {client:String}
-           OR cid = {client:String} OR email = {client:String} OR phone = {client:String})
-)
+--
+-- The client lookup is sinks/sql/fragments/client_lookup.sql.
+WITH
+    -- include: client_lookup
 SELECT
     client_id,
     occurred_at,
@@ -32,10 +29,18 @@ FROM (
         toInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
         row_number() OVER w AS rn,
         lagInFrame(toInt64(toUnixTimestamp64Milli(occurred_at)), 1, 0) OVER w AS prev_ts
-    FROM {db}.events_canonical
-    WHERE client_id IN (SELECT client_id FROM ids)
-      AND ({account:String} = '' OR account_id = {account:String})
-      AND (is_touch OR is_contact)
+    FROM (
+        SELECT
+            e.* EXCEPT (client_id),
+            if(arrayExists(l -> (l.1, l.2) = (e.account_id, e.client_id), links),
+               arrayFirst(l -> (l.1, l.2) = (e.account_id, e.client_id), links).3,
+               e.client_id) AS client_id
+        FROM {db}.events AS e FINAL
+        PREWHERE has(stitched, (e.account_id, e.client_id))
+             AND ({account:String} = '' OR e.account_id = {account:String})
+        WHERE e.is_touch OR e.is_contact
+    )
+    WHERE has(canonical_ids, client_id)
     WINDOW w AS (PARTITION BY client_id ORDER BY occurred_at, event_id
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )

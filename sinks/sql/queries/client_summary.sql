@@ -1,13 +1,10 @@
 -- Client card, header: one row per canonical client found by {client:String} (see client_card):
 -- every identifier seen, the first touch, contacts, distinct touch channels, multichannel contacts
 -- and revenue (minor units, per currency code in `currencies`).
-WITH ids AS (
-    SELECT DISTINCT client_id
-    FROM {db}.events_canonical
-    WHERE ({account:String} = '' OR account_id = {account:String})
-      AND (client_id = {client:String} OR stitched_client_id = {client:String}
-           OR cid = {client:String} OR email = {client:String} OR phone = {client:String})
-)
+--
+-- The client lookup is sinks/sql/fragments/client_lookup.sql.
+WITH
+    -- include: client_lookup
 SELECT
     client_id,
     arraySort(groupUniqArray(stitched_client_id)) AS client_ids,
@@ -27,8 +24,17 @@ SELECT
     arraySort(groupUniqArrayIf(assumeNotNull(currency), revenue_minor != 0
         AND currency IS NOT NULL)) AS currencies,
     countIf(revenue_minor != 0) AS orders
-FROM {db}.events_canonical
-WHERE client_id IN (SELECT client_id FROM ids)
-  AND ({account:String} = '' OR account_id = {account:String})
+FROM (
+    SELECT
+        e.* EXCEPT (client_id),
+        e.client_id AS stitched_client_id,
+        if(arrayExists(l -> (l.1, l.2) = (e.account_id, e.client_id), links),
+           arrayFirst(l -> (l.1, l.2) = (e.account_id, e.client_id), links).3,
+           e.client_id) AS client_id
+    FROM {db}.events AS e FINAL
+    PREWHERE has(stitched, (e.account_id, e.client_id))
+         AND ({account:String} = '' OR e.account_id = {account:String})
+)
+WHERE has(canonical_ids, client_id)
 GROUP BY client_id
 ORDER BY client_id

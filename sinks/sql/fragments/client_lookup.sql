@@ -1,0 +1,61 @@
+-- Client lookup, the elements of the WITH clause of client_summary.sql and client_card.sql (they
+-- say `-- include: client_lookup`). It never filters events_canonical, whose computed client_id no
+-- index can serve: matched = the (account, stitched id) of the events naming X, one
+-- index-friendly lookup per identifier (primary key for client_id, skip indexes of 005 for
+-- cid / email / phone); canonical_ids = X plus their canonical ids; links = the client_aliases
+-- rows that can matter (one pass over the view: windows find the canonical groups the matches
+-- fall in); stitched = the (account, stitched id) pairs whose canonical id is one of those. The
+-- rows are read from events FINAL by primary key, with PREWHERE on the key columns (a whole
+-- duplicate group shares them, so filtering before FINAL keeps the same rows), and the canonical
+-- id recomputed exactly as events_canonical does. Each WITH (SELECT ...) is a scalar evaluated
+-- once per query.
+    (
+        SELECT groupUniqArray((account_id, client_id))
+        FROM (
+            SELECT account_id, client_id FROM {db}.events
+            WHERE client_id = {client:String}
+              AND ({account:String} = '' OR account_id = {account:String})
+            UNION ALL
+            SELECT account_id, client_id FROM {db}.events
+            WHERE cid = {client:String}
+              AND ({account:String} = '' OR account_id = {account:String})
+            UNION ALL
+            SELECT account_id, client_id FROM {db}.events
+            WHERE email = {client:String}
+              AND ({account:String} = '' OR account_id = {account:String})
+            UNION ALL
+            SELECT account_id, client_id FROM {db}.events
+            WHERE phone = {client:String}
+              AND ({account:String} = '' OR account_id = {account:String})
+        )
+    ) AS matched,
+    arrayPushBack(arrayMap(p -> p.2, matched), {client:String}) AS named,
+    (
+        SELECT groupArray((account_id, client_id, canonical_id))
+        FROM (
+            SELECT
+                account_id,
+                client_id,
+                canonical_id,
+                has(matched, (account_id, client_id)) AS hit,
+                max(hit) OVER (PARTITION BY canonical_id) AS hit_group,
+                groupUniqArrayIf(canonical_id, hit) OVER () AS hit_canonical
+            FROM {db}.client_aliases
+            WHERE ({account:String} = '' OR account_id = {account:String})
+              AND ifNull(canonical_id, '') != ''
+        )
+        WHERE hit_group OR has(hit_canonical, client_id)
+           OR has(named, canonical_id) OR has(named, client_id)
+    ) AS links,
+    arrayDistinct(arrayPushFront(
+        arrayMap(p -> if(arrayExists(l -> (l.1, l.2) = p, links),
+                         arrayFirst(l -> (l.1, l.2) = p, links).3, p.2), matched),
+        {client:String})) AS canonical_ids,
+    (
+        SELECT arrayConcat(
+            groupUniqArray((account_id, client_id)),
+            arrayMap(l -> (l.1, l.2), arrayFilter(l -> has(canonical_ids, l.3), links)))
+        FROM {db}.events
+        WHERE has(canonical_ids, client_id)
+          AND ({account:String} = '' OR account_id = {account:String})
+    ) AS stitched
