@@ -4,11 +4,11 @@
 -- index-friendly lookup per identifier (primary key for client_id, skip indexes of 005 for
 -- cid / email / phone); canonical_ids = X plus their canonical ids; links = the client_aliases
 -- rows that can matter (one pass over the view: windows find the canonical groups the matches
--- fall in); stitched = the (account, stitched id) pairs whose canonical id is one of those. The
--- rows are read from events FINAL by primary key, with PREWHERE on the key columns (a whole
--- duplicate group shares them, so filtering before FINAL keeps the same rows), and the canonical
--- id recomputed exactly as events_canonical does. Each WITH (SELECT ...) is a scalar evaluated
--- once per query.
+-- fall in); stitched = the (account, stitched id) pairs whose canonical id is one of those;
+-- client_events = their events, read from events FINAL by primary key with PREWHERE on the key
+-- columns (a whole duplicate group shares them, so filtering before FINAL keeps the same rows),
+-- with the canonical id as client_id, computed exactly as events_canonical does. Each
+-- WITH (SELECT ...) is a scalar evaluated once per query.
     (
         SELECT groupUniqArray((account_id, client_id))
         FROM (
@@ -58,4 +58,15 @@
         FROM {db}.events
         WHERE has(canonical_ids, client_id)
           AND ({account:String} = '' OR account_id = {account:String})
-    ) AS stitched
+    ) AS stitched,
+    client_events AS (
+        SELECT
+            e.* EXCEPT (client_id),
+            e.client_id AS stitched_client_id,
+            if(arrayExists(l -> (l.1, l.2) = (e.account_id, e.client_id), links),
+               arrayFirst(l -> (l.1, l.2) = (e.account_id, e.client_id), links).3,
+               e.client_id) AS client_id
+        FROM {db}.events AS e FINAL
+        PREWHERE has(stitched, (e.account_id, e.client_id))
+             AND ({account:String} = '' OR e.account_id = {account:String})
+    )

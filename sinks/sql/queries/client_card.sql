@@ -29,18 +29,8 @@ FROM (
         toInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
         row_number() OVER w AS rn,
         lagInFrame(toInt64(toUnixTimestamp64Milli(occurred_at)), 1, 0) OVER w AS prev_ts
-    FROM (
-        SELECT
-            e.* EXCEPT (client_id),
-            if(arrayExists(l -> (l.1, l.2) = (e.account_id, e.client_id), links),
-               arrayFirst(l -> (l.1, l.2) = (e.account_id, e.client_id), links).3,
-               e.client_id) AS client_id
-        FROM {db}.events AS e FINAL
-        PREWHERE has(stitched, (e.account_id, e.client_id))
-             AND ({account:String} = '' OR e.account_id = {account:String})
-        WHERE e.is_touch OR e.is_contact
-    )
-    WHERE has(canonical_ids, client_id)
+    FROM client_events
+    WHERE has(canonical_ids, client_id) AND (is_touch OR is_contact)
     WINDOW w AS (PARTITION BY client_id ORDER BY occurred_at, event_id
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )

@@ -24,17 +24,7 @@ SELECT
     arraySort(groupUniqArrayIf(assumeNotNull(currency), revenue_minor != 0
         AND currency IS NOT NULL)) AS currencies,
     countIf(revenue_minor != 0) AS orders
-FROM (
-    SELECT
-        e.* EXCEPT (client_id),
-        e.client_id AS stitched_client_id,
-        if(arrayExists(l -> (l.1, l.2) = (e.account_id, e.client_id), links),
-           arrayFirst(l -> (l.1, l.2) = (e.account_id, e.client_id), links).3,
-           e.client_id) AS client_id
-    FROM {db}.events AS e FINAL
-    PREWHERE has(stitched, (e.account_id, e.client_id))
-         AND ({account:String} = '' OR e.account_id = {account:String})
-)
+FROM client_events
 WHERE has(canonical_ids, client_id)
 GROUP BY client_id
 ORDER BY client_id
