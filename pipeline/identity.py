@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pipeline.clientid import client_id_from_ga
@@ -46,14 +47,26 @@ def is_strong(key: str) -> bool:
 def extract(ids: Mapping[str, Any], default_region: str = "DE") -> Identifiers:
     """Normalise the envelope's identifiers; unusable values (garbage email, impossible phone)
     are dropped here, never guessed."""
-    external = sorted(
-        normalize_external_id(system, str(value))
-        for system, value in (ids.get("external_ids") or {}).items()
-        if value and str(value).strip()
+    external = ids.get("external_ids") or {}
+    # one client's events repeat the same identifiers: normalise each combination once
+    return _extract(
+        ids.get("cid"), ids.get("email"), ids.get("phone"), tuple(external.items()), default_region
     )
+
+
+@lru_cache(maxsize=65536)
+def _extract(
+    cid: Any, email: Any, phone: Any, external: tuple[tuple[str, Any], ...], default_region: str
+) -> Identifiers:
     return Identifiers(
-        cid=client_id_from_ga(ids.get("cid")),
-        email=normalize_email(ids.get("email")),
-        phone=normalize_phone(ids.get("phone"), default_region),
-        external=tuple(external),
+        cid=client_id_from_ga(cid),
+        email=normalize_email(email),
+        phone=normalize_phone(phone, default_region),
+        external=tuple(
+            sorted(
+                normalize_external_id(system, str(value))
+                for system, value in external
+                if value and str(value).strip()
+            )
+        ),
     )

@@ -8,6 +8,7 @@ that result byte for byte, changing no counter.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ class Config:
     min_channels: int = 2
     phone_region: str = "DE"
     own_hosts: frozenset[str] = frozenset()
+    record_chunk: int = 100  # events per record script call (the batch is pipelined in chunks)
 
 
 Record = tuple[bytes, str | None, int | None, int | None]  # value, topic, partition, offset
@@ -189,18 +191,43 @@ class Processor:
                 (p.envelope["account_id"], p.envelope["event_id"], res.client_id, context)
             )
             recorded.append(i)
-        started = time.perf_counter()
-        recorded_results = await self.store.record_many(to_record)
-        metrics.REDIS.labels("record").observe(time.perf_counter() - started)
-        for i, result in zip(recorded, recorded_results, strict=True):
-            results[i] = result
-        for i, p in pending:
-            result = results[i]
-            if isinstance(result, Exception):
-                outputs[i] = self.dead_letter("enrich", f"Redis script failed: {result}", *p.record)
-            else:
-                outputs[i] = self._output(p, result, i in duplicates)
+        by_index = dict(pending)
+
+        def build(indexes: Sequence[int]) -> None:
+            for i in indexes:
+                result, p = results[i], by_index[i]
+                if isinstance(result, Exception):
+                    outputs[i] = self.dead_letter(
+                        "enrich", f"Redis script failed: {result}", *p.record
+                    )
+                else:
+                    outputs[i] = self._output(p, result, i in duplicates)
+
+        build(list(results))  # duplicates and failed resolutions need no record
+        # Record chunk after chunk (Redis applies them in order); while Redis runs one chunk's
+        # script, the outputs of the chunk before it are built here.
+        step, built = self.config.record_chunk, 0
+        for start in range(0, len(to_record), step):
+            sending = asyncio.ensure_future(self._record(to_record[start : start + step]))
+            await asyncio.sleep(0)  # let the task write the script call before building
+            try:
+                build(recorded[built:start])
+            finally:
+                chunk = await sending  # also when building failed: no task left behind
+            for i, result in zip(recorded[start : start + step], chunk, strict=True):
+                results[i] = result
+            built = start
+        build(recorded[built:])
         return [o for o in outputs if o is not None]
+
+    async def _record(
+        self, requests: list[tuple[str, str, str, dict[str, Any]]]
+    ) -> list[dict[str, Any] | Exception]:
+        started = time.perf_counter()
+        try:
+            return await self.store.record_many(requests)
+        finally:
+            metrics.REDIS.labels("record").observe(time.perf_counter() - started)
 
     def _output(self, p: _Pending, result: dict[str, Any], duplicate: bool) -> Output:
         enriched = self._enriched(p.family, p.datum, p.ids, p.static, result)
