@@ -36,22 +36,9 @@ WITH
                 client_id,
                 toUInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
                 indexOf(steps, event_type) AS s,
-                multiIf(
-                    {breakdown:String} = 'store', store_id,
-                    {breakdown:String} = 'service', service_id,
-                    {breakdown:String} = 'resource', resource_id,
-                    {breakdown:String} = 'channel', channel,
-                    {breakdown:String} = 'campaign', ifNull(utm_campaign, ''),
-                    {breakdown:String} = 'device', device_type,
-                    'all') AS bd,
-                ({location:String} = '' OR ifNull(location_id, '') = {location:String}
-                    OR has(store_ids, {location:String})) AS loc_ok,
-                ({service:String} = '' OR has(service_ids, {service:String})) AS svc_ok
-            FROM {db}.booking_steps_canonical
-            WHERE ({account:String} = '' OR account_id = {account:String})
-              AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
-              AND indexOf(steps, event_type) > 0
+                -- include: booking_step_rows
         )
+        WHERE s > 0
         GROUP BY client_id
         HAVING countIf(loc_ok) > 0 AND countIf(svc_ok) > 0
     ),

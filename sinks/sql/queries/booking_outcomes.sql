@@ -18,20 +18,7 @@ WITH per_client AS (
         SELECT
             client_id, event_type,
             toInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
-            multiIf(
-                {breakdown:String} = 'store', store_id,
-                {breakdown:String} = 'service', service_id,
-                {breakdown:String} = 'resource', resource_id,
-                {breakdown:String} = 'channel', channel,
-                {breakdown:String} = 'campaign', ifNull(utm_campaign, ''),
-                {breakdown:String} = 'device', device_type,
-                'all') AS bd,
-            ({location:String} = '' OR ifNull(location_id, '') = {location:String}
-                OR has(store_ids, {location:String})) AS loc_ok,
-            ({service:String} = '' OR has(service_ids, {service:String})) AS svc_ok
-        FROM {db}.booking_steps_canonical
-        WHERE ({account:String} = '' OR account_id = {account:String})
-          AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
+            -- include: booking_step_rows
     )
     GROUP BY client_id
     HAVING countIf(loc_ok) > 0 AND countIf(svc_ok) > 0
