@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline import enrichment, metrics
 from pipeline.identity import Identifiers, extract
@@ -42,6 +42,7 @@ class Config:
     record_chunk: int = 100  # events per record script call (the batch is pipelined in chunks)
 
 
+T = TypeVar("T")
 Record = tuple[bytes, str | None, int | None, int | None]  # value, topic, partition, offset
 
 
@@ -66,6 +67,15 @@ def now_ms() -> int:
 def new_client_id(account: str, event_id: str) -> str:
     """Deterministic, so replaying a topic from the start creates the same client ids."""
     return "c" + hashlib.sha1(f"{account}|{event_id}".encode()).hexdigest()[:19]
+
+
+async def _timed(op: str, call: Awaitable[T]) -> T:
+    """Await a Redis script call, observing its time in the Redis latency metric."""
+    started = time.perf_counter()
+    try:
+        return await call
+    finally:
+        metrics.REDIS.labels(op).observe(time.perf_counter() - started)
 
 
 class Processor:
@@ -134,7 +144,8 @@ class Processor:
         return _Pending(record, name, datum, ids, static)
 
     async def handle_batch(self, records: Sequence[Record]) -> list[Output]:
-        """Process records in order with two Redis round trips for the whole batch.
+        """Process records in order: one Redis script call resolves the whole batch, then one per
+        ``record_chunk`` events records it.
 
         Raises only for infrastructure failures (Redis unreachable); the caller retries the
         batch, which is safe because every effect is applied once per event_id.
@@ -151,20 +162,21 @@ class Processor:
         # processing it in event time (stable: a partition's own order is kept for equal times)
         # gives sessions and the multichannel flag the order in which things happened.
         pending.sort(key=lambda item: item[1].datum["envelope"]["occurred_at"])
-        started = time.perf_counter()
-        resolutions = await self.store.resolve_many(
-            [
-                ResolveRequest(
-                    p.envelope["account_id"],
-                    p.envelope["event_id"],
-                    new_client_id(p.envelope["account_id"], p.envelope["event_id"]),
-                    p.envelope["occurred_at"],
-                    p.ids.keys(),
-                )
-                for _, p in pending
-            ]
+        resolutions = await _timed(
+            "resolve",
+            self.store.resolve_many(
+                [
+                    ResolveRequest(
+                        p.envelope["account_id"],
+                        p.envelope["event_id"],
+                        new_client_id(p.envelope["account_id"], p.envelope["event_id"]),
+                        p.envelope["occurred_at"],
+                        p.ids.keys(),
+                    )
+                    for _, p in pending
+                ]
+            ),
         )
-        metrics.REDIS.labels("resolve").observe(time.perf_counter() - started)
         results: dict[int, dict[str, Any] | Exception] = {}
         duplicates: set[int] = set()
         sessions: dict[str, dict[str, Any] | None] = {}  # sessions changed earlier in the batch
@@ -208,7 +220,9 @@ class Processor:
         # script, the outputs of the chunk before it are built here.
         step, built = self.config.record_chunk, 0
         for start in range(0, len(to_record), step):
-            sending = asyncio.ensure_future(self._record(to_record[start : start + step]))
+            sending = asyncio.ensure_future(
+                _timed("record", self.store.record_many(to_record[start : start + step]))
+            )
             await asyncio.sleep(0)  # let the task write the script call before building
             try:
                 build(recorded[built:start])
@@ -219,15 +233,6 @@ class Processor:
             built = start
         build(recorded[built:])
         return [o for o in outputs if o is not None]
-
-    async def _record(
-        self, requests: list[tuple[str, str, str, dict[str, Any]]]
-    ) -> list[dict[str, Any] | Exception]:
-        started = time.perf_counter()
-        try:
-            return await self.store.record_many(requests)
-        finally:
-            metrics.REDIS.labels("record").observe(time.perf_counter() - started)
 
     def _output(self, p: _Pending, result: dict[str, Any], duplicate: bool) -> Output:
         enriched = self._enriched(p.family, p.datum, p.ids, p.static, result)

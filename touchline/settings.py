@@ -120,7 +120,9 @@ class Settings(BaseSettings):
         description="The business's own site hosts (JSON list); referrals from them are direct.",
     )
     worker_batch_size: int = Field(
-        500, description="Most raw events a worker processes per batch (two Redis round trips)."
+        500,
+        description="Most raw events a worker processes per batch (one Redis call resolves it, "
+        "one per 100 events records it).",
     )
     worker_session_timeout_s: float = Field(
         15.0, description="Kafka group session timeout of a worker (failover time after a crash)."
