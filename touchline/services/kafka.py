@@ -79,6 +79,26 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
+def format_storage(jvm: list[str], config: Path, cluster_id: str) -> None:
+    """Format the broker's storage. The id is passed as ``--cluster-id=ID``: a random id can
+    begin with "-", and ``-t ID`` then reads it as an option (about one start in 64 failed)."""
+    fmt = subprocess.run(
+        [
+            *jvm,
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={cluster_id}",
+            "-c",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if fmt.returncode != 0:
+        raise TouchlineError(f"formatting Kafka storage failed: {fmt.stderr.strip()[-300:]}")
+
+
 def start(settings: Settings, run_dir: Path, ports: KafkaPorts) -> None:
     java = require_java()
     cp = classpath(settings)
@@ -107,14 +127,7 @@ def start(settings: Settings, run_dir: Path, ports: KafkaPorts) -> None:
     ]
     if not (data_dir / "meta.properties").exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        fmt = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if fmt.returncode != 0:
-            raise TouchlineError(f"formatting Kafka storage failed: {fmt.stderr.strip()[-300:]}")
+        format_storage(jvm, config, _cluster_id())
     proc = process.start("kafka", [*jvm, "kafka.Kafka", str(config)], run_dir)
 
     def healthy() -> bool:
