@@ -17,6 +17,10 @@ class SinkMetrics:
     retries: Counter
     dead_letters: Counter
     lag: Gauge
+    insert_errors: Counter
+    paused: Gauge
+    kafka_waiting: Gauge
+    dead_letter_retries: Counter
 
     @classmethod
     def create(cls) -> SinkMetrics:
@@ -37,6 +41,30 @@ class SinkMetrics:
                 "touchline_sink_dead_letters", "Records sent to the dead-letter topic", registry=r
             ),
             lag=Gauge(
-                "touchline_sink_consumer_lag", "Records behind the high watermark", registry=r
+                "touchline_sink_consumer_lag",
+                "Records between the committed offsets and the high watermark",
+                registry=r,
+            ),
+            insert_errors=Counter(
+                "touchline_sink_insert_errors",
+                "Failed ClickHouse inserts by kind: transient (retried) or permanent (the batch "
+                "is split and bisected; rows refused alone are dead-lettered)",
+                ["kind"],
+                registry=r,
+            ),
+            paused=Gauge(
+                "touchline_sink_paused",
+                "1 while the sink has paused consumption to retry ClickHouse or Kafka",
+                registry=r,
+            ),
+            kafka_waiting=Gauge(
+                "touchline_sink_waiting_on_kafka",
+                "1 while dead letters wait for Kafka's acknowledgement (offsets are not committed)",
+                registry=r,
+            ),
+            dead_letter_retries=Counter(
+                "touchline_sink_dead_letter_retries",
+                "Dead letters Kafka did not acknowledge, produced again",
+                registry=r,
             ),
         )

@@ -1,13 +1,22 @@
 """The sink: enriched events and identity merges from Kafka to ClickHouse in batches.
 
 * A batch closes at ``batch_rows`` records or ``batch_seconds`` after the step began.
-* Offsets are committed only after the batch's rows are in ClickHouse and its dead letters are
-  acknowledged by Kafka: a crash before that redelivers the batch, which the ReplacingMergeTree
-  tables and the FINAL reads absorb (the worker re-emits events byte-identically).
-* While ClickHouse refuses an insert, the sink retries with exponential backoff and pauses its
-  partitions (no fetching, bounded memory); nothing is dropped.
+* Rows are inserted in groups of at most ``months_per_insert`` partition months
+  (:mod:`sinks.batches`), so an import of many years never meets ClickHouse's limit of partitions
+  per insert.
+* A failed insert is classified (:mod:`sinks.errors`). Transient: retried with exponential backoff,
+  consumption paused (the group membership kept by polling), the lag gauge updated. Permanent for
+  this batch: the group is bisected; a row ClickHouse refuses alone goes to the dead-letter topic
+  with the error and the original Kafka bytes; every other row is inserted.
 * A record that does not decode, is of an unexpected schema, or does not convert to a row goes to
-  the dead-letter topic (``DeadLetter``, stage ``sink``) with the reason and original bytes.
+  the dead-letter topic too (``touchline.deadletter``, stage ``sink``).
+* Dead letters are produced idempotently with ``acks=all``; each one's delivery report must say
+  Kafka has it. Until then the sink retries (``touchline_sink_waiting_on_kafka`` is 1) and commits
+  nothing.
+* Offsets are committed only after every row of the batch is inserted or dead-lettered, and they
+  are exactly the handled messages' (:mod:`sinks.offsets`): a crash before that redelivers the
+  batch, which the ReplacingMergeTree tables and the FINAL reads absorb (the worker re-emits events
+  byte-identically).
 """
 
 from __future__ import annotations
@@ -15,17 +24,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from sinks import clickhouse, rows
+from sinks import batches, clickhouse, errors, offsets, rows
+from sinks.deadletters import DeadLetterWriter
 from sinks.metrics import SinkMetrics
 from touchline.codec import Codec, DecodeError
-from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE
+from touchline.contracts import ENRICHED, MERGE
 
 log = logging.getLogger(__name__)
+
+Insert = Callable[[Any, str, list[list[Any]]], None]
+Item = tuple[Message, list[Any]]  # the Kafka message and the row made of it
+OCCURRED_AT = rows.COLUMNS.index("occurred_at")
+LAG_INTERVAL_S = 5.0
+
+
+class Stopped(Exception):
+    """The sink was asked to stop while it waited on ClickHouse or Kafka; nothing was committed."""
 
 
 class Sink:
@@ -44,6 +63,8 @@ class Sink:
         dead_letter_topic: str | None = None,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
+        months_per_insert: int = batches.MONTHS_PER_INSERT,
+        delivery_timeout_s: float = 30.0,
         metrics: SinkMetrics | None = None,
         lock: threading.Lock | None = None,
     ) -> None:
@@ -56,6 +77,7 @@ class Sink:
         self.dead_letter_topic = dead_letter_topic
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
+        self.months_per_insert = months_per_insert
         self.metrics = metrics or SinkMetrics.create()
         self.lock = lock or threading.Lock()  # shared with the query endpoint: one client user
         self.consumer = Consumer(
@@ -67,9 +89,10 @@ class Sink:
                 "log_level": 3,
             }
         )
-        self.consumer.subscribe([topic, *([merges_topic] if merges_topic else [])])
-        self.producer = (
-            Producer({"bootstrap.servers": bootstrap, "log_level": 3, "acks": "all"})
+        self.topics = [topic, *([merges_topic] if merges_topic else [])]
+        self.consumer.subscribe(self.topics, on_assign=self._on_assign)
+        self.dead_letters = (
+            DeadLetterWriter(bootstrap, dead_letter_topic, codec, delivery_timeout_s)
             if dead_letter_topic
             else None
         )
@@ -77,7 +100,11 @@ class Sink:
         self.merges_written = 0
         self.dead_lettered = 0
         self.skipped = 0
+        self._stop = threading.Event()
+        self._carry: list[Message] = []  # fetched while paused, handled in the next batch
+        self._paused: set[tuple[str, int]] = set()
         self._lag_checked = 0.0
+        self._lag_due = True
 
     def run(
         self,
@@ -87,6 +114,7 @@ class Sink:
     ) -> None:
         """Consume until ``stop`` is set (or nothing arrived for ``idle_exit_s`` seconds);
         ``on_batch`` is called after every batch that wrote something."""
+        self._stop = stop
         last_data = time.monotonic()
         try:
             while not stop.is_set():
@@ -97,22 +125,34 @@ class Sink:
                         on_batch(self)
                 elif idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
                     break
+        except Stopped:
+            log.info("sink stopped while retrying; the unfinished batch will be redelivered")
         finally:
             self.close()
 
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._lag_due = True  # a fresh assignment: report the lag before the first batch ends
+
     def _consume(self) -> list[Message]:
         deadline = time.monotonic() + self.batch_seconds
-        out: list[Message] = []
+        out, self._carry = self._carry[: self.batch_rows], self._carry[self.batch_rows :]
         while len(out) < self.batch_rows:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            for msg in self.consumer.consume(self.batch_rows - len(out), timeout=left):
-                err = msg.error()
-                if err is None:
-                    out.append(msg)
-                elif err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error: %s", err)
+            out.extend(self._fetch(self.batch_rows - len(out), left))
+            if self._lag_due:
+                self._update_lag(force=True)
+        return out
+
+    def _fetch(self, n: int, timeout: float) -> list[Message]:
+        out = []
+        for msg in self.consumer.consume(n, timeout=timeout):
+            err = msg.error()
+            if err is None:
+                out.append(msg)
+            elif err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error: %s", err)
         return out
 
     def step(self) -> int:
@@ -121,109 +161,209 @@ class Sink:
         if not msgs:
             self._update_lag()
             return 0
-        events: list[list[Any]] = []
-        merges: list[list[Any]] = []
+        try:
+            events, merges, dead = self._convert(msgs)
+            refused = self._store(clickhouse.insert_events, events, self._month)
+            self.rows_written += len(events) - len(refused)
+            self.metrics.rows.inc(len(events) - len(refused))
+            dead.extend(refused)
+            refused = self._store(clickhouse.insert_merges, merges, None)
+            self.merges_written += len(merges) - len(refused)
+            self.metrics.merges.inc(len(merges) - len(refused))
+            dead.extend(refused)
+            if dead:
+                self._dead_letter(dead)
+        finally:
+            self._resume()
+        self._commit(offsets.to_commit(msgs))
+        self.metrics.batches.inc()
+        self._update_lag()
+        return len(msgs)
+
+    def _convert(
+        self, msgs: list[Message]
+    ) -> tuple[list[Item], list[Item], list[tuple[Message, str]]]:
+        events: list[Item] = []
+        merges: list[Item] = []
         dead: list[tuple[Message, str]] = []
         for msg in msgs:
             try:
                 name, datum = self.codec.decode(msg.value() or b"")
                 if name == ENRICHED:
-                    events.append(rows.to_row(datum))
+                    events.append((msg, rows.to_row(datum)))
                 elif name == MERGE:
-                    merges.append(rows.merge_to_row(datum))
+                    merges.append((msg, rows.merge_to_row(datum)))
                 else:
                     dead.append((msg, f"unexpected schema {name} on {msg.topic()}"))
             except DecodeError as exc:
                 dead.append((msg, f"undecodable: {exc}"))
             except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 dead.append((msg, f"does not convert to a ClickHouse row: {exc!r}"))
-        if events:
-            self._insert_with_retry(clickhouse.insert_events, events)
-            self.rows_written += len(events)
-            self.metrics.rows.inc(len(events))
-        if merges:
-            self._insert_with_retry(clickhouse.insert_merges, merges)
-            self.merges_written += len(merges)
-            self.metrics.merges.inc(len(merges))
-        if dead:
-            self._dead_letter(dead)
-        self._commit()
-        self.metrics.batches.inc()
-        self._update_lag()
-        return len(msgs)
+        return events, merges, dead
 
-    def _commit(self) -> None:
-        try:
-            self.consumer.commit(asynchronous=False)
-        except Exception as exc:  # e.g. the group rebalanced during a long outage
-            log.warning("offset commit failed (%s); the batch will be redelivered", exc)
+    @staticmethod
+    def _month(item: Item) -> int:
+        return batches.month_of(item[1][OCCURRED_AT])
 
-    def _insert_with_retry(
-        self, insert: Callable[[Any, str, list[list[Any]]], None], batch: list[list[Any]]
-    ) -> None:
+    def _store(
+        self, insert: Insert, items: list[Item], month: Callable[[Item], int] | None
+    ) -> list[tuple[Message, str]]:
+        """Insert the rows of ``items``: by month groups, bisecting what ClickHouse refuses;
+        returns the messages whose row was refused alone, with the reason."""
+        groups = batches.split_by_month(items, month, self.months_per_insert) if month else [items]
+        refused: list[tuple[Message, str]] = []
+        for group in groups:
+
+            def attempt(chunk: list[Item]) -> None:
+                self._insert_with_retry(insert, [row for _, row in chunk])
+
+            for (msg, _), exc in batches.isolate(group, attempt):
+                refused.append((msg, f"ClickHouse refused the row: {errors.describe(exc)}"))
+        return refused
+
+    def _insert_with_retry(self, insert: Insert, batch: list[list[Any]]) -> None:
+        """Insert ``batch``; retry transient failures until they pass, raise
+        :class:`sinks.errors.Refused` for a permanent one."""
         delay = self.retry_initial_s
-        paused: list[TopicPartition] = []
         while True:
             started = time.monotonic()
             try:
                 with self.lock:
                     insert(self.client, self.database, batch)
                 self.metrics.insert_seconds.observe(time.monotonic() - started)
-                break
+                return
             except Exception as exc:
+                kind = errors.classify(exc)
+                self.metrics.insert_errors.labels(kind.value).inc()
+                if kind is errors.Kind.PERMANENT:
+                    log.warning(
+                        "ClickHouse refused %d rows (%s); splitting them",
+                        len(batch),
+                        errors.describe(exc),
+                    )
+                    raise errors.Refused(exc) from exc
                 self.metrics.retries.inc()
-                log.warning("ClickHouse insert failed (%s); retrying in %.2fs", exc, delay)
-                if not paused:
-                    paused = self.consumer.assignment()
-                    self.consumer.pause(paused)
-                time.sleep(delay)
-                delay = min(delay * 2, self.retry_max_s)
-        if paused:
-            self.consumer.resume(paused)
+                log.warning(
+                    "ClickHouse insert failed (%s); consumption paused, retrying in %.2fs",
+                    errors.describe(exc),
+                    delay,
+                )
+                delay = self._wait(delay)
 
-    def _dead_letter(self, dead: list[tuple[Message, str]]) -> None:
+    def _dead_letter(self, dead: Sequence[tuple[Message, str]]) -> None:
         for msg, reason in dead:
             log.error(
                 "dead-lettering %s/%s@%s: %s", msg.topic(), msg.partition(), msg.offset(), reason
             )
-            if self.producer is None or self.dead_letter_topic is None:
-                self.skipped += 1
-                continue
-            letter = {
-                "failed_at": int(time.time() * 1000),
-                "stage": "sink",
-                "reason": reason[:1000],
-                "topic": msg.topic(),
-                "partition": msg.partition(),
-                "offset": msg.offset(),
-                "original": msg.value() or b"",
-            }
-            self.producer.produce(self.dead_letter_topic, self.codec.encode(DEAD_LETTER, letter))
-        if self.producer is not None:
-            left = self.producer.flush(30)
-            if left:
-                raise RuntimeError(f"{left} dead letters not acknowledged; not committing")
-            self.dead_lettered += len(dead)
-            self.metrics.dead_letters.inc(len(dead))
+        if self.dead_letters is None:
+            self.skipped += len(dead)
+            return
+        pending = self.dead_letters.encode(dead)
+        delay = self.retry_initial_s
+        while pending:
+            pending = self.dead_letters.send(pending, self._while_waiting)
+            if pending:
+                self.metrics.kafka_waiting.set(1)
+                self.metrics.dead_letter_retries.inc(len(pending))
+                log.warning(
+                    "sink waiting on Kafka: %d dead letters not acknowledged (%s); offsets not "
+                    "committed, producing them again in %.2fs",
+                    len(pending),
+                    self.dead_letters.last_error,
+                    delay,
+                )
+                delay = self._wait(delay)
+        self.metrics.kafka_waiting.set(0)
+        self.dead_lettered += len(dead)
+        self.metrics.dead_letters.inc(len(dead))
 
-    def _update_lag(self) -> None:
+    def _while_waiting(self, waited_s: float) -> None:
+        """Called about once a second while dead letters wait for their delivery reports."""
+        if self._stop.is_set():
+            raise Stopped
+        if waited_s >= 2:
+            self.metrics.kafka_waiting.set(1)
+        self._pause()
+        self._keep_alive()
+        self._update_lag()
+
+    def _wait(self, delay: float) -> float:
+        """Sleep ``delay`` with consumption paused, staying in the group and reporting the lag;
+        returns the next delay. Raises :class:`Stopped` when the sink is asked to stop."""
+        self._pause()
+        self._update_lag()
+        deadline = time.monotonic() + delay
+        while True:
+            if self._stop.is_set():
+                raise Stopped
+            self._keep_alive()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return min(delay * 2, self.retry_max_s)
+            time.sleep(min(left, 0.5))
+
+    def _pause(self) -> None:
+        assignment = self.consumer.assignment()
+        now = {(tp.topic, tp.partition) for tp in assignment}
+        if now - self._paused:
+            self.consumer.pause(assignment)
+        self._paused = now
+        self.metrics.paused.set(1)
+
+    def _keep_alive(self) -> None:
+        """Poll while paused: serves rebalances and max.poll.interval.ms; anything fetched (only a
+        partition assigned meanwhile has no pause) is kept for the next batch, then paused."""
+        self._carry.extend(self._fetch(self.batch_rows, 0))
+        self._pause()
+
+    def _resume(self) -> None:
+        if not self._paused:
+            return
+        self._paused = set()
+        self.metrics.paused.set(0)
+        try:
+            self.consumer.resume(self.consumer.assignment())
+        except KafkaException as exc:
+            log.warning("resuming consumption failed: %s", exc)
+
+    def _commit(self, positions: list[TopicPartition]) -> None:
+        try:
+            self.consumer.commit(offsets=positions, asynchronous=False)
+        except Exception as exc:  # e.g. the group rebalanced during a long outage
+            log.warning("offset commit failed (%s); the batch will be redelivered", exc)
+
+    def _update_lag(self, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self._lag_checked < 5:
+        if not force and now - self._lag_checked < LAG_INTERVAL_S:
             return
         self._lag_checked = now
         try:
+            partitions = self.consumer.assignment() or self._subscribed_partitions()
+            if not partitions:
+                return
             lag = 0
-            assignment = self.consumer.assignment()
-            for tp in self.consumer.position(assignment) if assignment else []:
+            for tp in self.consumer.committed(partitions, timeout=2):
                 low, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
-                lag += max(high - (tp.offset if tp.offset >= 0 else low), 0)
+                lag += offsets.partition_lag(low, high, tp.offset)
             self.metrics.lag.set(lag)
+            self._lag_due = False
         except Exception as exc:  # metrics never stop the sink
             log.debug("lag check failed: %s", exc)
 
+    def _subscribed_partitions(self) -> list[TopicPartition]:
+        """Every partition of the subscribed topics: before the first assignment, the lag is the
+        whole group's (from its committed offsets)."""
+        metadata = self.consumer.list_topics(timeout=2)
+        return [
+            TopicPartition(topic, p)
+            for topic in self.topics
+            if topic in metadata.topics
+            for p in metadata.topics[topic].partitions
+        ]
+
     def close(self) -> None:
-        if self.producer is not None:
-            self.producer.flush(10)
+        if self.dead_letters is not None:
+            self.dead_letters.close()
         self.consumer.close()
 
 

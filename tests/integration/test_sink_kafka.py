@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import Producer
+from confluent_kafka import Producer, TopicPartition
 
 from sinks import clickhouse
 from sinks.sink import Sink
@@ -55,7 +55,7 @@ class FlakyClient:
 class CrashBeforeCommit(Sink):
     """Inserts its first batch, then dies before committing the offsets."""
 
-    def _commit(self) -> None:
+    def _commit(self, positions: list[TopicPartition]) -> None:
         raise RuntimeError("crash before commit (injected)")
 
 
