@@ -5,6 +5,10 @@ of every field. It is friendlier than Avro's JSON encoding on purpose, because b
 send plain JSON: union values are given bare (``"utm_source": "google"``, not
 ``{"string": "google"}``), missing fields take the schema default, and ``timestamp-millis`` fields
 also accept ISO-8601 strings. Every problem is reported with its field path and a reason.
+
+Every ``timestamp-millis`` value must lie in what ClickHouse ``DateTime64(3)`` stores,
+1900-01-01T00:00:00Z .. 2299-12-31T23:59:59.999Z (:data:`MIN_TIMESTAMP_MS` ..
+:data:`MAX_TIMESTAMP_MS`): nothing is accepted here that the sink would refuse later.
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ _PRIMITIVE_CHECKS: dict[str, type | tuple[type, ...]] = {
 }
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _MISSING = object()
+# The range of ClickHouse DateTime64(3), in epoch milliseconds (UTC).
+MIN_TIMESTAMP_MS = int(datetime(1900, 1, 1, tzinfo=UTC).timestamp() * 1000)
+MAX_TIMESTAMP_MS = int(datetime(2300, 1, 1, tzinfo=UTC).timestamp() * 1000) - 1
+_TIMESTAMP_RANGE = "is out of range: timestamps must be within 1900-01-01 .. 2299-12-31 (UTC)"
+_TIMESTAMP_FORMAT = "must be epoch milliseconds or an ISO-8601 time"
 
 
 @dataclass(frozen=True)
@@ -298,18 +307,23 @@ def _compile_union(branches: list[Any], path: str) -> Compiled:
 
 def _timestamp(datum: Any, path: str, errors: list[FieldError]) -> Any:
     if isinstance(datum, bool):
-        return _bad(path, "must be epoch milliseconds or an ISO-8601 time", errors, datum)
+        return _bad(path, _TIMESTAMP_FORMAT, errors, datum)
     if isinstance(datum, int):
-        low, high = _INT_RANGE["long"]
-        if not low <= datum <= high:
-            return _bad(path, "is out of range for epoch milliseconds", errors, datum)
+        if not MIN_TIMESTAMP_MS <= datum <= MAX_TIMESTAMP_MS:
+            return _bad(path, _TIMESTAMP_RANGE, errors, datum)
         return datum
     if isinstance(datum, str):
         try:
             parsed = datetime.fromisoformat(datum.replace("Z", "+00:00"))
         except ValueError:
-            return _bad(path, "must be epoch milliseconds or an ISO-8601 time", errors, datum)
+            return _bad(path, _TIMESTAMP_FORMAT, errors, datum)
         if parsed.tzinfo is None:
             return _bad(path, "ISO-8601 time needs a UTC offset (Z or +hh:mm)", errors, datum)
-        return int(parsed.astimezone(UTC).timestamp() * 1000)
-    return _bad(path, "must be epoch milliseconds or an ISO-8601 time", errors, datum)
+        try:  # year 1 or 9999 with an offset leaves datetime's range in UTC
+            millis = int(parsed.astimezone(UTC).timestamp() * 1000)
+        except (OverflowError, ValueError):
+            return _bad(path, _TIMESTAMP_RANGE, errors, datum)
+        if not MIN_TIMESTAMP_MS <= millis <= MAX_TIMESTAMP_MS:
+            return _bad(path, _TIMESTAMP_RANGE, errors, datum)
+        return millis
+    return _bad(path, _TIMESTAMP_FORMAT, errors, datum)

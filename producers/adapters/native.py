@@ -33,7 +33,13 @@ WEB_FIELDS = (
     "user_agent",
     "ip",
 )
-_GA_COOKIE = re.compile(r"^GA\d+\.\d+\.(\d+\.\d+)$")
+_GA_COOKIE = re.compile(r"^GA[0-9]+\.[0-9]+\.([0-9]+\.[0-9]+)$")
+# ASCII digits only: ``str.isdigit`` and ``\d`` also take "²" or "٣", which int() may refuse.
+# At most 19 digits: every int64 fits, and int() never meets a 4300-digit string.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
+_DIGITS = re.compile(r"[0-9]{1,19}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME_REASON = "must be an ISO-8601 time or epoch milliseconds"
 
 
 class AdapterError(ValueError):
@@ -91,7 +97,7 @@ def integer(d: dict[str, Any], key: str, path: str) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     raise AdapterError(f"{path}.{key}", "must be an integer")
 
@@ -139,18 +145,22 @@ def epoch_ms(d: dict[str, Any], key: str, path: str, required: bool = False) -> 
         return value
     if isinstance(value, str):
         raw = value.strip()
-        if raw.isdigit():
+        if _DIGITS.fullmatch(raw):
             return int(raw)
         try:
-            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-                return int(datetime.fromisoformat(raw).replace(tzinfo=UTC).timestamp() * 1000)
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if _DATE.fullmatch(raw):
+                parsed = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            else:
+                parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise AdapterError(where, "must be an ISO-8601 time or epoch milliseconds") from exc
+            raise AdapterError(where, _TIME_REASON) from exc
         if parsed.tzinfo is None:
             raise AdapterError(where, "ISO-8601 time needs a UTC offset (Z or +hh:mm)")
-        return int(parsed.astimezone(UTC).timestamp() * 1000)
-    raise AdapterError(where, "must be an ISO-8601 time or epoch milliseconds")
+        try:
+            return int(parsed.astimezone(UTC).timestamp() * 1000)
+        except (OverflowError, ValueError) as exc:  # year 1 or 9999 with an offset
+            raise AdapterError(where, "is out of range for a time") from exc
+    raise AdapterError(where, _TIME_REASON)
 
 
 def client_id(value: str | None) -> str | None:

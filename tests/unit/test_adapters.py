@@ -465,3 +465,41 @@ def test_native_readers() -> None:
     with pytest.raises(AdapterError):
         minor_units({"a": "NaN"}, "a", "$")
     assert set(ADAPTERS) == {"booking-widget", "studio", "call-tracking", "crm"}
+
+
+# Issue 17: limits at the door. Times that leave datetime's range once moved to UTC, and digits
+# that str.isdigit() takes but int() does not, are AdapterErrors naming the field (not a 500).
+EXTREME_TIMES = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+NOT_ASCII_DIGITS = ["²", "١٢٣", "１２"]
+TIME_FIELDS = [
+    ("booking-widget", {"event": "appointment_booking", "account_id": "a"}, "occurred_at"),
+    ("studio", hook("appointment.scheduled", {"id": "ap-1", "startDateTime": T}), "occurredAt"),
+    ("call-tracking", CALL, "start_time"),
+    ("crm", ROW, "closed_at"),
+]
+
+
+@pytest.mark.parametrize("value", EXTREME_TIMES + NOT_ASCII_DIGITS)
+@pytest.mark.parametrize(("source", "payload", "key"), TIME_FIELDS)
+def test_every_adapter_names_the_field_of_an_unusable_time(
+    source: str, payload: dict[str, Any], key: str, value: str
+) -> None:
+    with pytest.raises(AdapterError) as err:
+        ADAPTERS[source].convert({**payload, key: value}, None)
+    assert err.value.field == f"$.{key}"
+
+
+@pytest.mark.parametrize("value", [*NOT_ASCII_DIGITS, "9" * 5000, "+" + "1" * 20])
+def test_integers_take_ascii_digits_only(value: str) -> None:
+    with pytest.raises(AdapterError) as err:
+        call_tracking.convert({**CALL, "duration": value}, None)
+    assert err.value.field == "$.duration"
+    assert call_tracking.convert({**CALL, "duration": " 95 "}, None)[0]["duration_seconds"] == 95
+
+
+def test_epoch_ms_strings_take_ascii_digits_only() -> None:
+    (event,) = call_tracking.convert({**CALL, "start_time": str(T)}, None)
+    assert event["envelope"]["occurred_at"] == T
+    with pytest.raises(AdapterError) as err:
+        call_tracking.convert({**CALL, "start_time": "9" * 5000}, None)
+    assert err.value.field == "$.start_time"

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from producers.events import Prepared, prepare
+import pytest
+
+from producers.events import Prepared, occurred_range, parse_time_bound, prepare
 from touchline.contracts import load
 from touchline.settings import REPO_ROOT
-from touchline.validation import coerce
+from touchline.validation import MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, coerce
 
 CONTRACTS = load(REPO_ROOT / "schemas")
 STEP = CONTRACTS.expanded["touchline.events.BookingStep"]
@@ -86,8 +88,51 @@ def test_uuids_are_normalised_and_valid_data_passes_through_unchanged() -> None:
     assert datum["appointments"][0]["resource_name"] is None
 
 
-def test_epoch_milliseconds_must_fit_a_long() -> None:
-    _, errors = coerce(STEP, {"envelope": envelope(occurred_at=2**70)})
-    assert [str(e) for e in errors] == [
-        "$.envelope.occurred_at: is out of range for epoch milliseconds"
-    ]
+OUT_OF_RANGE = "is out of range: timestamps must be within 1900-01-01 .. 2299-12-31 (UTC)"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        2**70,
+        2**63 - 1,
+        -(2**63),
+        253_402_300_800_000,  # year 10000
+        MAX_TIMESTAMP_MS + 1,
+        MIN_TIMESTAMP_MS - 1,
+        "0001-01-01T00:00:00+01:00",  # OverflowError once moved to UTC
+        "9999-12-31T23:59:59-01:00",
+        "2300-01-01T00:00:00Z",
+        "1899-12-31T23:59:59.999Z",
+    ],
+)
+def test_timestamps_must_fit_clickhouse_datetime64(value: object) -> None:
+    _, errors = coerce(STEP, {"envelope": envelope(occurred_at=value)})
+    assert [str(e) for e in errors] == [f"$.envelope.occurred_at: {OUT_OF_RANGE}"]
+
+
+def test_timestamp_range_bounds_are_inclusive_and_apply_to_every_timestamp_field() -> None:
+    for value in ("1900-01-01T00:00:00Z", "2299-12-31T23:59:59.999Z"):
+        datum, errors = coerce(STEP, {"envelope": envelope(occurred_at=value)})
+        assert errors == []
+        assert datum["envelope"]["occurred_at"] in (MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS)
+    _, errors = coerce(STEP, {"envelope": envelope(received_at=2**63 - 1)})
+    assert [e.path for e in errors] == ["$.envelope.received_at"]
+
+
+def test_prepare_refuses_occurred_at_outside_the_valid_event_time_range() -> None:
+    valid = occurred_range("2000-01-01", 900, 1_795_000_000_000)
+    assert valid == (946_684_800_000, 1_795_000_900_000)
+    for occurred in ("1999-12-31T23:59:59Z", 1_795_000_900_001, "1900-01-01T00:00:00Z"):
+        errors = prepare(CONTRACTS, {"envelope": envelope(occurred_at=occurred)}, 5, valid)
+        assert isinstance(errors, list)
+        assert [e.path for e in errors] == ["$.envelope.occurred_at"]
+        assert "valid event time range is 2000-01-01T00:00:00Z .." in errors[0].reason
+    ok = prepare(CONTRACTS, {"envelope": envelope(occurred_at=1_795_000_900_000)}, 5, valid)
+    assert isinstance(ok, Prepared)
+
+
+def test_time_bound_settings_take_epoch_ms_dates_and_times() -> None:
+    assert parse_time_bound("946684800000") == 946_684_800_000
+    assert parse_time_bound("2000-01-01") == 946_684_800_000
+    assert parse_time_bound("2000-01-01T01:00:00+01:00") == 946_684_800_000
