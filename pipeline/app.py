@@ -19,6 +19,7 @@ import redis.exceptions
 from confluent_kafka import Producer
 
 from pipeline import metrics
+from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.processor import Config, Output, Processor, Record
 from pipeline.store import ClientStore
 from producers.publisher import producer_config
@@ -81,11 +82,30 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             # out of the cyclic collector's scans, which otherwise revisit it batch after batch.
             gc.collect()
             gc.freeze()
-            # Outputs go through confluent-kafka and are flushed before a batch is acknowledged,
-            # so an input offset is never committed before its outputs are in Kafka.
-            state["producer"] = Producer(producer_config(endpoints.kafka_bootstrap))
+            # Outputs go through confluent-kafka and are confirmed one by one before a batch is
+            # acknowledged (pipeline.delivery). No message timeout: an output waits in the
+            # producer for as long as Kafka is away, and the inputs stay uncommitted.
+            producer = Producer(
+                producer_config(
+                    endpoints.kafka_bootstrap,
+                    **{
+                        "message.timeout.ms": 0,
+                        "message.max.bytes": settings.kafka_max_message_bytes,
+                    },
+                )
+            )
+            state["delivery"] = Delivery(
+                producer,
+                on_waiting=metrics.OUTPUTS_UNCONFIRMED.set,
+                on_retry=metrics.OUTPUT_RETRIES.inc,
+            )
         proc: Processor = state["processor"]
         return proc
+
+    def delivery() -> Delivery:
+        processor()
+        out: Delivery = state["delivery"]
+        return out
 
     async def handle(records: list[Record]) -> list[Output]:
         delay = 0.2
@@ -109,29 +129,48 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         except Exception as exc:
             return processor().dead_letter("enrich", f"{type(exc).__name__}: {exc}", *record)
 
-    def emit(outputs: list[Output]) -> None:
-        producer = state["producer"]
-        produce = producer.produce
-        outcomes: Counter[str] = Counter()
-        merges = dead = 0
-        for out in outputs:
-            for key, value in out.merges:
-                produce(merges_topic, value, key)
-            if out.enriched is not None:
-                produce(enriched_topic, out.enriched[1], out.enriched[0])
-            if out.dead_letter is not None:
-                produce(dead_topic, out.dead_letter)
-                dead += 1
-            outcomes[out.outcome] += 1
-            merges += len(out.merges)
+    def emit(records: list[Record], outputs: list[Output]) -> None:
+        """Produce the batch's outputs and return once Kafka has confirmed every one. An output
+        Kafka can never take (larger than the topic allows) becomes a dead letter of its input."""
+        if len(outputs) != len(records):  # outputs[i] is records[i]'s: never ack a mismatch
+            raise RuntimeError(f"{len(outputs)} outputs for {len(records)} records")
+        refused = delivery().deliver(outgoing(outputs))
+        if refused:
+            letters = [refused_letter(records[r.message.source], r) for r in refused]
+            still = delivery().deliver(letters)
+            for r in still:  # a dead letter is at most ~0.5 MiB: only a misconfigured topic
+                log.critical("dead letter refused by Kafka (%s); input lost", r.reason)
+            metrics.OUTPUTS_REFUSED.inc(len(refused))
+        count(outputs, len(refused))
+
+    def outgoing(outputs: list[Output]) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for i, o in enumerate(outputs):
+            out.extend(Outgoing(merges_topic, key, value, i) for key, value in o.merges)
+            if o.enriched is not None:
+                out.append(Outgoing(enriched_topic, o.enriched[0], o.enriched[1], i))
+            if o.dead_letter is not None:
+                out.append(Outgoing(dead_topic, None, o.dead_letter, i))
+        return out
+
+    def refused_letter(record: Record, refused: Refused) -> Outgoing:
+        reason = (
+            f"output to {refused.message.topic} ({len(refused.message.value)} bytes) refused "
+            f"by Kafka: {refused.reason}"
+        )
+        letter = processor().dead_letter("emit", reason, *record)
+        assert letter.dead_letter is not None
+        return Outgoing(dead_topic, None, letter.dead_letter, refused.message.source)
+
+    def count(outputs: list[Output], refused: int) -> None:
         # metrics once per batch: a labelled counter costs more than producing a message
-        for outcome, count in outcomes.items():
-            metrics.EVENTS.labels(outcome).inc(count)
-        metrics.DEAD_LETTERS.labels("worker").inc(dead)
-        metrics.MERGES.inc(merges)
-        remaining = producer.flush(60)
-        if remaining:
-            raise RuntimeError(f"{remaining} outputs not acknowledged by Kafka; not acking inputs")
+        outcomes: Counter[str] = Counter(o.outcome for o in outputs)
+        for outcome, n in outcomes.items():
+            metrics.EVENTS.labels(outcome).inc(n)
+        metrics.DEAD_LETTERS.labels("worker").inc(
+            outcomes["dead_letter"] + outcomes["conflicting_retry"] + refused
+        )
+        metrics.MERGES.inc(sum(len(o.merges) for o in outputs))
 
     def record_offset_lag(events: list[Any]) -> None:
         last: dict[Any, int] = {}
@@ -156,8 +195,15 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 (e.value or b"", e.message.topic, e.message.partition, e.message.offset)
                 for e in events
             ]
+            # take_events acks a batch when the loop body ends, also when it ends by an error
+            # or a cancellation: hold one more reference to each message until its outputs are
+            # confirmed, so an input is never committed before Kafka has what it caused.
+            for e in events:
+                e.message.incref()
             outputs = await handle(records)
-            await asyncio.get_running_loop().run_in_executor(None, emit, outputs)
+            await asyncio.get_running_loop().run_in_executor(None, emit, records, outputs)
+            for e in events:
+                e.message.decref()
             metrics.PROCESSING.observe((time.perf_counter() - started) / max(len(records), 1))
             if events:
                 metrics.LAG.set(time.time() - events[-1].message.timestamp)

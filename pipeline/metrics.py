@@ -35,3 +35,20 @@ OFFSET_LAG = Gauge(
     "Messages in a raw topic partition not yet processed (high watermark minus next offset)",
     ["topic", "partition"],
 )
+OUTPUTS_UNCONFIRMED = Gauge(
+    "touchline_worker_outputs_unconfirmed",
+    "Outputs of the current batch that Kafka has not confirmed yet (its inputs stay uncommitted)",
+)
+OUTPUT_RETRIES = Counter(
+    "touchline_worker_output_retries_total",
+    "Outputs produced again because Kafka did not confirm them",
+)
+OUTPUTS_REFUSED = Counter(
+    "touchline_worker_outputs_refused_total",
+    "Outputs Kafka can never take (e.g. over max.message.bytes); their inputs were dead-lettered",
+)
+CONFLICTING_RETRIES = Counter(
+    "touchline_worker_conflicting_retries_total",
+    "Deliveries of an already applied event_id with different content (the first copy wins; "
+    "the later one is dead-lettered)",
+)

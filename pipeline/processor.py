@@ -15,12 +15,15 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
+
 from pipeline import enrichment, metrics
 from pipeline.identity import Identifiers, extract
 from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
 from pipeline.store import ClientStore, ResolveRequest
+from touchline import deadletter
 from touchline.codec import Codec, DecodeError
-from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE
+from touchline.contracts import ENRICHED, MERGE
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Output:
     enriched: tuple[bytes, bytes] | None = None  # key, value
     merges: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letter: bytes | None = None
-    outcome: str = "enriched"  # enriched | duplicate | dead_letter
+    outcome: str = "enriched"  # enriched | duplicate | conflicting_retry | dead_letter
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class _Pending:
     datum: dict[str, Any]
     ids: Identifiers
     static: enrichment.Static
+    fingerprint: str
 
     @property
     def envelope(self) -> dict[str, Any]:
@@ -62,6 +66,14 @@ class _Pending:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def fingerprint(datum: dict[str, Any]) -> str:
+    """What a copy of an event says, apart from when ingest received it: two deliveries of one
+    ``event_id`` with equal fingerprints are the same event; different ones, a conflicting retry."""
+    envelope = {**datum["envelope"], "received_at": 0}
+    body = orjson.dumps({**datum, "envelope": envelope}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(body, digest_size=10).hexdigest()
 
 
 def new_client_id(account: str, event_id: str) -> str:
@@ -93,16 +105,10 @@ class Processor:
         partition: int | None,
         offset: int | None,
     ) -> Output:
-        record = {
-            "failed_at": now_ms(),
-            "stage": stage,
-            "reason": reason[:2000],
-            "topic": topic,
-            "partition": partition,
-            "offset": offset,
-            "original": bytes(original),
-        }
-        return Output(dead_letter=self.codec.encode(DEAD_LETTER, record), outcome="dead_letter")
+        letter = deadletter.encode(
+            self.codec, stage, reason, original, topic=topic, partition=partition, offset=offset
+        )
+        return Output(dead_letter=letter, outcome="dead_letter")
 
     async def handle(
         self,
@@ -141,7 +147,7 @@ class Processor:
             return self.dead_letter(
                 "enrich", f"{type(exc).__name__}: {exc}", original, topic, partition, offset
             )
-        return _Pending(record, name, datum, ids, static)
+        return _Pending(record, name, datum, ids, static, fingerprint(datum))
 
     async def handle_batch(self, records: Sequence[Record]) -> list[Output]:
         """Process records in order: one Redis script call resolves the whole batch, then one per
@@ -195,6 +201,7 @@ class Processor:
             context = self._context(
                 p.static, res.client_id, session, p.envelope["event_id"], p.envelope["occurred_at"]
             )
+            context["enrichment"]["fingerprint"] = p.fingerprint
             if p.static.is_contact and p.ids.phone:
                 context["phone"] = p.ids.phone
             if "session" in context:
@@ -212,6 +219,8 @@ class Processor:
                     outputs[i] = self.dead_letter(
                         "enrich", f"Redis script failed: {result}", *p.record
                     )
+                elif result["enrichment"].get("fingerprint", p.fingerprint) != p.fingerprint:
+                    outputs[i] = self._conflict(p)
                 else:
                     outputs[i] = self._output(p, result, i in duplicates)
 
@@ -233,6 +242,19 @@ class Processor:
             built = start
         build(recorded[built:])
         return [o for o in outputs if o is not None]
+
+    def _conflict(self, p: _Pending) -> Output:
+        """A copy of an already applied ``event_id`` that says something else: the copy applied
+        first wins (its output is already out, or is re-emitted when its own input is
+        redelivered), and this one is set aside as a dead letter, so ClickHouse never holds two
+        versions of one event."""
+        metrics.CONFLICTING_RETRIES.inc()
+        reason = (
+            f"event_id {p.envelope['event_id']} was already applied with different content; "
+            "the copy applied first is kept"
+        )
+        out = self.dead_letter("dedupe", reason, *p.record)
+        return Output(dead_letter=out.dead_letter, outcome="conflicting_retry")
 
     def _output(self, p: _Pending, result: dict[str, Any], duplicate: bool) -> Output:
         enriched = self._enriched(p.family, p.datum, p.ids, p.static, result)

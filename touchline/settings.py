@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     schemas_dir: Path = Field(REPO_ROOT / "schemas", description="Directory of the .avsc files.")
     topic_prefix: str = Field("touchline", description="Prefix of every Kafka topic name.")
     topic_partitions: int = Field(4, description="Partitions of topics the project creates.")
+    kafka_max_message_bytes: int = Field(
+        2_097_152,
+        description="max.message.bytes of the topics the project creates, and the producers' "
+        "message.max.bytes: room for the enriched form of the largest event ingest accepts.",
+    )
     test_containers: bool = Field(
         False, description="Tests: start services with testcontainers (needs Docker)."
     )

@@ -38,12 +38,27 @@ def every(settings: Settings, contracts: Contracts) -> list[str]:
     ]
 
 
-def ensure(bootstrap: str, names: list[str], partitions: int) -> None:
-    """Create the topics that do not exist yet (idempotent)."""
+DEFAULT_MAX_MESSAGE_BYTES = Settings.model_fields["kafka_max_message_bytes"].default
+
+
+def ensure(
+    bootstrap: str,
+    names: list[str],
+    partitions: int,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+) -> None:
+    """Create the topics that do not exist yet (idempotent), each with an explicit
+    ``max.message.bytes`` (the broker's default, about 1 MB, is too small for the enriched form
+    of a large event: such an output could never be produced)."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     existing = set(admin.list_topics(timeout=10).topics)
     missing = [
-        NewTopic(n, num_partitions=partitions, replication_factor=1)
+        NewTopic(
+            n,
+            num_partitions=partitions,
+            replication_factor=1,
+            config={"max.message.bytes": str(max_message_bytes)},
+        )
         for n in names
         if n not in existing
     ]
@@ -63,5 +78,10 @@ def ready(
     """Where the services are and the contracts, with every topic of the pipeline created."""
     endpoints = endpoints or stack.endpoints(settings)
     contracts = load_cached(settings.schemas_dir)
-    ensure(endpoints.kafka_bootstrap, every(settings, contracts), settings.topic_partitions)
+    ensure(
+        endpoints.kafka_bootstrap,
+        every(settings, contracts),
+        settings.topic_partitions,
+        settings.kafka_max_message_bytes,
+    )
     return endpoints, contracts

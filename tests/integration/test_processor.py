@@ -320,3 +320,41 @@ def test_a_script_error_fails_only_its_own_event(processor: Processor) -> None:
     _, letter = CODEC.decode(second.dead_letter)
     assert letter["stage"] == "enrich" and "WRONGTYPE" in letter["reason"]
     assert letter["original"] == records[1]
+
+
+def _resent(original: bytes, **envelope: Any) -> bytes:
+    """The same event (same event_id) re-sent by a client with some envelope fields changed."""
+    name, datum = CODEC.decode(original)
+    return CODEC.encode(name, {**datum, "envelope": {**datum["envelope"], **envelope}})
+
+
+def test_an_event_id_is_applied_once_whatever_the_copies_say(processor: Processor) -> None:
+    """Dedup is by event_id alone: a retry with changed content (here occurred_at + 1 s, which is
+    in ClickHouse's sorting key) is not re-emitted as a second row; the first copy wins and the
+    conflicting one is a dead letter. A retry that says the same (received again later) is a
+    plain duplicate of the first output."""
+    first = visit(T0, "7.7", "google", "cpc")
+    changed = _resent(first, occurred_at=T0 + 1000)
+    same = _resent(first, received_at=T0 + 5000)
+    out_first, out_changed, out_same = run(processor, first, changed, same)
+    kept = enriched(out_first)
+    assert out_changed.enriched is None and out_changed.outcome == "conflicting_retry"
+    assert out_changed.dead_letter is not None
+    name, letter = CODEC.decode(out_changed.dead_letter)
+    assert name == DEAD_LETTER and letter["stage"] == "dedupe"
+    assert "already applied with different content" in letter["reason"]
+    assert letter["original"] == changed
+    again = enriched(out_same)
+    assert out_same.outcome == "duplicate"
+    assert (again["occurred_at"], again["client_id"]) == (kept["occurred_at"], kept["client_id"])
+    assert card(processor, kept["client_id"])["card"]["touch_count"] == "1"
+
+
+def test_copies_of_one_event_id_in_one_batch_are_applied_once(processor: Processor) -> None:
+    first = visit(T0, "8.8", "google", "cpc")
+    changed = _resent(first, occurred_at=T0 - 1000)  # earlier: sorted before the first copy
+    outs = run_batch(processor, first, changed)
+    kinds = sorted(o.outcome for o in outs)
+    assert kinds == ["conflicting_retry", "enriched"]
+    emitted = [enriched(o) for o in outs if o.enriched is not None]
+    assert len(emitted) == 1
