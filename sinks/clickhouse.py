@@ -149,9 +149,9 @@ _INCLUDE = re.compile(r"^[ \t]*-- include: (\w+)[ \t]*$", re.MULTILINE)
 def query_sql(name: str) -> str:
     """The text of a query, with each ``-- include: NAME`` line replaced by
     ``sql/fragments/NAME.sql`` (SQL that several queries share, kept once)."""
-    path = SQL / "queries" / f"{name}.sql"
-    if not path.is_file():
+    if name not in query_names():  # a name, never a path: "../x" must not reach other files
         raise TouchlineError(f"no query named {name!r} (known: {', '.join(query_names())})")
+    path = SQL / "queries" / f"{name}.sql"
     return _INCLUDE.sub(lambda m: _fragment(m[1]), path.read_text())
 
 

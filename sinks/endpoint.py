@@ -22,7 +22,7 @@ import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from sinks import clickhouse
-from sinks.reports import Rows
+from sinks.reports import REPORTS, Rows
 from touchline.errors import TouchlineError
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,23 @@ class QueryEndpoint:
                 try:
                     length = int(self.headers.get("Content-Length") or 0)
                     request = json.loads(self.rfile.read(length) or b"{}")
-                    columns, rows = endpoint.run(str(request["name"]), request.get("params") or {})
+                    name, params = request.get("name"), request.get("params") or {}
+                except (ValueError, AttributeError):
+                    self._send(
+                        400, b'{"error": "the body must be {\\"name\\": ..., \\"params\\": {...}}"}'
+                    )
+                    return
+                if not isinstance(name, str) or name not in endpoint.names:
+                    known = ", ".join(sorted(endpoint.names))
+                    self._send(
+                        404, json.dumps({"error": f"no report query {name!r} ({known})"}).encode()
+                    )
+                    return
+                if not isinstance(params, dict):
+                    self._send(400, b'{"error": "params must be an object"}')
+                    return
+                try:
+                    columns, rows = endpoint.run(name, params)
                     body = {"columns": columns, "rows": [list(r) for r in rows]}
                     self._send(200, json.dumps(body, default=_json_value).encode())
                 except TouchlineError as exc:
@@ -84,6 +100,7 @@ class QueryEndpoint:
         self.client = client
         self.database = database
         self.lock = lock
+        self.names = report_queries()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -101,6 +118,11 @@ class QueryEndpoint:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def report_queries() -> frozenset[str]:
+    """The only names ``/query`` runs: the queries the reports are made of."""
+    return frozenset(query for r in REPORTS.values() for query, _ in r.queries)
 
 
 def advertise(path: Path, url: str, dsn: str, database: str) -> None:
