@@ -1,20 +1,22 @@
-"""The sink over real Kafka: redelivery adds nothing, failing inserts lose nothing, merges land in
-their table and bad records go to the dead-letter topic."""
+"""The sink over real Kafka and chDB: redelivery adds nothing, failing inserts lose nothing (and
+consumption pauses while they are retried), merges land in their table, an insert of many years of
+months lands whole, and bad records and rows ClickHouse refuses go to the dead-letter topic while
+the rest of their batch is stored and committed."""
 
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
-from confluent_kafka import Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
-from sinks import clickhouse
+from sinks import batches, clickhouse, rows
 from sinks.sink import Sink
 from tests import reference_reports as ref
-from tests.report_data import Dataset, generate
+from tests.report_data import Dataset, event, generate
 from tests.support import read_topic
 from touchline import topics
 from touchline.codec import Codec
@@ -23,6 +25,7 @@ from touchline.services.stack import Endpoints
 from touchline.settings import Settings
 
 pytestmark = pytest.mark.integration
+OCCURRED_AT = rows.COLUMNS.index("occurred_at")
 FUNNEL = {
     "account": "",
     "from": date(2025, 1, 1),
@@ -37,19 +40,36 @@ FUNNEL = {
 
 
 class FlakyClient:
-    """Delegates to a real client; the first ``failures`` inserts raise."""
+    """Delegates to a real client; the first ``failures`` inserts raise (calling ``on_failure``
+    first, if set)."""
 
     def __init__(self, client: Client, failures: int) -> None:
         self.client = client
         self.failures = failures
         self.attempts = 0
+        self.on_failure: Any = None
 
     def insert(self, *args: Any, **kwargs: Any) -> Any:
         self.attempts += 1
         if self.failures > 0:
             self.failures -= 1
+            if self.on_failure is not None:
+                self.on_failure()
             raise ConnectionError("ClickHouse is unavailable (injected)")
         return self.client.insert(*args, **kwargs)
+
+
+class MonthCountingClient:
+    """Delegates to a real client; records the distinct partition months of every events insert."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.months: list[int] = []
+
+    def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> Any:
+        if table.endswith(".events"):
+            self.months.append(len({batches.month_of(r[OCCURRED_AT]) for r in data}))
+        return self.client.insert(table, data, **kwargs)
 
 
 class CrashBeforeCommit(Sink):
@@ -99,7 +119,7 @@ def _sink(s: Settings, codec: Codec, client: Any, cls: type[Sink] = Sink, **kw: 
         batch_seconds=0.5,
         merges_topic=topics.merges(s),
         dead_letter_topic=topics.dead_letter(s),
-        retry_initial_s=0.05,
+        retry_initial_s=kw.pop("retry_initial_s", 0.05),
         **kw,
     )
 
@@ -187,3 +207,103 @@ def test_failing_inserts_are_retried_and_nothing_is_lost(
     assert _count(client, db) == (n, n, len(data.merges))
     expected = ref.booking_funnel(ref.canonical(data.events, data.merges), FUNNEL)
     assert clickhouse.query(client, "booking_funnel", db, FUNNEL)[1] == expected
+
+
+def _committed_everything(s: Settings) -> bool:
+    """The sink's group has committed the high watermark of every partition it reads."""
+    group = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": f"{s.worker_id}-sink"})
+    try:
+        parts = [
+            TopicPartition(t, p)
+            for t in (topics.enriched(s), topics.merges(s))
+            for p in group.list_topics(t, timeout=10).topics[t].partitions
+        ]
+        committed = group.committed(parts, timeout=10)
+        highs = [group.get_watermark_offsets(tp, timeout=10)[1] for tp in parts]
+        return all(max(tp.offset, 0) == high for tp, high in zip(committed, highs, strict=True))
+    finally:
+        group.close()
+
+
+def test_a_batch_over_more_than_100_months_is_inserted_whole_and_committed(
+    setup: tuple[Settings, Codec, Client, Dataset],
+) -> None:
+    s, codec, client, _ = setup
+    db = s.clickhouse_database
+    producer = Producer({"bootstrap.servers": s.kafka_bootstrap})
+    months = 26 * 12 - 2  # 2000-01 .. 2025-10: more than ClickHouse's 100 partitions per insert
+    for i in range(months):
+        at = datetime(2000 + i // 12, i % 12 + 1, 15, tzinfo=UTC)
+        e = event(occurred_at=int(at.timestamp() * 1000), client_id=f"c{i % 7}")
+        producer.produce(topics.enriched(s), codec.encode(ENRICHED, e), key=e["client_id"])
+    assert producer.flush(30) == 0
+    counting = MonthCountingClient(client)
+    sink = _sink(s, codec, counting, batch_rows=2 * months)
+    sink.batch_seconds = 10  # one batch holds every record
+    try:
+        assert sink.step() == months
+    finally:
+        sink.close()
+    assert sum(counting.months) == months and max(counting.months) <= batches.MONTHS_PER_INSERT
+    assert sink.metrics.insert_errors.labels("permanent")._value.get() == 0  # never hit the limit
+    stored = client.query(f"SELECT count(), uniqExact(toYYYYMM(occurred_at)) FROM `{db}`.events")
+    assert stored.result_rows[0] == (months, months)
+    assert sink.dead_lettered == 0
+    assert _committed_everything(s)
+
+
+def test_a_row_clickhouse_refuses_is_dead_lettered_and_the_rest_committed(
+    setup: tuple[Settings, Codec, Client, Dataset],
+) -> None:
+    s, codec, client, data = setup
+    db = s.clickhouse_database
+    # Avro's int takes -1; the events table's UInt32 column does not: ClickHouse refuses the row.
+    bad = codec.encode(ENRICHED, event(session_seq=-1, client_id="c-bad"))
+    n = _produce(s, codec, data, (bad,))
+    sink = _sink(s, codec, client)
+    sink.run(threading.Event(), idle_exit_s=3)
+    assert _count(client, db) == (n, n, len(data.merges))  # every other row is stored
+    assert sink.rows_written == n and sink.dead_lettered == 1
+    letters = read_topic(s.kafka_bootstrap or "", topics.dead_letter(s), 1, timeout=30)
+    assert len(letters) == 1
+    name, letter = codec.decode(letters[0].value())
+    assert name == DEAD_LETTER and letter["original"] == bad and letter["stage"] == "sink"
+    assert (
+        letter["reason"].startswith("ClickHouse refused the row")
+        and "session_seq" in (letter["reason"])
+    )
+    assert letter["topic"] == topics.enriched(s) and letter["offset"] is not None
+    assert sink.metrics.insert_errors.labels("permanent")._value.get() > 0
+    assert sink.metrics.retries._value.get() == 0  # refused, not retried
+    assert _committed_everything(s)
+
+
+def test_transient_failures_pause_consumption_and_report_the_lag(
+    setup: tuple[Settings, Codec, Client, Dataset],
+) -> None:
+    s, codec, client, data = setup
+    db = s.clickhouse_database
+    n = _produce(s, codec, data)
+    assert n > 500  # more than the first batch: there is data to fetch while paused
+    flaky = FlakyClient(client, failures=4)
+    sink = _sink(s, codec, flaky, retry_initial_s=0.25)
+    seen: list[tuple[float, float, dict[tuple[str, int], int], int]] = []
+
+    def observe() -> None:
+        assignment = sink.consumer.assignment()
+        positions = {
+            (tp.topic, tp.partition): tp.offset for tp in sink.consumer.position(assignment)
+        }
+        paused, lag = sink.metrics.paused._value.get(), sink.metrics.lag._value.get()
+        seen.append((paused, lag, positions, len(sink._carry)))
+
+    flaky.on_failure = observe
+    sink.run(threading.Event(), idle_exit_s=3)
+    assert flaky.failures == 0 and sink.metrics.retries._value.get() == 4
+    assert [paused for paused, *_ in seen[1:]] == [1, 1, 1]  # paused from the first retry on
+    assert all(lag >= n for _, lag, _, _ in seen)  # nothing committed yet: all of it is behind
+    assert all(positions == seen[0][2] for _, _, positions, _ in seen)  # no fetching while paused
+    assert all(carried == 0 for *_, carried in seen)
+    assert sink.metrics.paused._value.get() == 0
+    assert _count(client, db) == (n, n, len(data.merges))
+    assert _committed_everything(s)
