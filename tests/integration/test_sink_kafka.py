@@ -307,3 +307,36 @@ def test_transient_failures_pause_consumption_and_report_the_lag(
     assert sink.metrics.paused._value.get() == 0
     assert _count(client, db) == (n, n, len(data.merges))
     assert _committed_everything(s)
+
+
+def test_unacknowledged_dead_letters_are_produced_again_before_anything_is_committed(
+    setup: tuple[Settings, Codec, Client, Dataset],
+) -> None:
+    s, codec, client, data = setup
+    garbage = b"not avro at all"
+    n = _produce(s, codec, data, (garbage,))
+    while_waiting: list[tuple[float, bool]] = []
+
+    class KafkaRefusesFirst(Sink):
+        """Its dead letters first go to a topic Kafka refuses (flush() still returns 0; only the
+        delivery report says so); the first retry goes to the real dead-letter topic."""
+
+        def _wait(self, delay: float) -> float:
+            assert self.dead_letters is not None
+            if self.dead_letters.topic != topics.dead_letter(s):
+                waiting = self.metrics.kafka_waiting._value.get()
+                while_waiting.append((waiting, _committed_everything(s)))
+                self.dead_letters.topic = topics.dead_letter(s)
+            return super()._wait(delay)
+
+    sink = _sink(s, codec, client, KafkaRefusesFirst, batch_rows=5000)
+    assert sink.dead_letters is not None
+    sink.dead_letters.topic = "not a valid topic!"
+    sink.run(threading.Event(), idle_exit_s=3)
+    assert while_waiting == [(1, False)]  # waiting on Kafka, nothing committed meanwhile
+    assert sink.metrics.dead_letter_retries._value.get() == 1
+    assert sink.metrics.kafka_waiting._value.get() == 0
+    letters = read_topic(s.kafka_bootstrap or "", topics.dead_letter(s), 2, timeout=10)
+    assert [codec.decode(m.value())[1]["original"] for m in letters] == [garbage]
+    assert sink.dead_lettered == 1 and _count(client, s.clickhouse_database)[0] == n
+    assert _committed_everything(s)
