@@ -15,21 +15,33 @@ Limits and rules (the values come from :func:`ingest_config`, i.e. from the sett
 * **Rate limit**: a token bucket per key (per ``"open"`` in open mode) refilled at
   ``rate_events_per_second`` with a capacity of ``rate_burst`` events; a request costs one token
   per event and gets 429 with ``Retry-After`` when the bucket cannot pay for it.
-* **Event time**: ``envelope.occurred_at`` more than ``future_horizon_s`` (default 15 min, clock
-  skew) ahead of the server clock or more than ``past_horizon_s`` (default 30 days) behind it is
-  outside the horizon. ``horizon_action`` decides: ``refuse`` (rejected with the field and reason;
-  history is loaded with ``touchline import``), ``flag`` (accepted, listed under ``flagged`` and
-  counted in the metrics) or ``off``. Default: ``refuse`` when write keys are configured,
-  ``flag`` in open local mode, where the demo and tests replay synthetic timelines.
+* **Valid event time**: ``envelope.occurred_at`` before ``min_occurred_at`` (default
+  2000-01-01T00:00:00Z) or after now + ``future_horizon_s`` is always refused (see
+  :mod:`producers.events`); every timestamp field must be within 1900-01-01 .. 2299-12-31, what
+  ClickHouse ``DateTime64(3)`` stores.
+* **Event size**: an event whose Avro encoding is over ``max_event_bytes`` (default 256 KiB) is
+  refused like an invalid one, naming its largest string field and the sizes.
+* **Event time horizon**: ``envelope.occurred_at`` more than ``past_horizon_s`` (default 30 days)
+  behind the server clock is outside the horizon. ``horizon_action`` decides: ``refuse``
+  (rejected with the field and reason; history is loaded with ``touchline import``), ``flag``
+  (accepted, listed under ``flagged`` and counted in the metrics) or ``off``. Default:
+  ``refuse`` when write keys are configured, ``flag`` in open local mode, where the demo and
+  tests replay synthetic timelines. (More than ``future_horizon_s`` ahead is outside the valid
+  event time above: always refused.)
 * **Partial acceptance**: 202 when every event was accepted, 207 when some were, 400 when none
   were. The body is always ``{"accepted": n, "event_ids": [...], "rejected": [{"index": i,
   "errors": [{"field": "$.envelope.x", "reason": "..."}]}], "flagged": [same shape]}``
-  (``flagged``: accepted events outside the time horizon). Rejected inputs are also written to
-  the dead-letter topic (stage ``ingest``, the reason, and the input's bytes: the request body for a
-  single event, the event re-serialised as JSON for an element of a batch).
+  (``flagged``: accepted events outside the time horizon). An empty batch (``[]``, or a source
+  payload that maps to no event) is 400 ``empty_batch``. Rejected inputs are also written to the
+  dead-letter topic (stage ``ingest``, the reason, and the input's bytes: the request body for a
+  single event, the event re-serialised as JSON for an element of a batch, or the whole body when
+  it cannot be; over 512 KiB only a prefix, see :mod:`touchline.deadletter`). So are requests
+  refused whole for their body (400 bad JSON or empty batch, 413).
 * **Kafka**: 503 with ``Retry-After`` when the brokers are down, the producer queue is full or an
   event was not acknowledged; then none of the request's events is reported accepted (some may
   still have reached Kafka: a client retry with the same ``event_id`` is deduplicated downstream).
+  A permanent refusal by Kafka (message too large, invalid record) is no outage: the event is
+  rejected and dead-lettered like an invalid one, and a request with no event accepted is 413.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from __future__ import annotations
 import gc
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -51,12 +64,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from producers.adapters import ADAPTERS, Adapter, AdapterError
-from producers.events import Prepared, now_ms, prepare
+from producers.events import Prepared, occurred_range, prepare, too_large
 from producers.metrics import IngestMetrics
 from producers.publisher import Message, Publisher, QueueFull
-from touchline import topics
+from touchline import deadletter, jsonschema, topics
 from touchline.codec import Codec
-from touchline.contracts import DEAD_LETTER, Contracts
+from touchline.contracts import Contracts
 from touchline.settings import Settings
 from touchline.validation import FieldError
 
@@ -64,6 +77,16 @@ log = logging.getLogger("touchline.ingest")
 
 OPEN_PRINCIPAL = "open"
 ANY_ACCOUNT = "*"
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
+# Produce errors that a retry cannot cure: the event is refused (4xx), not reported as an outage.
+PERMANENT_PRODUCE_ERRORS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_MSG_SIZE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+    }
+)
 
 
 def _default(name: str) -> Any:
@@ -83,6 +106,8 @@ class IngestConfig:
     future_horizon_s: int = _default("future_horizon_s")
     past_horizon_s: int = _default("past_horizon_s")
     horizon_action: str | None = _default("horizon_action")  # refuse | flag | off
+    min_occurred_at: str = _default("min_occurred_at")
+    max_event_bytes: int = _default("max_event_bytes")
     kafka_timeout_ms: int = _default("kafka_timeout_ms")
     max_in_flight: int = _default("max_in_flight")
 
@@ -92,6 +117,14 @@ def ingest_config(settings: Settings) -> IngestConfig:
     return IngestConfig(
         **{name: getattr(settings, f"ingest_{name}") for name in IngestConfig.__dataclass_fields__}
     )
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A valid event and its Avro bytes, ready to publish."""
+
+    prepared: Prepared
+    value: bytes
 
 
 class TokenBuckets:
@@ -145,23 +178,36 @@ PublisherFactory = Callable[[Callable[[KafkaError], None]], EventPublisher]
 class Refusal(Exception):
     """A whole request is refused before any event is looked at."""
 
-    def __init__(self, status: int, reason: str, message: str, retry_after: int | None = None):
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        retry_after: int | None = None,
+        field: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.message = message
         self.retry_after = retry_after
+        self.field = field
 
     def response(self) -> JSONResponse:
         headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
-        return JSONResponse(
-            {"error": self.message, "reason": self.reason}, status_code=self.status, headers=headers
-        )
+        body = {"error": self.message, "reason": self.reason}
+        if self.field is not None:
+            body["field"] = self.field
+        return JSONResponse(body, status_code=self.status, headers=headers)
 
 
 _ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"error": {"type": "string"}, "reason": {"type": "string"}},
+    "properties": {
+        "error": {"type": "string"},
+        "reason": {"type": "string"},
+        "field": {"type": "string"},
+    },
     "required": ["error"],
 }
 _RESULT_SCHEMA: dict[str, Any] = {
@@ -200,7 +246,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         schema = _RESULT_SCHEMA if code in (202, 207) else _ERROR_SCHEMA
-        if code == 400:
+        if code in (400, 413):
             schema = {"oneOf": [_RESULT_SCHEMA, _ERROR_SCHEMA]}
         out[code] = {
             "description": _DESCRIPTIONS[code],
@@ -214,7 +260,8 @@ _DESCRIPTIONS = {
     207: "Some events were acknowledged, the others rejected (see `rejected`).",
     400: "No event accepted: invalid JSON, or every event invalid.",
     401: "Missing or unknown write key.",
-    413: "Body larger than the byte limit, or more events than the batch limit.",
+    413: "Body larger than the byte limit, more events than the batch limit, or every event "
+    "refused by Kafka as too large.",
     415: "Content type is not application/json.",
     429: "Rate limit of the write key exceeded; see Retry-After.",
     503: "Kafka unavailable or the producer queue is full; retry after Retry-After.",
@@ -303,26 +350,31 @@ def create_app(
         account = cfg.write_keys[key]
         return f"key:{key[:6]}", (None if account == ANY_ACCOUNT else account)
 
+    def too_large_body(original: bytes, declared: str | None = None) -> Refusal:
+        size = f"of {declared} bytes " if declared else ""
+        dead_letter(f"$: body {size}exceeds {cfg.max_body_bytes} bytes", original)
+        return Refusal(413, "body_too_large", f"body exceeds {cfg.max_body_bytes} bytes", field="$")
+
     async def read_json(request: Request) -> tuple[Any, bytes]:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             raise Refusal(415, "unsupported_media_type", "Content-Type must be application/json")
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > cfg.max_body_bytes:
-            raise Refusal(413, "body_too_large", f"body exceeds {cfg.max_body_bytes} bytes")
+        if declared and _CONTENT_LENGTH.fullmatch(declared) and int(declared) > cfg.max_body_bytes:
+            raise too_large_body(b"", declared)
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > cfg.max_body_bytes:
-                raise Refusal(413, "body_too_large", f"body exceeds {cfg.max_body_bytes} bytes")
             chunks.append(chunk)
+            if size > cfg.max_body_bytes:
+                raise too_large_body(b"".join(chunks))
         raw = b"".join(chunks)
         try:
             return orjson.loads(raw), raw
         except orjson.JSONDecodeError as exc:
             dead_letter(f"$: body is not valid JSON: {exc}", raw)
-            raise Refusal(400, "bad_json", f"body is not valid JSON: {exc}") from exc
+            raise Refusal(400, "bad_json", f"body is not valid JSON: {exc}", field="$") from exc
 
     def charge(principal: str, cost: int) -> None:
         wait = buckets.take(principal, cost)
@@ -335,28 +387,30 @@ def create_app(
         if publisher.brokers_down:
             raise Refusal(503, "kafka_unavailable", "Kafka is unavailable", retry_after=5)
 
+    def refuse_batch(raw: bytes, events: list[Any], source: str = "") -> None:
+        """The whole request is refused for its number of events: dead letter, then 400/413."""
+        if not events:
+            dead_letter(f"{source}$: the batch is empty (no event)", raw)
+            raise Refusal(400, "empty_batch", "the batch is empty", field="$")
+        if len(events) > cfg.max_batch_events:
+            reason = f"at most {cfg.max_batch_events} events per request"
+            dead_letter(f"{source}$: {len(events)} events: {reason}", raw)
+            raise Refusal(413, "too_many_events", reason, field="$")
+
     # --- dead letters --------------------------------------------------------------------------
 
     def dead_letter(reason: str, original: bytes) -> None:
-        datum = {
-            "failed_at": now_ms(),
-            "stage": "ingest",
-            "reason": reason[:2000],
-            "topic": None,
-            "partition": None,
-            "offset": None,
-            "original": original,
-        }
-        message = Message(dead_letter_topic, None, codec.encode(DEAD_LETTER, datum))
+        value = deadletter.encode(codec, "ingest", reason, original)
+        message = Message(dead_letter_topic, None, value)
 
         def done(err: KafkaError | None) -> None:
             metrics.dead_letters.labels("failed" if err else "written").inc()
             if err is not None:
-                log.warning("dead letter not written (%s): %s", err, reason)
+                log.warning("dead letter not written (%s): %s", err, reason[:300])
 
         if not state["publisher"].send(message, done):
             metrics.dead_letters.labels("failed").inc()
-            log.warning("dead letter not queued: %s", reason)
+            log.warning("dead letter not queued: %s", reason[:300])
 
     # --- the event path ------------------------------------------------------------------------
 
@@ -394,68 +448,112 @@ def create_app(
     def entry(index: int, errors: list[FieldError]) -> dict[str, Any]:
         return {"index": index, "errors": [{"field": e.path, "reason": e.reason} for e in errors]}
 
+    def encode(prepared: Prepared) -> tuple[bytes, list[FieldError]]:
+        """The event's Avro bytes (computed once, published as is) or why it cannot be sent."""
+        try:
+            codec.header(prepared.family.name)  # the registry's schema id (cached after once)
+        except Exception as exc:
+            log.warning("schema registry unavailable: %s", exc)
+            raise Refusal(
+                503, "registry_unavailable", "the schema registry is unavailable", retry_after=5
+            ) from exc
+        try:
+            value = codec.encode(prepared.family.name, prepared.datum)
+        except (ValueError, TypeError, OverflowError) as exc:  # a datum Avro cannot write
+            return b"", [FieldError("$", f"cannot be encoded as Avro: {exc}"[:500])]
+        big = too_large(prepared.datum, len(value), cfg.max_event_bytes)
+        return value, ([big] if big is not None else [])
+
+    def validate(
+        event: Any, account: str | None, received: int, valid: tuple[int, int]
+    ) -> Ready | list[FieldError]:
+        if account is not None and isinstance(event, dict):
+            envelope = event.get("envelope")
+            if isinstance(envelope, dict) and "account_id" not in envelope:
+                event = {**event, "envelope": {**envelope, "account_id": account}}
+        result = prepare(contracts, event, received, valid)
+        if not isinstance(result, Prepared):
+            return result
+        errors = check(result, account, received)
+        if errors:
+            return errors
+        value, errors = encode(result)
+        return errors or Ready(result, value)
+
     async def ingest(
-        events: list[Any], original: Callable[[int], bytes], account: str | None
+        events: list[Any], original: Callable[[int], tuple[bytes, str]], account: str | None
     ) -> JSONResponse:
-        """``original(i)``: the bytes of input ``i`` for the dead letter (built only if needed)."""
-        received = now_ms()
-        accepted: list[Prepared] = []
+        """``original(i)``: the bytes of input ``i`` for its dead letter and a note for the
+        reason (built only if needed)."""
+        received = deadletter.now_ms()
+        valid = occurred_range(cfg.min_occurred_at, cfg.future_horizon_s, received)
+        ready: dict[int, Ready] = {}
         rejected: list[dict[str, Any]] = []
-        flagged: list[dict[str, Any]] = []
-        for index, event in enumerate(events):
-            if account is not None and isinstance(event, dict):
-                envelope = event.get("envelope")
-                if isinstance(envelope, dict) and "account_id" not in envelope:
-                    event = {**event, "envelope": {**envelope, "account_id": account}}
-            result = prepare(contracts, event, received)
-            errors = result if isinstance(result, list) else check(result, account, received)
-            if isinstance(result, Prepared) and not errors:
-                accepted.append(result)
-                if horizon_action == "flag" and (late := outside_horizon(result, received)):
-                    flagged.append(entry(index, [late]))
-                continue
-            reason = "invalid" if isinstance(result, list) else "refused"
+
+        def refuse(index: int, errors: list[FieldError], reason: str) -> None:
             metrics.events.labels("rejected", reason).inc()
             rejected.append(entry(index, errors))
-            dead_letter("; ".join(str(e) for e in errors), original(index))
-        if accepted:
-            await produce(accepted)
-        status = 202 if not rejected else (207 if accepted else 400)
-        metrics.events.labels("accepted", "ok").inc(len(accepted) - len(flagged))
+            data, note = original(index)
+            dead_letter("; ".join(str(e) for e in errors) + note, data)
+
+        for index, event in enumerate(events):
+            result = validate(event, account, received, valid)
+            if isinstance(result, Ready):
+                ready[index] = result
+            else:
+                refuse(index, result, "invalid")
+        refused_by_kafka = await produce(ready)
+        for index, err in refused_by_kafka:
+            del ready[index]
+            refuse(index, [FieldError("$", f"refused by Kafka: {err.name()}")], "kafka_refused")
+        rejected.sort(key=lambda r: int(r["index"]))
+        flagged = [
+            entry(index, [late])
+            for index, r in ready.items()
+            if horizon_action == "flag" and (late := outside_horizon(r.prepared, received))
+        ]
+        status = 202 if not rejected else (207 if ready else (413 if refused_by_kafka else 400))
+        metrics.events.labels("accepted", "ok").inc(len(ready) - len(flagged))
         metrics.events.labels("accepted", "outside_horizon").inc(len(flagged))
         return JSONResponse(
             {
-                "accepted": len(accepted),
-                "event_ids": [p.datum["envelope"]["event_id"] for p in accepted],
+                "accepted": len(ready),
+                "event_ids": [r.prepared.datum["envelope"]["event_id"] for r in ready.values()],
                 "rejected": rejected,
                 "flagged": flagged,
             },
             status_code=status,
         )
 
-    async def produce(accepted: list[Prepared]) -> None:
+    async def produce(ready: dict[int, Ready]) -> list[tuple[int, KafkaError]]:
+        """Publish; returns the events Kafka refused for good. Raises 503 on anything a retry
+        may cure (outage, timeout, full queue): then no event of the request counts as accepted."""
+        if not ready:
+            return []
         messages = [
-            Message(
-                topics.raw(settings, p.family.topic), p.key, codec.encode(p.family.name, p.datum)
-            )
-            for p in accepted
+            Message(topics.raw(settings, r.prepared.family.topic), r.prepared.key, r.value)
+            for r in ready.values()
         ]
         started = time.perf_counter()
         try:
             results = await state["publisher"].publish(messages)
         except QueueFull as exc:
-            metrics.events.labels("unavailable", "queue_full").inc(len(accepted))
+            metrics.events.labels("unavailable", "queue_full").inc(len(ready))
             raise Refusal(503, "queue_full", "ingest queue is full", retry_after=1) from exc
         metrics.produce_seconds.observe(time.perf_counter() - started)
-        failed = sum(1 for err in results if err is not None)
-        if failed:
-            metrics.events.labels("unavailable", "kafka_unavailable").inc(len(accepted))
+        failed = [(i, err) for i, err in zip(ready, results, strict=True) if err is not None]
+        transient = sum(1 for _, err in failed if err.code() not in PERMANENT_PRODUCE_ERRORS)
+        if transient:
+            metrics.events.labels("unavailable", "kafka_unavailable").inc(len(ready))
             raise Refusal(
                 503,
                 "kafka_unavailable",
-                f"Kafka did not acknowledge {failed} of {len(accepted)} events",
+                f"Kafka did not acknowledge {transient} of {len(ready)} events",
                 retry_after=5,
             )
+        for _, err in failed:
+            log.warning("Kafka refused an event for good: %s", err)
+        return failed
 
     async def handle(
         request: Request, endpoint: str, body: Callable[[Any, bytes, str | None], Any]
@@ -509,24 +607,13 @@ def create_app(
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    event_schema = {
-        "type": "object",
-        "description": "A contract event: see schemas/events/*.avsc.",
-        "additionalProperties": True,
-    }
+    events_schema = jsonschema.request_body(contracts, cfg.max_batch_events)
 
     @app.post(
         "/v1/events",
         status_code=202,
         responses=_POST_RESPONSES,
-        openapi_extra=_body_spec(
-            {
-                "oneOf": [
-                    event_schema,
-                    {"type": "array", "items": event_schema, "maxItems": cfg.max_batch_events},
-                ]
-            }
-        ),
+        openapi_extra=_body_spec(events_schema),
     )
     async def post_events(request: Request) -> Response:
         """One contract event (a JSON object) or a batch (an array of them)."""
@@ -534,16 +621,18 @@ def create_app(
         async def body(payload: Any, raw: bytes, account: str | None) -> Response:
             batch = isinstance(payload, list)
             events = payload if batch else [payload]
-            if len(events) > cfg.max_batch_events:
-                raise Refusal(
-                    413, "too_many_events", f"at most {cfg.max_batch_events} events per request"
-                )
-            if not events:
-                raise Refusal(400, "empty_batch", "the batch is empty")
+            refuse_batch(raw, events)
             charge(_principal_key(request), len(events))
-            return await ingest(
-                events, (lambda i: orjson.dumps(events[i])) if batch else (lambda _i: raw), account
-            )
+
+            def element(i: int) -> tuple[bytes, str]:
+                if not batch:
+                    return raw, ""
+                try:
+                    return orjson.dumps(events[i]), ""
+                except orjson.JSONEncodeError:  # nested too deep to write again: the whole body
+                    return raw, f" [event {i} of the batch; original: the whole request body]"
+
+            return await ingest(events, element, account)
 
         return await handle(request, "events", body)
 
@@ -566,12 +655,9 @@ def create_app(
                         },
                         status_code=400,
                     )
-                if len(events) > cfg.max_batch_events:
-                    raise Refusal(
-                        413, "too_many_events", f"at most {cfg.max_batch_events} events per request"
-                    )
-                charge(_principal_key(request), max(1, len(events)))
-                return await ingest(events, lambda _i: raw, account)
+                refuse_batch(raw, events, f"{name}: ")
+                charge(_principal_key(request), len(events))
+                return await ingest(events, lambda _i: (raw, f" [{name} payload]"), account)
 
             return await handle(request, name, body)
 

@@ -3,7 +3,9 @@
 The file is JSON lines (one row object a line) or CSV with a header row; the row fields are those
 of :mod:`producers.adapters.crm`. Every row goes the same way as through the API: the CRM adapter,
 ``prepare`` against the contracts, the codec, and the acks=all idempotent publisher. The ingest
-API's time horizon does not apply: an import is history.
+API's time horizon does not apply: an import is history. Its other limits do: ``occurred_at``
+within ``[ingest_min_occurred_at, now + ingest_future_horizon_s]`` and the encoded event at most
+``ingest_max_event_bytes`` (see :mod:`producers.events`).
 
 A bad row (not JSON, not mappable, or refused by the contract) is reported on stderr in one line
 (``row N: field: reason``), written to the dead-letter topic (stage ``ingest``; the original line's
@@ -29,10 +31,11 @@ import orjson
 
 from producers.adapters import AdapterError
 from producers.adapters.crm import row_to_event
-from producers.events import Prepared, now_ms, prepare
+from producers.events import Prepared, occurred_range, prepare, too_large
 from producers.publisher import Message
+from touchline import deadletter
 from touchline.codec import Codec
-from touchline.contracts import DEAD_LETTER, Contracts
+from touchline.contracts import Contracts
 from touchline.errors import TouchlineError
 from touchline.settings import Settings
 
@@ -81,6 +84,32 @@ def read_rows(stream: TextIO, fmt: str) -> Iterator[Row]:
             yield Row(n, raw, None, f"$: not valid JSON: {exc}")
 
 
+@dataclass(frozen=True)
+class _Context:
+    contracts: Contracts
+    codec: Codec
+    settings: Settings
+    account: str | None
+    received: int
+    valid: tuple[int, int]  # the valid occurred_at range
+
+
+def _event(row: Row, c: _Context) -> tuple[Prepared, bytes] | str:
+    """The row's event and its Avro bytes, or why the row is refused."""
+    try:
+        result = prepare(c.contracts, row_to_event(row.data, c.account), c.received, c.valid)
+    except AdapterError as exc:
+        return str(exc)
+    if not isinstance(result, Prepared):
+        return "; ".join(str(e) for e in result)
+    try:
+        value = c.codec.encode(result.family.name, result.datum)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return f"$: cannot be encoded as Avro: {exc}"
+    big = too_large(result.datum, len(value), c.settings.ingest_max_event_bytes)
+    return str(big) if big is not None else (result, value)
+
+
 def convert_rows(
     rows: list[Row],
     contracts: Contracts,
@@ -92,38 +121,24 @@ def convert_rows(
     from touchline import topics
 
     out = Outcome()
-    received = now_ms()
+    received = deadletter.now_ms()
+    valid = occurred_range(
+        settings.ingest_min_occurred_at, settings.ingest_future_horizon_s, received
+    )
+    context = _Context(contracts, codec, settings, account, received, valid)
     for row in rows:
-        reason = row.error
-        if reason is None:
-            try:
-                result = prepare(contracts, row_to_event(row.data, account), received)
-            except AdapterError as exc:
-                reason = str(exc)
-            else:
-                if isinstance(result, Prepared):
-                    out.messages.append(
-                        Message(
-                            topics.raw(settings, result.family.topic),
-                            result.key,
-                            codec.encode(result.family.name, result.datum),
-                        )
-                    )
-                    continue
-                reason = "; ".join(str(e) for e in result)
-        out.rejected.append((row.number, reason))
-        datum = {
-            "failed_at": received,
-            "stage": "ingest",
-            "reason": f"import row {row.number}: {reason}"[:2000],
-            "topic": None,
-            "partition": None,
-            "offset": None,
-            "original": row.original,
-        }
-        out.dead_letters.append(
-            Message(topics.dead_letter(settings), None, codec.encode(DEAD_LETTER, datum))
+        found = row.error or _event(row, context)
+        if not isinstance(found, str):
+            prepared, value = found
+            out.messages.append(
+                Message(topics.raw(settings, prepared.family.topic), prepared.key, value)
+            )
+            continue
+        out.rejected.append((row.number, found))
+        letter = deadletter.encode(
+            codec, "ingest", f"import row {row.number}: {found}", row.original, failed_at=received
         )
+        out.dead_letters.append(Message(topics.dead_letter(settings), None, letter))
     return out
 
 

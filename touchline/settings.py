@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     ingest_past_horizon_s: int = Field(
         30 * 86400, description="occurred_at further in the past than this is out of horizon."
     )
+    ingest_min_occurred_at: str = Field(
+        "2000-01-01T00:00:00Z",
+        description="Earliest envelope.occurred_at accepted by ingest and import (ISO-8601 time "
+        "or date, or epoch ms); the latest is now + ingest_future_horizon_s. Outside: refused.",
+    )
+    ingest_max_event_bytes: int = Field(
+        262_144, description="Largest event, measured as its encoded Avro (else refused)."
+    )
     ingest_horizon_action: str | None = Field(
         None,
         description="refuse | flag | off for out-of-horizon events; default: refuse when write "
