@@ -337,6 +337,7 @@ class Sink:
         if not force and now - self._lag_checked < LAG_INTERVAL_S:
             return
         self._lag_checked = now
+        self._lag_due = False  # a failed check is not repeated before the next interval
         try:
             partitions = self.consumer.assignment() or self._subscribed_partitions()
             if not partitions:
@@ -346,7 +347,6 @@ class Sink:
                 low, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
                 lag += offsets.partition_lag(low, high, tp.offset)
             self.metrics.lag.set(lag)
-            self._lag_due = False
         except Exception as exc:  # metrics never stop the sink
             log.debug("lag check failed: %s", exc)
 
