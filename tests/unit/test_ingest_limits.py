@@ -332,3 +332,39 @@ def test_openapi_request_body_is_derived_from_the_contracts() -> None:
     assert validator.is_valid(event)
     assert not validator.is_valid({**event, "surprise": 1})
     assert not validator.is_valid([])
+
+
+def test_a_non_ascii_digit_content_length_is_not_a_500() -> None:
+    """Starlette decodes headers as latin-1: "²".isdigit() is true and int("²") raises. Called as
+    raw ASGI, because HTTP clients and servers rewrite or refuse such a header before the app."""
+    client, _ = make_client()
+    body = orjson.dumps(fresh_events(1)[0])
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/events",
+        "raw_path": b"/v1/events",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"\xb2")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def call() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await client.app(scope, receive, send)
+
+    with client:
+        assert client.portal is not None
+        client.portal.call(call)
+    assert sent[0]["status"] == 202
