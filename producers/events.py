@@ -12,7 +12,6 @@ Beyond the contract, ingest (API, adapters and ``touchline import``) enforces tw
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from touchline.contracts import Contracts, Family
+from touchline.deadletter import now_ms
 from touchline.validation import FieldError, coerce
 
 
@@ -28,10 +28,6 @@ class Prepared:
     family: Family
     datum: dict[str, Any]
     key: bytes
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def parse_time_bound(value: str) -> int:
