@@ -565,7 +565,7 @@ def create_app(
             response = await body(payload, raw, account)
             assert isinstance(response, Response)
         except Refusal as refusal:
-            if refusal.reason not in ("kafka_unavailable", "queue_full"):
+            if refusal.reason not in ("kafka_unavailable", "queue_full", "registry_unavailable"):
                 metrics.events.labels("rejected", refusal.reason).inc()
             response = refusal.response()
         metrics.requests.labels(endpoint, str(response.status_code)).inc()

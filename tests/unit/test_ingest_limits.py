@@ -15,10 +15,19 @@ import pytest
 from confluent_kafka import KafkaError
 from fastapi.testclient import TestClient
 
-from producers.api import IngestConfig
+from producers.api import IngestConfig, create_app
 from producers.events import now_ms
 from producers.publisher import Message
-from tests.unit.test_api import CODEC, FakePublisher, dead_letters, fresh_events, make_client
+from tests.unit.test_api import (
+    CODEC,
+    CONTRACTS,
+    SETTINGS,
+    FakePublisher,
+    dead_letters,
+    fresh_events,
+    make_client,
+)
+from touchline.codec import Codec
 from touchline.deadletter import MAX_ORIGINAL_BYTES
 
 JSON = {"content-type": "application/json"}
@@ -368,3 +377,28 @@ def test_a_non_ascii_digit_content_length_is_not_a_500() -> None:
         assert client.portal is not None
         client.portal.call(call)
     assert sent[0]["status"] == 202
+
+
+class NoRegistryCodec(Codec):
+    """The schema registry is down: every schema id lookup fails."""
+
+    def header(self, name: str) -> bytes:
+        raise ConnectionError("registry down")
+
+
+def test_an_unreachable_schema_registry_is_503_not_500() -> None:
+    fake = FakePublisher()
+    app = create_app(
+        SETTINGS,
+        CONTRACTS,
+        NoRegistryCodec(CONTRACTS),
+        "unused:9092",
+        config=IngestConfig(),
+        publisher_factory=lambda _on_error: fake,
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        resp = client.post("/v1/events", json=fresh_events(1)[0])
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["reason"] == "registry_unavailable"
+    assert "retry-after" in resp.headers
+    assert fake.published == []
