@@ -398,6 +398,12 @@ def _with_subtotals(
     return out
 
 
+def _own_location(e: Event) -> str:
+    """An appointment's or class's own location (its line's store), else the envelope's."""
+    own = e["lines"][0]["store_id"] if e["lines"] else None
+    return own or e["location_id"] or ""
+
+
 def _first_known(evs: list[Event], value: Any) -> str:
     for e in sorted(evs, key=lambda e: e["occurred_at"]):
         if v := value(e):
@@ -415,7 +421,7 @@ def appointments(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]
         by[e["attributes"].get("appointment_id") or e["event_id"]].append(e)
     units = []
     for evs in by.values():
-        loc = _first_known(evs, lambda e: e["location_id"])
+        loc = _first_known(evs, _own_location)
         staff = _first_known(
             evs,
             lambda e: (
@@ -459,7 +465,7 @@ def classes(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]:
         by[(e["client_id"], klass)].append(e)
     units = []
     for (_, klass), evs in by.items():
-        loc = _first_known(evs, lambda e: e["location_id"])
+        loc = _first_known(evs, _own_location)
         if p["location"] and loc != p["location"]:
             continue
         kinds = [e["event_type"] for e in evs]

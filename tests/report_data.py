@@ -267,7 +267,7 @@ def generate(seed: int = 7, clients: int = 120) -> Dataset:
                                 resource_id=staff,
                             )
                         ],
-                        **common,
+                        **{**common, "location_id": None if a % 2 else common["location_id"]},
                     )
                 )
         # classes: booked, signed up, cancelled (typed), waitlist joined (then maybe signed up)

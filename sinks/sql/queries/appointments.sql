@@ -2,7 +2,8 @@
 -- attributes['appointment_id'] (else the event id), its events in [from, to]. scheduled: has a
 -- scheduled event; confirmed / arrived: scheduled and also confirmed / arrived; cancelled, no_show:
 -- has that event. no_show_rate = no_show / (arrived or no-show appointments). Location and staff are
--- the appointment's first known values. {service}: a line's service.
+-- the appointment's first known values; its location is the event's own location_id (the
+-- line's store), else the envelope's. {service}: a line's service.
 SELECT
     if(grouping(g_loc) = 1, '(all)', g_loc) AS location,
     if(grouping(g_2) = 1, '(all)', g_2) AS staff,
@@ -29,7 +30,9 @@ FROM (
             event_type, occurred_at AS ts,
             if(attributes['appointment_id'] = '', toString(event_id), attributes['appointment_id'])
                 AS appointment,
-            ifNull(location_id, '') AS loc,
+            -- the event's own location (its line's store), else the envelope's
+            if(ifNull(`lines.store_id`[1], '') != '', assumeNotNull(`lines.store_id`[1]),
+               ifNull(location_id, '')) AS loc,
             if(attributes['staff_id'] != '', attributes['staff_id'],
                ifNull(arrayFirst(r -> ifNull(r, '') != '', `lines.resource_id`), '')) AS st
         FROM {db}.events_canonical

@@ -34,7 +34,9 @@ FROM (
             if(attributes['class_id'] != '', attributes['class_id'],
                ifNull(arrayFirst(v -> ifNull(v, '') != '', `lines.service_id`), '(none)'))
                 AS class,
-            ifNull(location_id, '') AS loc,
+            -- the event's own location (its line's store), else the envelope's
+            if(ifNull(`lines.store_id`[1], '') != '', assumeNotNull(`lines.store_id`[1]),
+               ifNull(location_id, '')) AS loc,
             attributes['cancellation_type'] AS ctype
         FROM {db}.events_canonical
         WHERE family = 'touchline.events.ClassEvent'
