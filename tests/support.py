@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, TopicPartition
 
 from touchline.settings import Settings
 
@@ -81,3 +82,35 @@ def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 60) -
     finally:
         consumer.close()
     return out
+
+
+def all_values(bootstrap: str, topic: str, partitions: int) -> list[bytes]:
+    """Every message of ``topic`` up to its current end, with an independent consumer."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"count-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)
+        }
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        out: list[bytes] = []
+        done = {p for p, end in ends.items() if end == 0}
+        deadline = time.monotonic() + 60
+        while len(done) < partitions and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, timeout=0.5):
+                value, offset, partition = msg.value(), msg.offset(), msg.partition()
+                if msg.error() or value is None or offset is None or partition is None:
+                    continue
+                out.append(value)
+                if offset + 1 >= ends[partition]:
+                    done.add(partition)
+        assert len(done) == partitions, "could not read the topic to its end"
+        return out
+    finally:
+        consumer.close()

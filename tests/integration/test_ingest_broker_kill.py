@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from confluent_kafka import Consumer, TopicPartition
 from fastapi import FastAPI
 
 from producers.api import IngestConfig, create_app
 from producers.events import now_ms
+from tests.support import all_values
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
@@ -52,38 +52,6 @@ def serve(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=60)
-
-
-def all_values(bootstrap: str, topic: str, partitions: int) -> list[bytes]:
-    """Every message of ``topic`` up to its current end, with an independent consumer."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"count-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in range(partitions)
-        }
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-        out: list[bytes] = []
-        done = {p for p, end in ends.items() if end == 0}
-        deadline = time.monotonic() + 60
-        while len(done) < partitions and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, timeout=0.5):
-                value, offset, partition = msg.value(), msg.offset(), msg.partition()
-                if msg.error() or value is None or offset is None or partition is None:
-                    continue
-                out.append(value)
-                if offset + 1 >= ends[partition]:
-                    done.add(partition)
-        assert len(done) == partitions, "could not read the topic to its end"
-        return out
-    finally:
-        consumer.close()
 
 
 def event(n: int) -> dict[str, Any]:
