@@ -76,6 +76,19 @@ def fingerprint(datum: dict[str, Any]) -> str:
     return hashlib.blake2b(body, digest_size=10).hexdigest()
 
 
+def union_sessions(*parts: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Several clients' recent sessions (``{"sessions": [...]}``) as one client's; for a session
+    in more than one part, the first part's version wins."""
+    merged: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for part in parts:
+        for one in (part or {}).get("sessions") or []:
+            if one["session_id"] not in seen:
+                seen.add(one["session_id"])
+                merged.append(one)
+    return {"sessions": merged} if merged else None
+
+
 def new_client_id(account: str, event_id: str) -> str:
     """Deterministic, so replaying a topic from the start creates the same client ids."""
     return "c" + hashlib.sha1(f"{account}|{event_id}".encode()).hexdigest()[:19]
@@ -198,6 +211,9 @@ class Processor:
                 continue
             metrics.SHARED_IDENTIFIERS.inc(res.shared_identifiers)
             session = sessions.get(res.client_id, res.session)
+            if res.merged:  # visits of merged clients, as this batch left them, go on here
+                session = union_sessions(*(sessions.pop(o, None) for o in res.merged), session)
+                sessions[res.client_id] = session
             context = self._context(
                 p.static, res.client_id, session, p.envelope["event_id"], p.envelope["occurred_at"]
             )

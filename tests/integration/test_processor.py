@@ -358,3 +358,45 @@ def test_copies_of_one_event_id_in_one_batch_are_applied_once(processor: Process
     assert kinds == ["conflicting_retry", "enriched"]
     emitted = [enriched(o) for o in outs if o.enriched is not None]
     assert len(emitted) == 1
+
+
+def _merge_mid_visit() -> list[bytes]:
+    """Issue 10's repro: a studio client (id, email, phone) on day 0; on day 1 a paid visit at
+    09:00 (cid), a call at 09:02 carrying the phone and the cid (it merges the web client into the
+    studio client), and a page of the same visit at 09:05."""
+    day1 = T0 + 86_400_000
+    paid = {"utm_source": "google", "utm_medium": "cpc", "page_url": "https://s.example/?gclid=x"}
+    return [
+        event(
+            "AppointmentEvent",
+            "appointment_scheduled",
+            T0,
+            {"phone": "030 5550177", "email": "mia@example.de", "external_ids": {"studio": "s-1"}},
+            source="studio_system",
+            appointment_id="ap-77",
+            start_at=T0 + 3 * 86_400_000,
+        ),
+        event("WebTouch", "page_view", day1, {"cid": "77.1"}, paid),
+        event(
+            "InboundContact",
+            "contact_call",
+            day1 + 2 * MIN,
+            {"phone": "+49 30 5550177", "cid": "77.1"},
+            source="call_tracking",
+            contact_id="call-77",
+        ),
+        event("WebTouch", "page_view", day1 + 5 * MIN, {"cid": "77.1"},
+              {"page_url": "https://s.example/prices"}),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_merge_mid_visit_keeps_the_visit(processor: Processor, batched: bool) -> None:
+    records = _merge_mid_visit()
+    outs = run_batch(processor, *records) if batched else run(processor, *records)
+    _, first_page, the_call, later_page = (enriched(o) for o in outs)
+    assert the_call["client_id"] == later_page["client_id"]
+    assert later_page["session_id"] == first_page["session_id"]  # the visit went on
+    assert later_page["channel"] == "paid_search" and not later_page["is_touch"]
+    touches = card(processor, the_call["client_id"])["touches"]
+    assert len(touches) == 2, touches  # the paid visit and the call, nothing more

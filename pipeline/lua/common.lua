@@ -1,0 +1,41 @@
+-- Shared by every script (each includes this file first).
+local P  -- key prefix of the event being handled: <prefix>:<account>:
+local function s(v)  -- JSON null arrives as cjson.null, which Redis commands refuse
+  if v == nil or v == cjson.null then return '' end
+  return v
+end
+local function canonical(c)
+  for _ = 1, 64 do
+    local nxt = redis.call('HGET', P .. 'merged', c)
+    if not nxt then return c end
+    c = nxt
+  end
+  return c
+end
+-- Two clients' recent sessions (JSON text {"sessions": [...]}, or false / '' for none) as one:
+-- every session of a, then those of b that a does not have (by session_id).
+local function union_sessions(a, b)
+  if not b or b == '' then return a end
+  if not a or a == '' then return b end
+  local x, y = cjson.decode(a), cjson.decode(b)
+  local list, have = x.sessions or {}, {}
+  for _, one in ipairs(list) do have[one.session_id] = true end
+  for _, one in ipairs(y.sessions or {}) do
+    if not have[one.session_id] then list[#list + 1] = one end
+  end
+  x.sessions = list
+  return cjson.encode(x)
+end
+local function run_batch(handle)
+  local prefix, batch, out = ARGV[1], cjson.decode(ARGV[3]), {}
+  for i, item in ipairs(batch) do
+    P = prefix .. ':' .. item[1] .. ':'
+    local ok, res = pcall(handle, item)
+    if ok then
+      out[i] = res
+    else
+      out[i] = {'error', type(res) == 'table' and tostring(res.err) or tostring(res)}
+    end
+  end
+  return out
+end

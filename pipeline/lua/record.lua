@@ -1,0 +1,82 @@
+-- include: common
+-- ARGV: prefix, ttl_s, batch: [[account, event_id, client, context, session, enrichment]]
+-- session and enrichment arrive as JSON text: Lua stores / returns them without decoding them.
+local ttl = tonumber(ARGV[2])
+local function record(item)
+  local event_id = item[2]
+  local seen_key = P .. 'seen:' .. event_id
+  local prior = redis.call('GET', seen_key)
+  if prior then return prior end
+  local client = canonical(item[3])
+  local ctx = item[4]
+  local at = ctx.occurred_at
+  local card = P .. 'card:' .. client
+  local tkey = P .. 'touches:' .. client
+
+  -- channels of the touches in [at - lookback, at)
+  local before, seen_ch = {}, {}
+  local window = redis.call('ZRANGEBYSCORE', tkey, at - ctx.lookback_ms, '(' .. at)
+  for _, member in ipairs(window) do
+    local ch = string.match(member, '|(.*)$')
+    if ch and not seen_ch[ch] then seen_ch[ch] = true; before[#before + 1] = ch end
+  end
+
+  local touch_seq = tonumber(redis.call('HGET', card, 'touch_count') or '0')
+  if ctx.is_touch then
+    touch_seq = redis.call('HINCRBY', card, 'touch_count', 1)
+    redis.call('ZADD', tkey, at, event_id .. '|' .. ctx.channel)
+    redis.call('SADD', P .. 'channels:' .. client, ctx.channel)
+    local ft = redis.call('HGET', card, 'ft_at')
+    if not ft or at < tonumber(ft) then
+      redis.call('HSET', card, 'ft_at', at, 'ft_channel', ctx.channel, 'ft_source',
+                 s(ctx.utm_source), 'ft_medium', s(ctx.utm_medium), 'ft_campaign',
+                 s(ctx.utm_campaign))
+    end
+    local newest = redis.call('ZREVRANGE', tkey, 0, 0, 'WITHSCORES')
+    redis.call('ZREMRANGEBYSCORE', tkey, '-inf', '(' .. (tonumber(newest[2]) - ctx.lookback_ms))
+    redis.call('ZREMRANGEBYRANK', tkey, 0, -(ctx.touch_cap + 1))
+  end
+
+  local since_prev, contact_seq = -1, 0
+  if ctx.is_contact then
+    local ckey = P .. 'contacts:' .. client
+    contact_seq = redis.call('HINCRBY', card, 'contact_count', 1)
+    local prev = redis.call('ZREVRANGEBYSCORE', ckey, '(' .. at, '-inf', 'WITHSCORES',
+                            'LIMIT', 0, 1)
+    if #prev > 0 then since_prev = at - tonumber(prev[2]) end
+    redis.call('ZADD', ckey, at, event_id)
+    local fc = redis.call('HGET', card, 'fc_at')
+    if not fc or at < tonumber(fc) then
+      redis.call('HSET', card, 'fc_at', at, 'name', s(ctx.name), 'phone', s(ctx.phone))
+    end
+    local lc = redis.call('HGET', card, 'lc_at')
+    if not lc or at >= tonumber(lc) then
+      redis.call('HSET', card, 'lc_at', at)
+      if s(ctx.location) ~= '' then redis.call('HSET', card, 'location', ctx.location) end
+    end
+  end
+  if ctx.revenue_minor ~= 0 and s(ctx.currency) ~= '' then
+    redis.call('HINCRBY', card, 'revenue:' .. ctx.currency, ctx.revenue_minor)
+  end
+  if item[5] ~= '' then
+    local skey = P .. 'session:' .. client
+    if client ~= item[3] then  -- merged since it was resolved: keep the canonical's visits too
+      redis.call('SET', skey, union_sessions(item[5], redis.call('GET', skey)))
+    else
+      redis.call('SET', skey, item[5])
+    end
+  end
+
+  local merged = redis.call('LRANGE', P .. 'pending:' .. event_id, 0, -1)
+  redis.call('DEL', P .. 'pending:' .. event_id)
+  local result = {
+    client_id = client, touch_seq = touch_seq, contact_seq = contact_seq,
+    since_prev_contact_ms = since_prev, channels_before = before,
+    multichannel = ctx.is_contact and #before >= ctx.min_channels,
+    merged_from = merged, enrichment = item[6],
+  }
+  local encoded = cjson.encode(result)
+  redis.call('SET', seen_key, encoded, 'EX', ttl)
+  return encoded
+end
+return run_batch(record)

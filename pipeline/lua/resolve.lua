@@ -1,0 +1,125 @@
+-- include: common
+-- ARGV: prefix, max_share, batch: [[account, event_id, new_client, occurred_at, [identifiers]]]
+local max_share = tonumber(ARGV[2])
+local function strong_kind(k)
+  if string.sub(k, 1, 6) == 'email:' then return 'email' end
+  if string.sub(k, 1, 4) == 'ext.' then
+    local colon = string.find(k, ':', 5, true)
+    return string.sub(k, 1, colon - 1)
+  end
+  return nil
+end
+
+local function resolve(item)
+  local event_id, at, ids = item[2], tonumber(item[4]), item[5]
+  local n = #ids
+  local seen = redis.call('GET', P .. 'seen:' .. event_id)
+  if seen then return {'seen', seen} end
+
+  -- 1. identifiers seen with more distinct strong identifiers of one kind than max_share are shared
+  local usable, shared = {}, 0
+  for i = 1, n do
+    local k = ids[i]
+    local too_many = false
+    for j = 1, n do
+      local kind = strong_kind(ids[j])
+      if j ~= i and kind and kind ~= strong_kind(k) then
+        local akey = P .. 'anchors:' .. k .. ':' .. kind
+        redis.call('SADD', akey, ids[j])
+        if redis.call('SCARD', akey) > max_share then too_many = true end
+      end
+    end
+    if too_many then shared = shared + 1 else usable[#usable + 1] = k end
+  end
+
+  -- 2. owners of the usable identifiers
+  local owners, owned = {}, {}
+  for _, k in ipairs(usable) do
+    local o = redis.call('GET', P .. 'id:' .. k)
+    if o then
+      o = canonical(o)
+      owned[k] = true
+      local dup = false
+      for _, x in ipairs(owners) do if x == o then dup = true end end
+      if not dup then owners[#owners + 1] = o end
+    end
+  end
+
+  local function created(c)
+    return tonumber(redis.call('HGET', P .. 'card:' .. c, 'created_at') or '0') or 0
+  end
+  local client
+  if #owners == 0 then
+    client = item[3]
+    redis.call('HSETNX', P .. 'card:' .. client, 'created_at', at)
+  else
+    client = owners[1]
+    for i = 2, #owners do
+      local o = owners[i]
+      if created(o) < created(client) or (created(o) == created(client) and o < client) then
+        client = o
+      end
+    end
+  end
+
+  -- 3. merge every other owner into the canonical (oldest) client
+  local function min_field(card, other, f, extra)
+    local a, b = redis.call('HGET', card, f), redis.call('HGET', other, f)
+    if b and (not a or tonumber(b) < tonumber(a)) then
+      redis.call('HSET', card, f, b)
+      for _, e in ipairs(extra) do
+        local v = redis.call('HGET', other, e)
+        if v then redis.call('HSET', card, e, v) else redis.call('HDEL', card, e) end
+      end
+    end
+  end
+  local merges = {}
+  for _, o in ipairs(owners) do
+    if o ~= client then
+      local card, other = P .. 'card:' .. client, P .. 'card:' .. o
+      min_field(card, other, 'created_at', {})
+      min_field(card, other, 'ft_at', {'ft_channel', 'ft_source', 'ft_medium', 'ft_campaign'})
+      min_field(card, other, 'fc_at', {'name', 'phone'})
+      local lc_a, lc_b = redis.call('HGET', card, 'lc_at'), redis.call('HGET', other, 'lc_at')
+      if lc_b and (not lc_a or tonumber(lc_b) > tonumber(lc_a)) then
+        redis.call('HSET', card, 'lc_at', lc_b)
+        local loc = redis.call('HGET', other, 'location')
+        if loc then redis.call('HSET', card, 'location', loc) end
+      end
+      local flat = redis.call('HGETALL', other)
+      for i = 1, #flat, 2 do
+        local f = flat[i]
+        if f == 'touch_count' or f == 'contact_count' or string.sub(f, 1, 8) == 'revenue:' then
+          redis.call('HINCRBY', card, f, flat[i + 1])
+        end
+      end
+      for _, z in ipairs({'touches:', 'contacts:'}) do
+        redis.call('ZUNIONSTORE', P .. z .. client, 2, P .. z .. client, P .. z .. o,
+                   'AGGREGATE', 'MIN')
+      end
+      redis.call('SUNIONSTORE', P .. 'channels:' .. client, P .. 'channels:' .. client,
+                 P .. 'channels:' .. o)
+      -- the merged client's visits go on as the canonical client's (a page after the merge
+      -- joins the visit it belongs to instead of opening a second touch)
+      local carried = union_sessions(redis.call('GET', P .. 'session:' .. client),
+                                     redis.call('GET', P .. 'session:' .. o))
+      if carried then redis.call('SET', P .. 'session:' .. client, carried) end
+      redis.call('DEL', other, P .. 'touches:' .. o, P .. 'contacts:' .. o, P .. 'channels:' .. o,
+                 P .. 'session:' .. o)
+      redis.call('HSET', P .. 'merged', o, client)
+      merges[#merges + 1] = o
+    end
+  end
+  if #merges > 0 then
+    for _, o in ipairs(merges) do redis.call('RPUSH', P .. 'pending:' .. event_id, o) end
+    redis.call('EXPIRE', P .. 'pending:' .. event_id, 604800)
+  end
+
+  -- 4. claim the usable identifiers nobody owns yet
+  for _, k in ipairs(usable) do
+    if not owned[k] then redis.call('SET', P .. 'id:' .. k, client) end
+  end
+  local session = redis.call('GET', P .. 'session:' .. client) or ''
+  return {'new', client, session, tostring(shared), merges}
+end
+return run_batch(resolve)

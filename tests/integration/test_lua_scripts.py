@@ -1,0 +1,113 @@
+"""The identity and card scripts (pipeline/lua/) called directly against real Redis: merges carry
+the merged client's visits, redelivery changes nothing, touches are pruned to the lookback and
+the cap, and merges made before a crash are still reported."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from pipeline.store import ClientStore, ResolveRequest, lua
+from touchline.services.stack import Endpoints
+
+pytestmark = pytest.mark.integration
+LOOP = asyncio.new_event_loop()
+DAY = 86_400_000
+
+
+@pytest.fixture
+def store(services: Endpoints) -> Iterator[ClientStore]:
+    s = ClientStore(services.redis_url, f"lua{uuid.uuid4().hex[:8]}", max_share=2)
+    yield s
+    LOOP.run_until_complete(s.close())
+
+
+def resolve(store: ClientStore, event_id: str, at: int, *ids: str) -> Any:
+    request = ResolveRequest("acc", event_id, f"c-{event_id}", at, list(ids))
+    return LOOP.run_until_complete(store.resolve_many([request]))[0]
+
+
+def record(store: ClientStore, event_id: str, client: str, at: int, **ctx: Any) -> Any:
+    context = {
+        "occurred_at": at,
+        "lookback_ms": 30 * DAY,
+        "touch_cap": 3,
+        "min_channels": 2,
+        "is_touch": True,
+        "is_contact": False,
+        "channel": "organic_search",
+        "enrichment": {"processed_at": 1},
+        **ctx,
+    }
+    return LOOP.run_until_complete(store.record_many([("acc", event_id, client, context)]))[0]
+
+
+def visit(session_id: str, at: int) -> dict[str, Any]:
+    state = {"session_id": session_id, "started_at": at, "last_seen_at": at, "seq": 1}
+    return {"sessions": [{**state, "landing_page": None, "campaign_key": None, "channel": "x"}]}
+
+
+def test_includes_are_resolved() -> None:
+    for name in ("resolve", "record"):
+        text = lua(name)
+        assert "-- include:" not in text and "local function run_batch" in text
+
+
+def test_a_merge_carries_the_merged_clients_visits(store: ClientStore) -> None:
+    old = resolve(store, "e1", 1000, "email:a@x.de")
+    record(store, "e1", old.client_id, 1000, session=visit("s-old", 1000))
+    new = resolve(store, "e2", 2000, "cid:1.1")
+    record(store, "e2", new.client_id, 2000, session=visit("s-new", 2000))
+    both = resolve(store, "e3", 3000, "email:a@x.de", "cid:1.1")
+    assert both.client_id == old.client_id and both.merged == (new.client_id,)
+    ids = sorted(s["session_id"] for s in (both.session or {})["sessions"])
+    assert ids == ["s-new", "s-old"]
+    assert LOOP.run_until_complete(store.redis.exists(f"{store.prefix}:acc:session:c-e2")) == 0
+
+
+def test_a_session_recorded_for_a_client_merged_meanwhile_joins_the_canonical(
+    store: ClientStore,
+) -> None:
+    old = resolve(store, "e1", 1000, "email:b@x.de")
+    record(store, "e1", old.client_id, 1000, session=visit("s-old", 1000))
+    new = resolve(store, "e2", 2000, "cid:2.2")
+    resolve(store, "e3", 3000, "email:b@x.de", "cid:2.2")  # merges before e2 is recorded
+    record(store, "e2", new.client_id, 2000, session=visit("s-new", 2000))
+    raw = LOOP.run_until_complete(store.redis.get(f"{store.prefix}:acc:session:{old.client_id}"))
+    assert sorted(s["session_id"] for s in orjson.loads(raw)["sessions"]) == ["s-new", "s-old"]
+
+
+def test_redelivery_returns_the_stored_result_and_changes_nothing(store: ClientStore) -> None:
+    client = resolve(store, "e1", 1000, "cid:3.3").client_id
+    first = record(store, "e1", client, 1000)
+    again = record(store, "e1", client, 1000, channel="email")
+    assert again == first
+    card = LOOP.run_until_complete(store.card("acc", client))
+    assert card["card"]["touch_count"] == "1" and card["channels"] == ["organic_search"]
+    assert resolve(store, "e1", 1000, "cid:3.3").prior == first
+
+
+def test_touches_are_pruned_to_the_lookback_and_the_cap(store: ClientStore) -> None:
+    client = resolve(store, "t0", 0, "cid:4.4").client_id
+    for n, at in enumerate([0, 40 * DAY, 41 * DAY, 42 * DAY, 43 * DAY]):
+        record(store, f"t{n}", client, at)
+    touches = LOOP.run_until_complete(store.card("acc", client))["touches"]
+    # day 0 is outside the 30-day lookback of day 43; the cap keeps the newest 3 of the rest
+    assert [at for _m, at in touches] == [41 * DAY, 42 * DAY, 43 * DAY]
+
+
+def test_merges_made_before_a_crash_are_still_reported(store: ClientStore) -> None:
+    a = resolve(store, "m1", 1000, "email:c@x.de").client_id
+    record(store, "m1", a, 1000)
+    b = resolve(store, "m2", 2000, "cid:5.5").client_id
+    record(store, "m2", b, 2000)
+    resolve(store, "m3", 3000, "email:c@x.de", "cid:5.5")  # merges, then the worker dies
+    retried = resolve(store, "m3", 3000, "email:c@x.de", "cid:5.5")  # redelivered
+    assert retried.merged == ()  # nothing left to merge
+    result = record(store, "m3", retried.client_id, 3000)
+    assert result["merged_from"] == [b]  # the merge made before the crash is reported
