@@ -6,6 +6,8 @@ Keys, all under ``<prefix>:<account>:``:
 ``id:<identifier>``            owner client of an identifier (``email:a@b.de``, ``cid:1.2``, ...)
 ``merged`` (hash)              merged client -> the client it was merged into (chains are chased)
 ``anchors:<identifier>:<kind>`` distinct strong identifiers (emails, source-system ids) seen with it
+``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
+                               seen with too many of); it then links and resolves no one
 ``card:<client>`` (hash)       the client card: first touch, first contact (name, phone), counters,
                                last location, ``revenue:<currency>`` totals
 ``touches:<client>`` (zset)    ``event_id|channel`` scored by time, pruned to the lookback and cap

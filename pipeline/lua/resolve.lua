@@ -16,17 +16,23 @@ local function resolve(item)
   local seen = redis.call('GET', P .. 'seen:' .. event_id)
   if seen then return {'seen', seen} end
 
-  -- 1. identifiers seen with more distinct strong identifiers of one kind than max_share are shared
+  -- 1. identifiers seen with more distinct strong identifiers of one kind than max_share are
+  -- shared, for good (shared:<identifier>): a shared identifier neither merges anyone nor
+  -- resolves an event that carries nothing else (a call from the front-desk phone gets a client
+  -- of its own instead of landing on whoever used the phone first)
   local usable, shared = {}, 0
   for i = 1, n do
     local k = ids[i]
-    local too_many = false
+    local too_many = redis.call('EXISTS', P .. 'shared:' .. k) == 1
     for j = 1, n do
       local kind = strong_kind(ids[j])
       if j ~= i and kind and kind ~= strong_kind(k) then
         local akey = P .. 'anchors:' .. k .. ':' .. kind
         redis.call('SADD', akey, ids[j])
-        if redis.call('SCARD', akey) > max_share then too_many = true end
+        if redis.call('SCARD', akey) > max_share then
+          too_many = true
+          redis.call('SET', P .. 'shared:' .. k, kind)
+        end
       end
     end
     if too_many then shared = shared + 1 else usable[#usable + 1] = k end

@@ -167,6 +167,9 @@ def test_shared_phone_stops_linking_people(processor: Processor) -> None:
     # max_share=2: the front-desk phone links at most the first two emails, never the rest.
     assert len(set(clients[2:])) == 3
     assert clients[2] not in clients[:2]
+    # A later call from that phone with nothing else (written another way) lands on no one's card.
+    (alone,) = run(processor, call(T0 + 9 * MIN, "(030) 999-000"))
+    assert enriched(alone)["client_id"] not in clients
 
 
 def test_multichannel_counts_only_distinct_channels_before_the_contact(
