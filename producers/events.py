@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.identity import extract
 from touchline.contracts import Contracts, Family
 from touchline.deadletter import now_ms
+from touchline.settings import Settings
 from touchline.validation import FieldError, coerce
 
 
@@ -96,14 +98,18 @@ def too_large(datum: dict[str, Any], size: int, limit: int) -> FieldError | None
     )
 
 
-def partition_key(datum: dict[str, Any]) -> bytes:
-    """The best client key, so one client's events keep their order within a partition."""
-    ids = datum["envelope"]["ids"]
-    for value in (ids.get("cid"), ids.get("email"), ids.get("phone")):
+DEFAULT_PHONE_REGION: str = Settings.model_fields["phone_region"].default
+
+
+def partition_key(datum: dict[str, Any], phone_region: str = DEFAULT_PHONE_REGION) -> bytes:
+    """The client's key, so one person's events keep their order within a partition: the first of
+    web client id, email, phone, source-system id, normalised as the identity store names them
+    (``GA1.2.111.222`` and ``111.222`` are one client id, ``(030) 555-0100`` is
+    ``+49305550100``), so two spellings from two sources share a partition."""
+    ids = extract(datum["envelope"]["ids"], phone_region)
+    for value in (ids.cid, ids.email, ids.phone, *ids.external):
         if value:
-            return str(value).strip().lower().encode()
-    for system, value in sorted(ids.get("external_ids", {}).items()):
-        return f"{system}:{value}".encode()
+            return value.encode()
     return str(datum["envelope"]["event_id"]).encode()
 
 
