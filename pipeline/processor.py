@@ -415,6 +415,7 @@ class Processor:
             "landing_page": info["landing_page"] or web.get("landing_page"),
             "time_on_site_ms": info["time_on_site_ms"],
             "channel": info["channel"],
+            "own_channel": static.channel,
             "utm_source": c.source,
             "utm_medium": c.medium,
             "utm_campaign": c.campaign,

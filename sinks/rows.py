@@ -54,7 +54,9 @@ SCALARS = (
     "currency",
 )
 TIMESTAMPS = {"occurred_at", "received_at", "processed_at", "session_started_at"}
-COLUMNS = (*SCALARS, *(f"lines.{f}" for f in LINE_FIELDS), "attributes", "payload_json")
+# Columns added by later migrations (ALTER TABLE ... ADD COLUMN appends them), in their order.
+ADDED = ("own_channel",)
+COLUMNS = (*SCALARS, *(f"lines.{f}" for f in LINE_FIELDS), "attributes", "payload_json", *ADDED)
 
 
 def _ts(ms: int | None) -> datetime | None:
@@ -67,6 +69,9 @@ def to_row(event: dict[str, Any]) -> list[Any]:
     row.extend([line[f] for line in lines] for f in LINE_FIELDS)
     row.append(event["attributes"])
     row.append(event["payload_json"])
+    # An event enriched before own_channel existed has none: its stored channel, as the column's
+    # DEFAULT gives the rows stored before the migration.
+    row.append(event.get("own_channel") or event["channel"])
     return row
 
 

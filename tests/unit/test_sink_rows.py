@@ -22,6 +22,8 @@ def test_event_row_follows_columns_with_utc_timestamps_and_nested_lines() -> Non
     assert row["lines.quantity"] == [1, 2]
     assert row["lines.amount_minor"] == [5, 0]
     assert row["attributes"] == {"k": "v"}
+    assert row["own_channel"] == "direct"  # an event enriched before own_channel: its channel
+    assert rows.to_row({**e, "own_channel": "email"})[-1] == "email"
 
 
 def test_merge_row() -> None:
@@ -34,11 +36,16 @@ def test_merge_row() -> None:
 def _ddl_columns(table: str) -> list[str]:
     text = "\n".join(sql for _, _, sql in clickhouse.ddl_files())
     body = text.split(f"CREATE TABLE IF NOT EXISTS {{db}}.{table}\n(", 1)[1].split("\n)", 1)[0]
-    return [
+    created = [
         re.match(r"\s*`?([\w.]+)`?", ln).group(1)  # type: ignore[union-attr]
         for ln in body.splitlines()
         if ln.strip() and not ln.strip().startswith("--")
     ]
+    # later migrations append columns (ALTER TABLE ... ADD COLUMN without AFTER), in file order
+    added = re.findall(
+        rf"^ALTER TABLE {{db}}\.{table} ADD COLUMN IF NOT EXISTS `?([\w.]+)`?", text, re.MULTILINE
+    )
+    return created + added
 
 
 def test_writer_columns_are_the_tables_columns() -> None:
