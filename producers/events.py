@@ -142,4 +142,8 @@ def prepare(
         return errors
     if occurred_within is not None and (late := check_occurred_at(datum, occurred_within)):
         return [late]
-    return Prepared(family=family, datum=datum, key=partition_key(datum))
+    try:
+        key = partition_key(datum)
+    except ValueError as exc:  # an identifier the identity store refuses (the worker would too)
+        return [FieldError("$.envelope.ids.external_ids", str(exc))]
+    return Prepared(family=family, datum=datum, key=key)

@@ -402,3 +402,13 @@ def test_an_unreachable_schema_registry_is_503_not_500() -> None:
     assert resp.json()["reason"] == "registry_unavailable"
     assert "retry-after" in resp.headers
     assert fake.published == []
+
+
+@pytest.mark.parametrize("system", ["my crm", "crm:eu", "", " "])
+def test_an_external_id_system_the_identity_store_refuses_is_400_not_500(system: str) -> None:
+    event = fresh_events(1)[0]
+    event["envelope"]["ids"] = {"external_ids": {system: "4711"}}
+    resp, fake = post("/v1/events", event)
+    assert resp.status_code == 400, resp.text
+    assert only_error(resp)["field"] == "$.envelope.ids.external_ids"
+    assert len(dead_letters(fake)) == 1

@@ -96,6 +96,9 @@ nasty = st.one_of(
 )
 
 
+MAP_KEYS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-.", min_size=1, max_size=8)
+
+
 # --- valid events from the contracts -------------------------------------------------------------
 
 
@@ -127,8 +130,8 @@ class Strategies:
             return self._record(node)
         if kind == "array":
             return st.lists(self.of(node["items"]), max_size=3)
-        if kind == "map":
-            return st.dictionaries(st.text(max_size=8), self.of(node["values"]), max_size=3)
+        if kind == "map":  # keys as the identity store takes source-system names
+            return st.dictionaries(MAP_KEYS, self.of(node["values"]), max_size=3)
         return self._primitive(str(kind), name)
 
     def _primitive(self, kind: str, name: str) -> st.SearchStrategy[Any]:
