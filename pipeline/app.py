@@ -20,7 +20,7 @@ from confluent_kafka import Producer
 
 from pipeline import metrics
 from pipeline.delivery import Delivery, Outgoing, Refused
-from pipeline.processor import Config, Output, Processor, Record
+from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
 from producers.publisher import producer_config
 from touchline import topics
@@ -31,17 +31,6 @@ from touchline.settings import Settings
 
 log = logging.getLogger(__name__)
 TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-
-
-def processor_config(settings: Settings) -> Config:
-    return Config(
-        session_timeout_ms=settings.session_timeout_minutes * 60_000,
-        lookback_ms=min(settings.lookback_days, 365) * 86_400_000,
-        touch_cap=settings.touch_cap,
-        min_channels=settings.multichannel_min_channels,
-        phone_region=settings.phone_region,
-        own_hosts=frozenset(h.lower() for h in settings.own_hosts),
-    )
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:

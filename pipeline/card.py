@@ -3,10 +3,12 @@ and what touched them before. Reads the Redis store; rendering is pure."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.identity import extract
+from pipeline.touches import Touch, derive
 
 
 def identifier_key(
@@ -28,9 +30,30 @@ def _when(ms: str | int | None) -> str:
     return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def render(card: dict[str, Any]) -> str:
-    """The card as text: identity, first touch, counters, revenue, then every touch kept."""
+@dataclass(frozen=True)
+class Rules:
+    """What a touch is and when a contact is multichannel: the settings the worker uses."""
+
+    timeout_ms: int
+    lookback_ms: int
+    min_channels: int
+
+
+def touches_of(card: dict[str, Any], rules: Rules) -> list[Touch]:
+    """The card's touches, derived in event time from the hits it keeps."""
+    return derive(
+        card["hits"],
+        timeout_ms=rules.timeout_ms,
+        lookback_ms=rules.lookback_ms,
+        min_channels=rules.min_channels,
+    )
+
+
+def render(card: dict[str, Any], rules: Rules) -> str:
+    """The card as text: identity, first touch, counters, revenue, then every touch kept (derived
+    in event time from the card's hits, so arrival order does not change it)."""
     c = card["card"]
+    touches = touches_of(card, rules)
     revenue = (
         ", ".join(
             f"{int(v) / 100:.2f} {k.split(':', 1)[1]}"
@@ -39,26 +62,32 @@ def render(card: dict[str, Any]) -> str:
         )
         or "0"
     )
-    first = (
-        " / ".join(v for v in (c.get("ft_channel"), c.get("ft_source"), c.get("ft_campaign")) if v)
-        or "-"
+    first = touches[0] if touches else None
+    first_text = (
+        f"{_when(first.at)}  {' / '.join(v for v in (first.channel, first.campaign) if v)}"
+        if first
+        else "-"
     )
+    contacts = [t for t in touches if t.is_contact]
     lines = [
         f"client        {card['client_id']}",
         f"name          {c.get('name') or 'unknown'}",
         f"phone         {c.get('phone') or '-'}",
         f"location      {c.get('location') or '(undefined)'}",
-        f"first touch   {_when(c.get('ft_at'))}  {first}",
-        f"touches       {c.get('touch_count', 0)}   contacts {c.get('contact_count', 0)}"
+        f"first touch   {first_text}",
+        f"touches       {len(touches)}   contacts {len(contacts)}"
+        f"   multichannel {sum(t.multichannel for t in contacts)}"
         f"   last contact {_when(c.get('lc_at'))}",
-        f"channels      {', '.join(card['channels']) or '-'}",
+        f"channels      {', '.join(sorted({t.channel for t in touches})) or '-'}",
         f"revenue       {revenue}",
-        "touches kept (oldest first):",
+        "touches (oldest first):",
     ]
     previous: int | None = None
-    for member, at in card["touches"]:
-        channel = member.split("|", 1)[1] if "|" in member else "?"
-        gap = "" if previous is None else f"  (+{(at - previous) / 3_600_000:.1f} h)"
-        lines.append(f"  {_when(at)}  {channel}{gap}")
-        previous = at
+    for t in touches:
+        gap = "" if previous is None else f"  (+{(t.at - previous) / 3_600_000:.1f} h)"
+        kind = "contact" if t.is_contact else "touch"
+        multi = f"  multichannel: {', '.join(t.channels_before)}" if t.multichannel else ""
+        campaign = f" / {t.campaign}" if t.campaign else ""
+        lines.append(f"  {_when(t.at)}  {kind:7}  {t.channel}{campaign}{gap}{multi}")
+        previous = t.at
     return "\n".join(lines)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from touchline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.card import Rules
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -22,6 +26,15 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     worker = faust.Worker(app, loglevel=args.loglevel)
     worker.execute_from_commandline()
     return 0
+
+
+def card_rules(settings: Settings) -> Rules:
+    """The card's touch rules from the settings the worker uses."""
+    from pipeline.card import Rules
+    from pipeline.processor import processor_config
+
+    cfg = processor_config(settings)
+    return Rules(cfg.session_timeout_ms, cfg.lookback_ms, cfg.min_channels)
 
 
 def _card(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,7 +57,7 @@ def _card(args: argparse.Namespace, settings: Settings) -> int:
             client = args.client or await store.lookup(args.account, key or "")
             if client is None:
                 return None
-            return render(await store.card(args.account, client))
+            return render(await store.card(args.account, client), card_rules(settings))
         finally:
             await store.close()
 

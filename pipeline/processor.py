@@ -17,13 +17,14 @@ from typing import Any, TypeVar
 
 import orjson
 
-from pipeline import enrichment, metrics
+from pipeline import enrichment, metrics, touches
 from pipeline.identity import Identifiers, extract
 from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
 from pipeline.store import ClientStore, ResolveRequest
 from touchline import deadletter
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
+from touchline.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,20 @@ class Config:
     min_channels: int = 2
     phone_region: str = "DE"
     own_hosts: frozenset[str] = frozenset()
+    hit_cap: int = 2000
     record_chunk: int = 100  # events per record script call (the batch is pipelined in chunks)
+
+
+def processor_config(settings: Settings) -> Config:
+    return Config(
+        session_timeout_ms=settings.session_timeout_minutes * 60_000,
+        lookback_ms=min(settings.lookback_days, 365) * 86_400_000,
+        touch_cap=settings.touch_cap,
+        hit_cap=settings.hit_cap,
+        min_channels=settings.multichannel_min_channels,
+        phone_region=settings.phone_region,
+        own_hosts=frozenset(h.lower() for h in settings.own_hosts),
+    )
 
 
 T = TypeVar("T")
@@ -351,10 +365,25 @@ class Processor:
                 "time_on_site_ms": time_on_site(state, at),
             }
         is_touch = (static.has_web and new_session) or static.is_contact or static.is_lead
+        flags = (
+            (touches.WEB if static.has_web else 0)
+            | (touches.CONTACT if static.is_contact else 0)
+            | (touches.LEAD if static.is_lead else 0)
+        )
+        hit = touches.Hit(
+            at,
+            event_id,
+            flags,
+            static.channel,
+            campaign_key(static.campaign),
+            static.campaign.campaign,
+        )
         ctx: dict[str, Any] = {
             "occurred_at": at,
             "lookback_ms": cfg.lookback_ms,
             "touch_cap": cfg.touch_cap,
+            "hit_cap": cfg.hit_cap,
+            "hit": hit.member() if flags else None,
             "min_channels": cfg.min_channels,
             "is_touch": is_touch,
             "is_contact": static.is_contact,

@@ -13,6 +13,9 @@ Keys, all under ``<prefix>:<account>:``:
 ``touches:<client>`` (zset)    ``event_id|channel`` scored by time, pruned to the lookback and cap
 ``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
 ``channels:<client>`` (set)    every channel that touched the client
+``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
+                               time, pruned to the lookback and ``hit_cap``: the card's touches
+                               are derived from them in event time
 ``session:<client>``           the client's recent visits (JSON); a merge carries the merged
                                client's visits to the canonical client
 ``seen:<event_id>``            the event's enrichment result; its presence makes every later
@@ -34,6 +37,8 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+
+from pipeline.touches import Hit
 
 # Both scripts (pipeline/lua/resolve.lua, record.lua) take a whole batch (one JSON array in ARGV[3])
 # and handle its events in order, each in a pcall: one event's error comes back in its slot instead
@@ -170,11 +175,13 @@ class ClientStore:
         card = {k.decode(): v.decode() for k, v in raw.items()}
         touches = await self.redis.zrange(base + "touches:" + client, 0, -1, withscores=True)
         channels = await self.redis.smembers(base + "channels:" + client)
+        hits = await self.redis.zrange(base + "hits:" + client, 0, -1, withscores=True)
         return {
             "client_id": client,
             "card": card,
             "touches": [(m.decode(), int(s)) for m, s in touches],
             "channels": sorted(c.decode() for c in channels),
+            "hits": [Hit.from_member(m, s) for m, s in hits],
         }
 
     async def close(self) -> None:

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         2, description="Distinct channels before a contact that make it multichannel."
     )
     touch_cap: int = Field(500, description="Most touches kept per client card.")
+    hit_cap: int = Field(
+        2000,
+        description="Most hits (web hits, contacts, leads) a client card keeps, within the "
+        "lookback, to derive its touches in event time.",
+    )
     identity_max_share: int = Field(
         2,
         description="An identifier seen with more distinct emails (or ids of one source system) "

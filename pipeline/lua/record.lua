@@ -37,6 +37,16 @@ local function record(item)
     redis.call('ZREMRANGEBYRANK', tkey, 0, -(ctx.touch_cap + 1))
   end
 
+  -- the hit itself (web hit, contact, lead): the card derives its touches from these in event
+  -- time (pipeline/touches.py), so they come out the same in any arrival order
+  if s(ctx.hit) ~= '' then
+    local hkey = P .. 'hits:' .. client
+    redis.call('ZADD', hkey, at, ctx.hit)
+    local newest = redis.call('ZREVRANGE', hkey, 0, 0, 'WITHSCORES')
+    redis.call('ZREMRANGEBYSCORE', hkey, '-inf', '(' .. (tonumber(newest[2]) - ctx.lookback_ms))
+    redis.call('ZREMRANGEBYRANK', hkey, 0, -(ctx.hit_cap + 1))
+  end
+
   local since_prev, contact_seq = -1, 0
   if ctx.is_contact then
     local ckey = P .. 'contacts:' .. client

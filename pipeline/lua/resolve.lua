@@ -99,7 +99,7 @@ local function resolve(item)
           redis.call('HINCRBY', card, f, flat[i + 1])
         end
       end
-      for _, z in ipairs({'touches:', 'contacts:'}) do
+      for _, z in ipairs({'touches:', 'contacts:', 'hits:'}) do
         redis.call('ZUNIONSTORE', P .. z .. client, 2, P .. z .. client, P .. z .. o,
                    'AGGREGATE', 'MIN')
       end
@@ -111,7 +111,7 @@ local function resolve(item)
                                      redis.call('GET', P .. 'session:' .. o))
       if carried then redis.call('SET', P .. 'session:' .. client, carried) end
       redis.call('DEL', other, P .. 'touches:' .. o, P .. 'contacts:' .. o, P .. 'channels:' .. o,
-                 P .. 'session:' .. o)
+                 P .. 'session:' .. o, P .. 'hits:' .. o)
       redis.call('HSET', P .. 'merged', o, client)
       merges[#merges + 1] = o
     end

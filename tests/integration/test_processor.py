@@ -242,7 +242,7 @@ def test_a_web_form_without_phone_or_name_gives_an_unknown_card(processor: Proce
 
 
 def test_the_live_card_answers_who_is_calling(processor: Processor) -> None:
-    from pipeline.card import identifier_key, render
+    from pipeline.card import Rules, identifier_key, render
 
     run(
         processor,
@@ -260,10 +260,11 @@ def test_the_live_card_answers_who_is_calling(processor: Processor) -> None:
     assert key == "phone:+49307654321"
     client = LOOP.run_until_complete(processor.store.lookup("acc", key))
     assert client is not None
-    text = render(card(processor, client))
+    text = render(card(processor, client), Rules(30 * MIN, 90 * 86_400_000, 2))
     assert "name          Anna" in text
     assert "channels      paid_search, phone_call" in text
-    assert "first touch   2026-09-21 14:13 UTC  paid_search / google" in text
+    assert "first touch   2026-09-21 14:13 UTC  paid_search" in text
+    assert "touches       2   contacts 1" in text  # the visit (its booking step is part of it)
     assert "(+24.0 h)" in text  # the call came a day after the first touch
 
 

@@ -1,0 +1,113 @@
+"""A client's touches derived in event time from the hits the card keeps. Pure.
+
+The worker sees one client's events in arrival order (a topic per family, late webhooks, CRM rows
+hours late, merges mid-visit), so whatever it decides on arrival can be wrong. The card therefore
+keeps the *hits* themselves (web hits, inbound contacts, CRM leads, each with its own channel and
+campaign key) and derives everything below from them, ordered by ``(at, event_id)``: the same set
+of hits gives the same touches in any arrival order. ``sinks/sql/fragments`` derives the reports'
+touches by the same rules.
+
+* **Sessions** over the web hits: a hit starts a session when it is the first, when at least
+  ``timeout_ms`` passed since the previous hit, or when its campaign key is set and differs from
+  the session's (see :func:`pipeline.sessions.next_session`, of which this is the in-order case).
+* **Touches**: every session start (with the channel and campaign of the hit that started it),
+  every inbound contact and every CRM lead; a web hit that is also a contact is one touch.
+* **Multichannel**: a contact is multichannel when the touches in ``[at - lookback_ms, at)``
+  (itself excluded) come from at least ``min_channels`` distinct channels; ``channels_before``
+  lists them in order of their first touch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
+
+WEB, CONTACT, LEAD = 1, 2, 4  # Hit.flags
+
+
+@dataclass(frozen=True)
+class Hit:
+    at: int
+    event_id: str
+    flags: int  # WEB | CONTACT | LEAD
+    channel: str  # the hit's own channel
+    campaign_key: str | None
+    campaign: str | None  # utm_campaign, for display
+
+    def member(self) -> str:
+        """The hit as the card's sorted-set member (scored by ``at``)."""
+        fields = [self.event_id, self.flags, self.channel, self.campaign_key, self.campaign]
+        return orjson.dumps(fields).decode()
+
+    @classmethod
+    def from_member(cls, member: str | bytes, at: float) -> Hit:
+        event_id, flags, channel, key, campaign = orjson.loads(member)
+        return cls(int(at), event_id, int(flags), channel, key, campaign)
+
+
+@dataclass(frozen=True)
+class Touch:
+    at: int
+    event_id: str
+    channel: str
+    campaign: str | None
+    is_contact: bool
+    channels_before: tuple[str, ...] = ()
+    multichannel: bool = False
+    since_previous_contact_ms: int | None = None
+
+
+def session_starts(hits: Iterable[Hit], timeout_ms: int) -> set[str]:
+    """Event ids of the web hits that start a session (hits in any order)."""
+    starts: set[str] = set()
+    last: int | None = None
+    key: str | None = None
+    for hit in sorted((h for h in hits if h.flags & WEB), key=lambda h: (h.at, h.event_id)):
+        new_key = hit.campaign_key is not None and hit.campaign_key != key
+        if last is None or hit.at - last >= timeout_ms or new_key:
+            starts.add(hit.event_id)
+            key = hit.campaign_key
+        last = hit.at
+    return starts
+
+
+def derive(
+    hits: Iterable[Hit], *, timeout_ms: int, lookback_ms: int, min_channels: int
+) -> list[Touch]:
+    """The client's touches, oldest first, with each contact's multichannel facts."""
+    ordered = sorted(hits, key=lambda h: (h.at, h.event_id))
+    starts = session_starts(ordered, timeout_ms)
+    touches: list[Touch] = []
+    previous_contact: int | None = None
+    for hit in ordered:
+        is_contact = bool(hit.flags & CONTACT)
+        if not (hit.event_id in starts or is_contact or hit.flags & LEAD):
+            continue
+        touch = Touch(hit.at, hit.event_id, hit.channel, hit.campaign, is_contact)
+        if is_contact:
+            before = channels_before(touches, hit.at, lookback_ms)
+            since = None if previous_contact is None else hit.at - previous_contact
+            touch = Touch(
+                hit.at,
+                hit.event_id,
+                hit.channel,
+                hit.campaign,
+                True,
+                before,
+                len(before) >= min_channels,
+                since,
+            )
+            previous_contact = hit.at
+        touches.append(touch)
+    return touches
+
+
+def channels_before(touches: list[Touch], at: int, lookback_ms: int) -> tuple[str, ...]:
+    """Distinct channels of the touches in ``[at - lookback_ms, at)``, in first-touch order."""
+    seen: dict[str, None] = {}
+    for touch in touches:
+        if at - lookback_ms <= touch.at < at:
+            seen.setdefault(touch.channel, None)
+    return tuple(seen)
