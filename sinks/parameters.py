@@ -9,10 +9,23 @@ from datetime import date, timedelta
 from typing import Any
 
 from touchline.errors import TouchlineError
+from touchline.settings import Settings, get_settings
 
 PARAM = re.compile(r"\{(\w+):(\w+)\}")
 
-# Defaults: whole history of every account, location and service.
+# Report parameters whose default is a worker setting, so the reports and the worker share one
+# definition (TOUCHLINE_SESSION_TIMEOUT_MINUTES, _LOOKBACK_DAYS, _MULTICHANNEL_MIN_CHANNELS):
+# parameter name -> how to read it from the settings.
+FROM_SETTINGS = {
+    "session_timeout_minutes": lambda s: s.session_timeout_minutes,
+    "lookback_days": lambda s: min(s.lookback_days, 365),  # the worker caps it at 365 too
+    "min_channels": lambda s: s.multichannel_min_channels,
+}
+# Parameters that must be at least 1.
+POSITIVE = frozenset({"session_timeout_minutes", "min_channels"})
+
+# Defaults: whole history of every account, location and service; the FROM_SETTINGS ones are the
+# settings' defaults here and the environment's settings when a query runs (``resolve``).
 DEFAULTS: dict[str, Any] = {
     "account": "",
     "from": date(1970, 1, 1),
@@ -25,7 +38,10 @@ DEFAULTS: dict[str, Any] = {
     "window_ms": 7 * 86_400_000,
     "model": "",
     "by": "channel",
-    "lookback_days": 30,
+    **{
+        name: read(Settings.model_construct())  # the fields' defaults, without the environment
+        for name, read in FROM_SETTINGS.items()
+    },
     "half_life_days": 7.0,
     "window_days": 14,
     "client": "",
@@ -47,6 +63,8 @@ def resolve(sql: str, given: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, kind in declared(sql).items():
         value = given.get(name)
+        if value is None and name in FROM_SETTINGS:
+            value = FROM_SETTINGS[name](get_settings())
         if value is None:
             if name not in DEFAULTS:
                 raise TouchlineError(f"parameter {name!r} is required")
@@ -63,6 +81,8 @@ def coerce(name: str, kind: str, value: Any) -> Any:
             number = int(value)
             if kind.startswith("UInt") and number < 0:
                 raise ValueError("must not be negative")
+            if name in POSITIVE and number < 1:
+                raise ValueError("must be at least 1")
             return number
         if kind.startswith("Float"):
             real = float(value)

@@ -7,6 +7,8 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pipeline.sessions import campaign_key
+from pipeline.utm import Campaign
 from producers.generator import FUNNEL_STEPS
 
 DAY_MS = 86_400_000
@@ -214,6 +216,79 @@ def booking_outcomes(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, 
     return out
 
 
+def own_channel(e: Event) -> str:
+    """The event's own channel; a row stored without one has its stored channel (the column's
+    DEFAULT)."""
+    return str(e.get("own_channel") or e["channel"])
+
+
+def _key(e: Event) -> str | None:
+    return campaign_key(
+        Campaign(
+            source=e["utm_source"],
+            medium=e["utm_medium"],
+            campaign=e["utm_campaign"],
+            term=e["utm_term"],
+            content=e["utm_content"],
+            click_id_type=e["click_id_type"],
+        )
+    )
+
+
+def event_time_touches(
+    events: list[Event], p: dict[str, Any]
+) -> dict[tuple[str, str], list[Event]]:
+    """Each (account, canonical client)'s touches, derived in event time from the raw columns only
+    (session_id presence, own channel, UTM columns, click id type, is_contact, event_type,
+    occurred_at, event_id), never from the stored is_touch / multichannel / channels_before or the
+    channel given to web events. A web hit (session_id set) starts a session when it is the
+    client's first hit, comes at least the session timeout after the previous hit, or has a
+    campaign key different from its session's (the key of the session's first hit); touches are
+    session starts, inbound contacts and CRM leads, oldest first, each once, with ``channel`` its
+    own channel, ``multichannel`` (contacts with at least ``min_channels`` distinct channels among
+    the touches in [contact - lookback, contact)) and ``channels_before`` (those channels in
+    first-touch order)."""
+    timeout = p["session_timeout_minutes"] * 60_000
+    lookback = p["lookback_days"] * DAY_MS
+    by: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    for e in events:
+        if e["session_id"] is not None or e["is_contact"] or e["event_type"] == "crm_lead":
+            by[(e["account_id"], e["client_id"])].append(e)
+    out: dict[tuple[str, str], list[Event]] = {}
+    for client, evs in by.items():
+        evs.sort(key=lambda e: (e["occurred_at"], e["event_id"]))
+        touches: list[Event] = []
+        last_hit: int | None = None
+        session_key: str | None = None
+        for e in evs:
+            starts = False
+            if e["session_id"] is not None:
+                key = _key(e)
+                at = e["occurred_at"]
+                if (
+                    last_hit is None
+                    or at - last_hit >= timeout
+                    or (key is not None and key != session_key)
+                ):
+                    starts, session_key = True, key
+                last_hit = at
+            if starts or e["is_contact"] or e["event_type"] == "crm_lead":
+                before: dict[str, None] = {}
+                for t in touches:
+                    if e["occurred_at"] - lookback <= t["occurred_at"] < e["occurred_at"]:
+                        before.setdefault(t["channel"], None)
+                touches.append(
+                    {
+                        **e,
+                        "channel": own_channel(e),
+                        "channels_before": list(before),
+                        "multichannel": bool(e["is_contact"]) and len(before) >= p["min_channels"],
+                    }
+                )
+        out[client] = touches
+    return out
+
+
 MODELS = ["first", "last", "last_non_direct", "linear", "time_decay", "position"]
 
 
@@ -249,10 +324,7 @@ def attribution(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]
         and _loc_ok(e, p["location"])
         and _svc_ok(e, p["service"])
     ]
-    touches: dict[tuple[str, str], list[Event]] = defaultdict(list)
-    for e in events:
-        if e["is_touch"]:
-            touches[(e["account_id"], e["client_id"])].append(e)
+    touches = event_time_touches(events, p)
     sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     models = [m for m in MODELS if not p["model"] or m == p["model"]]
     for c in conversions:
@@ -260,12 +332,12 @@ def attribution(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]
         path = sorted(
             (
                 t
-                for t in touches[(c["account_id"], c["client_id"])]
+                for t in touches.get((c["account_id"], c["client_id"]), [])
                 if ts - lookback <= t["occurred_at"] <= ts and t["event_id"] != c["event_id"]
             ),
             key=lambda t: (t["occurred_at"], t["event_id"]),
         )
-        multi = len({t["channel"] for t in path}) >= 2
+        multi = len({t["channel"] for t in path}) >= p["min_channels"]
         if not path:
             keys = ["(no touch)"]
         elif p["by"] == "campaign":
@@ -312,17 +384,18 @@ def _find_clients(events: list[Event], p: dict[str, Any]) -> set[str]:
 
 
 def client_card(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """(client_id, occurred_at ms, event_type, kind, channel, utm_campaign, since_previous_s)."""
+    """(client_id, occurred_at ms, event_type, kind, channel, utm_campaign, multichannel,
+    channels_before, since_previous_s), touches derived in event time."""
     ids = _find_clients(events, p)
+    touches = event_time_touches(events, p)
     out = []
     for cid in sorted(ids):
         rows = sorted(
             (
-                e
-                for e in events
-                if e["client_id"] == cid
-                and (not p["account"] or e["account_id"] == p["account"])
-                and (e["is_touch"] or e["is_contact"])
+                t
+                for (account, client), ts in touches.items()
+                if client == cid and (not p["account"] or account == p["account"])
+                for t in ts
             ),
             key=lambda e: (e["occurred_at"], e["event_id"]),
         )
@@ -338,6 +411,8 @@ def client_card(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]
                     kind,
                     e["channel"],
                     e["utm_campaign"],
+                    e["multichannel"],
+                    e["channels_before"],
                     since,
                 )
             )
@@ -346,6 +421,7 @@ def client_card(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]
 
 
 def client_summary(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]:
+    derived = event_time_touches(events, p)
     out = []
     for cid in sorted(_find_clients(events, p)):
         evs = [
@@ -354,7 +430,12 @@ def client_summary(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ..
             if e["client_id"] == cid and (not p["account"] or e["account_id"] == p["account"])
         ]
         touches = sorted(
-            (e for e in evs if e["is_touch"] or e["is_contact"]),
+            (
+                t
+                for (account, client), ts in derived.items()
+                if client == cid and (not p["account"] or account == p["account"])
+                for t in ts
+            ),
             key=lambda e: (e["occurred_at"], e["event_id"]),
         )
         first = touches[0] if touches else None
@@ -370,7 +451,7 @@ def client_summary(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ..
                 (first["utm_campaign"] or "") if first else "",
                 len(touches),
                 sum(e["is_contact"] for e in evs),
-                sum(e["is_contact"] and e["multichannel"] for e in evs),
+                sum(t["multichannel"] for t in touches),
                 sorted({e["channel"] for e in touches}),
                 sum(e["revenue_minor"] for e in evs),
                 sorted({e["currency"] for e in evs if e["revenue_minor"] and e["currency"]}),

@@ -16,12 +16,14 @@ from touchline.settings import REPO_ROOT
 STEPS = FUNNEL_STEPS[:8]  # the widget steps up to success (failed is not a funnel step)
 CHANNELS = ["direct", "organic_search", "paid_search", "email", "paid_social", "phone_call"]
 CAMPAIGNS = [None, "spring", "brand", "retarget"]
+SOURCES = ["google", "newsletter", "facebook"]
 DEVICES = ["desktop", "mobile", "tablet"]
 STORES = ["s1", "s2", "s3"]
 SERVICES = ["cut", "color", "massage"]
 STAFF = ["r1", "r2", "r3", "r4"]
 DAY_MS = 86_400_000
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+SESSION_MS = 30 * 60_000  # the default session timeout
 
 
 def defaults() -> dict[str, Any]:
@@ -118,26 +120,62 @@ def generate(seed: int = 7, clients: int = 120) -> Dataset:
         device = rnd.choice(DEVICES)
         t = T0 + rnd.randrange(0, 50) * DAY_MS + rnd.randrange(0, DAY_MS)
         common = {"account_id": account, "location_id": location, "device_type": device}
-        # touches
-        for k in range(rnd.randrange(0, 5)):
-            t = at(t + rnd.randrange(60_000, 5 * DAY_MS))
-            ch = rnd.choice(CHANNELS)
+        # Web visits, calls, web-form contacts and CRM leads. own_channel and the raw columns
+        # (session_id presence, UTM columns, click id type, is_contact, event_type, time) hold the
+        # truth; the stored arrival-order decisions (is_touch, multichannel, channels_before,
+        # touch_seq, session_seq, and the visit channel given to pages in `channel`) are what a
+        # worker seeing the events out of order could have written: scrambled on purpose, so the
+        # reports are checked to derive everything in event time and never read them.
+        for _ in range(rnd.randrange(0, 7)):
+            kind = rnd.choice(["page"] * 5 + ["call", "form", "lead"])
+            gap = rnd.choice(
+                [
+                    rnd.randrange(60_000, 5 * DAY_MS),  # a new visit, later
+                    rnd.randrange(1_000, SESSION_MS),  # the same visit, unless the campaign changes
+                    SESSION_MS,  # exactly the timeout: a new session
+                    SESSION_MS - 1,  # one millisecond less: the same visit
+                    -rnd.randrange(1_000, 2 * SESSION_MS),  # a late hit, before the last one
+                ]
+            )
+            t = at(max(T0, t + gap))
+            ch = rnd.choice(CHANNELS[:-1])
+            tagged = rnd.random() < 0.5  # UTM tags / click id (a campaign key), else none
+            raw: dict[str, Any] = {
+                "utm_source": rnd.choice(SOURCES) if tagged else None,
+                "utm_medium": rnd.choice([None, "cpc", "email"]) if tagged else None,
+                "utm_campaign": rnd.choice(CAMPAIGNS) if tagged else None,
+                "click_id_type": rnd.choice([None, None, "gclid"]) if tagged else None,
+            }
+            if kind == "call":
+                ch, raw = "phone_call", {}
+            if kind == "lead":
+                ch = "crm_offline"
+            family, event_type, source, contact = {
+                "page": ("touchline.events.WebTouch", "page_view", "web", False),
+                "call": ("touchline.events.InboundContact", "inbound_call", "call_tracking", True),
+                "form": ("touchline.events.InboundContact", "contact_web_form", "web", True),
+                "lead": ("touchline.events.CrmDeal", "crm_lead", "crm", False),
+            }[kind]
             data.events.append(
                 event(
-                    event_type="page_view" if ch != "phone_call" else "inbound_call",
-                    family="touchline.events.WebTouch"
-                    if ch != "phone_call"
-                    else "touchline.events.InboundContact",
+                    event_type=event_type,
+                    family=family,
+                    source=source,
                     occurred_at=t,
                     client_id=rnd.choice(ids),
-                    channel=ch,
-                    utm_campaign=rnd.choice(CAMPAIGNS),
-                    is_touch=True,
-                    is_contact=ch == "phone_call",
-                    multichannel=ch == "phone_call" and k >= 2,
-                    touch_seq=k + 1,
+                    own_channel=ch,
+                    **raw,
+                    is_contact=contact,
                     cid=f"ga.{i}",
-                    session_id=f"s{i}-{k}",
+                    # a web hit has a session id (its value is the worker's arrival-order session)
+                    session_id=f"s{i}-{rnd.randrange(3)}" if kind in ("page", "form") else None,
+                    # the worker's arrival-order decisions, scrambled
+                    channel=rnd.choice(CHANNELS) if kind in ("page", "form") else ch,
+                    is_touch=rnd.random() < 0.5,
+                    multichannel=rnd.random() < 0.5,
+                    channels_before=rnd.sample(CHANNELS, rnd.randrange(0, 3)),
+                    touch_seq=rnd.randrange(0, 9),
+                    session_seq=rnd.randrange(0, 9),
                     **common,
                 )
             )
@@ -159,7 +197,8 @@ def generate(seed: int = 7, clients: int = 120) -> Dataset:
                             occurred_at=t,
                             client_id=rnd.choice(ids),
                             session_id=sess,
-                            channel=rnd.choice(CHANNELS),
+                            own_channel="direct",  # internal navigation: no tags, no referrer
+                            channel=rnd.choice(CHANNELS),  # the visit's, as stored: scrambled
                             **common,
                         )
                     )

@@ -20,6 +20,9 @@ BASE: dict[str, Any] = {
     "to": date(2025, 12, 31),
     "location": "",
     "service": "",
+    "session_timeout_minutes": 30,
+    "lookback_days": 90,
+    "min_channels": 2,
 }
 
 
@@ -114,6 +117,23 @@ ATTR_CASES = [
     {"model": "", "by": "campaign", "lookback_days": 90, "half_life_days": 3.5},
     {"model": "time_decay", "by": "channel", "lookback_days": 7, "half_life_days": 1.0},
     {
+        "model": "",
+        "by": "channel",
+        "lookback_days": 30,
+        "half_life_days": 7.0,
+        "session_timeout_minutes": 5,
+        "min_channels": 3,
+    },
+    {
+        "model": "",
+        "by": "campaign",
+        "lookback_days": 30,
+        "half_life_days": 7.0,
+        "session_timeout_minutes": 240,
+        "from": date(2025, 2, 1),
+        "to": date(2025, 2, 20),
+    },
+    {
         "model": "position",
         "by": "channel",
         "lookback_days": 30,
@@ -155,22 +175,24 @@ CARD_EXTRA = [
 
 
 @pytest.mark.parametrize(
-    "who,account",
+    "who,account,options",
     [
-        ("c14", ""),
-        ("c14-alias", ""),
-        ("ga.22", ""),
-        ("c22-b", ""),
-        ("c33", ""),
-        ("c22-a", "acc1"),
-        ("pat@example.com", ""),
-        ("pat@example.com", "acc2"),
-        ("+100", ""),
-        ("+200", "acc1"),
+        ("c14", "", {}),
+        ("c14-alias", "", {}),
+        ("ga.22", "", {}),
+        ("c22-b", "", {}),
+        ("c33", "", {}),
+        ("c22-a", "acc1", {}),
+        ("pat@example.com", "", {}),
+        ("pat@example.com", "acc2", {}),
+        ("+100", "", {}),
+        ("+200", "acc1", {}),
+        ("c14", "", {"session_timeout_minutes": 5, "min_channels": 1, "lookback_days": 7}),
+        ("c22", "", {"session_timeout_minutes": 600, "min_channels": 3}),
     ],
 )
 def test_client_card_matches_reference(
-    loaded: tuple[Client, str, Dataset], who: str, account: str
+    loaded: tuple[Client, str, Dataset], who: str, account: str, options: dict[str, Any]
 ) -> None:
     client, db, data = loaded
     extra = [
@@ -189,7 +211,7 @@ def test_client_card_matches_reference(
         for acc, cid, email, phone, day in CARD_EXTRA
     ]
     clickhouse.insert_events(client, db, [rows.to_row(e) for e in extra])
-    params = {**BASE, "client": who, "account": account}
+    params = {**BASE, "client": who, "account": account, **options}
     events = ref.canonical(data.events + extra, data.merges)
     expected = ref.client_card(events, params)
     cols, got = clickhouse.query(client, "client_card", db, params)
@@ -202,6 +224,8 @@ def test_client_card_matches_reference(
             "kind",
             "channel",
             "utm_campaign",
+            "multichannel",
+            "channels_before",
             "since_previous_s",
         )
     ]

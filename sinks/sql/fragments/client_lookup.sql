@@ -8,7 +8,8 @@
 -- client_events = their events, read from events FINAL by primary key with PREWHERE on the key
 -- columns (a whole duplicate group shares them, so filtering before FINAL keeps the same rows),
 -- with the canonical id as client_id, computed exactly as events_canonical does. Each
--- WITH (SELECT ...) is a scalar evaluated once per query.
+-- WITH (SELECT ...) is a scalar evaluated once per query. Ends with a comma: the including query
+-- adds more WITH elements (its event-time touches, fragments/event_time_touches.sql).
     (
         SELECT groupUniqArray((account_id, client_id))
         FROM (
@@ -69,4 +70,4 @@
         FROM {db}.events AS e FINAL
         PREWHERE has(stitched, (e.account_id, e.client_id))
              AND ({account:String} = '' OR e.account_id = {account:String})
-    )
+    ),

@@ -1,6 +1,9 @@
 -- Multi-touch attribution of conversions (booking successes and events with revenue) in
--- [from, to] to the touches (is_touch) of the same canonical client in the {lookback_days:UInt32}
--- days before and up to the conversion (the conversion event itself excluded).
+-- [from, to] to the touches of the same canonical client in the {lookback_days:UInt32} days before
+-- and up to the conversion (the conversion event itself excluded). Touches are derived in event
+-- time (fragments/event_time_touches.sql: session starts with {session_timeout_minutes} minutes of
+-- inactivity or a new campaign, inbound contacts, CRM leads; channel = the touch's own channel),
+-- never read from the worker's arrival-order flags.
 -- Models ({model:String}, '' = all): first, last, last_non_direct (latest touch whose channel is not
 -- 'direct', else the last touch), linear (1/n), time_decay (weight 0.5^(age / half-life), with
 -- {half_life_days:Float64}, normalised to 1), position (40/20/40: 0.4 first and last, 0.2 shared by
@@ -8,11 +11,15 @@
 -- '(no touch)'. Touches are ordered by time, then event id.
 -- {by:String}: channel | campaign (utm_campaign, '(none)' when empty).
 -- Output per model and key: credited conversions and revenue (minor units), and the credited share
--- of multichannel conversions (paths with touches from two or more channels). Rounded to 6 places.
+-- of multichannel conversions (paths with touches from at least {min_channels:UInt32} channels,
+-- the same N as multichannel contacts). Rounded to 6 places.
 -- Filters: {account}, {location} and {service} apply to the conversion event.
--- Reads events_canonical_raw (no FINAL): a redelivered conversion joins the same touches under the
--- same conv_id, and a path keeps each (time, touch id, channel, campaign) once, so duplicates
--- cannot change a path or a credit.
+-- Touch derivation reads every hit, contact and lead of the account up to {to} (no lower bound: a
+-- session that counts may have started long before the lookback, and whether a hit starts a
+-- session depends on the hits before it).
+-- Reads events_canonical_raw (no FINAL): a repeated hit never starts a second session, a
+-- redelivered conversion joins the same touches under the same conv_id, and a path keeps each
+-- (time, touch id, channel, campaign) once, so duplicates cannot change a path or a credit.
 WITH
     ['first', 'last', 'last_non_direct', 'linear', 'time_decay', 'position'] AS all_models,
     toInt64({lookback_days:UInt32}) * 86400000 AS lookback_ms,
@@ -28,16 +35,21 @@ WITH
                OR has(`lines.store_id`, {location:String}))
           AND ({service:String} = '' OR has(`lines.service_id`, {service:String}))
     ),
-    touches AS (
-        SELECT event_id AS touch_id, account_id, client_id,
-               toInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
-               toString(channel) AS channel,
-               if(ifNull(utm_campaign, '') = '', '(none)', toString(utm_campaign)) AS campaign
+    et_source AS (
+        SELECT account_id, client_id, event_id, occurred_at, session_id, own_channel, utm_source,
+               utm_medium, utm_campaign, utm_term, utm_content, click_id_type, is_contact,
+               event_type
         FROM {db}.events_canonical_raw
-        WHERE is_touch
+        WHERE (session_id IS NOT NULL OR is_contact OR event_type = 'crm_lead')
           AND ({account:String} = '' OR account_id = {account:String})
-          AND toDate(occurred_at) BETWEEN toDate32({from:Date}) - ({lookback_days:UInt32} + 1)
-                                      AND {to:Date}
+          AND toDate(occurred_at) <= {to:Date}
+    ),
+    -- include: event_time_touches
+    touches AS (
+        SELECT event_id AS touch_id, account_id, client_id, ts, touch_channel AS channel,
+               if(ifNull(utm_campaign, '') = '', '(none)', toString(utm_campaign)) AS campaign
+        FROM et_touches
+        WHERE toDate(occurred_at) >= toDate32({from:Date}) - ({lookback_days:UInt32} + 1)
     ),
     paths AS (
         SELECT
@@ -56,7 +68,7 @@ WITH
             conv_id, revenue, model,
             if(empty(touched), [(conv_ts, '', '(no touch)', '(no touch)')], touched) AS path,
             length(path) AS n,
-            length(arrayDistinct(arrayMap(x -> x.3, touched))) >= 2 AS multi,
+            length(arrayDistinct(arrayMap(x -> x.3, touched))) >= {min_channels:UInt32} AS multi,
             arrayLastIndex(x -> x.3 != 'direct', path) AS last_nd,
             arrayMap(x -> pow(0.5, (conv_ts - x.1) / half_life_ms), path) AS decay,
             multiIf(
