@@ -90,6 +90,8 @@ def report_params(args: argparse.Namespace) -> dict[str, Any]:
     params["model"] = args.model
     params["by"] = args.by
     params["lookback_days"] = args.lookback_days
+    params["session_timeout_minutes"] = args.session_timeout_minutes
+    params["min_channels"] = args.min_channels
     params["half_life_days"] = args.half_life_days
     params["client"] = args.client
     params["strict"] = 1 if args.strict else None
@@ -202,7 +204,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="booking_funnel conversion window (default 7); engagement experiment "
         "conversion window (default 14)",
     )
-    o.add_argument("--lookback-days", type=int, help="attribution lookback (default 30)")
+    o.add_argument(
+        "--lookback-days",
+        type=int,
+        help="attribution lookback, and the multichannel lookback of client_card's contacts "
+        "(default: TOUCHLINE_LOOKBACK_DAYS, 90, at most 365, as the worker)",
+    )
+    o.add_argument(
+        "--session-timeout-minutes",
+        type=int,
+        help="attribution, client_card: inactivity that starts a new session when touches are "
+        "derived (default: TOUCHLINE_SESSION_TIMEOUT_MINUTES, 30)",
+    )
+    o.add_argument(
+        "--min-channels",
+        type=int,
+        help="attribution, client_card: distinct channels before a contact (or in a path) that "
+        "make it multichannel (default: TOUCHLINE_MULTICHANNEL_MIN_CHANNELS, 2)",
+    )
     o.add_argument(
         "--half-life-days", type=_positive, help="attribution time_decay half-life (default 7)"
     )

@@ -47,14 +47,21 @@ REPORTS: dict[str, Report] = {
             "attribution",
             "conversions and revenue credited to channels or campaigns under six models",
             (("attribution", "Attribution"),),
-            ("model", "by", "lookback_days", "half_life_days"),
+            (
+                "model",
+                "by",
+                "lookback_days",
+                "half_life_days",
+                "session_timeout_minutes",
+                "min_channels",
+            ),
             (("by", ("channel", "campaign")),),
         ),
         Report(
             "client_card",
             "one client: identifiers, first touch, every touch and contact, revenue",
             (("client_summary", "Client"), ("client_card", "Touches and contacts")),
-            ("client",),
+            ("client", "lookback_days", "session_timeout_minutes", "min_channels"),
         ),
         Report(
             "appointments",
