@@ -12,6 +12,7 @@ from sinks import clickhouse, rows
 from sinks.parameters import DEFAULTS
 from tests import reference_reports as ref
 from tests.report_data import DAY_MS, T0, Dataset, event, generate
+from tests.report_data import merge as merge_
 from touchline.settings import Settings
 
 BASE: dict[str, Any] = {
@@ -263,3 +264,76 @@ def test_studio_and_engagement_reports_match_reference(
     expected = getattr(ref, name)(ref.canonical(data.events, data.merges), params)
     assert expected and any(isinstance(v, int) and v > 0 for r in expected for v in r)
     assert _run(client, db, name, **params) == expected
+
+
+def test_touches_are_derived_in_event_time_not_read_from_stored_flags(
+    chdb_settings: Settings,
+) -> None:
+    """A planted history, written out by hand (independent of the reference): the stored flags
+    say nothing is a touch and every page came from email; the card derives the truth."""
+    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
+    db = chdb_settings.clickhouse_database
+    clickhouse.migrate(client, db)
+    m = 60_000
+    wrong = {"is_touch": False, "multichannel": False, "channel": "email", "touch_seq": 9}
+    tags = {"utm_source": "google", "utm_medium": "cpc"}
+    planted = [
+        # (minute offset, event_type, stitched id, own channel, campaign tags, contact?, web hit?)
+        (0, "page_view", "p1", "paid_search", {**tags, "utm_campaign": "spring"}, False, True),
+        (5, "page_view", "p1-x", "paid_social", {"utm_source": "facebook"}, False, True),
+        (8, "page_view", "p1", "paid_search", {**tags, "utm_campaign": "spring"}, False, True),
+        (10, "page_view", "p1-x", "direct", {}, False, True),  # same visit, on the merged alias
+        (40, "page_view", "p1", "direct", {}, False, True),  # exactly 30 minutes: new session
+        (70 - 1 / m, "page_view", "p1-x", "direct", {}, False, True),  # 1 ms short: same visit
+        (75, "page_view", "p1", "paid_search", {**tags, "utm_campaign": "brand"}, False, True),
+        (76, "contact_web_form", "p1", "direct", {}, True, True),  # a hit and a contact: once
+        (120, "crm_lead", "p1-x", "crm_offline", {}, False, False),
+    ]
+    events = [
+        event(
+            event_type=kind,
+            occurred_at=T0 + round(minutes * m),
+            client_id=stitched,
+            own_channel=own,
+            is_contact=contact,
+            session_id="arrival-order-session" if hit else None,
+            **tags_,
+            **wrong,
+        )
+        for minutes, kind, stitched, own, tags_, contact, hit in planted
+    ]
+    # arrival order is irrelevant: insert them late-first, in two batches
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in events[::-1][:3]])
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in events[::-1][3:]])
+    clickhouse.insert_merges(client, db, [rows.merge_to_row(merge_("acc1", "p1-x", "p1", T0))])
+    cols, got = clickhouse.query(client, "client_card", db, {**BASE, "client": "p1-x"})
+    pick = [cols.index(c) for c in ("event_type", "kind", "channel", "multichannel")]
+    assert [tuple(r[i] for i in pick) for r in got] == [
+        ("page_view", "touch", "paid_search", False),
+        ("page_view", "touch", "paid_social", False),  # a new campaign starts a session
+        ("page_view", "touch", "paid_search", False),  # and so does the first one again
+        ("page_view", "touch", "direct", False),
+        ("page_view", "touch", "paid_search", False),
+        ("contact_web_form", "contact", "direct", True),
+        ("crm_lead", "touch", "crm_offline", False),
+    ]
+    assert got[5][cols.index("channels_before")] == ["paid_search", "paid_social", "direct"]
+    summary = clickhouse.query(client, "client_summary", db, {**BASE, "client": "p1"})
+    row = dict(zip(summary[0], summary[1][0], strict=True))
+    assert (row["first_touch_channel"], row["first_touch_campaign"], row["touches"]) == (
+        "paid_search",
+        "spring",
+        7,
+    )
+    assert row["multichannel_contacts"] == 1 and row["channels"] == [
+        "crm_offline",
+        "direct",
+        "paid_search",
+        "paid_social",
+    ]
+    # with min_channels 4 the contact is not multichannel; with a 5-minute timeout the page 1 ms
+    # short of 30 minutes starts a session of its own (8 touches, not 7)
+    stricter = {**BASE, "client": "p1", "min_channels": 4, "session_timeout_minutes": 5}
+    cols, got = clickhouse.query(client, "client_card", db, stricter)
+    assert [r[cols.index("multichannel")] for r in got] == [False] * 8
+    client.close()
