@@ -45,8 +45,33 @@ def _wait_sink(status: Path, expected: int, timeout: float, run: Path) -> int:
     )
 
 
+def demo_events(clients: int, seed: int, now_ms: int | None = None) -> list[Any]:
+    """Generated journeys whose timeline ends just before now (so nothing is in the future and
+    dashboards' "last 30 days" show them), in a realistic arrival order."""
+    from producers.arrival import arrival_order
+    from producers.generator import T0, GeneratorConfig, generate
+
+    def make(start_ms: int) -> list[Any]:
+        config = GeneratorConfig(
+            clients=clients, seed=seed, malformed_share=0.01, start_ms=start_ms
+        )
+        return generate(config).events
+
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    times = [e["envelope"]["occurred_at"] for e in make(T0) if _occurred(e) is not None]
+    end = max(times, default=T0)
+    events = make(T0 + (now - 3_600_000 - end))  # the same journeys, shifted to end an hour ago
+    return arrival_order(events, seed)
+
+
+def _occurred(event: Any) -> int | None:
+    envelope = event.get("envelope") if isinstance(event, dict) else None
+    at = envelope.get("occurred_at") if isinstance(envelope, dict) else None
+    return at if isinstance(at, int) and not isinstance(at, bool) else None
+
+
 def run_demo(settings: Settings, clients: int, seed: int) -> int:
-    from producers.generator import GeneratorConfig, generate
+    from producers.arrival import out_of_order
     from sinks import reports, tables
     from sinks.endpoint import remote_query, running_sink
     from touchline import topics
@@ -69,9 +94,12 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
         lambda: process.read_pid(run / "ingest.pid") is not None,
     )
 
-    generated = generate(GeneratorConfig(clients=clients, seed=seed, malformed_share=0.01))
-    events = generated.events
-    print(f"== posting {len(events)} generated events of {clients} people to {base}/v1/events")
+    events = demo_events(clients, seed)
+    print(
+        f"== posting {len(events)} generated events of {clients} people to {base}/v1/events in "
+        f"the order their sources would deliver them ({out_of_order(events)} arrive after a "
+        "later event: webhooks minutes late, calls logged after they end, CRM rows hours late)"
+    )
     accepted = rejected = 0
     with httpx.Client(base_url=base, timeout=60) as http:
         for i in range(0, len(events), 500):
@@ -96,11 +124,7 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
     def runner(name: str, params: Any) -> Any:
         return remote_query(url, name, params)
 
-    shown = [
-        ("booking_funnel", {"breakdown": "channel"}),
-        ("attribution", {"model": "position"}),
-        ("attribution", {}),
-    ]
+    shown = [("booking_funnel", {"breakdown": "channel"}), ("attribution", {})]
     for name, params in shown:
         sections = reports.run(reports.get(name), params, runner)
         if not any(section.rows for section in sections):
