@@ -114,3 +114,20 @@ def all_values(bootstrap: str, topic: str, partitions: int) -> list[bytes]:
         return out
     finally:
         consumer.close()
+
+
+def drained(settings: Settings, groups: dict[str, list[str]]) -> bool:
+    """Each consumer group has committed every partition of its topics up to the end."""
+    for group, names in groups.items():
+        consumer = Consumer(
+            {"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "log_level": 3}
+        )
+        try:
+            tps = [TopicPartition(t, p) for t in names for p in range(settings.topic_partitions)]
+            for tp in consumer.committed(tps, timeout=10):
+                high = consumer.get_watermark_offsets(tp, timeout=10)[1]
+                if high > 0 and tp.offset < high:
+                    return False
+        finally:
+            consumer.close()
+    return True

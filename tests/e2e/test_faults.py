@@ -30,10 +30,9 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from confluent_kafka import Consumer, TopicPartition
 
 from producers.events import now_ms
-from tests.support import all_values, settings_env, wait_for
+from tests.support import all_values, drained, settings_env, wait_for
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
@@ -149,23 +148,6 @@ def kill_service(settings: Settings, name: str) -> None:
     assert pid is not None, name
     os.killpg(pid, signal.SIGKILL)
     wait_for(lambda: not process.alive(pid), 30, f"{name} to die")
-
-
-def drained(settings: Settings, groups: dict[str, list[str]]) -> bool:
-    """Each consumer group has committed every partition of its topics up to the end."""
-    for group, names in groups.items():
-        consumer = Consumer(
-            {"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "log_level": 3}
-        )
-        try:
-            tps = [TopicPartition(t, p) for t in names for p in range(settings.topic_partitions)]
-            for tp in consumer.committed(tps, timeout=10):
-                high = consumer.get_watermark_offsets(tp, timeout=10)[1]
-                if high > 0 and tp.offset < high:
-                    return False
-        finally:
-            consumer.close()
-    return True
 
 
 COUNT_SCRIPT = """
