@@ -10,6 +10,7 @@ from typing import Any
 from pipeline.sessions import campaign_key
 from pipeline.utm import Campaign
 from producers.generator import FUNNEL_STEPS
+from sinks.parameters import DEFAULTS
 
 DAY_MS = 86_400_000
 BOOKING = "touchline.events.BookingStep"
@@ -216,6 +217,11 @@ def booking_outcomes(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, 
     return out
 
 
+def _param(p: dict[str, Any], name: str) -> int:
+    """A parameter, else the query's default (the worker's setting)."""
+    return int(p.get(name, DEFAULTS[name]))
+
+
 def own_channel(e: Event) -> str:
     """The event's own channel; a row stored without one has its stored channel (the column's
     DEFAULT)."""
@@ -248,8 +254,8 @@ def event_time_touches(
     own channel, ``multichannel`` (contacts with at least ``min_channels`` distinct channels among
     the touches in [contact - lookback, contact)) and ``channels_before`` (those channels in
     first-touch order)."""
-    timeout = p["session_timeout_minutes"] * 60_000
-    lookback = p["lookback_days"] * DAY_MS
+    timeout = _param(p, "session_timeout_minutes") * 60_000
+    lookback = _param(p, "lookback_days") * DAY_MS
     by: dict[tuple[str, str], list[Event]] = defaultdict(list)
     for e in events:
         if e["session_id"] is not None or e["is_contact"] or e["event_type"] == "crm_lead":
@@ -282,7 +288,8 @@ def event_time_touches(
                         **e,
                         "channel": own_channel(e),
                         "channels_before": list(before),
-                        "multichannel": bool(e["is_contact"]) and len(before) >= p["min_channels"],
+                        "multichannel": bool(e["is_contact"])
+                        and len(before) >= _param(p, "min_channels"),
                     }
                 )
         out[client] = touches
@@ -337,7 +344,7 @@ def attribution(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]
             ),
             key=lambda t: (t["occurred_at"], t["event_id"]),
         )
-        multi = len({t["channel"] for t in path}) >= p["min_channels"]
+        multi = len({t["channel"] for t in path}) >= _param(p, "min_channels")
         if not path:
             keys = ["(no touch)"]
         elif p["by"] == "campaign":
