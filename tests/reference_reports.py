@@ -241,6 +241,36 @@ def _key(e: Event) -> str | None:
     )
 
 
+def event_time_sessions(
+    events: list[Event], timeout: int
+) -> dict[str, tuple[tuple[str, str], int, Event]]:
+    """Every web hit's session in event time: event id -> ((account, canonical client), session
+    number, the session's first hit). Per client, hits (session_id set) in (occurred_at, event_id)
+    order; a hit starts a session when it is the client's first, comes at least ``timeout`` ms
+    after the previous hit, or has a campaign key different from its session's (the key of the
+    session's first hit)."""
+    by: dict[tuple[str, str], list[Event]] = defaultdict(list)
+    for e in events:
+        if e["session_id"] is not None:
+            by[(e["account_id"], e["client_id"])].append(e)
+    out: dict[str, tuple[tuple[str, str], int, Event]] = {}
+    for client, hits in by.items():
+        hits.sort(key=lambda e: (e["occurred_at"], e["event_id"]))
+        last: int | None = None
+        number, key_now, first = 0, None, hits[0]
+        for e in hits:
+            key = _key(e)
+            if (
+                last is None
+                or e["occurred_at"] - last >= timeout
+                or (key is not None and key != key_now)
+            ):
+                number, key_now, first = number + 1, key, e
+            last = e["occurred_at"]
+            out.setdefault(e["event_id"], (client, number, first))
+    return out
+
+
 def event_time_touches(
     events: list[Event], p: dict[str, Any]
 ) -> dict[tuple[str, str], list[Event]]:
@@ -261,23 +291,13 @@ def event_time_touches(
         if e["session_id"] is not None or e["is_contact"] or e["event_type"] == "crm_lead":
             by[(e["account_id"], e["client_id"])].append(e)
     out: dict[tuple[str, str], list[Event]] = {}
+    sessions = event_time_sessions(events, timeout)
     for client, evs in by.items():
         evs.sort(key=lambda e: (e["occurred_at"], e["event_id"]))
         touches: list[Event] = []
-        last_hit: int | None = None
-        session_key: str | None = None
         for e in evs:
-            starts = False
-            if e["session_id"] is not None:
-                key = _key(e)
-                at = e["occurred_at"]
-                if (
-                    last_hit is None
-                    or at - last_hit >= timeout
-                    or (key is not None and key != session_key)
-                ):
-                    starts, session_key = True, key
-                last_hit = at
+            session = sessions.get(e["event_id"])
+            starts = session is not None and session[2]["event_id"] == e["event_id"]
             if starts or e["is_contact"] or e["event_type"] == "crm_lead":
                 before: dict[str, None] = {}
                 for t in touches:
@@ -621,15 +641,22 @@ def _loc_only(e: Event, location: str) -> bool:
 
 
 def engagement(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]:
-    sessions: dict[str, list[Event]] = defaultdict(list)
+    """Per web session derived in event time (event_time_sessions) that has WebTouch events in
+    the range: its breakdown value is that of the session's first hit (its own channel, device,
+    campaign), its flags those of its WebTouch events in the range."""
+    timeout = _param(p, "session_timeout_minutes") * 60_000
+    of = event_time_sessions(events, timeout)
+    sessions: dict[tuple[tuple[str, str], int], list[Event]] = defaultdict(list)
     for e in _filtered(events, p, "touchline.events.WebTouch"):
         if e["session_id"] is not None and _loc_only(e, p["location"]):
-            sessions[e["session_id"]].append(e)
+            client, number, _first = of[e["event_id"]]
+            sessions[(client, number)].append(e)
+    firsts = {(c, n): f for c, n, f in of.values()}
     groups: dict[str, list[set[str]]] = defaultdict(list)
-    for evs in sessions.values():
-        first = min(evs, key=lambda e: (e["occurred_at"], e["event_id"]))
+    for session, evs in sessions.items():
+        first = firsts[session]
         bd = {
-            "channel": first["channel"],
+            "channel": own_channel(first),
             "device": first["device_type"],
             "campaign": first["utm_campaign"] or "",
             "": "all",
