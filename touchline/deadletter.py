@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from touchline.contracts import DEAD_LETTER
 
@@ -57,25 +57,7 @@ def datum(
     }
 
 
-def encode(
-    codec: Encoder,
-    stage: str,
-    reason: str,
-    original: bytes,
-    *,
-    topic: str | None = None,
-    partition: int | None = None,
-    offset: int | None = None,
-    failed_at: int | None = None,
-) -> bytes:
-    """The dead letter as Avro bytes, ready to produce to the dead-letter topic."""
-    record = datum(
-        stage,
-        reason,
-        original,
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        failed_at=failed_at,
-    )
-    return codec.encode(DEAD_LETTER, record)
+def encode(codec: Encoder, stage: str, reason: str, original: bytes, **where: Any) -> bytes:
+    """The dead letter as Avro bytes, ready to produce to the dead-letter topic; ``where`` takes
+    the keyword arguments of :func:`datum` (topic, partition, offset, failed_at)."""
+    return codec.encode(DEAD_LETTER, datum(stage, reason, original, **where))

@@ -25,7 +25,7 @@ from sinks import clickhouse, rows
 from tests.report_data import event, line
 from touchline.settings import REPO_ROOT
 
-pytestmark = pytest.mark.bench
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(3600)]  # 10 M events take minutes
 
 EVENTS = int(os.environ.get("TOUCHLINE_BENCH_CH_EVENTS", "10000000"))
 INSERT_ROWS = int(os.environ.get("TOUCHLINE_BENCH_CH_INSERT_ROWS", "200000"))

@@ -43,6 +43,8 @@ WITH
         WHERE (session_id IS NOT NULL OR is_contact OR event_type = 'crm_lead')
           AND ({account:String} = '' OR account_id = {account:String})
           AND toDate(occurred_at) <= {to:Date}
+          -- only clients with a conversion in the range have paths: derive no one else's
+          AND (account_id, client_id) IN (SELECT account_id, client_id FROM conversions)
     ),
     -- include: event_time_touches
     touches AS (
