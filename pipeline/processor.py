@@ -19,6 +19,7 @@ import orjson
 
 from pipeline import enrichment, metrics, touches
 from pipeline.identity import Identifiers, extract
+from pipeline.outputs import enriched_record, merge_records
 from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
 from pipeline.store import ClientStore, ResolveRequest
 from touchline import deadletter
@@ -287,29 +288,14 @@ class Processor:
         return Output(dead_letter=out.dead_letter, outcome="conflicting_retry")
 
     def _output(self, p: _Pending, result: dict[str, Any], duplicate: bool) -> Output:
-        enriched = self._enriched(p.family, p.datum, p.ids, p.static, result)
-        account, event_id = p.envelope["account_id"], p.envelope["event_id"]
-        merges = [
-            (
-                result["client_id"].encode(),
-                self.codec.encode(
-                    MERGE,
-                    {
-                        "merged_at": enriched["processed_at"],
-                        "account_id": account,
-                        "from_client_id": old,
-                        "to_client_id": result["client_id"],
-                        "reason": "an event carried identifiers of both clients",
-                        "identifier_hash": None,
-                        "event_id": event_id,
-                    },
-                ),
-            )
-            for old in result["merged_from"]
-        ]
+        enriched = enriched_record(p.family, p.datum, p.ids, p.static, result)
+        key = result["client_id"].encode()
+        merges = merge_records(
+            result, p.envelope["account_id"], p.envelope["event_id"], enriched["processed_at"]
+        )
         return Output(
             enriched=(enriched["client_id"].encode(), self.codec.encode(ENRICHED, enriched)),
-            merges=merges,
+            merges=[(key, self.codec.encode(MERGE, m)) for m in merges],
             outcome="duplicate" if duplicate else "enriched",
         )
 
@@ -405,63 +391,3 @@ class Processor:
             },
         }
         return {k: v for k, v in ctx.items() if v is not None}
-
-    def _enriched(
-        self,
-        family: str,
-        datum: dict[str, Any],
-        ids: Any,
-        static: enrichment.Static,
-        result: dict[str, Any],
-    ) -> dict[str, Any]:
-        env = datum["envelope"]
-        web = env.get("web") or {}
-        info = result["enrichment"]
-        attributes = dict(static.attributes)
-        if static.is_contact:
-            attributes["contact_seq"] = str(result["contact_seq"])
-            if result["since_prev_contact_ms"] >= 0:
-                attributes["since_previous_contact_ms"] = str(result["since_prev_contact_ms"])
-            attributes["location"] = static.location or "(undefined)"
-        c = static.campaign
-        return {
-            "event_id": env["event_id"],
-            "event_type": env["event_type"],
-            "family": family,
-            "occurred_at": env["occurred_at"],
-            "received_at": env["received_at"],
-            "processed_at": info["processed_at"],
-            "source": env["source"],
-            "account_id": env["account_id"],
-            "location_id": env.get("location_id"),
-            "client_id": result["client_id"],
-            "cid": ids.cid,
-            "email": ids.email,
-            "phone": ids.phone,
-            "session_id": info["session_id"],
-            "session_seq": info["session_seq"],
-            "session_started_at": info["session_started_at"],
-            "landing_page": info["landing_page"] or web.get("landing_page"),
-            "time_on_site_ms": info["time_on_site_ms"],
-            "channel": info["channel"],
-            "own_channel": static.channel,
-            "utm_source": c.source,
-            "utm_medium": c.medium,
-            "utm_campaign": c.campaign,
-            "utm_term": c.term,
-            "utm_content": c.content,
-            "click_id_type": c.click_id_type,
-            "referrer_host": static.referrer_host,
-            "page_url": web.get("page_url"),
-            "device_type": static.device_type,
-            "is_touch": bool(info["is_touch"]),
-            "is_contact": static.is_contact,
-            "touch_seq": int(result["touch_seq"]),
-            "multichannel": bool(result["multichannel"]),
-            "channels_before": [str(ch) for ch in result["channels_before"]],
-            "revenue_minor": static.revenue_minor,
-            "currency": static.currency,
-            "lines": static.lines,
-            "attributes": attributes,
-            "payload_json": static.payload_json,
-        }

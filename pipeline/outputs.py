@@ -1,0 +1,88 @@
+"""The records a processed event emits: its EnrichedEvent and the IdentityMerges it caused.
+Pure: built from the decoded event, its static enrichment and the identity store's result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline import enrichment
+from pipeline.identity import Identifiers
+
+
+def enriched_record(
+    family: str,
+    datum: dict[str, Any],
+    ids: Identifiers,
+    static: enrichment.Static,
+    result: dict[str, Any],
+) -> dict[str, Any]:
+    """The ``EnrichedEvent`` datum (schemas/events/touchline.events.EnrichedEvent.avsc)."""
+    env = datum["envelope"]
+    web = env.get("web") or {}
+    info = result["enrichment"]
+    attributes = dict(static.attributes)
+    if static.is_contact:
+        attributes["contact_seq"] = str(result["contact_seq"])
+        if result["since_prev_contact_ms"] >= 0:
+            attributes["since_previous_contact_ms"] = str(result["since_prev_contact_ms"])
+        attributes["location"] = static.location or "(undefined)"
+    c = static.campaign
+    return {
+        "event_id": env["event_id"],
+        "event_type": env["event_type"],
+        "family": family,
+        "occurred_at": env["occurred_at"],
+        "received_at": env["received_at"],
+        "processed_at": info["processed_at"],
+        "source": env["source"],
+        "account_id": env["account_id"],
+        "location_id": env.get("location_id"),
+        "client_id": result["client_id"],
+        "cid": ids.cid,
+        "email": ids.email,
+        "phone": ids.phone,
+        "session_id": info["session_id"],
+        "session_seq": info["session_seq"],
+        "session_started_at": info["session_started_at"],
+        "landing_page": info["landing_page"] or web.get("landing_page"),
+        "time_on_site_ms": info["time_on_site_ms"],
+        "channel": info["channel"],
+        "own_channel": static.channel,
+        "utm_source": c.source,
+        "utm_medium": c.medium,
+        "utm_campaign": c.campaign,
+        "utm_term": c.term,
+        "utm_content": c.content,
+        "click_id_type": c.click_id_type,
+        "referrer_host": static.referrer_host,
+        "page_url": web.get("page_url"),
+        "device_type": static.device_type,
+        "is_touch": bool(info["is_touch"]),
+        "is_contact": static.is_contact,
+        "touch_seq": int(result["touch_seq"]),
+        "multichannel": bool(result["multichannel"]),
+        "channels_before": [str(ch) for ch in result["channels_before"]],
+        "revenue_minor": static.revenue_minor,
+        "currency": static.currency,
+        "lines": static.lines,
+        "attributes": attributes,
+        "payload_json": static.payload_json,
+    }
+
+
+def merge_records(
+    result: dict[str, Any], account: str, event_id: str, merged_at: int
+) -> list[dict[str, Any]]:
+    """One ``IdentityMerge`` datum per client this event merged into ``result["client_id"]``."""
+    return [
+        {
+            "merged_at": merged_at,
+            "account_id": account,
+            "from_client_id": old,
+            "to_client_id": result["client_id"],
+            "reason": "an event carried identifiers of both clients",
+            "identifier_hash": None,
+            "event_id": event_id,
+        }
+        for old in result["merged_from"]
+    ]
