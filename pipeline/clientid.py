@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 
-_RAW_GA = re.compile(r"GA\d{1,3}\.\d{1,3}(?:-\d{1,3})?\.(\d{1,20}\.\d{1,20})")
-_CLIENT_ID = re.compile(r"\d{1,20}\.\d{1,20}")
+_RAW_GA = re.compile(r"GA\d{1,3}\.\d{1,3}(?:-\d{1,3})?\.(\d{1,20}\.\d{1,20})", re.ASCII)
+_CLIENT_ID = re.compile(r"\d{1,20}\.\d{1,20}", re.ASCII)
 
 
 def client_id_from_ga(value: str | None) -> str | None:

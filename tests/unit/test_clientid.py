@@ -62,3 +62,10 @@ def test_raw_and_normalised_agree(random: int, ts: int, depth: int) -> None:
 def test_never_raises(value: str) -> None:
     result = client_id_from_ga(value)
     assert result is None or result.replace(".", "").isdigit()
+
+
+def test_only_ascii_digits_make_a_client_id() -> None:
+    """Python's \\d matches every script's digits; a client id is ASCII digits only."""
+    assert client_id_from_ga("١٢٣.٤٥٦") is None  # Arabic-Indic digits
+    assert client_id_from_ga("GA1.2.１２.３４") is None  # fullwidth digits
+    assert client_id_from_ga("GA1.2.12.34") == "12.34"
