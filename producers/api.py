@@ -46,47 +46,43 @@ Limits and rules (the values come from :func:`ingest_config`, i.e. from the sett
 
 from __future__ import annotations
 
+import asyncio
 import gc
-import logging
-import math
-import re
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
-import orjson
 from confluent_kafka import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
-from producers.adapters import ADAPTERS, Adapter, AdapterError
-from producers.events import Prepared, occurred_range, prepare, too_large
-from producers.metrics import IngestMetrics
-from producers.publisher import Message, Publisher, QueueFull
-from touchline import deadletter, jsonschema, topics
+from producers.adapters import ADAPTERS, Adapter
+from producers.door import ANY_ACCOUNT, OPEN_PRINCIPAL, Principal, Refusal, TokenBuckets
+from producers.ingest import PERMANENT_PRODUCE_ERRORS, EventPublisher, Ingest, Ready
+from producers.openapi import POST_RESPONSES, body_spec
+from producers.publisher import Publisher
+from touchline import jsonschema
 from touchline.codec import Codec
 from touchline.contracts import Contracts
 from touchline.settings import Settings
-from touchline.validation import FieldError
 
-log = logging.getLogger("touchline.ingest")
-
-OPEN_PRINCIPAL = "open"
-ANY_ACCOUNT = "*"
-_CONTENT_LENGTH = re.compile(r"[0-9]{1,19}")
-# Produce errors that a retry cannot cure: the event is refused (4xx), not reported as an outage.
-PERMANENT_PRODUCE_ERRORS = frozenset(
-    {
-        KafkaError.MSG_SIZE_TOO_LARGE,
-        KafkaError.INVALID_MSG_SIZE,
-        KafkaError.RECORD_LIST_TOO_LARGE,
-        KafkaError.INVALID_RECORD,
-    }
-)
+__all__ = [
+    "ANY_ACCOUNT",
+    "OPEN_PRINCIPAL",
+    "PERMANENT_PRODUCE_ERRORS",
+    "EventPublisher",
+    "IngestConfig",
+    "Principal",
+    "PublisherFactory",
+    "Ready",
+    "Refusal",
+    "TokenBuckets",
+    "create_app",
+    "ingest_config",
+]
 
 
 def _default(name: str) -> Any:
@@ -119,163 +115,7 @@ def ingest_config(settings: Settings) -> IngestConfig:
     )
 
 
-@dataclass(frozen=True)
-class Ready:
-    """A valid event and its Avro bytes, ready to publish."""
-
-    prepared: Prepared
-    value: bytes
-
-
-class TokenBuckets:
-    """One token bucket per principal. Pure apart from the injected clock."""
-
-    def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # principal -> (tokens, at)
-        self._lock = threading.Lock()
-
-    def take(self, principal: str, cost: int) -> float:
-        """Take ``cost`` tokens; returns 0 on success, else the seconds to wait before retrying."""
-        with self._lock:
-            now = self._clock()
-            tokens, at = self._buckets.get(principal, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-            if cost > self.burst:
-                self._buckets[principal] = (tokens, now)
-                return math.inf
-            if tokens >= cost:
-                self._buckets[principal] = (tokens - cost, now)
-                return 0.0
-            self._buckets[principal] = (tokens, now)
-            return (cost - tokens) / self.rate if self.rate > 0 else math.inf
-
-
-class EventPublisher(Protocol):
-    """What the API needs from :class:`producers.publisher.Publisher` (faked in unit tests)."""
-
-    @property
-    def brokers_down(self) -> bool: ...
-
-    def reachable(self, timeout: float = 2.0) -> bool: ...
-
-    def queue_depth(self) -> int: ...
-
-    async def publish(self, messages: Sequence[Message]) -> list[KafkaError | None]: ...
-
-    def send(self, message: Message, callback: Callable[[KafkaError | None], None]) -> bool: ...
-
-    def close(self, timeout: float = 30.0) -> int: ...
-
-
 PublisherFactory = Callable[[Callable[[KafkaError], None]], EventPublisher]
-
-
-class Refusal(Exception):
-    """A whole request is refused before any event is looked at."""
-
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        message: str,
-        retry_after: int | None = None,
-        field: str | None = None,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.retry_after = retry_after
-        self.field = field
-
-    def response(self) -> JSONResponse:
-        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
-        body = {"error": self.message, "reason": self.reason}
-        if self.field is not None:
-            body["field"] = self.field
-        return JSONResponse(body, status_code=self.status, headers=headers)
-
-
-_ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "error": {"type": "string"},
-        "reason": {"type": "string"},
-        "field": {"type": "string"},
-    },
-    "required": ["error"],
-}
-_RESULT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "accepted": {"type": "integer"},
-        "event_ids": {"type": "array", "items": {"type": "string"}},
-        "rejected": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "index": {"type": "integer"},
-                    "errors": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "field": {"type": "string"},
-                                "reason": {"type": "string"},
-                            },
-                            "required": ["field", "reason"],
-                        },
-                    },
-                },
-                "required": ["index", "errors"],
-            },
-        },
-    },
-    "required": ["accepted", "event_ids", "rejected"],
-}
-_RESULT_SCHEMA["properties"]["flagged"] = _RESULT_SCHEMA["properties"]["rejected"]
-
-
-def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    out: dict[int | str, dict[str, Any]] = {}
-    for code in codes:
-        schema = _RESULT_SCHEMA if code in (202, 207) else _ERROR_SCHEMA
-        if code in (400, 413):
-            schema = {"oneOf": [_RESULT_SCHEMA, _ERROR_SCHEMA]}
-        out[code] = {
-            "description": _DESCRIPTIONS[code],
-            "content": {"application/json": {"schema": schema}},
-        }
-    return out
-
-
-_DESCRIPTIONS = {
-    202: "Every event was acknowledged by Kafka.",
-    207: "Some events were acknowledged, the others rejected (see `rejected`).",
-    400: "No event accepted: invalid JSON, or every event invalid.",
-    401: "Missing or unknown write key.",
-    413: "Body larger than the byte limit, more events than the batch limit, or every event "
-    "refused by Kafka as too large.",
-    415: "Content type is not application/json.",
-    429: "Rate limit of the write key exceeded; see Retry-After.",
-    503: "Kafka unavailable or the producer queue is full; retry after Retry-After.",
-}
-_POST_RESPONSES = _responses(202, 207, 400, 401, 413, 415, 429, 503)
-
-
-def _body_spec(schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": schema}},
-        }
-    }
 
 
 def create_app(
@@ -288,42 +128,12 @@ def create_app(
     publisher_factory: PublisherFactory | None = None,
 ) -> FastAPI:
     cfg = config or ingest_config(settings)
-    state: dict[str, EventPublisher] = {}
-    metrics = IngestMetrics(lambda: float(state["publisher"].queue_depth()) if state else 0.0)
-    buckets = TokenBuckets(cfg.rate_events_per_second, cfg.rate_burst)
-    dead_letter_topic = topics.dead_letter(settings)
-
-    def on_delivery_error(err: KafkaError) -> None:
-        metrics.delivery_errors.labels(err.name()).inc()
-
-    def default_factory(on_error: Callable[[KafkaError], None]) -> EventPublisher:
-        return Publisher(
-            bootstrap,
-            max_in_flight=cfg.max_in_flight,
-            on_delivery_error=on_error,
-            **{"message.timeout.ms": cfg.kafka_timeout_ms},
-        )
-
-    factory = publisher_factory or default_factory
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        state["publisher"] = factory(on_delivery_error)
-        # Move the app's long-lived objects (schemas, routes, modules) out of the collector's
-        # sight: a batch allocates thousands of containers, and each full collection would
-        # otherwise rescan all of them (measured: ~10% of the server's CPU on 500-event batches).
-        gc.collect()
-        gc.freeze()
-        try:
-            yield
-        finally:
-            gc.unfreeze()
-            state["publisher"].close()
-
+    ingest = Ingest(settings, contracts, codec, cfg)
+    factory = publisher_factory or partial(_kafka_publisher, bootstrap, cfg)
     app = FastAPI(
         title="Touchline ingest",
         version="1",
-        lifespan=lifespan,
+        lifespan=_lifespan(ingest, factory),
         description=__doc__ or "",
     )
     app.add_middleware(
@@ -333,245 +143,50 @@ def create_app(
         allow_headers=["Authorization", "X-Touchline-Key", "Content-Type"],
         max_age=86400,
     )
-    app.state.metrics = metrics
+    app.state.metrics = ingest.metrics
+    _add_probes(app, ingest)
+    _add_events_route(app, ingest, jsonschema.request_body(contracts, cfg.max_batch_events))
+    for source_name, source_adapter in ADAPTERS.items():
+        _add_source_route(app, ingest, source_name, source_adapter)
+    return app
 
-    # --- request gates -----------------------------------------------------------------------
 
-    def principal_of(request: Request) -> tuple[str, str | None]:
-        """``(principal, account)``: account None means any account may be written."""
-        if not cfg.write_keys:
-            return OPEN_PRINCIPAL, None
-        key = request.headers.get("x-touchline-key")
-        auth = request.headers.get("authorization", "")
-        if key is None and auth[:7].lower() == "bearer ":
-            key = auth[7:].strip()
-        if not key or key not in cfg.write_keys:
-            raise Refusal(401, "unauthorized", "a valid write key is required")
-        account = cfg.write_keys[key]
-        return f"key:{key[:6]}", (None if account == ANY_ACCOUNT else account)
+def _kafka_publisher(
+    bootstrap: str, cfg: IngestConfig, on_error: Callable[[KafkaError], None]
+) -> EventPublisher:
+    return Publisher(
+        bootstrap,
+        max_in_flight=cfg.max_in_flight,
+        on_delivery_error=on_error,
+        **{"message.timeout.ms": cfg.kafka_timeout_ms},
+    )
 
-    def too_large_body(original: bytes, declared: str | None = None) -> Refusal:
-        size = f"of {declared} bytes " if declared else ""
-        dead_letter(f"$: body {size}exceeds {cfg.max_body_bytes} bytes", original)
-        return Refusal(413, "body_too_large", f"body exceeds {cfg.max_body_bytes} bytes", field="$")
 
-    async def read_json(request: Request) -> tuple[Any, bytes]:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            raise Refusal(415, "unsupported_media_type", "Content-Type must be application/json")
-        declared = request.headers.get("content-length")
-        if declared and _CONTENT_LENGTH.fullmatch(declared) and int(declared) > cfg.max_body_bytes:
-            raise too_large_body(b"", declared)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            chunks.append(chunk)
-            if size > cfg.max_body_bytes:
-                raise too_large_body(b"".join(chunks))
-        raw = b"".join(chunks)
+def _lifespan(
+    ingest: Ingest, factory: PublisherFactory
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ingest.publisher = factory(ingest.on_delivery_error)
+        # Move the app's long-lived objects (schemas, routes, modules) out of the collector's
+        # sight: a batch allocates thousands of containers, and each full collection would
+        # otherwise rescan all of them (measured: ~10% of the server's CPU on 500-event batches).
+        gc.collect()
+        gc.freeze()
         try:
-            return orjson.loads(raw), raw
-        except orjson.JSONDecodeError as exc:
-            dead_letter(f"$: body is not valid JSON: {exc}", raw)
-            raise Refusal(400, "bad_json", f"body is not valid JSON: {exc}", field="$") from exc
+            yield
+        finally:
+            gc.unfreeze()
+            ingest.publisher.close()
 
-    def charge(principal: str, cost: int) -> None:
-        wait = buckets.take(principal, cost)
-        if wait:
-            retry = 60 if math.isinf(wait) else max(1, math.ceil(wait))
-            raise Refusal(429, "rate_limited", "rate limit exceeded", retry_after=retry)
+    return lifespan
 
-    def kafka_ready() -> None:
-        publisher = state["publisher"]
-        if publisher.brokers_down:
-            raise Refusal(503, "kafka_unavailable", "Kafka is unavailable", retry_after=5)
 
-    def refuse_batch(raw: bytes, events: list[Any], source: str = "") -> None:
-        """The whole request is refused for its number of events: dead letter, then 400/413."""
-        if not events:
-            dead_letter(f"{source}$: the batch is empty (no event)", raw)
-            raise Refusal(400, "empty_batch", "the batch is empty", field="$")
-        if len(events) > cfg.max_batch_events:
-            reason = f"at most {cfg.max_batch_events} events per request"
-            dead_letter(f"{source}$: {len(events)} events: {reason}", raw)
-            raise Refusal(413, "too_many_events", reason, field="$")
+# --- routes --------------------------------------------------------------------------------------
 
-    # --- dead letters --------------------------------------------------------------------------
 
-    def dead_letter(reason: str, original: bytes) -> None:
-        value = deadletter.encode(codec, "ingest", reason, original)
-        message = Message(dead_letter_topic, None, value)
-
-        def done(err: KafkaError | None) -> None:
-            metrics.dead_letters.labels("failed" if err else "written").inc()
-            if err is not None:
-                log.warning("dead letter not written (%s): %s", err, reason[:300])
-
-        if not state["publisher"].send(message, done):
-            metrics.dead_letters.labels("failed").inc()
-            log.warning("dead letter not queued: %s", reason[:300])
-
-    # --- the event path ------------------------------------------------------------------------
-
-    horizon_action = cfg.horizon_action or ("refuse" if cfg.write_keys else "flag")
-    if horizon_action not in ("refuse", "flag", "off"):
-        raise ValueError(f"ingest horizon_action must be refuse, flag or off: {horizon_action!r}")
-
-    def outside_horizon(prepared: Prepared, received: int) -> FieldError | None:
-        occurred = prepared.datum["envelope"]["occurred_at"]
-        if horizon_action == "off":
-            return None
-        if occurred > received + cfg.future_horizon_s * 1000:
-            return FieldError(
-                "$.envelope.occurred_at", f"is more than {cfg.future_horizon_s}s in the future"
-            )
-        if occurred < received - cfg.past_horizon_s * 1000:
-            return FieldError(
-                "$.envelope.occurred_at",
-                f"is more than {cfg.past_horizon_s}s in the past (use `touchline import`)",
-            )
-        return None
-
-    def check(prepared: Prepared, account: str | None, received: int) -> list[FieldError]:
-        env = prepared.datum["envelope"]
-        errors = []
-        if account is not None and env["account_id"] != account:
-            errors.append(
-                FieldError("$.envelope.account_id", "does not match the write key's account")
-            )
-        late = outside_horizon(prepared, received)
-        if late is not None and horizon_action == "refuse":
-            errors.append(late)
-        return errors
-
-    def entry(index: int, errors: list[FieldError]) -> dict[str, Any]:
-        return {"index": index, "errors": [{"field": e.path, "reason": e.reason} for e in errors]}
-
-    def encode(prepared: Prepared) -> tuple[bytes, list[FieldError]]:
-        """The event's Avro bytes (computed once, published as is) or why it cannot be sent."""
-        try:
-            codec.header(prepared.family.name)  # the registry's schema id (cached after once)
-        except Exception as exc:
-            log.warning("schema registry unavailable: %s", exc)
-            raise Refusal(
-                503, "registry_unavailable", "the schema registry is unavailable", retry_after=5
-            ) from exc
-        try:
-            value = codec.encode(prepared.family.name, prepared.datum)
-        except (ValueError, TypeError, OverflowError) as exc:  # a datum Avro cannot write
-            return b"", [FieldError("$", f"cannot be encoded as Avro: {exc}"[:500])]
-        big = too_large(prepared.datum, len(value), cfg.max_event_bytes)
-        return value, ([big] if big is not None else [])
-
-    def validate(
-        event: Any, account: str | None, received: int, valid: tuple[int, int]
-    ) -> Ready | list[FieldError]:
-        if account is not None and isinstance(event, dict):
-            envelope = event.get("envelope")
-            if isinstance(envelope, dict) and "account_id" not in envelope:
-                event = {**event, "envelope": {**envelope, "account_id": account}}
-        result = prepare(contracts, event, received, valid)
-        if not isinstance(result, Prepared):
-            return result
-        errors = check(result, account, received)
-        if errors:
-            return errors
-        value, errors = encode(result)
-        return errors or Ready(result, value)
-
-    async def ingest(
-        events: list[Any], original: Callable[[int], tuple[bytes, str]], account: str | None
-    ) -> JSONResponse:
-        """``original(i)``: the bytes of input ``i`` for its dead letter and a note for the
-        reason (built only if needed)."""
-        received = deadletter.now_ms()
-        valid = occurred_range(cfg.min_occurred_at, cfg.future_horizon_s, received)
-        ready: dict[int, Ready] = {}
-        rejected: list[dict[str, Any]] = []
-
-        def refuse(index: int, errors: list[FieldError], reason: str) -> None:
-            metrics.events.labels("rejected", reason).inc()
-            rejected.append(entry(index, errors))
-            data, note = original(index)
-            dead_letter("; ".join(str(e) for e in errors) + note, data)
-
-        for index, event in enumerate(events):
-            result = validate(event, account, received, valid)
-            if isinstance(result, Ready):
-                ready[index] = result
-            else:
-                refuse(index, result, "invalid")
-        refused_by_kafka = await produce(ready)
-        for index, err in refused_by_kafka:
-            del ready[index]
-            refuse(index, [FieldError("$", f"refused by Kafka: {err.name()}")], "kafka_refused")
-        rejected.sort(key=lambda r: int(r["index"]))
-        flagged = [
-            entry(index, [late])
-            for index, r in ready.items()
-            if horizon_action == "flag" and (late := outside_horizon(r.prepared, received))
-        ]
-        status = 202 if not rejected else (207 if ready else (413 if refused_by_kafka else 400))
-        metrics.events.labels("accepted", "ok").inc(len(ready) - len(flagged))
-        metrics.events.labels("accepted", "outside_horizon").inc(len(flagged))
-        return JSONResponse(
-            {
-                "accepted": len(ready),
-                "event_ids": [r.prepared.datum["envelope"]["event_id"] for r in ready.values()],
-                "rejected": rejected,
-                "flagged": flagged,
-            },
-            status_code=status,
-        )
-
-    async def produce(ready: dict[int, Ready]) -> list[tuple[int, KafkaError]]:
-        """Publish; returns the events Kafka refused for good. Raises 503 on anything a retry
-        may cure (outage, timeout, full queue): then no event of the request counts as accepted."""
-        if not ready:
-            return []
-        messages = [
-            Message(topics.raw(settings, r.prepared.family.topic), r.prepared.key, r.value)
-            for r in ready.values()
-        ]
-        started = time.perf_counter()
-        try:
-            results = await state["publisher"].publish(messages)
-        except QueueFull as exc:
-            metrics.events.labels("unavailable", "queue_full").inc(len(ready))
-            raise Refusal(503, "queue_full", "ingest queue is full", retry_after=1) from exc
-        metrics.produce_seconds.observe(time.perf_counter() - started)
-        failed = [(i, err) for i, err in zip(ready, results, strict=True) if err is not None]
-        transient = sum(1 for _, err in failed if err.code() not in PERMANENT_PRODUCE_ERRORS)
-        if transient:
-            metrics.events.labels("unavailable", "kafka_unavailable").inc(len(ready))
-            raise Refusal(
-                503,
-                "kafka_unavailable",
-                f"Kafka did not acknowledge {transient} of {len(ready)} events",
-                retry_after=5,
-            )
-        for _, err in failed:
-            log.warning("Kafka refused an event for good: %s", err)
-        return failed
-
-    async def handle(
-        request: Request, endpoint: str, body: Callable[[Any, bytes, str | None], Any]
-    ) -> Response:
-        try:
-            _principal, account = principal_of(request)
-            payload, raw = await read_json(request)
-            kafka_ready()
-            response = await body(payload, raw, account)
-            assert isinstance(response, Response)
-        except Refusal as refusal:
-            if refusal.reason not in ("kafka_unavailable", "queue_full", "registry_unavailable"):
-                metrics.events.labels("rejected", refusal.reason).inc()
-            response = refusal.response()
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        return response
-
-    # --- routes ---------------------------------------------------------------------------------
+def _add_probes(app: FastAPI, ingest: Ingest) -> None:
+    metrics = ingest.metrics
 
     @app.get("/healthz", responses={200: {"description": "The process is up."}})
     async def healthz() -> dict[str, str]:
@@ -585,9 +200,7 @@ def create_app(
         },
     )
     async def readyz() -> JSONResponse:
-        import asyncio
-
-        ok = await asyncio.to_thread(state["publisher"].reachable, 2.0)
+        ok = await asyncio.to_thread(ingest.publisher.reachable, 2.0)
         if ok:
             return JSONResponse({"status": "ready"})
         return JSONResponse(
@@ -607,72 +220,33 @@ def create_app(
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    events_schema = jsonschema.request_body(contracts, cfg.max_batch_events)
 
+def _add_events_route(app: FastAPI, ingest: Ingest, events_schema: dict[str, Any]) -> None:
     @app.post(
         "/v1/events",
         status_code=202,
-        responses=_POST_RESPONSES,
-        openapi_extra=_body_spec(events_schema),
+        responses=POST_RESPONSES,
+        openapi_extra=body_spec(events_schema),
     )
     async def post_events(request: Request) -> Response:
         """One contract event (a JSON object) or a batch (an array of them)."""
+        return await ingest.handle(request, "events", ingest.events)
 
-        async def body(payload: Any, raw: bytes, account: str | None) -> Response:
-            batch = isinstance(payload, list)
-            events = payload if batch else [payload]
-            refuse_batch(raw, events)
-            charge(_principal_key(request), len(events))
 
-            def element(i: int) -> tuple[bytes, str]:
-                if not batch:
-                    return raw, ""
-                try:
-                    return orjson.dumps(events[i]), ""
-                except orjson.JSONEncodeError:  # nested too deep to write again: the whole body
-                    return raw, f" [event {i} of the batch; original: the whole request body]"
+def _add_source_route(app: FastAPI, ingest: Ingest, name: str, adapter: Adapter) -> None:
+    body = partial(ingest.source, name, adapter)
 
-            return await ingest(events, element, account)
+    async def post_source(request: Request) -> Response:
+        return await ingest.handle(request, name, body)
 
-        return await handle(request, "events", body)
-
-    def _principal_key(request: Request) -> str:
-        return principal_of(request)[0]
-
-    def add_source_route(name: str, adapter: Adapter) -> None:
-        async def post_source(request: Request) -> Response:
-            async def body(payload: Any, raw: bytes, account: str | None) -> Response:
-                try:
-                    events = adapter.convert(payload, account)
-                except AdapterError as exc:
-                    dead_letter(f"{name}: {exc}", raw)
-                    return JSONResponse(
-                        {
-                            "accepted": 0,
-                            "event_ids": [],
-                            "rejected": [entry(0, [FieldError(exc.field, exc.reason)])],
-                            "flagged": [],
-                        },
-                        status_code=400,
-                    )
-                refuse_batch(raw, events, f"{name}: ")
-                charge(_principal_key(request), len(events))
-                return await ingest(events, lambda _i: (raw, f" [{name} payload]"), account)
-
-            return await handle(request, name, body)
-
-        app.add_api_route(
-            f"/v1/sources/{name}",
-            post_source,
-            methods=["POST"],
-            status_code=202,
-            name=f"post_{name.replace('-', '_')}",
-            summary=f"Native payload of the {adapter.title}",
-            description=adapter.doc,
-            responses=_POST_RESPONSES,
-            openapi_extra=_body_spec({"type": "object", "additionalProperties": True}),
-        )
-
-    for source_name, source_adapter in ADAPTERS.items():
-        add_source_route(source_name, source_adapter)
-    return app
+    app.add_api_route(
+        f"/v1/sources/{name}",
+        post_source,
+        methods=["POST"],
+        status_code=202,
+        name=f"post_{name.replace('-', '_')}",
+        summary=f"Native payload of the {adapter.title}",
+        description=adapter.doc,
+        responses=POST_RESPONSES,
+        openapi_extra=body_spec({"type": "object", "additionalProperties": True}),
+    )
