@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from touchline.settings import Settings
 
@@ -117,7 +117,8 @@ def all_values(bootstrap: str, topic: str, partitions: int) -> list[bytes]:
 
 
 def drained(settings: Settings, groups: dict[str, list[str]]) -> bool:
-    """Each consumer group has committed every partition of its topics up to the end."""
+    """Each consumer group has committed every partition of its topics up to the end. A broker
+    that cannot answer yet (coordinator loading or moving, a restart) means: not yet."""
     for group, names in groups.items():
         consumer = Consumer(
             {"bootstrap.servers": settings.kafka_bootstrap, "group.id": group, "log_level": 3}
@@ -128,6 +129,8 @@ def drained(settings: Settings, groups: dict[str, list[str]]) -> bool:
                 high = consumer.get_watermark_offsets(tp, timeout=10)[1]
                 if high > 0 and tp.offset < high:
                     return False
+        except KafkaException:
+            return False
         finally:
             consumer.close()
     return True
