@@ -127,8 +127,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         if refused:
             letters = [refused_letter(records[r.message.source], r) for r in refused]
             still = delivery().deliver(letters)
-            for r in still:  # a dead letter is at most ~0.5 MiB: only a misconfigured topic
-                log.critical("dead letter refused by Kafka (%s); input lost", r.reason)
+            if still:  # a dead letter is at most ~0.5 MiB: only a misconfigured topic refuses it
+                # never acknowledge an input that left no trace: the batch stays uncommitted
+                raise RuntimeError(f"dead letters refused by Kafka: {still[0].reason}")
             metrics.OUTPUTS_REFUSED.inc(len(refused))
         count(outputs, len(refused))
 
