@@ -18,9 +18,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException
+
+from touchline.confirmed import ProducerLike, produce_confirmed
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +36,6 @@ PERMANENT = frozenset(
         KafkaError.INVALID_REQUIRED_ACKS,
     }
 )
-
-
-class ProducerLike(Protocol):
-    """What :class:`Delivery` needs of ``confluent_kafka.Producer`` (faked in unit tests)."""
-
-    def produce(
-        self,
-        topic: str,
-        value: bytes | None = ...,
-        key: bytes | None = ...,
-        *,
-        on_delivery: Any = ...,  # called with (KafkaError | None, message)
-    ) -> None: ...
-
-    def flush(self, timeout: float = ...) -> int: ...
-
-    def poll(self, timeout: float = ...) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -102,10 +86,22 @@ class Delivery:
         todo = list(messages)
         delay = self.retry_initial_s
         while todo:
+            reports = produce_confirmed(
+                self.producer,
+                [(m.topic, m.key, m.value) for m in todo],
+                wait_s=self.wait_s,
+                on_wait=self._waiting(),
+            )
+            self.on_waiting(0)
             again: list[Outgoing] = []
-            for message in todo:
-                self._produce(message, again, refused)
-            self._wait()
+            for message, err in zip(todo, reports, strict=True):
+                if err is None:
+                    continue
+                if isinstance(err, KafkaError) and not permanent(err):
+                    again.append(message)
+                else:
+                    reason = f"{err.name()}: {err.str()}" if isinstance(err, KafkaError) else err
+                    refused.append(Refused(message, str(reason)))
             if again:
                 self.on_retry(len(again))
                 log.warning(
@@ -118,36 +114,14 @@ class Delivery:
             todo = again
         return refused
 
-    def _produce(self, message: Outgoing, again: list[Outgoing], refused: list[Refused]) -> None:
-        def on_delivery(err: KafkaError | None, _msg: Any) -> None:
-            if err is None:
-                return
-            if permanent(err):
-                refused.append(Refused(message, f"{err.name()}: {err.str()}"))
-            else:
-                again.append(message)
+    def _waiting(self) -> Callable[[int], None]:
+        """``on_wait`` for one round: the backlog gauge, and a log line every 30 s of waiting."""
+        waited = [0.0]
 
-        while True:
-            try:
-                self.producer.produce(
-                    message.topic, message.value, message.key, on_delivery=on_delivery
-                )
-                return
-            except BufferError:  # the local queue is full: let it drain
-                self.producer.poll(self.wait_s)
-            except KafkaException as exc:
-                err = exc.args[0]
-                if isinstance(err, KafkaError) and not permanent(err):
-                    again.append(message)
-                else:
-                    refused.append(Refused(message, str(err)))
-                return
-
-    def _wait(self) -> None:
-        waited = 0.0
-        while (left := self.producer.flush(self.wait_s)) > 0:
-            waited += self.wait_s
+        def on_wait(left: int) -> None:
+            waited[0] += self.wait_s
             self.on_waiting(left)
-            if waited % 30 < self.wait_s:
-                log.warning("%d outputs wait for Kafka's acknowledgement (%.0fs)", left, waited)
-        self.on_waiting(0)
+            if waited[0] % 30 < self.wait_s:
+                log.warning("%d outputs wait for Kafka's acknowledgement (%.0fs)", left, waited[0])
+
+        return on_wait

@@ -27,7 +27,9 @@ class ExpiringProducer:
         self.delivered: list[bytes] = []
         self.full_once = True
 
-    def produce(self, topic: str, value: bytes, on_delivery: Any) -> None:
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None = None, *, on_delivery: Any
+    ) -> None:
         if self.full_once:
             self.full_once = False
             raise BufferError("Local: Queue full")
