@@ -100,6 +100,7 @@ class Ingest:
             max_batch_events=cfg.max_batch_events,
             buckets=TokenBuckets(cfg.rate_events_per_second, cfg.rate_burst),
             dead_letter=self.dead_letter,
+            trust_forwarded_for=cfg.trust_forwarded_for,
         )
         action = cfg.horizon_action or ("refuse" if cfg.write_keys else "flag")
         if action not in ("refuse", "flag", "off"):

@@ -85,9 +85,18 @@ class Settings(BaseSettings):
     ingest_max_batch_events: int = Field(500, description="Most events in one POST (else 413).")
     ingest_max_body_bytes: int = Field(1_048_576, description="Largest request body (else 413).")
     ingest_rate_events_per_second: float = Field(
-        2000.0, description="Per-key token-bucket rate (events/s); past it 429."
+        2000.0,
+        description="Token-bucket rate (events/s) of each write key, or of each source address "
+        "in open mode; past it 429.",
     )
-    ingest_rate_burst: int = Field(10_000, description="Per-key token-bucket burst (events).")
+    ingest_rate_burst: int = Field(
+        10_000, description="Token-bucket burst (events) of each write key or source address."
+    )
+    ingest_trust_forwarded_for: bool = Field(
+        False,
+        description="Open mode behind a reverse proxy: key the rate limit by the first "
+        "X-Forwarded-For address instead of the proxy's.",
+    )
     ingest_future_horizon_s: int = Field(
         900, description="occurred_at further in the future than this is out of horizon."
     )
