@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pipeline.clientid import client_id_from_ga
 from pipeline.normalize import normalize_email, normalize_external_id, normalize_phone
+from touchline.clientid import client_id_from_ga
 
 STRONG_KINDS = ("email", "ext.")
 
