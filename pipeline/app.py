@@ -23,7 +23,7 @@ from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
 from producers.publisher import producer_config
-from touchline import topics
+from touchline import clock, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
 from touchline.services.stack import Endpoints
@@ -196,7 +196,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 e.message.decref()
             metrics.PROCESSING.observe((time.perf_counter() - started) / max(len(records), 1))
             if events:
-                metrics.LAG.set(time.time() - events[-1].message.timestamp)
+                metrics.LAG.set(clock.now_ms() / 1000 - events[-1].message.timestamp)
                 record_offset_lag(events)
 
     return app

@@ -23,6 +23,7 @@ from pipeline.outputs import enriched_record, merge_records
 from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
 from pipeline.store import ClientStore, ResolveRequest
 from touchline import deadletter
+from touchline.clock import now_ms
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
 from touchline.settings import Settings
@@ -77,10 +78,6 @@ class _Pending:
     def envelope(self) -> dict[str, Any]:
         envelope: dict[str, Any] = self.datum["envelope"]
         return envelope
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def fingerprint(datum: dict[str, Any]) -> str:

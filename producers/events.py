@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.identity import extract
+from touchline.clock import now_ms
 from touchline.contracts import Contracts, Family
-from touchline.deadletter import now_ms
 from touchline.settings import Settings
 from touchline.validation import FieldError, coerce
 

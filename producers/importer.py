@@ -33,7 +33,7 @@ from producers.adapters import AdapterError
 from producers.adapters.crm import row_to_event
 from producers.events import Prepared, occurred_range, prepare, too_large
 from producers.publisher import Message
-from touchline import deadletter
+from touchline import clock, deadletter
 from touchline.codec import Codec
 from touchline.contracts import Contracts
 from touchline.errors import TouchlineError
@@ -121,7 +121,7 @@ def convert_rows(
     from touchline import topics
 
     out = Outcome()
-    received = deadletter.now_ms()
+    received = clock.now_ms()
     valid = occurred_range(
         settings.ingest_min_occurred_at, settings.ingest_future_horizon_s, received
     )

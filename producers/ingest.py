@@ -21,7 +21,7 @@ from producers.door import Door, Principal, Refusal, TokenBuckets
 from producers.events import Prepared, occurred_range, prepare, too_large
 from producers.metrics import IngestMetrics
 from producers.publisher import Message, QueueFull
-from touchline import deadletter, topics
+from touchline import clock, deadletter, topics
 from touchline.codec import Codec
 from touchline.contracts import Contracts
 from touchline.settings import Settings
@@ -276,7 +276,7 @@ class Ingest:
     ) -> JSONResponse:
         """Validate, publish and answer. ``original(i)``: the bytes of input ``i`` for its dead
         letter and a note for the reason (built only if needed)."""
-        received = deadletter.now_ms()
+        received = clock.now_ms()
         valid = occurred_range(self.cfg.min_occurred_at, self.cfg.future_horizon_s, received)
         ready: dict[int, Ready] = {}
         rejected: list[dict[str, Any]] = []
