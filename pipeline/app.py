@@ -63,9 +63,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
     def processor() -> Processor:
         if "processor" not in state:
             codec = Codec(contracts, endpoints.schema_registry_url)
-            store = ClientStore(
-                endpoints.redis_url, settings.topic_prefix, max_share=settings.identity_max_share
-            )
+            store = ClientStore.from_settings(endpoints.redis_url, settings)
             state["processor"] = Processor(codec, store, processor_config(settings))
             # Everything alive now (Faust, schemas, parsers) lives as long as the worker: keep it
             # out of the cyclic collector's scans, which otherwise revisit it batch after batch.

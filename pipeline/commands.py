@@ -50,7 +50,7 @@ def _card(args: argparse.Namespace, settings: Settings) -> int:
     )
     if key is None and not args.client:
         raise TouchlineError("give --phone, --email, --cid or --client (a usable value)")
-    store = ClientStore(stack.endpoints(settings).redis_url, settings.topic_prefix)
+    store = ClientStore.from_settings(stack.endpoints(settings).redis_url, settings)
 
     async def fetch() -> str | None:
         try:

@@ -21,7 +21,7 @@ from typing import Any
 from pipeline.identity import extract
 from touchline.clock import now_ms
 from touchline.contracts import Contracts, Family
-from touchline.settings import Settings
+from touchline.settings import default
 from touchline.validation import FieldError, coerce
 
 
@@ -98,7 +98,7 @@ def too_large(datum: dict[str, Any], size: int, limit: int) -> FieldError | None
     )
 
 
-DEFAULT_PHONE_REGION: str = Settings.model_fields["phone_region"].default
+DEFAULT_PHONE_REGION: str = default("phone_region")
 
 
 def partition_key(datum: dict[str, Any], phone_region: str = DEFAULT_PHONE_REGION) -> bytes:

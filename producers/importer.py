@@ -148,7 +148,7 @@ def run_import(
     *,
     fmt: str | None = None,
     account: str | None = None,
-    batch_rows: int = 1000,
+    batch_rows: int | None = None,
     progress: bool = True,
     err: TextIO = sys.stderr,
 ) -> tuple[int, int]:
@@ -203,7 +203,7 @@ def run_import(
             try:
                 for row in read_rows(stream, fmt):
                     batch.append(row)
-                    if len(batch) >= batch_rows:
+                    if len(batch) >= (batch_rows or settings.import_batch_rows):
                         flush()
                         now = stream.buffer.tell()
                         bar.update(now - position)

@@ -18,6 +18,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from touchline.settings import default
+
 
 class QueueFull(Exception):
     """The local producer queue is full: back off and retry."""
@@ -55,7 +57,7 @@ class Publisher:
     def __init__(
         self,
         bootstrap: str,
-        max_in_flight: int = 100_000,
+        max_in_flight: int = default("ingest_max_in_flight"),
         on_delivery_error: Callable[[KafkaError], None] | None = None,
         **overrides: Any,
     ) -> None:
