@@ -22,11 +22,11 @@ from pipeline import metrics
 from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
-from producers.publisher import producer_config
 from touchline import clock, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
-from touchline.services.stack import Endpoints
+from touchline.endpoints import Endpoints
+from touchline.producer import producer_config
 from touchline.settings import Settings
 
 log = logging.getLogger(__name__)

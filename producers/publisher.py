@@ -18,6 +18,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from touchline.producer import producer_config
 from touchline.settings import default
 
 
@@ -30,21 +31,6 @@ class Message:
     topic: str
     key: bytes | None
     value: bytes
-
-
-def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "acks": "all",
-        "enable.idempotence": True,
-        "linger.ms": 5,
-        "compression.type": "lz4",
-        "message.timeout.ms": 30000,
-        "queue.buffering.max.messages": 200000,
-        "log_level": 3,
-    }
-    config.update(overrides)
-    return config
 
 
 class Publisher:
