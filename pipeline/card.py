@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.identity import extract
-from pipeline.normalize import PHONE_REGION
 from pipeline.touches import Touch, derive
+from touchline.identity import extract
+from touchline.normalize import PHONE_REGION
 
 
 def identifier_key(

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 import orjson
 
 from pipeline import enrichment, metrics, touches
-from pipeline.identity import Identifiers, extract
 from pipeline.outputs import enriched_record, merge_records
 from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
 from pipeline.store import ClientStore, ResolveRequest
@@ -26,6 +25,7 @@ from touchline import deadletter
 from touchline.clock import now_ms
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
+from touchline.identity import Identifiers, extract
 from touchline.settings import Settings, default
 
 

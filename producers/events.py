@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.identity import extract
 from touchline.clock import now_ms
 from touchline.contracts import Contracts, Family
+from touchline.identity import extract
 from touchline.settings import default
 from touchline.validation import FieldError, coerce
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from devtools.evolution import sample
 from pipeline import enrichment
-from pipeline.identity import Identifiers
 from pipeline.outputs import enriched_record, merge_records
 from producers.adapters.native import WEB_FIELDS
 from sinks import rows
 from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE, load
+from touchline.identity import Identifiers
 from touchline.settings import REPO_ROOT
 
 CONTRACTS = load(REPO_ROOT / "schemas")

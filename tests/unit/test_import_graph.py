@@ -29,9 +29,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("touchline/demo.py", "producers"): "the demo generates data with producers.generator",
     ("touchline/demo.py", "sinks"): "the demo starts the sink's query endpoint",
     ("touchline/demo.py", LOCAL_STACK): "the demo starts the local stack",
-    # The partition key normalises identifiers as the worker does: pipeline.identity and
-    # pipeline.normalize belong in the core (both apps use them).
-    ("producers/events.py", "pipeline"): "partition_key uses pipeline.identity.extract",
 }
 
 

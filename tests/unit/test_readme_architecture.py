@@ -11,7 +11,7 @@ CONCEPTS = ("sessions", "channels", "identity", "the client card", "attribution"
 DEFINES = {
     "sessions": {"pipeline/sessions.py": "def next_session"},
     "channels": {"pipeline/channels.py": "def classify"},
-    "identity": {"pipeline/identity.py": "def extract", "pipeline/lua/resolve.lua": "max_share"},
+    "identity": {"touchline/identity.py": "def extract", "pipeline/lua/resolve.lua": "max_share"},
     "the client card": {"pipeline/card.py": "def render", "pipeline/touches.py": "def derive"},
     "attribution": {"sinks/sql/queries/attribution.sql": "time_decay"},
     "the funnel": {"sinks/sql/queries/booking_funnel.sql": "windowFunnel"},

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pipeline.normalize import (
+from touchline.clientid import client_id_from_ga
+from touchline.normalize import (
     PHONE_REGION,
     normalize_email,
     normalize_external_id,
     normalize_phone,
 )
-from touchline.clientid import client_id_from_ga
 
 STRONG_KINDS = ("email", "ext.")
 
