@@ -9,6 +9,7 @@ that is gone must be removed from it (the test says so), and a new one fails the
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 from touchline.settings import REPO_ROOT
@@ -55,6 +56,7 @@ def imports(path: Path, root: Path = REPO_ROOT) -> set[str]:
     return found
 
 
+@cache
 def arrows() -> dict[tuple[str, str], list[str]]:
     """(importing file, imported package) -> the forbidden modules it imports."""
     out: dict[tuple[str, str], list[str]] = {}
