@@ -118,12 +118,16 @@ def prepare(
     event: Any,
     received_at: int | None = None,
     occurred_within: tuple[int, int] | None = None,
+    *,
+    phone_region: str = DEFAULT_PHONE_REGION,
 ) -> Prepared | list[FieldError]:
     """Validate ``event`` against the family its ``envelope.event_type`` names.
 
     The server fills ``envelope.received_at``, and ``envelope.event_id`` when the sender gave none
     (senders that retry should send their own id: it is the idempotency key). With
     ``occurred_within`` (see :func:`occurred_range`), an ``occurred_at`` outside it is refused.
+    ``phone_region`` (``TOUCHLINE_PHONE_REGION``) reads phone numbers without a country code for
+    the partition key, as the worker does.
     """
     if not isinstance(event, dict):
         return [FieldError("$", "an event must be a JSON object")]
@@ -143,7 +147,7 @@ def prepare(
     if occurred_within is not None and (late := check_occurred_at(datum, occurred_within)):
         return [late]
     try:
-        key = partition_key(datum)
+        key = partition_key(datum, phone_region)
     except ValueError as exc:  # an identifier the identity store refuses (the worker would too)
         return [FieldError("$.envelope.ids.external_ids", str(exc))]
     return Prepared(family=family, datum=datum, key=key)

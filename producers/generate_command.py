@@ -50,7 +50,9 @@ def publish(settings: Settings, generated: Generated) -> tuple[int, int]:
     messages: list[Message] = []
     skipped = 0
     for event in generated.events:
-        prepared = prepare(contracts, event, received_at=received)
+        prepared = prepare(
+            contracts, event, received_at=received, phone_region=settings.phone_region
+        )
         if not isinstance(prepared, Prepared):
             skipped += 1
             continue

@@ -97,7 +97,9 @@ class _Context:
 def _event(row: Row, c: _Context) -> tuple[Prepared, bytes] | str:
     """The row's event and its Avro bytes, or why the row is refused."""
     try:
-        result = prepare(c.contracts, row_to_event(row.data, c.account), c.received, c.valid)
+        event = row_to_event(row.data, c.account)
+        region = c.settings.phone_region
+        result = prepare(c.contracts, event, c.received, c.valid, phone_region=region)
     except AdapterError as exc:
         return str(exc)
     if not isinstance(result, Prepared):

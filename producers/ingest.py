@@ -249,7 +249,9 @@ class Ingest:
             envelope = event.get("envelope")
             if isinstance(envelope, dict) and "account_id" not in envelope:
                 event = {**event, "envelope": {**envelope, "account_id": account}}
-        result = prepare(self.contracts, event, received, valid)
+        result = prepare(
+            self.contracts, event, received, valid, phone_region=self.settings.phone_region
+        )
         if not isinstance(result, Prepared):
             return result
         errors = self.check(result, account, received)
