@@ -18,6 +18,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from sinks import parameters
+from touchline import clock
 from touchline.errors import TouchlineError
 
 SQL = Path(__file__).resolve().parent / "sql"
@@ -99,7 +100,7 @@ def migrate(client: Client, database: str) -> list[str]:
                 client.command(backfill)
         client.insert(
             f"`{database}`.schema_migrations",
-            [[version, name, datetime.now(UTC)]],
+            [[version, name, datetime.fromtimestamp(clock.now_ms() / 1000, UTC)]],
             column_names=["version", "name", "applied_at"],
         )
         applied.append(name)

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from pipeline.card import Rules, touches_of
-from pipeline.identity import extract
 from pipeline.processor import processor_config
 from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
@@ -30,6 +29,7 @@ from tests.support import drained, settings_env, touchline_process, wait_for
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
+from touchline.identity import extract
 from touchline.settings import Settings
 
 pytestmark = pytest.mark.e2e
