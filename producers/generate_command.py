@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from producers.generator import Generated, GeneratorConfig, generate
+from synthetic import Generated, GeneratorConfig, generate
 from touchline.errors import TouchlineError
 from touchline.settings import Settings
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from pipeline.sessions import campaign_key
 from pipeline.utm import Campaign
-from producers.generator import FUNNEL_STEPS
 from sinks.parameters import DEFAULTS
+from synthetic import FUNNEL_STEPS
 
 DAY_MS = 86_400_000
 BOOKING = "touchline.events.BookingStep"

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from producers.generator import FUNNEL_STEPS
+from synthetic import FUNNEL_STEPS
 from touchline.contracts import ENRICHED, load_cached
 from touchline.settings import REPO_ROOT
 

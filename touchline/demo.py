@@ -49,8 +49,8 @@ def _wait_sink(status: Path, expected: int, timeout: float, run: Path) -> int:
 def demo_events(clients: int, seed: int, now_ms: int | None = None) -> list[Any]:
     """Generated journeys whose timeline ends just before now (so nothing is in the future and
     dashboards' "last 30 days" show them), in a realistic arrival order."""
-    from producers.arrival import arrival_order
-    from producers.generator import T0, GeneratorConfig, generate
+    from synthetic import T0, GeneratorConfig, generate
+    from synthetic.arrival import arrival_order
 
     def make(start_ms: int) -> list[Any]:
         config = GeneratorConfig(
@@ -72,9 +72,9 @@ def _occurred(event: Any) -> int | None:
 
 
 def run_demo(settings: Settings, clients: int, seed: int) -> int:
-    from producers.arrival import out_of_order
     from sinks import reports, tables
     from sinks.endpoint import remote_query, running_sink
+    from synthetic.arrival import out_of_order
     from touchline import topics
     from touchline.services import stack
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from producers import generate_command
-from producers.generator import GeneratorConfig, generate
+from synthetic import GeneratorConfig, generate
 from touchline.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.bench

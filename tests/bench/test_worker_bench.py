@@ -20,8 +20,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from producers.events import Prepared, prepare
-from producers.generator import GeneratorConfig, generate
 from producers.publisher import Message, Publisher
+from synthetic import GeneratorConfig, generate
 from tests.support import settings_env, touchline_process, wait_for
 from touchline import topics
 from touchline.codec import Codec

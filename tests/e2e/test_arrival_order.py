@@ -23,8 +23,8 @@ from pipeline.card import Rules, touches_of
 from pipeline.processor import processor_config
 from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
-from producers.generator import GeneratorConfig, generate
 from producers.publisher import Message, Publisher
+from synthetic import GeneratorConfig, generate
 from tests.support import drained, settings_env, touchline_process, wait_for
 from touchline import topics
 from touchline.codec import Codec

@@ -11,9 +11,9 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from producers.generator import booking_journeys
 from sinks import clickhouse
 from sinks.sink import Sink
+from synthetic import booking_journeys
 from tests.support import read_topic, touchline_process, wait_for
 from touchline import topics
 from touchline.codec import Codec

@@ -15,7 +15,7 @@ from pipeline.card import Rules, touches_of
 from pipeline.processor import Config, Processor
 from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
-from producers.generator import GeneratorConfig, generate
+from synthetic import GeneratorConfig, generate
 from touchline.codec import Codec
 from touchline.contracts import load
 from touchline.identity import extract

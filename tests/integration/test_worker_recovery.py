@@ -13,8 +13,8 @@ import redis
 
 from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
-from producers.generator import GeneratorConfig, generate
 from producers.publisher import Message, Publisher
+from synthetic import GeneratorConfig, generate
 from tests.support import read_topic, touchline_process, wait_for
 from touchline import topics
 from touchline.codec import Codec

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from producers.arrival import HOUR, arrival_order, out_of_order
+from synthetic.arrival import HOUR, arrival_order, out_of_order
 from touchline.demo import demo_events
 
 

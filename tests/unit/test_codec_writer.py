@@ -10,7 +10,7 @@ import fastavro
 import pytest
 
 from producers.events import Prepared, prepare
-from producers.generator import GeneratorConfig, generate
+from synthetic import GeneratorConfig, generate
 from touchline.codec import Codec, Mismatch, compile_writer
 from touchline.contracts import load
 from touchline.settings import REPO_ROOT

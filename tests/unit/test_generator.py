@@ -13,7 +13,7 @@ import pytest
 
 from producers import generate_command
 from producers.events import Prepared, prepare
-from producers.generator import (
+from synthetic import (
     CHANNEL_NAMES,
     FUNNEL_STEPS,
     Generated,
@@ -266,7 +266,7 @@ def test_command_needs_a_destination() -> None:
 
 
 def test_planted_phones_and_emails_survive_normalisation() -> None:
-    from producers.generator import GeneratorConfig, generate
+    from synthetic import GeneratorConfig, generate
     from touchline.normalize import normalize_email, normalize_phone
 
     persons = generate(GeneratorConfig(clients=300, seed=3)).truth.persons.values()

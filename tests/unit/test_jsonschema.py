@@ -8,7 +8,7 @@ import jsonschema_rs
 import pytest
 
 from producers.events import Prepared, prepare
-from producers.generator import GeneratorConfig, generate
+from synthetic import GeneratorConfig, generate
 from touchline.contracts import load_cached
 from touchline.jsonschema import avro_to_json_schema, family_schema, request_body
 from touchline.settings import Settings

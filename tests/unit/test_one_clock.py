@@ -9,7 +9,7 @@ from pathlib import Path
 
 from touchline.settings import REPO_ROOT
 
-RUNTIME = ("touchline", "pipeline", "producers", "sinks")
+RUNTIME = ("touchline", "pipeline", "producers", "sinks", "synthetic")
 CLOCK = Path("touchline/clock.py")
 BUILDER = Path("touchline/deadletter.py")
 CONTRACTS = Path("touchline/contracts.py")  # defines the DEAD_LETTER name

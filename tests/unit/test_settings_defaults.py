@@ -20,7 +20,7 @@ from sinks.sink import Sink
 from touchline import cli, identity, normalize
 from touchline.settings import REPO_ROOT, Settings, default, get_settings
 
-RUNTIME = ("touchline", "pipeline", "producers", "sinks")
+RUNTIME = ("touchline", "pipeline", "producers", "sinks", "synthetic")
 # Literals that look like a setting's default but are not one: (file, name) -> why.
 NOT_SETTINGS = {
     ("touchline/services/process.py", "host"): "probes the local stack's own loopback ports",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-MINUTE = 60_000
-HOUR = 60 * MINUTE
+from synthetic.config import HOUR, MINUTE
+
 # source -> (least, most) delay in ms between occurred_at and arrival
 DELAYS: dict[str, tuple[int, int]] = {
     "web": (0, 5_000),

@@ -1,0 +1,30 @@
+"""What to generate, and the timeline's units. Nothing here reads the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from touchline.contracts import BOOKING_STEP, load_cached
+from touchline.settings import get_settings
+
+# The nine widget steps, in order, as the BookingStep contract lists them.
+FUNNEL_STEPS = list(load_cached(get_settings().schemas_dir).families[BOOKING_STEP].event_types)
+
+T0 = 1_795_000_000_000  # 2026-11-18T09:46:40Z
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+YEAR = 365 * DAY
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """What to generate. ``start_ms`` anchors the timeline; nothing reads the clock."""
+
+    clients: int
+    seed: int
+    malformed_share: float = 0.0
+    account_id: str = "demo-studio"
+    start_ms: int = T0
+    days: int = 60
+    profiles_enabled: bool = True
