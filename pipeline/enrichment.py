@@ -5,6 +5,7 @@ session, touch counters, multichannel) from the Redis store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,77 +68,98 @@ def _line(**values: Any) -> dict[str, Any]:
     return line
 
 
-def lines(family: str, d: dict[str, Any]) -> list[dict[str, Any]]:
-    if family == BOOKING:
-        return [
-            _line(
-                store_id=a.get("store_id"),
-                store_name=a.get("store_name"),
-                service_id=a.get("appointment_service_id"),
-                service_name=a.get("appointment_service_name"),
-                resource_id=a.get("worker_id"),
-                resource_name=a.get("resource_name"),
-            )
-            for a in d.get("appointments", [])
-        ]
-    if family == EVENT_BOOKING:
-        return [
-            _line(
-                service_id=e.get("event_id"),
-                service_name=e.get("event_title"),
-                category=e.get("event_category"),
-            )
-            for e in d.get("events", [])
-        ]
-    if family in (APPOINTMENT, CLASS):
-        service = (
-            (d.get("service_id"), d.get("service_name"))
-            if family == APPOINTMENT
-            else (d.get("class_id"), d.get("class_name"))
+def _booking_lines(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _line(
+            store_id=a.get("store_id"),
+            store_name=a.get("store_name"),
+            service_id=a.get("appointment_service_id"),
+            service_name=a.get("appointment_service_name"),
+            resource_id=a.get("worker_id"),
+            resource_name=a.get("resource_name"),
         )
-        return [
-            _line(
-                store_id=d.get("location_id"),
-                store_name=d.get("location_name"),
-                service_id=service[0],
-                service_name=service[1],
-                resource_id=d.get("staff_id"),
-                resource_name=d.get("staff_name"),
-            )
-        ]
-    if family == ORDER:
-        return [
-            _line(
-                store_id=d.get("location_id"),
-                service_id=i.get("item_id"),
-                service_name=i.get("name"),
-                category=i.get("item_type"),
-                quantity=int(i.get("quantity") or 1),
-                amount_minor=int(i.get("amount_paid_minor") or 0),
-            )
-            for i in d.get("items", [])
-        ]
-    if family == ORDERED_PRODUCT:
-        return [
-            _line(
-                service_id=d.get("item_id"),
-                service_name=d.get("name"),
-                category=d.get("item_type"),
-                quantity=int(d.get("quantity") or 1),
-                amount_minor=int(d.get("amount_paid_minor") or 0),
-            )
-        ]
-    if family == CONTACT:
-        return [
-            _line(
-                service_id=i.get("item_id"),
-                service_name=i.get("name"),
-                quantity=int(i.get("quantity") or 1),
-                amount_minor=int(i.get("price_minor") or 0),
-            )
-            for i in d.get("cart_items", [])
-        ]
-    return []
+        for a in d.get("appointments", [])
+    ]
+
+
+def _event_booking_lines(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _line(
+            service_id=e.get("event_id"),
+            service_name=e.get("event_title"),
+            category=e.get("event_category"),
+        )
+        for e in d.get("events", [])
+    ]
+
+
+def _visit_line(service_id: Any, service_name: Any, d: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _line(
+            store_id=d.get("location_id"),
+            store_name=d.get("location_name"),
+            service_id=service_id,
+            service_name=service_name,
+            resource_id=d.get("staff_id"),
+            resource_name=d.get("staff_name"),
+        )
+    ]
+
+
+def _order_lines(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _line(
+            store_id=d.get("location_id"),
+            service_id=i.get("item_id"),
+            service_name=i.get("name"),
+            category=i.get("item_type"),
+            quantity=int(i.get("quantity") or 1),
+            amount_minor=int(i.get("amount_paid_minor") or 0),
+        )
+        for i in d.get("items", [])
+    ]
+
+
+def _ordered_product_lines(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _line(
+            service_id=d.get("item_id"),
+            service_name=d.get("name"),
+            category=d.get("item_type"),
+            quantity=int(d.get("quantity") or 1),
+            amount_minor=int(d.get("amount_paid_minor") or 0),
+        )
+    ]
+
+
+def _cart_lines(d: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        _line(
+            service_id=i.get("item_id"),
+            service_name=i.get("name"),
+            quantity=int(i.get("quantity") or 1),
+            amount_minor=int(i.get("price_minor") or 0),
+        )
+        for i in d.get("cart_items", [])
+    ]
+
+
+# family -> the line items (store, service, resource, quantity, amount) of one of its events
+_LINES: dict[str, Callable[[dict[str, Any]], list[dict[str, Any]]]] = {
+    BOOKING: _booking_lines,
+    EVENT_BOOKING: _event_booking_lines,
+    APPOINTMENT: lambda d: _visit_line(d.get("service_id"), d.get("service_name"), d),
+    CLASS: lambda d: _visit_line(d.get("class_id"), d.get("class_name"), d),
+    ORDER: _order_lines,
+    ORDERED_PRODUCT: _ordered_product_lines,
+    CONTACT: _cart_lines,
+}
+
+
+def lines(family: str, d: dict[str, Any]) -> list[dict[str, Any]]:
+    """The line items of an event of ``family``; none for families without any."""
+    make = _LINES.get(family)
+    return make(d) if make is not None else []
 
 
 def revenue(family: str, d: dict[str, Any]) -> tuple[int, str | None]:

@@ -201,6 +201,13 @@ def convert(payload: Any, bound_account: str | None) -> list[dict[str, Any]]:
         if event_type == "client_profile_synced":
             fields["historical"] = True
         return [event(event_type, fields)]
+    return _order(data, location, event)
+
+
+def _order(
+    data: Fields, location: str | None, event: Callable[[str, Fields, int], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``order.placed``: the order, then one ``ordered_product`` per item (events 1..n)."""
     order_id = required_text(data, "orderId", "$.data")
     currency = required_text(data, "currency", "$.data")
     lines = [
@@ -221,6 +228,7 @@ def convert(payload: Any, bound_account: str | None) -> list[dict[str, Any]]:
             "total_minor": total,
             "currency": currency,
         },
+        0,
     )
     products = [
         event("ordered_product", {"order_id": order_id, **line, "currency": currency}, n + 1)
