@@ -17,12 +17,11 @@ from typing import Any, TypeVar
 
 import orjson
 
-from pipeline import enrichment, metrics, touches
+from pipeline import enrichment, metrics
 from pipeline.outputs import enriched_record, merge_records
-from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
+from pipeline.record_context import Rules, record_context, sessionise
 from pipeline.store import ClientStore, ResolveRequest
 from touchline import deadletter
-from touchline.clock import now_ms
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
 from touchline.identity import Identifiers, extract
@@ -107,6 +106,16 @@ def union_sessions(*parts: dict[str, Any] | None) -> dict[str, Any] | None:
 def new_client_id(account: str, event_id: str) -> str:
     """Deterministic, so replaying a topic from the start creates the same client ids."""
     return "c" + hashlib.sha1(f"{account}|{event_id}".encode()).hexdigest()[:19]
+
+
+def _rules(config: Config) -> Rules:
+    return Rules(
+        config.session_timeout_ms,
+        config.lookback_ms,
+        config.touch_cap,
+        config.hit_cap,
+        config.min_channels,
+    )
 
 
 async def _timed(op: str, call: Awaitable[T]) -> T:
@@ -215,6 +224,7 @@ class Processor:
         duplicates: set[int] = set()
         sessions: dict[str, dict[str, Any] | None] = {}  # sessions changed earlier in the batch
         to_record: list[tuple[str, str, str, dict[str, Any]]] = []
+        rules = _rules(self.config)
         recorded: list[int] = []
         for (i, p), res in zip(pending, resolutions, strict=True):
             if isinstance(res, Exception):
@@ -229,17 +239,16 @@ class Processor:
             if res.merged:  # visits of merged clients, as this batch left them, go on here
                 session = union_sessions(*(sessions.pop(o, None) for o in res.merged), session)
                 sessions[res.client_id] = session
-            context = self._context(
-                p.static, res.client_id, session, p.envelope["event_id"], p.envelope["occurred_at"]
+            event_id, at = p.envelope["event_id"], p.envelope["occurred_at"]
+            placed = sessionise(
+                p.static, res.client_id, session, event_id, at, rules.session_timeout_ms
             )
-            context["enrichment"]["fingerprint"] = p.fingerprint
-            if p.static.is_contact and p.ids.phone:
-                context["phone"] = p.ids.phone
-            if "session" in context:
-                sessions[res.client_id] = context["session"]
-            to_record.append(
-                (p.envelope["account_id"], p.envelope["event_id"], res.client_id, context)
+            context = record_context(
+                rules, p.static, placed, event_id, at, p.fingerprint, p.ids.phone
             )
+            if context.session is not None:
+                sessions[res.client_id] = context.session
+            to_record.append((p.envelope["account_id"], event_id, res.client_id, context.lua()))
             recorded.append(i)
         by_index = dict(pending)
 
@@ -298,96 +307,3 @@ class Processor:
             merges=[(key, self.codec.encode(MERGE, m)) for m in merges],
             outcome="duplicate" if duplicate else "enriched",
         )
-
-    def _context(
-        self,
-        static: enrichment.Static,
-        client_id: str,
-        session: dict[str, Any] | None,
-        event_id: str,
-        at: int,
-    ) -> dict[str, Any]:
-        """Everything ``record`` needs, and the state-dependent enrichment it stores."""
-        cfg = self.config
-        channel = static.channel
-        session_out: dict[str, Any] | None = None
-        info: dict[str, Any] = {
-            "session_id": None,
-            "session_seq": 0,
-            "session_started_at": None,
-            "landing_page": None,
-            "time_on_site_ms": 0,
-        }
-        new_session = False
-        if static.has_web:
-            # The client's recent sessions, each with the channel of the visit that opened it.
-            stored = (session or {}).get("sessions", [])
-            channels = {d["session_id"]: d.get("channel") for d in stored}
-            recent = [
-                SessionState(**{k: v for k, v in d.items() if k != "channel"}) for d in stored
-            ]
-            after, state, new_session = assign(
-                recent,
-                occurred_at=at,
-                event_id=event_id,
-                campaign_key=campaign_key(static.campaign),
-                landing_page=static.landing_page,
-                timeout_ms=cfg.session_timeout_ms,
-                client_id=client_id,
-            )
-            if new_session:
-                channels[state.session_id] = channel
-            else:
-                channel = channels.get(state.session_id) or channel  # pages keep the visit's
-            session_out = {
-                # vars(): flat dataclasses of scalars; asdict() deep-copies and was a hot spot
-                "sessions": [{**vars(s), "channel": channels.get(s.session_id)} for s in after]
-            }
-            info = {
-                "session_id": state.session_id,
-                "session_seq": state.seq,
-                "session_started_at": state.started_at,
-                "landing_page": state.landing_page,
-                "time_on_site_ms": time_on_site(state, at),
-            }
-        is_touch = (static.has_web and new_session) or static.is_contact or static.is_lead
-        flags = (
-            (touches.WEB if static.has_web else 0)
-            | (touches.CONTACT if static.is_contact else 0)
-            | (touches.LEAD if static.is_lead else 0)
-        )
-        hit = touches.Hit(
-            at,
-            event_id,
-            flags,
-            static.channel,
-            campaign_key(static.campaign),
-            static.campaign.campaign,
-        )
-        ctx: dict[str, Any] = {
-            "occurred_at": at,
-            "lookback_ms": cfg.lookback_ms,
-            "touch_cap": cfg.touch_cap,
-            "hit_cap": cfg.hit_cap,
-            "hit": hit.member() if flags else None,
-            "min_channels": cfg.min_channels,
-            "is_touch": is_touch,
-            "is_contact": static.is_contact,
-            "channel": channel,
-            "utm_source": static.campaign.source,
-            "utm_medium": static.campaign.medium,
-            "utm_campaign": static.campaign.campaign,
-            "name": static.name,
-            "phone": None,
-            "location": static.location,
-            "revenue_minor": static.revenue_minor,
-            "currency": static.currency,
-            "session": session_out,
-            "enrichment": {
-                **info,
-                "channel": channel,
-                "is_touch": is_touch,
-                "processed_at": now_ms(),
-            },
-        }
-        return {k: v for k, v in ctx.items() if v is not None}

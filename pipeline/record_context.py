@@ -1,0 +1,188 @@
+"""The sessionise step and the record context: what the worker hands to ``record.lua`` for one
+event, once the event's client is known. Pure (no Redis), so it is unit-tested on its own.
+
+:func:`sessionise` places a web event in the client's recent sessions (a new visit or the next page
+of one); :func:`record_context` adds whether the event is a touch, its hit on the card and the
+event's own fields the card keeps. :meth:`RecordContext.lua` is the contract with
+``pipeline/lua/record.lua`` (``ctx.<name>``); ``session`` and ``enrichment`` travel beside it as
+JSON text (``pipeline.store.ClientStore.record_many``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline import touches
+from pipeline.enrichment import Static
+from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
+from touchline.clock import now_ms
+
+# The session fields of an event outside any web session.
+NO_SESSION: dict[str, Any] = {
+    "session_id": None,
+    "session_seq": 0,
+    "session_started_at": None,
+    "landing_page": None,
+    "time_on_site_ms": 0,
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The worker's rules the record step applies (from ``pipeline.processor.Config``)."""
+
+    session_timeout_ms: int
+    lookback_ms: int
+    touch_cap: int
+    hit_cap: int
+    min_channels: int
+
+
+@dataclass(frozen=True)
+class Sessionised:
+    """Where an event falls among its client's visits."""
+
+    sessions: dict[str, Any] | None  # the client's recent sessions after it (None: not web)
+    info: dict[str, Any]  # its session fields (NO_SESSION outside web sessions)
+    channel: str  # the channel of the visit it belongs to (a page keeps its visit's)
+    new_session: bool
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """Everything ``record.lua`` needs for one event, and the enrichment it stores."""
+
+    occurred_at: int
+    rules: Rules
+    hit: str | None  # the card's hit member; None when the event is not a web, contact or lead hit
+    is_touch: bool
+    is_contact: bool
+    channel: str
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    name: str | None
+    phone: str | None
+    location: str | None
+    revenue_minor: int
+    currency: str | None
+    session: dict[str, Any] | None  # the client's recent sessions after this event
+    enrichment: dict[str, Any]  # the state-dependent enrichment, stored as the event's result
+
+    def lua(self) -> dict[str, Any]:
+        """The context as ``record.lua`` reads it: entries that are None are left out (nil)."""
+        rules = self.rules
+        ctx: dict[str, Any] = {
+            "occurred_at": self.occurred_at,
+            "lookback_ms": rules.lookback_ms,
+            "touch_cap": rules.touch_cap,
+            "hit_cap": rules.hit_cap,
+            "hit": self.hit,
+            "min_channels": rules.min_channels,
+            "is_touch": self.is_touch,
+            "is_contact": self.is_contact,
+            "channel": self.channel,
+            "utm_source": self.utm_source,
+            "utm_medium": self.utm_medium,
+            "utm_campaign": self.utm_campaign,
+            "name": self.name,
+            "phone": self.phone,
+            "location": self.location,
+            "revenue_minor": self.revenue_minor,
+            "currency": self.currency,
+            "session": self.session,
+            "enrichment": self.enrichment,
+        }
+        return {k: v for k, v in ctx.items() if v is not None}
+
+
+def sessionise(
+    static: Static,
+    client_id: str,
+    stored: dict[str, Any] | None,
+    event_id: str,
+    at: int,
+    timeout_ms: int,
+) -> Sessionised:
+    """The event among the client's recent sessions ``stored`` (``{"sessions": [...]}``, each
+    with the channel of the visit that opened it). Only web events have sessions."""
+    if not static.has_web:
+        return Sessionised(None, dict(NO_SESSION), static.channel, False)
+    recent_dicts = (stored or {}).get("sessions", [])
+    channels = {d["session_id"]: d.get("channel") for d in recent_dicts}
+    recent = [SessionState(**{k: v for k, v in d.items() if k != "channel"}) for d in recent_dicts]
+    after, state, new_session = assign(
+        recent,
+        occurred_at=at,
+        event_id=event_id,
+        campaign_key=campaign_key(static.campaign),
+        landing_page=static.landing_page,
+        timeout_ms=timeout_ms,
+        client_id=client_id,
+    )
+    channel = static.channel
+    if new_session:
+        channels[state.session_id] = channel
+    else:
+        channel = channels.get(state.session_id) or channel  # pages keep the visit's
+    sessions = {
+        # vars(): flat dataclasses of scalars; asdict() deep-copies and was a hot spot
+        "sessions": [{**vars(s), "channel": channels.get(s.session_id)} for s in after]
+    }
+    info = {
+        "session_id": state.session_id,
+        "session_seq": state.seq,
+        "session_started_at": state.started_at,
+        "landing_page": state.landing_page,
+        "time_on_site_ms": time_on_site(state, at),
+    }
+    return Sessionised(sessions, info, channel, new_session)
+
+
+def record_context(
+    rules: Rules,
+    static: Static,
+    placed: Sessionised,
+    event_id: str,
+    at: int,
+    fingerprint: str,
+    phone: str | None,
+) -> RecordContext:
+    """The record step's input for an event placed by :func:`sessionise`. ``phone`` is kept on
+    the card from contacts only."""
+    is_touch = (static.has_web and placed.new_session) or static.is_contact or static.is_lead
+    flags = (
+        (touches.WEB if static.has_web else 0)
+        | (touches.CONTACT if static.is_contact else 0)
+        | (touches.LEAD if static.is_lead else 0)
+    )
+    campaign = static.campaign
+    hit = touches.Hit(
+        at, event_id, flags, static.channel, campaign_key(campaign), campaign.campaign
+    )
+    enrichment = {
+        **placed.info,
+        "channel": placed.channel,
+        "is_touch": is_touch,
+        "processed_at": now_ms(),
+        "fingerprint": fingerprint,
+    }
+    return RecordContext(
+        occurred_at=at,
+        rules=rules,
+        hit=hit.member() if flags else None,
+        is_touch=is_touch,
+        is_contact=static.is_contact,
+        channel=placed.channel,
+        utm_source=campaign.source,
+        utm_medium=campaign.medium,
+        utm_campaign=campaign.campaign,
+        name=static.name,
+        phone=phone if static.is_contact and phone else None,
+        location=static.location,
+        revenue_minor=static.revenue_minor,
+        currency=static.currency,
+        session=placed.sessions,
+        enrichment=enrichment,
+    )
