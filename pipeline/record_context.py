@@ -39,7 +39,7 @@ class Rules:
     min_channels: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sessionised:
     """Where an event falls among its client's visits."""
 
@@ -49,7 +49,7 @@ class Sessionised:
     new_session: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RecordContext:
     """Everything ``record.lua`` needs for one event, and the enrichment it stores."""
 
