@@ -6,6 +6,7 @@ Each package adds its own subcommands (``register(subparsers)`` in its ``command
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,12 +85,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args, get_settings()) or 0)
+        status = int(args.func(args, get_settings()) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
     except TouchlineError as exc:
         print(f"touchline: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`touchline report ... | head`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's final flush does not fail again, and exit as a
+        # process killed by SIGPIPE would (128 + 13).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+"""Human-readable names for what the reports print raw: booking-widget steps and channels.
+
+Tables and HTML pages show these labels; JSON and CSV keep the raw names (they are the data's keys
+and what scripts filter on). A value without a label here (a new channel, a campaign, a store id)
+is shown as it is. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from sinks.reports import Section
+
+# The booking widget's steps (the BookingStep contract's event types), as the client lives them.
+STEPS = {
+    "appointment_booking_start": "Opened the booking widget",
+    "appointment_booking_step_profiles": "Signed in / profile",
+    "appointment_booking_step_stores_and_services": "Chose store and service",
+    "appointment_booking_step_resources": "Chose staff or room",
+    "appointment_booking_step_available_appointments": "Looked at free times",
+    "appointment_booking_step_summary": "Reviewed the summary",
+    "appointment_booking": "Sent the booking",
+    "appointment_booking_step_success": "Booking confirmed",
+    "appointment_booking_step_failed": "Booking failed",
+}
+# pipeline/channels.py's channels (GA4's default channel grouping plus offline ones).
+CHANNELS = {
+    "direct": "Direct",
+    "organic_search": "Organic search",
+    "paid_search": "Paid search",
+    "organic_social": "Organic social",
+    "paid_social": "Paid social",
+    "email": "Email",
+    "referral": "Referral",
+    "display": "Display ads",
+    "affiliate": "Affiliates",
+    "sms": "SMS",
+    "phone_call": "Phone call",
+    "crm_offline": "CRM (offline)",
+    "other": "Other",
+    "(no touch)": "(no touch before converting)",
+}
+# Columns whose values are channels in every report; "key" and "breakdown" are channels only when
+# the report runs --by / --breakdown channel.
+CHANNEL_COLUMNS = frozenset({"channel", "first_touch_channel", "channels"})
+STEP_COLUMNS = frozenset({"step"})
+
+
+def step(name: str) -> str:
+    return STEPS.get(name, name)
+
+
+def channel(name: str) -> str:
+    return CHANNELS.get(name, name)
+
+
+def _label(value: Any, table: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return table.get(value, value)
+    if isinstance(value, list | tuple):
+        return [_label(v, table) for v in value]
+    return value
+
+
+def readable(sections: Sequence[Section], params: Mapping[str, Any]) -> list[Section]:
+    """The sections with step and channel values replaced by their labels (for people)."""
+    channel_cols = set(CHANNEL_COLUMNS)
+    if params.get("by") in (None, "channel"):
+        channel_cols.add("key")
+    if params.get("breakdown") == "channel":
+        channel_cols.add("breakdown")
+    out = []
+    for s in sections:
+        tables = [
+            STEPS if c in STEP_COLUMNS else CHANNELS if c in channel_cols else None
+            for c in s.columns
+        ]
+        if not any(tables):
+            out.append(s)
+            continue
+        rows = [
+            tuple(v if t is None else _label(v, t) for v, t in zip(r, tables, strict=True))
+            for r in s.rows
+        ]
+        out.append(replace(s, rows=rows))
+    return out
