@@ -163,7 +163,7 @@ def _print_report(
 ) -> None:
     """Tables and HTML for people (labels, money with currency); JSON and CSV for machines (raw
     names, exact money strings)."""
-    from sinks import html, labels, money, tables
+    from sinks import labels, money, tables
 
     if args.format == "table":
         shown = labels.readable(money.for_people(sections, currencies), params)
@@ -171,10 +171,19 @@ def _print_report(
         shown = money.for_machines(sections, currencies)
     print(tables.render_sections(shown, args.format))
     if args.html:
-        given = {k: v for k, v in params.items() if v is not None}
-        people = labels.readable(money.for_people(sections, currencies), params)
-        Path(args.html).write_text(html.render(report, given, people))
+        Path(args.html).write_text(html_page(report, params, sections, currencies))
         print(f"wrote {args.html}", file=sys.stderr)
+
+
+def html_page(
+    report: Any, params: Mapping[str, Any], sections: list[Any], currencies: list[str]
+) -> str:
+    """The report's self-contained HTML page, with labels and money for people."""
+    from sinks import html, labels, money
+
+    given = {k: v for k, v in params.items() if v is not None}
+    people = labels.readable(money.for_people(sections, currencies), params)
+    return html.render(report, given, people)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -41,9 +41,18 @@ CHANNELS = {
     "other": "Other",
     "(no touch)": "(no touch before converting)",
 }
+# The attribution models (sinks/sql/queries/attribution.sql).
+MODELS = {
+    "first": "First touch",
+    "last": "Last touch",
+    "last_non_direct": "Last non-direct touch",
+    "linear": "Linear",
+    "time_decay": "Time decay",
+    "position": "Position (40/20/40)",
+}
 # Columns whose values are channels in every report; "key" and "breakdown" are channels only when
 # the report runs --by / --breakdown channel.
-CHANNEL_COLUMNS = frozenset({"channel", "first_touch_channel", "channels"})
+CHANNEL_COLUMNS = frozenset({"channel", "first_touch_channel", "channels", "channels_before"})
 STEP_COLUMNS = frozenset({"step"})
 
 
@@ -73,7 +82,13 @@ def readable(sections: Sequence[Section], params: Mapping[str, Any]) -> list[Sec
     out = []
     for s in sections:
         tables = [
-            STEPS if c in STEP_COLUMNS else CHANNELS if c in channel_cols else None
+            STEPS
+            if c in STEP_COLUMNS
+            else CHANNELS
+            if c in channel_cols
+            else MODELS
+            if c == "model"
+            else None
             for c in s.columns
         ]
         if not any(tables):
