@@ -96,8 +96,11 @@ def first_line(path: Path) -> str:
 
 
 def fields_table() -> str:
-    """The row fields as the CRM adapter documents them (its docstring's indented table)."""
+    """The row fields as the CRM adapter documents them (its docstring's indented table), and the
+    web-context fields it keeps that the table does not name (found by mapping a row that has
+    all of them)."""
     from producers.adapters import crm
+    from producers.adapters.native import WEB_FIELDS
 
     doc = crm.__doc__ or ""
     block = doc.split("::\n", 1)[1] if "::\n" in doc else ""
@@ -106,7 +109,11 @@ def fields_table() -> str:
         if line and not line.startswith(" "):
             break
         lines.append(line)
-    return "\n".join(lines).strip("\n")
+    table = "\n".join(lines).strip("\n")
+    row = {"type": "lead", "id": "1", "created_at": "2025-01-01", "account_id": "a"}
+    web = crm.row_to_event({**row, **dict.fromkeys(WEB_FIELDS, "x")}, None)["envelope"]["web"]
+    more = [f for f in WEB_FIELDS if f in (web or {}) and f not in table]
+    return table + (f"\n    {', '.join(more)}  (web context, like the utm_ fields)" if more else "")
 
 
 def read_rows(stream: TextIO, fmt: str) -> Iterator[Row]:
