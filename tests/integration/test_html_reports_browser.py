@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from clickhouse_connect.driver.client import Client
 from sinks import clickhouse, money, reports, rows
 from sinks.commands import html_page
 from tests.report_data import generate
+from touchline.demo import print_reports
 
 pytestmark = pytest.mark.integration
 LAPTOP = (1366, 900)
@@ -108,20 +110,29 @@ def measure(page: Path) -> tuple[dict[str, Any], Path]:
     return result, shot
 
 
+Runner = Callable[[str, Any], Any]
+
+
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory: pytest.TempPathFactory, chdb_dir: Path) -> dict[str, tuple[Path, str]]:
-    """Each report's page (and its HTML) on generated data, made as `report --html` makes it."""
-    out_dir = tmp_path_factory.mktemp("html")
+def runner(chdb_dir: Path) -> Runner:
+    """Report queries on generated data in chDB."""
     client: Client = clickhouse.connect(f"chdb://{chdb_dir}")
     db = "html_reports"
     clickhouse.migrate(client, db)
-    data = generate(seed=7, clients=150)
+    data = generate(seed=7, clients=90)
     clickhouse.insert_events(client, db, [rows.to_row(e) for e in data.events])
     clickhouse.insert_merges(client, db, [rows.merge_to_row(m) for m in data.merges])
 
-    def runner(name: str, params: Any) -> Any:
+    def run(name: str, params: Any) -> Any:
         return clickhouse.query(client, name, db, params)
 
+    return run
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> dict[str, tuple[Path, str]]:
+    """Each report's page (and its HTML) on generated data, made as `report --html` makes it."""
+    out_dir = tmp_path_factory.mktemp("html")
     runs = {
         "booking_funnel": {"breakdown": "channel"},
         "booking_funnel_store": {"breakdown": "store"},
@@ -185,3 +196,14 @@ def test_pages_say_what_they_plot_with_readable_labels(
     assert re.search(r"\d EUR<", attribution) and "e+" not in attribution
     card = pages["client_card"][1]
     assert re.search(r"<th>revenue total</th><td>[\d,]+\.\d\d EUR</td>", card)
+
+
+def test_demo_prints_each_report_once_for_people(
+    runner: Runner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    print_reports(runner)
+    out = capsys.readouterr().out
+    assert out.count("== attribution") == 1 and out.count("== booking_funnel") == 1
+    models = re.findall(r"^(First touch|Position \(40/20/40\)) ", out, re.M)
+    assert models and models.count("First touch") == models.count("Position (40/20/40)")
+    assert " EUR" in out and "Chose store and service" in out and "revenue_minor" not in out
