@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the local stack needs from Debian's packages when it is missing:
-# Java 17+ and Maven (the Kafka broker from Maven Central jars) and redis-server.
+# Java 17+ and Maven (the Kafka broker from Maven Central jars), redis-server, and chromium (the test
+# that renders the HTML reports headless).
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 missing=()

@@ -67,9 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
         "redis-server and Apicurio Registry (Confluent-compatible API; off with "
         "TOUCHLINE_LOCAL_REGISTRY=false). ClickHouse runs in-process (chDB) and needs no service.",
     )
-    services.add_argument("action", choices=["up", "down", "status"])
+    services.add_argument(
+        "action",
+        choices=["up", "down", "status"],
+        help="up: start what is not running (ports are remembered in <state dir>/services.json); "
+        "down: stop everything Touchline started; status: what runs where",
+    )
     services.set_defaults(func=_services)
-    config = sub.add_parser("config", help="print every setting, its env var and current value")
+    config = sub.add_parser(
+        "config",
+        help="print every setting, its env var and current value",
+        description="Print every setting: its environment variable (TOUCHLINE_<NAME>), current "
+        "value and meaning.",
+    )
     config.add_argument("--markdown", action="store_true", help="defaults as a Markdown table")
     config.set_defaults(func=_config)
     demo.register(sub)

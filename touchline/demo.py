@@ -176,7 +176,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="run the whole pipeline on generated data and print reports",
         description="Start the local stack, a worker, the ingest API and the sink; POST generated "
-        "events; print the booking funnel read back from ClickHouse.",
+        "events (a timeline ending an hour ago); print the booking funnel by channel and the "
+        "attribution under six models, read back from ClickHouse.",
     )
     parser.add_argument("--clients", type=int, default=300, help="generated people (default 300)")
     parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
