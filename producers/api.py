@@ -64,7 +64,7 @@ from producers.adapters import ADAPTERS, Adapter
 from producers.doctext import markdown
 from producers.door import ANY_ACCOUNT, OPEN_PRINCIPAL, Principal, Refusal, TokenBuckets
 from producers.ingest import PERMANENT_PRODUCE_ERRORS, EventPublisher, Ingest, Ready
-from producers.openapi import POST_RESPONSES, body_spec
+from producers.openapi import POST_RESPONSES, body_spec, crm_body
 from producers.publisher import Publisher
 from touchline import jsonschema
 from touchline.codec import Codec
@@ -252,5 +252,7 @@ def _add_source_route(app: FastAPI, ingest: Ingest, name: str, adapter: Adapter)
         summary=f"Native payload of the {adapter.title}",
         description=markdown(adapter.doc),
         responses=POST_RESPONSES,
-        openapi_extra=body_spec({"type": "object", "additionalProperties": True}),
+        openapi_extra=body_spec(
+            crm_body() if name == "crm" else {"type": "object", "additionalProperties": True}
+        ),
     )

@@ -282,7 +282,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         progress=not args.quiet,
     )
     print(
-        f"imported {imported} rows, rejected {rejected}"
+        f"imported {imported} row{'' if imported == 1 else 's'}, rejected {rejected}"
         + (" (rejected rows are in the dead-letter topic)" if rejected else "")
     )
     return 1 if rejected else 0

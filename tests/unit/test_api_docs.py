@@ -52,3 +52,12 @@ def test_openapi_descriptions_have_no_doc_markup() -> None:
     found = {m for t in texts for m in MARKUP.findall(t)}
     assert not found, found
     assert "`ingest_config`" in spec["info"]["description"]  # a Markdown code span now
+
+
+def test_crm_body_schema_lists_the_row_fields() -> None:
+    client, _ = make_client()
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    body = spec["paths"]["/v1/sources/crm"]["post"]["requestBody"]["content"]["application/json"]
+    row, batch = body["schema"]["anyOf"]
+    assert set(row["properties"]) >= {"type", "id", "amount", "currency", "utm_source", "gclid"}
+    assert row["required"] == ["type", "id"] and batch["properties"]["rows"]["items"] == row
