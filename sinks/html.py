@@ -23,6 +23,7 @@ from datetime import date, datetime
 from html import escape
 from typing import Any
 
+from sinks.labels import is_rate, percent
 from sinks.reports import Report, Section
 
 PALETTE = ("#3366cc", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#316395")
@@ -62,16 +63,8 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _is_rate(column: str) -> bool:
-    return column.endswith(("_rate", "_share", "ctr", "abandonment", "csat")) or column.startswith(
-        "conversion"
-    )
-
-
 def _cell(column: str, v: Any) -> str:
-    if _is_rate(column) and isinstance(v, float):
-        return f"{v * 100:.1f} %"
-    return _fmt(v)
+    return str(percent(v)) if is_rate(column) else _fmt(v)
 
 
 def _header(column: str) -> str:

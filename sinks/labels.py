@@ -1,8 +1,9 @@
-"""Human-readable names for what the reports print raw: booking-widget steps and channels.
+"""Human-readable names for what the reports print raw: booking-widget steps, channels, attribution
+models, and rates as percentages.
 
-Tables and HTML pages show these labels; JSON and CSV keep the raw names (they are the data's keys
-and what scripts filter on). A value without a label here (a new channel, a campaign, a store id)
-is shown as it is. Pure."""
+Tables and HTML pages show these labels; JSON and CSV keep the raw names and fractions (they are
+the data's keys and values, what scripts filter and compute on). A value without a label here (a
+new channel, a campaign, a store id) is shown as it is. Pure."""
 
 from __future__ import annotations
 
@@ -56,6 +57,16 @@ CHANNEL_COLUMNS = frozenset({"channel", "first_touch_channel", "channels", "chan
 STEP_COLUMNS = frozenset({"step"})
 
 
+def is_rate(column: str) -> bool:
+    """A column holding a fraction (0.25 = 25 %): conversion, share, rate, CTR, abandonment."""
+    ends = ("_rate", "_share", "ctr", "abandonment", "csat", "waitlist_conversion")
+    return column.endswith(ends) or column.startswith("conversion_from_")
+
+
+def percent(value: Any) -> Any:
+    return f"{value * 100:.1f} %" if isinstance(value, float) else value
+
+
 def step(name: str) -> str:
     return STEPS.get(name, name)
 
@@ -91,11 +102,15 @@ def readable(sections: Sequence[Section], params: Mapping[str, Any]) -> list[Sec
             else None
             for c in s.columns
         ]
-        if not any(tables):
+        rates = [is_rate(c) for c in s.columns]
+        if not any(tables) and not any(rates):
             out.append(s)
             continue
         rows = [
-            tuple(v if t is None else _label(v, t) for v, t in zip(r, tables, strict=True))
+            tuple(
+                percent(v) if rate else v if t is None else _label(v, t)
+                for v, t, rate in zip(r, tables, rates, strict=True)
+            )
             for r in s.rows
         ]
         out.append(replace(s, rows=rows))
