@@ -1,5 +1,5 @@
 """Human-readable names for what the reports print raw: booking-widget steps, channels, attribution
-models, and rates as percentages.
+models; rates as percentages and seconds as durations.
 
 Tables and HTML pages show these labels; JSON and CSV keep the raw names and fractions (they are
 the data's keys and values, what scripts filter and compute on). A value without a label here (a
@@ -67,6 +67,27 @@ def percent(value: Any) -> Any:
     return f"{value * 100:.1f} %" if isinstance(value, float) else value
 
 
+def is_duration(column: str) -> bool:
+    """A column of seconds (``ttc_median_s``, ``since_previous_s``)."""
+    return column.endswith("_s")
+
+
+def duration(value: Any) -> Any:
+    """Seconds as the two largest units: ``45s``, ``5m 28s``, ``3h 02m``, ``8d 07h``."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    s = int(value)
+    days, rest = divmod(abs(s), 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, seconds = divmod(rest, 60)
+    sign = "-" if s < 0 else ""
+    if days:
+        return f"{sign}{days}d {hours:02d}h"
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m"
+    return f"{sign}{minutes}m {seconds:02d}s" if minutes else f"{sign}{seconds}s"
+
+
 def step(name: str) -> str:
     return STEPS.get(name, name)
 
@@ -102,14 +123,14 @@ def readable(sections: Sequence[Section], params: Mapping[str, Any]) -> list[Sec
             else None
             for c in s.columns
         ]
-        rates = [is_rate(c) for c in s.columns]
-        if not any(tables) and not any(rates):
+        shown = [percent if is_rate(c) else duration if is_duration(c) else None for c in s.columns]
+        if not any(tables) and not any(shown):
             out.append(s)
             continue
         rows = [
             tuple(
-                percent(v) if rate else v if t is None else _label(v, t)
-                for v, t, rate in zip(r, tables, rates, strict=True)
+                f(v) if f is not None else v if t is None else _label(v, t)
+                for v, t, f in zip(r, tables, shown, strict=True)
             )
             for r in s.rows
         ]

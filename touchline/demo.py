@@ -136,7 +136,8 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
         process.stop(run / f"{name}.pid")
     print(
         "\nMore: `touchline report --help` (funnel, attribution, client_card, appointments, "
-        "classes, engagement; --html FILE for charts).\nThe local stack keeps running; stop it "
+        "classes, engagement), `touchline report NAME --help` for one report's options, "
+        "--html FILE for a page with charts.\nThe local stack keeps running; stop it "
         "with `touchline services down`."
     )
     return 0
