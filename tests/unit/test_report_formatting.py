@@ -11,7 +11,10 @@ ATTRIBUTION = Section(
     "attribution",
     "Attribution",
     ["model", "key", "conversions", "revenue_minor", "multichannel_share"],
-    [("linear", "paid_search", 3.5, 112987012.5, 0.25), ("position", "(no touch)", 1.0, 1e-07, 0.0)],
+    [
+        ("linear", "paid_search", 3.5, 112987012.5, 0.25),
+        ("position", "(no touch)", 1.0, 1e-07, 0.0),
+    ],
 )
 
 
