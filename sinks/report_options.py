@@ -133,12 +133,21 @@ def _choices(option: Option, report: Report) -> list[str] | None:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    parser.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="table (default): for people, with step and channel names, percentages and money "
+        "with its currency; json, csv: raw names and fractions, money as exact decimal strings "
+        "(revenue_minor, revenue, currency)",
+    )
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
     g = parser.add_argument_group("filters")
     g.add_argument("--account", help="only this account")
-    g.add_argument("--from", dest="from", metavar="YYYY-MM-DD", help="first day (inclusive)")
-    g.add_argument("--to", metavar="YYYY-MM-DD", help="last day (inclusive)")
+    g.add_argument(
+        "--from", dest="from", metavar="YYYY-MM-DD", help="first day (inclusive; default: all)"
+    )
+    g.add_argument("--to", metavar="YYYY-MM-DD", help="last day (inclusive; default: all)")
     g.add_argument("--location", help="only this location (location id or a line's store id)")
     g.add_argument("--service", help="only this service (a line's service id, or class id)")
 
