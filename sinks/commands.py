@@ -23,9 +23,9 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from touchline import topics
     from touchline.codec import Codec
     from touchline.contracts import load_cached
-    from touchline.services import stack
+    from touchline.endpoints import endpoints as where
 
-    endpoints = stack.endpoints(settings)
+    endpoints = where(settings)
     contracts = load_cached(settings.schemas_dir)
     client = clickhouse.connect(endpoints.clickhouse_dsn)
     clickhouse.migrate(client, settings.clickhouse_database)

@@ -17,6 +17,7 @@ from typing import Any
 from sinks.parameters import CHOICES
 from sinks.reports import REPORTS, Report
 from touchline.errors import TouchlineError
+from touchline.settings import default
 
 
 def _positive(text: str) -> float:
@@ -76,7 +77,7 @@ OPTIONS = (
         ("lookback_days",),
         {
             "": "touches up to this many days before a conversion or contact count "
-            "(default: TOUCHLINE_LOOKBACK_DAYS, 90, at most 365, as the worker)"
+            f"(default: TOUCHLINE_LOOKBACK_DAYS, {default('lookback_days')}, as the worker)"
         },
         {"type": int, "metavar": "DAYS"},
     ),
@@ -85,7 +86,7 @@ OPTIONS = (
         ("session_timeout_minutes",),
         {
             "": "inactivity that starts a new session when touches are derived "
-            "(default: TOUCHLINE_SESSION_TIMEOUT_MINUTES, 30)"
+            f"(default: TOUCHLINE_SESSION_TIMEOUT_MINUTES, {default('session_timeout_minutes')})"
         },
         {"type": int, "metavar": "MINUTES"},
     ),
@@ -94,7 +95,8 @@ OPTIONS = (
         ("min_channels",),
         {
             "": "distinct channels before a contact (or in a path) that make it multichannel "
-            "(default: TOUCHLINE_MULTICHANNEL_MIN_CHANNELS, 2)"
+            "(default: TOUCHLINE_MULTICHANNEL_MIN_CHANNELS, "
+            f"{default('multichannel_min_channels')})"
         },
         {"type": int, "metavar": "N"},
     ),

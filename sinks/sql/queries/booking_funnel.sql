@@ -7,14 +7,16 @@
 -- stops at the first step taken out of order (a step whose previous step was not reached).
 -- Filters: {account}, dates {from}..{to} inclusive, {location} (location_id or a line's store),
 -- {service} (a line's service) — a client counts when any of their steps matches.
--- {breakdown}: '' | store | service | resource | channel | campaign | device — the first non-empty
--- value among the client's steps, '(none)' if there is none. store, service and resource are
--- chosen in the widget (stores_and_services, resources): a client's journey counts for the one they
--- chose first, and each one's funnel starts at the step where it is chosen (the steps before have
--- no store yet); clients who left before choosing are only in the funnel without a breakdown.
+-- {breakdown}: '' | store | service | resource | device — the first non-empty value among the
+-- client's steps, '(none)' if there is none; channel | campaign — those of the client's booking
+-- visit in event time (fragments/booking_visits.sql). store, service and resource are chosen in
+-- the widget (stores_and_services, resources): a client's journey counts for the one they chose
+-- first, and each one's funnel starts at the step where it is chosen (the steps before have no
+-- store yet); clients who left before choosing are only in the funnel without a breakdown.
 -- Reads booking_steps_canonical without FINAL: a redelivered step cannot change a level, a first
 -- value or a filter match.
 WITH
+    -- include: booking_visits
     if({profiles:UInt8} = 1,
        ['appointment_booking_start', 'appointment_booking_step_profiles',
         'appointment_booking_step_stores_and_services', 'appointment_booking_step_resources',
@@ -51,12 +53,18 @@ WITH
     ),
     counts AS (
         SELECT
-            if(bd_first = '', '(none)', bd_first) AS breakdown,
+            if(bd_client = '', '(none)', bd_client) AS breakdown,
             step_no,
             countIf(level >= step_no) AS clients
-        FROM per_client
+        FROM (
+            SELECT level,
+                   if({breakdown:String} IN ('channel', 'campaign'), v.visit_bd, p.bd_first)
+                       AS bd_client
+            FROM per_client AS p
+            LEFT JOIN booking_visits AS v ON v.client_id = p.client_id
+        )
         ARRAY JOIN range(first_step, n_steps + 1) AS step_no
-        WHERE NOT (chosen_in_widget AND bd_first = '')
+        WHERE NOT (chosen_in_widget AND bd_client = '')
         GROUP BY breakdown, step_no
     )
 SELECT
