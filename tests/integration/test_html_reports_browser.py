@@ -207,3 +207,51 @@ def test_demo_prints_each_report_once_for_people(
     models = re.findall(r"^(First touch|Position \(40/20/40\)) ", out, re.M)
     assert models and models.count("First touch") == models.count("Position (40/20/40)")
     assert " EUR" in out and "Chose store and service" in out and "revenue_minor" not in out
+
+
+def test_api_docs_render_in_chromium_without_internet(tmp_path: Path) -> None:
+    """/docs served by the ingest API renders Swagger UI with every route while the browser can
+    reach nothing but loopback (all other traffic goes to a dead proxy)."""
+    import threading
+
+    import uvicorn
+
+    from producers.api import create_app
+    from tests.unit.test_api import CODEC, CONTRACTS, SETTINGS, FakePublisher
+    from touchline.services.process import free_port
+
+    app = create_app(
+        SETTINGS, CONTRACTS, CODEC, "unused:9092", publisher_factory=lambda _: FakePublisher()
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            threading.Event().wait(0.1)
+        page = tmp_path / "docs.url"  # only its parent is used as the working directory
+        out = subprocess.run(
+            [
+                _chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--proxy-server=127.0.0.1:9",  # nothing listens: no internet
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                f"http://127.0.0.1:{port}/docs",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=page.parent,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert out.returncode == 0, out.stderr[-2000:]
+    paths = set(re.findall(r'data-path="([^"]+)"', out.stdout))
+    assert {"/v1/events", "/v1/sources/crm"} <= paths, out.stdout[-3000:]
