@@ -157,26 +157,35 @@ def pages(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> dict[str,
     return made
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "booking_funnel",
-        "booking_funnel_store",
-        "attribution",
-        "client_card",
-        "appointments",
-        "classes",
-        "engagement",
-    ],
-)
+REPORT_PAGES = [
+    "booking_funnel",
+    "booking_funnel_store",
+    "attribution",
+    "client_card",
+    "appointments",
+    "classes",
+    "engagement",
+]
+
+
+@pytest.fixture(scope="module")
+def measured(pages: dict[str, tuple[Path, str]]) -> dict[str, tuple[dict[str, Any], Path]]:
+    """Every page measured and photographed, two browsers at a time (one per core)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = pool.map(lambda name: measure(pages[name][0]), REPORT_PAGES)
+        return dict(zip(REPORT_PAGES, results, strict=True))
+
+
+@pytest.mark.parametrize("name", REPORT_PAGES)
 def test_report_page_renders_in_chromium_without_cut_or_overlapping_text(
-    pages: dict[str, tuple[Path, str]], name: str
+    measured: dict[str, tuple[dict[str, Any], Path]], name: str
 ) -> None:
-    page, _ = pages[name]
-    measured, shot = measure(page)
-    assert measured["problems"] == []
-    assert measured["charts"] >= (0 if name == "client_card" else 1)
-    assert measured["texts"] > 0 or name == "client_card"
+    found, shot = measured[name]
+    assert found["problems"] == []
+    assert found["charts"] >= (0 if name == "client_card" else 1)
+    assert found["texts"] > 0 or name == "client_card"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
 
 
