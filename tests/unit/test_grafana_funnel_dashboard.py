@@ -10,7 +10,7 @@ import re
 import time
 from typing import Any
 
-from sinks.labels import STEPS
+from sinks.labels import CHANNELS, STEPS
 from tests.unit.test_deploy_configs import FUNNEL
 from touchline.demo import demo_events
 
@@ -63,3 +63,17 @@ def test_default_time_range_shows_the_whole_demo() -> None:
         and isinstance(e["envelope"].get("occurred_at"), int)
     ]
     assert span["to"] == "now" and (now - min(times)) / 86_400_000 < days
+
+
+def test_channels_carry_the_reports_labels() -> None:
+    labelled = 0
+    for panel in _panels():
+        sql = panel["targets"][0]["rawSql"]
+        if "channel" not in _outer_select(sql):
+            continue
+        found = re.search(r"transform\(.*?\[([^\]]*)\],\s*\[([^\]]*)\]", sql, re.S)
+        assert found, panel["title"]
+        raw, shown = (re.findall(r"'([^']+)'", g) for g in found.groups())
+        assert dict(zip(raw, shown, strict=True)) == CHANNELS, panel["title"]
+        labelled += 1
+    assert labelled == 3
