@@ -84,6 +84,7 @@ def _browser(page: Path, *args: str) -> str:
             "--no-sandbox",  # tests run as root in CI
             "--disable-gpu",
             "--hide-scrollbars",
+            f"--user-data-dir={page.parent / ('profile-' + page.stem)}",  # one per browser
             f"--window-size={LAPTOP[0]},{LAPTOP[1]}",
             *args,
             page.as_uri(),
@@ -249,6 +250,7 @@ def test_api_docs_render_in_chromium_without_internet(tmp_path: Path) -> None:
                 "--no-sandbox",
                 "--disable-gpu",
                 "--proxy-server=127.0.0.1:9",  # nothing listens: no internet
+                f"--user-data-dir={tmp_path / 'profile'}",
                 "--virtual-time-budget=10000",
                 "--dump-dom",
                 f"http://127.0.0.1:{port}/docs",
