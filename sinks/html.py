@@ -31,6 +31,7 @@ DROP = "#f4b6b6"  # the clients lost since the previous step
 CHAR_PX = 7.4  # estimated width of a character of 12 px system-ui (a little over the average)
 PAGE_PX = 1100  # the charts' width: fits a laptop screen with the page's margins
 MAX_SERIES = 8
+TOTAL = "(all)"  # the subtotal rows of appointments and classes
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1180px}
 h1{font-size:22px}h2{font-size:17px;margin-top:32px}h3{font-size:14px;margin:12px 0 4px}
@@ -229,16 +230,17 @@ def _counts(section: Section) -> str:
     ]
     if not numeric or not 0 < len(section.rows) <= 40 or section.name.startswith("client_"):
         return ""
-    i = numeric[0]
+    i, keys = numeric[0], min(numeric)
+    # subtotal rows ("(all)") would dwarf the rows they add up: the table keeps them
+    rows = [r for r in section.rows if TOTAL not in r[:keys]] or section.rows
     column = _header(section.columns[i])
+    names = " / ".join(_header(c) for c in section.columns[:keys])
     groups = [
-        (
-            " / ".join(_fmt(v) for v in r[: min(numeric)]) or str(n + 1),
-            [Bar(0, r[i], 0, _fmt(r[i]))],
-        )
-        for n, r in enumerate(section.rows)
+        (" / ".join(_fmt(v) for v in r[:keys]) or str(n + 1), [Bar(0, r[i], 0, _fmt(r[i]))])
+        for n, r in enumerate(rows)
     ]
-    return f"<h3>{escape(column.capitalize())}</h3>" + hbars(groups, column, section.title)
+    title = f"{column.capitalize()}{f' by {names}' if names else ''}"
+    return f"<h3>{escape(title)}</h3>" + hbars(groups, column, section.title)
 
 
 def _chart(section: Section) -> str:
