@@ -57,7 +57,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.utm import Campaign
+from pipeline.utm import Campaign, referrer_host, referrer_path
 
 DIRECT = "direct"
 ORGANIC_SEARCH = "organic_search"
@@ -72,6 +72,7 @@ SMS = "sms"
 PHONE_CALL = "phone_call"
 CRM_OFFLINE = "crm_offline"
 OTHER = "other"
+AI_ASSISTANT = "ai_assistant"
 
 CHANNELS = (
     DIRECT,
@@ -87,6 +88,7 @@ CHANNELS = (
     PHONE_CALL,
     CRM_OFFLINE,
     OTHER,
+    AI_ASSISTANT,
 )
 
 SEARCH = "search"
@@ -94,18 +96,23 @@ SHOPPING = "shopping"
 SOCIAL = "social"
 VIDEO = "video"
 WEBMAIL = "email"
+AI = "ai"
 
 RULES_PATH = Path(__file__).with_name("channel_rules.json")
+HOSTS_PATH = Path(__file__).with_name("channel_hosts.json")
 
-_COUNTRY_SUFFIX = re.compile(r"(?:(?:co|com|org|net|ne|or)\.)?[a-z]{2,6}")
+# Second-level labels of country suffixes ('<name>.{}' matches google.co.uk, google.com.br).
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ne", "or", "ac", "edu", "gov", "gob", "it"})
 
 
 @dataclass(frozen=True)
 class Rules:
     names: dict[str, str]
-    brands: dict[str, str]
-    domains: dict[str, str]
+    hosts: dict[str, str]
+    tld_hosts: dict[str, str]
+    paths: dict[str, tuple[tuple[str, str], ...]]
     ignored_referrers: frozenset[str]
+    webmail_label: re.Pattern[str]
     paid_medium: re.Pattern[str]
     display_mediums: frozenset[str]
     social_mediums: frozenset[str]
@@ -126,20 +133,34 @@ def _lowered(values: Any) -> frozenset[str]:
     return frozenset(str(v).strip().lower() for v in values)
 
 
-def load_rules(path: Path = RULES_PATH) -> Rules:
-    """Read and check the rules file; raises ValueError naming the bad key."""
+def _tables(data: Any, generated: Any) -> tuple[dict[str, str], ...]:
+    """names, hosts, tld_hosts: the generated lists, with the hand-kept categories over them."""
+    names = {str(k): str(v) for k, v in generated["names"].items()}
+    hosts = {str(k): str(v) for k, v in generated["hosts"].items()}
+    tld_hosts = {str(k): str(v) for k, v in generated["tld_hosts"].items()}
+    for category, lists in data["categories"].items():
+        for name in lists.get("names", []):
+            names[name.lower()] = category
+        for brand in lists.get("brands", []):
+            tld_hosts[brand.lower()] = category
+            names[brand.lower()] = category
+        for domain in lists.get("domains", []):
+            hosts[domain.lower()] = category
+    for key, value in tld_hosts.items():
+        names.setdefault(key, value)
+    return names, hosts, tld_hosts
+
+
+def load_rules(path: Path = RULES_PATH, hosts_path: Path = HOSTS_PATH) -> Rules:
+    """Read and check the rules files; raises ValueError naming the bad key."""
     data = json.loads(path.read_text(encoding="utf-8"))
+    generated = json.loads(hosts_path.read_text(encoding="utf-8"))
     try:
-        names: dict[str, str] = {}
-        brands: dict[str, str] = {}
-        domains: dict[str, str] = {}
-        for category, lists in data["categories"].items():
-            for name in lists.get("names", []):
-                names.setdefault(name.lower(), category)
-            for brand in lists.get("brands", []):
-                brands.setdefault(brand.lower(), category)
-            for domain in lists.get("domains", []):
-                domains.setdefault(domain.lower(), category)
+        names, hosts, tld_hosts = _tables(data, generated)
+        paths = {
+            str(host): tuple(sorted(((str(p), str(c)) for p, c in prefixes.items()), reverse=True))
+            for host, prefixes in generated["paths"].items()
+        }
         mediums = data["mediums"]
         sources = data["sources"]
         click_ids = {str(k): str(v) for k, v in data["click_ids"].items()}
@@ -148,9 +169,11 @@ def load_rules(path: Path = RULES_PATH) -> Rules:
                 raise ValueError(f"click_ids.{click_id}: {channel!r} is not a channel")
         return Rules(
             names=names,
-            brands=brands,
-            domains=domains,
+            hosts=hosts,
+            tld_hosts=tld_hosts,
+            paths=paths,
             ignored_referrers=_lowered(data.get("ignored_referrers", [])),
+            webmail_label=re.compile(data["webmail_host_label_regex"]),
             paid_medium=re.compile(mediums["paid_regex"]),
             display_mediums=_lowered(mediums["display"]),
             social_mediums=_lowered(mediums["social"]),
@@ -175,35 +198,76 @@ def rules() -> Rules:
     return load_rules()
 
 
-def _host_category(host: str, r: Rules) -> str | None:
-    # The most specific domain wins: try the host, then each parent domain.
+def _suffix_keys(host: str) -> list[tuple[str, str | None]]:
+    """From the most specific: (the host or a parent domain, its '<name>' before a country
+    suffix or None). ``a.google.co.uk`` → (a.google.co.uk, a.google), (google.co.uk, google),
+    (co.uk, None)."""
     labels = host.split(".")
-    for i in range(len(labels) - 1):
-        category = r.domains.get(".".join(labels[i:]))
+    n = len(labels)
+    cut = n - 1
+    if n > 2 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        cut = n - 2
+    tld_ok = labels[-1].isalpha() and len(labels[-1]) >= 2
+    return [
+        (".".join(labels[i:]), ".".join(labels[i:cut]) if tld_ok and i < cut else None)
+        for i in range(n - 1)
+    ]
+
+
+def _host_category(host: str, r: Rules) -> str | None:
+    # The most specific match wins: the host, then each parent domain; at each level an exact
+    # host before '<name>.<country suffix>' (mail.google.com beats google.{}).
+    for full, name in _suffix_keys(host):
+        category = r.hosts.get(full)
+        if category is None and name is not None:
+            category = r.tld_hosts.get(name)
         if category is not None:
             return category
-    # <brand>.<tld>, <brand>.co.<cc>, <brand>.com.<cc> (google.de, google.co.uk, amazon.com.br).
-    first, _, rest = host.partition(".")
-    if rest and _COUNTRY_SUFFIX.fullmatch(rest):
-        return r.brands.get(first)
+    # webmail of any provider or company (webmail.example.de, owa.example.com, wmail.example.fr):
+    # only a subdomain's first label (dailymail.co.uk is a newspaper)
+    keys = _suffix_keys(host)
+    if len(keys) > 1 and keys[1][1] and r.webmail_label.search(host.partition(".")[0]):
+        return WEBMAIL
     return None
 
 
 @lru_cache(maxsize=65536)
 def source_category(value: str | None) -> str | None:
-    """``search``, ``shopping``, ``social``, ``video``, ``email`` (webmail) or None for a
-    utm_source value or a referrer host."""
+    """``search``, ``shopping``, ``social``, ``video``, ``email`` (webmail), ``ai`` (AI
+    assistant) or None for a utm_source value or a referrer host."""
     if not value:
         return None
     text = value.strip().lower().rstrip(".")
     if text.startswith("www."):
         text = text[4:]
     r = rules()
-    category = r.names.get(text) or r.brands.get(text)
+    category = r.names.get(text)
     if category is not None:
         return category
     if "." in text and " " not in text:
         return _host_category(text, r)
+    return None
+
+
+@lru_cache(maxsize=8192)
+def _path_rules(host: str) -> tuple[tuple[str, str], ...]:
+    """Path prefixes that decide over the category of ``host`` (longest first); () for most."""
+    r = rules()
+    for full, name in _suffix_keys(host):
+        found = r.paths.get(full) or (r.paths.get(name + ".{}") if name else None)
+        if found:
+            return found
+    return ()
+
+
+def _path_category(host: str, referrer: str | None) -> str | None:
+    prefixes = _path_rules(host)
+    if not prefixes or not referrer:
+        return None
+    path = referrer_path(referrer)
+    for prefix, category in prefixes:
+        if path == prefix or path.startswith(prefix + "/"):
+            return category
     return None
 
 
@@ -212,7 +276,21 @@ def _is_own(host: str, hosts: frozenset[str]) -> bool:
     return any(".".join(labels[i:]) in hosts for i in range(len(labels)))
 
 
-def _referral_channel(host: str | None, own_hosts: frozenset[str]) -> str:
+def _is_internal(host: str, page_url: str | None) -> bool:
+    """The referrer is the page's own site (the same host, or one a subdomain of the other)."""
+    page = referrer_host(page_url) if page_url else None
+    if page is None:
+        return False
+    return host == page or host.endswith("." + page) or page.endswith("." + host)
+
+
+def _referral_channel(
+    host: str | None,
+    own_hosts: frozenset[str],
+    referrer: str | None,
+    page_url: str | None,
+    ai_as_referral: bool,
+) -> str:
     if host is None:
         return DIRECT
     host = host.strip().lower().rstrip(".")
@@ -223,25 +301,34 @@ def _referral_channel(host: str | None, own_hosts: frozenset[str]) -> str:
     own = frozenset(h.strip().lower().removeprefix("www.") for h in own_hosts)
     if _is_own(host, own) or _is_own(host, rules().ignored_referrers):
         return DIRECT
-    category = source_category(host)
+    category = _path_category(host, referrer) or source_category(host)
     if category == SEARCH:
         return ORGANIC_SEARCH
     if category in (SOCIAL, VIDEO):
         return ORGANIC_SOCIAL
     if category == WEBMAIL:
         return EMAIL
+    if category == AI:
+        return REFERRAL if ai_as_referral else AI_ASSISTANT
+    if category is None and _is_internal(host, page_url):
+        return DIRECT
     return REFERRAL
 
 
 def classify(
     campaign: Campaign,
-    referrer_host: str | None,
+    host: str | None,
     *,
     source_system: str | None = None,
     event_type: str | None = None,
     own_hosts: frozenset[str] = frozenset(),
+    referrer: str | None = None,
+    page_url: str | None = None,
+    ai_as_referral: bool = False,
 ) -> str:
-    """The channel of one event; see the module docstring for the rules and their order."""
+    """The channel of one event; see the module docstring for the rules and their order.
+    ``referrer`` (the full URL) is read only for hosts with path rules, ``page_url`` only to tell
+    an unknown referrer host from the page's own site."""
     r = rules()
     source = (campaign.source or "").strip().lower() or None
     medium = (campaign.medium or "").strip().lower() or None
@@ -263,7 +350,7 @@ def classify(
         if click_channel is not None:
             return click_channel
         if name is None:
-            return _referral_channel(referrer_host, own_hosts)
+            return _referral_channel(host, own_hosts, referrer, page_url, ai_as_referral)
 
     # 3. GA4 rules
     if source in r.direct_sources and (medium is None or medium in r.direct_mediums):
@@ -291,6 +378,8 @@ def classify(
         return ORGANIC_SEARCH
     if category == SHOPPING:
         return REFERRAL
+    if category == AI and (medium is None or medium in r.referral_mediums):
+        return REFERRAL if ai_as_referral else AI_ASSISTANT
     if category == WEBMAIL or source in r.email_values or medium in r.email_values:
         return EMAIL
     if medium in r.affiliate_mediums:
