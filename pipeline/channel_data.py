@@ -209,7 +209,9 @@ def ga4_lists(snapshot: Snapshot, lists: Lists) -> None:
         value, raw = (row.get("source") or "").strip(), (row.get("source_category") or "").strip()
         category = GA4_CATEGORIES.get(raw)
         if not value or category is None:
-            raise TouchlineError(f"ga4 list: bad row {row!r}: source and a SOURCE_CATEGORY_* needed")
+            raise TouchlineError(
+                f"ga4 list: bad row {row!r}: source and a SOURCE_CATEGORY_* needed"
+            )
         table = lists.hosts if "." in value and " " not in value else lists.names
         _add(lists, table, value, category, "ga4")
 

@@ -1,8 +1,11 @@
 """Which marketing channel an event came through.
 
-The rules follow GA4's published default channel grouping where it applies; the lists of search
-engines, shopping sites, social networks, video sites and webmail providers, the medium values and
-which channel a click id implies are data, in ``pipeline/channel_rules.json``.
+The rules follow GA4's published default channel grouping where it applies, plus one channel of
+Touchline's own, ``ai_assistant``. The lists of search engines, shopping sites, social networks,
+video sites and AI assistants are generated data (``pipeline/channel_hosts.json``, from Matomo's
+and GA4's lists by ``touchline channels refresh``, see ``pipeline.channel_data``); webmail hosts,
+utm_source shorthands, the medium values and which channel a click id implies are kept by hand in
+``pipeline/channel_rules.json``, whose categories are laid over the generated ones.
 
 Inputs are the effective ``Campaign`` (``pipeline.utm``), the referrer host, and for events that
 did not happen on a website the source system and event type. Source and medium are compared
@@ -18,8 +21,13 @@ Precedence (the first rule that matches decides):
    ``wbraid``/``msclkid``/``yclid`` → ``paid_search``, ``fbclid``/``ttclid``/``li_fat_id`` →
    ``paid_social``, ``dclid`` → ``display``); else the referrer: none (or one of ``own_hosts`` or
    their subdomains, or a payment redirect in ``ignored_referrers``) → ``direct``; a search host →
-   ``organic_search``; social or video host → ``organic_social``; webmail host → ``email``; any
-   other host → ``referral``.
+   ``organic_search``; social or video host → ``organic_social``; webmail host → ``email``; an
+   AI-assistant host → ``ai_assistant``; any other host → ``referral``, unless it is the page's own
+   site (same host or a subdomain either way) → ``direct``. A host matches an entry equal to it or
+   to a parent domain, or ``<name>.<country suffix>`` for ``name.{}`` entries; the most specific
+   wins. Where the data names a path on a host (``x.com/i/grok``), the referrer's path decides
+   first. A subdomain nothing matches whose first label says webmail (``webmail.``, ``owa.``,
+   ``wmail.``) is webmail.
 3. **GA4 rules on source/medium/campaign name**, in GA4's order. A click id with no medium counts
    as a paid medium (``cpc``):
    a. source ``(direct)``/``direct`` with medium empty, ``(none)`` or ``(not set)`` → ``direct``;
@@ -34,7 +42,9 @@ Precedence (the first rule that matches decides):
       → ``organic_social`` (GA4's Organic Video);
    f. search source or medium ``organic`` → ``organic_search``;
    g. shopping source → ``referral`` (GA4's Organic Shopping);
-   h. source or medium ``email|e-mail|e_mail|e mail`` (or a webmail source) → ``email``;
+   h. an AI-assistant source with no medium or a referral medium → ``ai_assistant``
+      (``utm_source=chatgpt.com``, which ChatGPT adds to its links); then source or medium
+      ``email|e-mail|e_mail|e mail`` (or a webmail source) → ``email``;
    i. medium ``affiliate|affiliates`` → ``affiliate``;
    j. medium ``referral|app|link`` → ``referral``;
    k. source or medium ``sms`` → ``sms``;
@@ -44,8 +54,10 @@ Precedence (the first rule that matches decides):
 Deviations from GA4, all because Touchline's channel set is smaller or its traffic differs: no
 Cross-network, shopping, video, audio or push channels (mapped as above); GA4's "Organic
 Shopping by campaign name" is not applied (a booking business's "e-shop" email must stay email);
-and a bare ``fbclid`` counts as paid social (GA4 would call it a facebook referral, as Meta adds
-fbclid to organic links too).
+a bare ``fbclid`` counts as paid social (GA4 would call it a facebook referral, as Meta adds
+fbclid to organic links too); ``ai_assistant`` is a channel (GA4: referral) unless
+``ai_as_referral`` (``TOUCHLINE_AI_ASSISTANT_AS_REFERRAL``) folds it back; and webmail hosts are
+``email`` (GA4 lists mail.yandex.ru, mail.rambler.ru and email.seznam.cz as search engines).
 """
 
 from __future__ import annotations
@@ -199,9 +211,8 @@ def rules() -> Rules:
 
 
 def _suffix_keys(host: str) -> list[tuple[str, str | None]]:
-    """From the most specific: (the host or a parent domain, its '<name>' before a country
-    suffix or None). ``a.google.co.uk`` → (a.google.co.uk, a.google), (google.co.uk, google),
-    (co.uk, None)."""
+    """(host or parent domain, its name before the country suffix or None), most specific first:
+    ``a.google.co.uk`` → (a.google.co.uk, a.google), (google.co.uk, google), (co.uk, None)."""
     labels = host.split(".")
     n = len(labels)
     cut = n - 1

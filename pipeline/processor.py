@@ -44,6 +44,7 @@ class Config:
     min_channels: int = 2
     phone_region: str = "DE"
     own_hosts: frozenset[str] = frozenset()
+    ai_assistant_as_referral: bool = False
     hit_cap: int = 2000
     record_chunk: int = 100  # events per record script call (the batch is pipelined in chunks)
 
@@ -57,6 +58,7 @@ def processor_config(settings: Settings) -> Config:
         min_channels=settings.multichannel_min_channels,
         phone_region=settings.phone_region,
         own_hosts=frozenset(h.lower() for h in settings.own_hosts),
+        ai_assistant_as_referral=settings.ai_assistant_as_referral,
     )
 
 
@@ -170,7 +172,9 @@ class Processor:
             )
         try:
             ids = extract(envelope["ids"], self.config.phone_region)
-            static = enrichment.static(name, datum, self.config.own_hosts)
+            static = enrichment.static(
+                name, datum, self.config.own_hosts, self.config.ai_assistant_as_referral
+            )
         except (ValueError, KeyError, TypeError) as exc:  # bad content never stops the worker
             return self.dead_letter(
                 "enrich", f"{type(exc).__name__}: {exc}", original, topic, partition, offset
