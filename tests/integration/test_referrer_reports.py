@@ -4,6 +4,8 @@ and with TOUCHLINE_AI_ASSISTANT_AS_REFERRAL as referral. chDB in-process, real S
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from typing import Any
 
@@ -12,7 +14,9 @@ from pipeline.channels import AI_ASSISTANT, EMAIL, REFERRAL
 from sinks import clickhouse, rows
 from tests.reference_reports import STEPS_ALL
 from tests.report_data import T0, event
-from touchline.settings import Settings
+from touchline.settings import REPO_ROOT, Settings
+
+FUNNEL = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "touchline-funnel.json"
 
 BASE: dict[str, Any] = {
     "account": "",
@@ -40,7 +44,14 @@ def visit_then_booking(client_id: str, referrer: str, day: int, **kw: bool) -> l
     at = T0 + day * DAY
     own = own_channel(referrer, **kw)
     return [
-        event(occurred_at=at, client_id=client_id, own_channel=own, channel=own, session_id="s"),
+        event(
+            occurred_at=at,
+            client_id=client_id,
+            own_channel=own,
+            channel=own,
+            session_id="s",
+            is_touch=True,
+        ),
         event(occurred_at=at + 600_000, client_id=client_id, event_type=STEPS_ALL[-1]),
     ]
 
@@ -70,4 +81,25 @@ def test_ai_assistant_and_webmail_visits_in_the_reports(chdb_settings: Settings)
     summary = clickhouse.query(client, "client_summary", db, {**BASE, "client": "ai-2"})
     row = dict(zip(summary[0], summary[1][0], strict=True))
     assert row["first_touch_channel"] == AI_ASSISTANT and row["channels"] == [AI_ASSISTANT]
+
+    # the Grafana panels that group by channel show it too
+    for title in ("Conversions by channel (last touch)", "Daily events by channel"):
+        got = panel_rows(client, db, title)
+        assert {r["channel"] for r in got} >= {AI_ASSISTANT, EMAIL, REFERRAL}, (title, got)
     client.close()
+
+
+def panel_rows(client: Any, db: str, title: str) -> list[dict[str, Any]]:
+    """The rows of a funnel-dashboard panel's SQL, Grafana's macros expanded for 2025."""
+    panels = json.loads(FUNNEL.read_text())["panels"]
+    sql = next(p for p in panels if p["title"] == title)["targets"][0]["rawSql"]
+    sql = sql.replace("${account:singlequote}", "'acc1'").replace("touchline.", f"{db}.")
+    sql = re.sub(
+        r"\$__timeFilter\((\w+)\)",
+        r"\1 >= toDateTime('2025-01-01') AND \1 < toDateTime('2026-01-01')",
+        sql,
+    )
+    sql = sql.replace("$__fromTime", "toDateTime('2025-01-01')")
+    sql = sql.replace("$__toTime", "toDateTime('2026-01-01')")
+    result = client.query(sql)
+    return [dict(zip(result.column_names, r, strict=True)) for r in result.result_rows]
