@@ -84,8 +84,8 @@ def test_ai_assistant_and_webmail_visits_in_the_reports(chdb_settings: Settings)
 
     # the Grafana panels that group by channel show it too
     for title in ("Conversions by channel (last touch)", "Daily events by channel"):
-        got = panel_rows(client, db, title)
-        assert {r["channel"] for r in got} >= {AI_ASSISTANT, EMAIL, REFERRAL}, (title, got)
+        shown = panel_rows(client, db, title)
+        assert {r["channel"] for r in shown} >= {AI_ASSISTANT, EMAIL, REFERRAL}, (title, shown)
     client.close()
 
 
