@@ -69,7 +69,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.utm import Campaign, referrer_host, referrer_path
+from pipeline.source_categories import (
+    AI,
+    HOSTS_PATH,
+    RULES_PATH,
+    SEARCH,
+    SHOPPING,
+    SOCIAL,
+    VIDEO,
+    WEBMAIL,
+    load_categories,
+    path_category,
+    source_category,
+)
+from pipeline.utm import Campaign, referrer_host
+
+__all__ = ["CHANNELS", "HOSTS_PATH", "RULES_PATH", "classify", "load_rules", "source_category"]
 
 DIRECT = "direct"
 ORGANIC_SEARCH = "organic_search"
@@ -103,28 +118,10 @@ CHANNELS = (
     AI_ASSISTANT,
 )
 
-SEARCH = "search"
-SHOPPING = "shopping"
-SOCIAL = "social"
-VIDEO = "video"
-WEBMAIL = "email"
-AI = "ai"
-
-RULES_PATH = Path(__file__).with_name("channel_rules.json")
-HOSTS_PATH = Path(__file__).with_name("channel_hosts.json")
-
-# Second-level labels of country suffixes ('<name>.{}' matches google.co.uk, google.com.br).
-_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ne", "or", "ac", "edu", "gov", "gob", "it"})
-
 
 @dataclass(frozen=True)
 class Rules:
-    names: dict[str, str]
-    hosts: dict[str, str]
-    tld_hosts: dict[str, str]
-    paths: dict[str, tuple[tuple[str, str], ...]]
     ignored_referrers: frozenset[str]
-    webmail_label: re.Pattern[str]
     paid_medium: re.Pattern[str]
     display_mediums: frozenset[str]
     social_mediums: frozenset[str]
@@ -145,34 +142,12 @@ def _lowered(values: Any) -> frozenset[str]:
     return frozenset(str(v).strip().lower() for v in values)
 
 
-def _tables(data: Any, generated: Any) -> tuple[dict[str, str], ...]:
-    """names, hosts, tld_hosts: the generated lists, with the hand-kept categories over them."""
-    names = {str(k): str(v) for k, v in generated["names"].items()}
-    hosts = {str(k): str(v) for k, v in generated["hosts"].items()}
-    tld_hosts = {str(k): str(v) for k, v in generated["tld_hosts"].items()}
-    for category, lists in data["categories"].items():
-        for name in lists.get("names", []):
-            names[name.lower()] = category
-        for brand in lists.get("brands", []):
-            tld_hosts[brand.lower()] = category
-            names[brand.lower()] = category
-        for domain in lists.get("domains", []):
-            hosts[domain.lower()] = category
-    for key, value in tld_hosts.items():
-        names.setdefault(key, value)
-    return names, hosts, tld_hosts
-
-
 def load_rules(path: Path = RULES_PATH, hosts_path: Path = HOSTS_PATH) -> Rules:
-    """Read and check the rules files; raises ValueError naming the bad key."""
+    """Read and check the rules files (and the source categories they lay over the generated
+    host lists, ``pipeline.source_categories``); raises ValueError naming the bad key."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    generated = json.loads(hosts_path.read_text(encoding="utf-8"))
     try:
-        names, hosts, tld_hosts = _tables(data, generated)
-        paths = {
-            str(host): tuple(sorted(((str(p), str(c)) for p, c in prefixes.items()), reverse=True))
-            for host, prefixes in generated["paths"].items()
-        }
+        load_categories(data, hosts_path)
         mediums = data["mediums"]
         sources = data["sources"]
         click_ids = {str(k): str(v) for k, v in data["click_ids"].items()}
@@ -180,12 +155,7 @@ def load_rules(path: Path = RULES_PATH, hosts_path: Path = HOSTS_PATH) -> Rules:
             if channel not in CHANNELS:
                 raise ValueError(f"click_ids.{click_id}: {channel!r} is not a channel")
         return Rules(
-            names=names,
-            hosts=hosts,
-            tld_hosts=tld_hosts,
-            paths=paths,
             ignored_referrers=_lowered(data.get("ignored_referrers", [])),
-            webmail_label=re.compile(data["webmail_host_label_regex"]),
             paid_medium=re.compile(mediums["paid_regex"]),
             display_mediums=_lowered(mediums["display"]),
             social_mediums=_lowered(mediums["social"]),
@@ -208,78 +178,6 @@ def load_rules(path: Path = RULES_PATH, hosts_path: Path = HOSTS_PATH) -> Rules:
 @lru_cache(maxsize=1)
 def rules() -> Rules:
     return load_rules()
-
-
-def _suffix_keys(host: str) -> list[tuple[str, str | None]]:
-    """(host or parent domain, its name before the country suffix or None), most specific first:
-    ``a.google.co.uk`` → (a.google.co.uk, a.google), (google.co.uk, google), (co.uk, None)."""
-    labels = host.split(".")
-    n = len(labels)
-    cut = n - 1
-    if n > 2 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
-        cut = n - 2
-    tld_ok = labels[-1].isalpha() and len(labels[-1]) >= 2
-    return [
-        (".".join(labels[i:]), ".".join(labels[i:cut]) if tld_ok and i < cut else None)
-        for i in range(n - 1)
-    ]
-
-
-def _host_category(host: str, r: Rules) -> str | None:
-    # The most specific match wins: the host, then each parent domain; at each level an exact
-    # host before '<name>.<country suffix>' (mail.google.com beats google.{}).
-    for full, name in _suffix_keys(host):
-        category = r.hosts.get(full)
-        if category is None and name is not None:
-            category = r.tld_hosts.get(name)
-        if category is not None:
-            return category
-    # webmail of any provider or company (webmail.example.de, owa.example.com, wmail.example.fr):
-    # only a subdomain's first label (dailymail.co.uk is a newspaper)
-    keys = _suffix_keys(host)
-    if len(keys) > 1 and keys[1][1] and r.webmail_label.search(host.partition(".")[0]):
-        return WEBMAIL
-    return None
-
-
-@lru_cache(maxsize=65536)
-def source_category(value: str | None) -> str | None:
-    """``search``, ``shopping``, ``social``, ``video``, ``email`` (webmail), ``ai`` (AI
-    assistant) or None for a utm_source value or a referrer host."""
-    if not value:
-        return None
-    text = value.strip().lower().rstrip(".")
-    if text.startswith("www."):
-        text = text[4:]
-    r = rules()
-    category = r.names.get(text)
-    if category is not None:
-        return category
-    if "." in text and " " not in text:
-        return _host_category(text, r)
-    return None
-
-
-@lru_cache(maxsize=8192)
-def _path_rules(host: str) -> tuple[tuple[str, str], ...]:
-    """Path prefixes that decide over the category of ``host`` (longest first); () for most."""
-    r = rules()
-    for full, name in _suffix_keys(host):
-        found = r.paths.get(full) or (r.paths.get(name + ".{}") if name else None)
-        if found:
-            return found
-    return ()
-
-
-def _path_category(host: str, referrer: str | None) -> str | None:
-    prefixes = _path_rules(host)
-    if not prefixes or not referrer:
-        return None
-    path = referrer_path(referrer)
-    for prefix, category in prefixes:
-        if path == prefix or path.startswith(prefix + "/"):
-            return category
-    return None
 
 
 def _is_own(host: str, hosts: frozenset[str]) -> bool:
@@ -312,7 +210,7 @@ def _referral_channel(
     own = frozenset(h.strip().lower().removeprefix("www.") for h in own_hosts)
     if _is_own(host, own) or _is_own(host, rules().ignored_referrers):
         return DIRECT
-    category = _path_category(host, referrer) or source_category(host)
+    category = path_category(host, referrer) or source_category(host)
     if category == SEARCH:
         return ORGANIC_SEARCH
     if category in (SOCIAL, VIDEO):
@@ -363,7 +261,19 @@ def classify(
         if name is None:
             return _referral_channel(host, own_hosts, referrer, page_url, ai_as_referral)
 
-    # 3. GA4 rules
+    return _ga4_channel(r, source, medium, name, click, ai_as_referral)
+
+
+def _ga4_channel(
+    r: Rules,
+    source: str | None,
+    medium: str | None,
+    name: str | None,
+    click: str | None,
+    ai_as_referral: bool,
+) -> str:
+    """Step 3 of the module docstring: GA4's rules on source, medium and campaign name."""
+    click_channel = r.click_ids.get(click) if click else None
     if source in r.direct_sources and (medium is None or medium in r.direct_mediums):
         return DIRECT
     category = source_category(source)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import channels, utm
+from pipeline import channels, source_categories, utm
 from pipeline.utm import Campaign, effective_campaign, referrer_host
 from tests.bench.test_enrichment_bench import UA_TEMPLATES, make_events
 
@@ -59,8 +59,8 @@ def distinct_referrers(n: int) -> list[str | None]:
 
 
 def clear_caches() -> None:
-    channels.source_category.cache_clear()
-    channels._path_rules.cache_clear()
+    source_categories.source_category.cache_clear()
+    source_categories.path_rules.cache_clear()
     utm.referrer_host.cache_clear()
     utm.referrer_path.cache_clear()
 

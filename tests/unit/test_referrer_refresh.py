@@ -13,6 +13,7 @@ import pytest
 
 from pipeline import channel_data
 from pipeline import channels as ch
+from pipeline.source_categories import load_categories
 from touchline import cli
 
 SEARCH_YML = """\
@@ -99,9 +100,10 @@ def test_refresh_builds_the_tables_with_provenance(tmp_path: Path) -> None:
     assert lists["ga4"]["files"] == ["seeds/ga4_source_categories.csv"]
     assert lists["ga4"]["commit"].startswith("unknown")  # a plain directory has no commit
     # the classifier reads what the refresh wrote
-    rules = ch.load_rules(hosts_path=out)
-    assert rules.paths["x.com"] == (("/i/grok", "ai"),)
-    assert rules.hosts["mail.yandex.ru"] == "email"  # the hand-kept webmail list is laid over
+    ch.load_rules(hosts_path=out)
+    tables = load_categories(json.loads(ch.RULES_PATH.read_text()), out)
+    assert tables.paths["x.com"] == (("/i/grok", "ai"),)
+    assert tables.hosts["mail.yandex.ru"] == "email"  # the hand-kept webmail list is laid over
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
