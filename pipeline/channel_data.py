@@ -121,12 +121,12 @@ def read_local(source: Source, path: Path, ref: str = "HEAD") -> Snapshot:
         commit = _git(path, "rev-parse", f"{ref}^{{commit}}").strip()
         date = _git(path, "show", "-s", "--format=%cI", commit).strip()
         texts = {f: _git(path, "show", f"{commit}:{f}") for f in source.files}
-        return Snapshot(source, texts, commit, date, f"git snapshot {path}")
+        return Snapshot(source, texts, commit, date, "a local git snapshot of the repository")
     missing = [f for f in source.files if not (path / f).is_file()]
     if missing:
         raise TouchlineError(f"--{source.key}: {path} has no {', '.join(missing)}")
     texts = {f: (path / f).read_text(encoding="utf-8") for f in source.files}
-    return Snapshot(source, texts, "unknown (plain directory)", "unknown", f"directory {path}")
+    return Snapshot(source, texts, "unknown (plain directory)", "unknown", "a plain directory")
 
 
 def _get(url: str) -> bytes:
@@ -146,7 +146,7 @@ def download(source: Source, ref: str) -> Snapshot:
     date = str(meta["commit"]["committer"]["date"])
     base = f"https://raw.githubusercontent.com/{source.repository}/{commit}"
     texts = {f: _get(f"{base}/{f}").decode("utf-8") for f in source.files}
-    return Snapshot(source, texts, commit, date, f"https://github.com/{source.repository}")
+    return Snapshot(source, texts, commit, date, "downloaded from GitHub")
 
 
 def _add(lists: Lists, table: dict[str, str], key: str, category: str, origin: str) -> None:
