@@ -86,6 +86,7 @@ class Snapshot:
     commit: str
     date: str
     origin: str
+    changed: dict[str, str] = field(default_factory=dict)  # file -> its last commit and date
 
 
 @dataclass
@@ -121,7 +122,12 @@ def read_local(source: Source, path: Path, ref: str = "HEAD") -> Snapshot:
         commit = _git(path, "rev-parse", f"{ref}^{{commit}}").strip()
         date = _git(path, "show", "-s", "--format=%cI", commit).strip()
         texts = {f: _git(path, "show", f"{commit}:{f}") for f in source.files}
-        return Snapshot(source, texts, commit, date, "a local git snapshot of the repository")
+        changed = {
+            f: _git(path, "log", "-1", "--format=%H %cI", commit, "--", f).strip()
+            for f in source.files
+        }
+        origin = "a local git snapshot of the repository"
+        return Snapshot(source, texts, commit, date, origin, changed)
     missing = [f for f in source.files if not (path / f).is_file()]
     if missing:
         raise TouchlineError(f"--{source.key}: {path} has no {', '.join(missing)}")
@@ -252,6 +258,7 @@ def build(matomo: Snapshot, ga4: Snapshot) -> dict[str, Any]:
                 "licence": s.source.licence,
                 "what": s.source.note,
                 "read_from": s.origin,
+                "files_last_changed": s.changed,
             }
             for s in (matomo, ga4)
         ],

@@ -121,6 +121,7 @@ def test_refresh_from_a_git_snapshot_records_its_commit(tmp_path: Path) -> None:
     prov = {p["list"]: p for p in data["provenance"]}["matomo"]
     assert prov["commit"] == sha.stdout.strip()
     assert re.match(r"\d{4}-\d\d-\d\dT", prov["commit_date"])
+    assert prov["files_last_changed"]["Socials.yml"].startswith(sha.stdout.strip())
     assert "changed.example" not in data["hosts"]  # read at the commit, not the work tree
 
 
