@@ -80,6 +80,7 @@ from pipeline.source_categories import (
     WEBMAIL,
     load_categories,
     path_category,
+    path_rules,
     source_category,
 )
 from pipeline.utm import Campaign, referrer_host
@@ -185,9 +186,30 @@ def _is_own(host: str, hosts: frozenset[str]) -> bool:
     return any(".".join(labels[i:]) in hosts for i in range(len(labels)))
 
 
+_OWN = "(own)"  # a host of the site itself or an ignored redirect: no referrer
+_CATEGORY_CHANNEL = {SEARCH: ORGANIC_SEARCH, SOCIAL: ORGANIC_SOCIAL, VIDEO: ORGANIC_SOCIAL}
+_CATEGORY_CHANNEL |= {WEBMAIL: EMAIL, AI: AI_ASSISTANT, SHOPPING: REFERRAL}
+
+
+@lru_cache(maxsize=65536)
+def _host_channel(host: str, own_hosts: frozenset[str]) -> tuple[str, str, bool]:
+    """(normalised host, its channel by itself — ``_OWN``, a channel, or '' for an unknown host —,
+    whether the data has path rules for it). Cached: a site's referrers repeat."""
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    own = frozenset(h.strip().lower().removeprefix("www.") for h in own_hosts)
+    if not host or _is_own(host, own) or _is_own(host, rules().ignored_referrers):
+        return host, _OWN, False
+    category = source_category(host)
+    return host, _CATEGORY_CHANNEL.get(category or "", ""), bool(path_rules(host))
+
+
 def _is_internal(host: str, page_url: str | None) -> bool:
     """The referrer is the page's own site (the same host, or one a subdomain of the other)."""
-    page = referrer_host(page_url) if page_url else None
+    if not page_url or host.rpartition(".")[0].rpartition(".")[2] not in page_url:
+        return False  # cheap test first: the page URL does not even contain the host's name
+    page = referrer_host(page_url)
     if page is None:
         return False
     return host == page or host.endswith("." + page) or page.endswith("." + host)
@@ -202,26 +224,16 @@ def _referral_channel(
 ) -> str:
     if host is None:
         return DIRECT
-    host = host.strip().lower().rstrip(".")
-    if host.startswith("www."):
-        host = host[4:]
-    if not host:
+    host, channel, has_paths = _host_channel(host, own_hosts)
+    if channel == _OWN:
         return DIRECT
-    own = frozenset(h.strip().lower().removeprefix("www.") for h in own_hosts)
-    if _is_own(host, own) or _is_own(host, rules().ignored_referrers):
-        return DIRECT
-    category = path_category(host, referrer) or source_category(host)
-    if category == SEARCH:
-        return ORGANIC_SEARCH
-    if category in (SOCIAL, VIDEO):
-        return ORGANIC_SOCIAL
-    if category == WEBMAIL:
-        return EMAIL
-    if category == AI:
-        return REFERRAL if ai_as_referral else AI_ASSISTANT
-    if category is None and _is_internal(host, page_url):
-        return DIRECT
-    return REFERRAL
+    if has_paths:
+        channel = _CATEGORY_CHANNEL.get(path_category(host, referrer) or "", channel)
+    if channel == AI_ASSISTANT and ai_as_referral:
+        return REFERRAL
+    if not channel:
+        return DIRECT if _is_internal(host, page_url) else REFERRAL
+    return channel
 
 
 def classify(

@@ -61,6 +61,7 @@ def distinct_referrers(n: int) -> list[str | None]:
 def clear_caches() -> None:
     source_categories.source_category.cache_clear()
     source_categories.path_rules.cache_clear()
+    channels._host_channel.cache_clear()
     utm.referrer_host.cache_clear()
     utm.referrer_path.cache_clear()
 
