@@ -86,11 +86,13 @@ def test_referrer_bench() -> None:
     def cold(camp: Campaign, ref: str | None) -> str:
         return classify(camp, ref)
 
-    clear_caches()
-    start = time.perf_counter()
-    for ref in many:
-        cold(Campaign(), ref)
-    distinct_us = (time.perf_counter() - start) / len(many) * 1e6
+    distinct_us = float("inf")
+    for _ in range(3):  # the best of three passes, caches cleared before each
+        clear_caches()
+        start = time.perf_counter()
+        for ref in many:
+            cold(Campaign(), ref)
+        distinct_us = min(distinct_us, (time.perf_counter() - start) / len(many) * 1e6)
     channels_seen = {classify(Campaign(), r) for r in many}
     figures = {
         "enrichment_mix_classify_us": round(mix_us, 3),
