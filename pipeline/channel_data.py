@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from touchline.clock import now_ms
 from touchline.errors import TouchlineError
 
 HOSTS_PATH = Path(__file__).with_name("channel_hosts.json")
@@ -279,7 +280,9 @@ def _refresh(args: argparse.Namespace, _settings: object) -> int:
     data = build(
         _snapshot(MATOMO, args.matomo, args.matomo_ref), _snapshot(GA4, args.ga4, args.ga4_ref)
     )
-    data["refreshed_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    data["refreshed_at"] = datetime.fromtimestamp(now_ms() / 1000, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
     out = Path(args.out)
     out.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(
