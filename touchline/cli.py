@@ -50,6 +50,7 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipeline import channel_data
     from pipeline import commands as pipeline_commands
     from producers import commands as producer_commands
     from producers import generate_command, importer
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     importer.register(sub)
     pipeline_commands.register(sub)
     sink_commands.register(sub)
+    channel_data.register(sub)
     return parser
 
 
