@@ -1,4 +1,4 @@
-"""producers.arrival and the demo's events: delivered the way real sources deliver them."""
+"""synthetic.arrival and the demo's events: delivered the way real sources deliver them."""
 
 from __future__ import annotations
 

@@ -26,15 +26,11 @@ ALLOWED: dict[str, str] = {
     "(its report printing and alert steps); split once they have landed",
     "pipeline/app.py::create_app": "the Faust app: agents and timers are closures over the app "
     "and its stores; the ops-metrics work is editing it",
-    "pipeline/channels.py::classify": "GA4-style precedence as one readable cascade; the channel "
-    "rework (referrer and source categories) replaces it",
     "pipeline/processor.py::Processor.handle_batch": "the processor's hot path (resolve, "
     "sessionise, record in chunks while building); its split into named steps collides with the "
     "erasure, ops-metrics and channel work in the same function",
     "producers/importer.py::run_import": "`touchline import`'s driver, being reworked with the "
     "first-hour CLI",
-    "sinks/commands.py::register": "the argparse declaration of the sink and report commands, "
-    "being reworked with the report options",
     "sinks/endpoint.py::QueryEndpoint.__init__": "the HTTP handler class is declared inside, a "
     "closure over the endpoint; the erasure work adds a route to it",
 }
