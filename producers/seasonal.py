@@ -40,10 +40,10 @@ WEEK_SHAPE = (1.0, 1.0, 0.95, 1.0, 0.9, 0.7, 0.45)  # Monday .. Sunday
 # Peak hourly rates at scale 1: stream -> (events per hour, source, event type).
 PEAK = {
     "visit": (60.0, "booking_widget", "appointment_booking_start"),
-    "page": (20.0, "web", "page_view"),
+    "page": (10.0, "web", "page_view"),
     "call": (12.0, "call_tracking", "contact_call"),
     "contact": (8.0, "web", "contact_web_form"),
-    "scheduled": (15.0, "studio_system", "appointment_scheduled"),
+    "scheduled": (8.0, "studio_system", "appointment_scheduled"),
     "cancel": (4.0, "studio_system", "appointment_cancelled"),
     "no_show": (2.0, "studio_system", "appointment_no_show"),
 }
@@ -67,7 +67,7 @@ class Planted:
 
 @dataclass(frozen=True)
 class SeasonalConfig:
-    accounts: tuple[tuple[str, float], ...] = (("studio-chain", 1.5), ("salon", 1.0))
+    accounts: tuple[tuple[str, float], ...] = (("studio-chain", 1.5), ("salon", 1.2))
     weeks: int = 6
     warmup_weeks: int = 2
     seed: int = 11

@@ -15,15 +15,21 @@ The figures are printed (pytest -s) as well as asserted.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
+from prometheus_client import CollectorRegistry
 
 from producers import seasonal
 from sinks import anomalies, clickhouse, silence
+from sinks import rows as sink_rows
+from sinks.anomaly_monitor import AnomalyMonitor
 from touchline.settings import Settings
 
 HOUR_MS = 3_600_000
@@ -76,13 +82,21 @@ def planted() -> seasonal.Seasonal:
     return seasonal.generate(seasonal.SeasonalConfig())
 
 
+@pytest.fixture(scope="module")
+def loaded(chdb_dir: Path, planted: seasonal.Seasonal) -> tuple[Client, str]:
+    """The planted events in `events` of a database of this module (chDB: one directory per
+    process, shared by the in-process tests)."""
+    client = clickhouse.connect(f"chdb://{chdb_dir}")
+    db = f"anomalies{uuid.uuid4().hex[:8]}"
+    load(client, db, planted.events)
+    return client, db
+
+
 def test_detectors_find_the_planted_anomalies(
-    chdb_settings: Settings, planted: seasonal.Seasonal
+    loaded: tuple[Client, str], planted: seasonal.Seasonal
 ) -> None:
     config = seasonal.SeasonalConfig()
-    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
-    db = chdb_settings.clickhouse_database
-    load(client, db, planted.events)
+    client, db = loaded
     _, rows = clickhouse.query(client, "anomaly_hourly", db, {})
     series = anomalies.series_from_rows(rows)
     cfg = anomalies.Config.from_settings(Settings())
@@ -113,7 +127,8 @@ def test_detectors_find_the_planted_anomalies(
         f"{len({(p.account, p.series) for p in anomalies.detect(series, cfg)})} series, "
         f"worst {max(false.values(), default=0)}: {dict(false)}; "
         f"silence latency (min) {sorted(latency.values())}; "
-        f"peak scores {[round(a.peak.score, 1) for a in hits.values()]}"
+        f"peak scores {[round(a.peak.score, 1) for a in hits.values()]}; missed "
+        f"{[(p.kind, p.account, p.start_ms) for p in planted.truth if p not in hits and p not in silences]}"
     )
     assert recall >= 0.9
     assert max(false.values(), default=0) <= 1
@@ -164,3 +179,69 @@ def silence_replay(
                     caught.add(p)
                     latency[p] = (s.alerted_ms - p.start_ms) / 60_000
     return caught, latency
+
+
+def test_the_sink_monitor_sets_the_gauges_the_alerts_read(
+    loaded: tuple[Client, str], planted: seasonal.Seasonal
+) -> None:
+    """The live scan (sinks/anomaly_monitor.py) at moments of the planted data: in a planted
+    silence it says silent within 15 minutes, in a planted drop it flags the drop, and on a
+    normal weekday afternoon it flags nothing and no source is silent."""
+    client, db = loaded
+
+    def runner(name: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        return clickhouse.query(client, name, db, params)
+
+    def scan_at(now_ms: int) -> CollectorRegistry:
+        registry = CollectorRegistry()
+        monitor = AnomalyMonitor(registry, Settings())
+        monitor.observe(
+            [
+                _sink_row(e)
+                for e in planted.events
+                if now_ms - seasonal.DAY_MS <= e["envelope"]["occurred_at"] <= now_ms
+            ]
+        )
+        monitor.scan(runner, now_ms)
+        return registry
+
+    def gauge(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    quiet = next(p for p in planted.truth if p.kind == "silence")
+    during = scan_at(quiet.start_ms + 15 * 60_000)
+    labels = {"account": quiet.account, "source": quiet.source}
+    assert gauge(during, "touchline_source_silent", **labels) == 1
+    before = scan_at(quiet.start_ms - 60_000)
+    assert gauge(before, "touchline_source_silent", **labels) == 0
+
+    drop = next(p for p in planted.truth if p.kind == "drop")
+    hour_after = (drop.end_ms // HOUR_MS + 1) * HOUR_MS + 60_000  # its last hour is complete
+    flagged = scan_at(hour_after)
+    series = {"account": drop.account, "series": drop.primary}
+    assert gauge(flagged, "touchline_anomaly_flag", **series) == -1
+    assert (gauge(flagged, "touchline_anomaly_score", **series) or 0) < -4
+
+    normal = next(  # a weekday 16:00 of the last week, six hours clear of any planted anomaly
+        t
+        for t in (planted.end_ms - d * seasonal.DAY_MS - 8 * HOUR_MS for d in range(3, 7))
+        if not any(p.start_ms < t + HOUR_MS and p.end_ms > t - 6 * HOUR_MS for p in planted.truth)
+    )
+    calm = scan_at(normal)
+    flags = [s for m in calm.collect() for s in m.samples if s.name == "touchline_anomaly_flag"]
+    silent = [s for m in calm.collect() for s in m.samples if s.name == "touchline_source_silent"]
+    assert len(flags) > 10 and all(s.value == 0 for s in flags)
+    assert len(silent) >= 4 and all(s.value == 0 for s in silent)
+    assert gauge(calm, "touchline_anomaly_scan_timestamp_seconds") == normal / 1000
+
+
+def _sink_row(event: dict[str, Any]) -> list[Any]:
+    """The three columns the monitor reads, at their places in a sink row."""
+    row: list[Any] = [None] * len(sink_rows.COLUMNS)
+    env = event["envelope"]
+    row[sink_rows.COLUMNS.index("account_id")] = env["account_id"]
+    row[sink_rows.COLUMNS.index("source")] = env["source"]
+    row[sink_rows.COLUMNS.index("occurred_at")] = datetime.fromtimestamp(
+        env["occurred_at"] / 1000, UTC
+    )
+    return row
