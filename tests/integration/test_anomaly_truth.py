@@ -15,6 +15,8 @@ The figures are printed (pytest -s) as well as asserted.
 
 from __future__ import annotations
 
+import json
+import statistics
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -30,7 +32,7 @@ from producers import seasonal
 from sinks import anomalies, clickhouse, silence
 from sinks import rows as sink_rows
 from sinks.anomaly_monitor import AnomalyMonitor
-from touchline.settings import Settings
+from touchline.settings import REPO_ROOT, Settings
 
 HOUR_MS = 3_600_000
 COLUMNS = [
@@ -245,3 +247,34 @@ def _sink_row(event: dict[str, Any]) -> list[Any]:
         env["occurred_at"] / 1000, UTC
     )
     return row
+
+
+def test_grafana_panel_draws_the_detector_baseline(
+    loaded: tuple[Client, str], planted: seasonal.Seasonal
+) -> None:
+    """The funnel dashboard's booking-health panel, run on the planted data in chDB: per hour
+    the actual count and the median of the same hour in the 4 previous weeks, as computed here
+    from the rollup rows (hours without events as 0)."""
+    client, db = loaded
+    dash = json.loads((REPO_ROOT / "deploy/grafana/dashboards/touchline-funnel.json").read_text())
+    panel = next(p for p in dash["panels"] if p["title"].startswith("Booking health"))
+    drop = next(p for p in planted.truth if p.kind == "drop")
+    day = drop.start_ms // seasonal.DAY_MS * seasonal.DAY_MS // 1000
+    _, rows = clickhouse.query(client, "anomaly_hourly", db, {"account": drop.account})
+    series = anomalies.series_from_rows(rows)
+    for target, metric in zip(
+        panel["targets"], ("booking_starts", "booking_successes"), strict=True
+    ):
+        sql = (
+            target["rawSql"]
+            .replace("${account:singlequote}", f"'{drop.account}'")
+            .replace("$__fromTime", f"toDateTime({day}, 'UTC')")
+            .replace("$__toTime", f"toDateTime({day + 86_399}, 'UTC')")
+            .replace("touchline.", f"`{db}`.")
+        )
+        got = {anomalies.hour_index(t): (a, e) for t, a, e in client.query(sql).result_rows}
+        assert len(got) >= 20
+        for h in range(day // 3600, day // 3600 + 24):
+            past = [series.value((drop.account, metric), h - k * 168) for k in range(1, 5)]
+            want = (series.value((drop.account, metric), h), statistics.median(past))
+            assert got.get(h, (0.0, 0.0)) == want, h  # no row: nothing then or in the 4 weeks
