@@ -278,3 +278,37 @@ def test_grafana_panel_draws_the_detector_baseline(
             past = [series.value((drop.account, metric), h - k * 168) for k in range(1, 5)]
             want = (series.value((drop.account, metric), h), statistics.median(past))
             assert got.get(h, (0.0, 0.0)) == want, h  # no row: nothing then or in the 4 weeks
+
+
+def test_rollup_counts_late_and_redelivered_events_in_their_hour(chdb_dir: Path) -> None:
+    """hourly_metrics is in event time: events that arrive after later hours were written (a
+    webhook a day late) land in their own hour, and a redelivered batch counts once."""
+    client = clickhouse.connect(f"chdb://{chdb_dir}")
+    db = f"late{uuid.uuid4().hex[:8]}"
+    config = seasonal.SeasonalConfig(accounts=(("acc", 0.3),), weeks=1, plants=())
+    events = seasonal.generate(config).events
+    cut = config.start_ms + 4 * seasonal.DAY_MS
+    on_time = [e for e in events if e["envelope"]["occurred_at"] >= cut]
+    late = [e for e in events if e["envelope"]["occurred_at"] < cut]
+    load(client, db, on_time)
+    client.insert(f"`{db}`.events", [to_row(e) for e in late], column_names=COLUMNS)
+    client.insert(f"`{db}`.events", [to_row(e) for e in late[::3]], column_names=COLUMNS)
+    _, rows = clickhouse.query(client, "anomaly_hourly", db, {})
+    got = {(r[1], r[2], anomalies.hour_index(r[3])): r[4] for r in rows}
+    want: Counter[tuple[str, str, int]] = Counter()
+    for e in events:
+        env = e["envelope"]
+        hour = env["occurred_at"] // HOUR_MS
+        want[("events", env["source"], hour)] += 1
+        metric = {
+            "appointment_booking_start": "booking_starts",
+            "appointment_booking_step_success": "booking_successes",
+            "contact_call": "calls",
+            "contact_web_form": "contacts",
+            "appointment_no_show": "no_shows",
+            "appointment_cancelled": "cancellations",
+        }.get(env["event_type"])
+        if metric:
+            want[(metric, "", hour)] += 1
+    assert got == dict(want)
+    assert len(late) > 1000
