@@ -95,8 +95,11 @@ class Alert:
     peak: Point  # the point with the largest |score|
 
 
-def hour_index(value: datetime | int | float) -> int:
-    """Hours since the epoch of a UTC datetime (naive = UTC) or of epoch seconds."""
+def hour_index(value: datetime | str | int | float) -> int:
+    """Hours since the epoch of a UTC datetime (naive = UTC), its ISO text (as the sink's query
+    endpoint sends it) or epoch seconds."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         return calendar.timegm(value.utctimetuple()) // 3600
     return int(value) // 3600
