@@ -156,28 +156,36 @@ class Settings(BaseSettings):
     # --- booking-health anomalies (sinks/anomalies.py, sinks/silence.py) ------------------------
     anomaly_baseline_weeks: int = Field(
         4,
-        description="Anomalies: weeks of the same hour-of-week whose median/MAD is the baseline "
-        "(at least 2 needed).",
+        description="Anomalies: weeks before an hour whose same hour-of-week values give its "
+        "baseline (their median; at least 2 needed).",
+        ge=2,
     )
     anomaly_window_hours: int = Field(
-        3, description="Anomalies: hours summed into one score (the hour and the ones before it)."
+        3,
+        description="Anomalies: hours summed into one score (the hour and the ones before it).",
+        ge=1,
     )
     anomaly_threshold: float = Field(
-        4.5, description="Anomalies: |score| beyond which a window is a drop or a spike."
+        4.5,
+        description="Anomalies: a score below -this is a drop, above +this a spike.",
+        gt=0,
     )
     anomaly_min_volume: float = Field(
         20.0,
         description="Anomalies: minimum expected (drops) or actual (spikes) count in a window, "
         "and minimum booking starts for conversion rate; below it no alert (quiet hours).",
+        ge=0,
     )
     anomaly_silence_score: float = Field(
         11.0,
         description="Source silence: alert when the time since a source's last event would have "
         "held this many clients by its hour-of-week baseline (chance of it by luck: e^-score).",
+        gt=0,
     )
     anomaly_scan_seconds: float = Field(
         60.0,
         description="Sink: seconds between anomaly and source-silence scans (0 = no scans).",
+        ge=0,
     )
 
     @property
