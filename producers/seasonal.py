@@ -4,10 +4,11 @@ Pure and seeded (one ``random.Random(seed)``).
 Each account's traffic follows an hour-of-day shape (quiet nights, a morning ramp, a lunch dip,
 busy afternoons) times a weekday factor (weekends quieter) times a day-to-day factor (lognormal,
 ``day_noise``); arrivals within an hour are Poisson. Streams per account, at ``scale`` x these
-peak hourly rates: booking-widget visits (``appointment_booking_start`` and, with drop-off, the
-stores/services, available-appointments, booking and success-or-failed steps a minute or so
-apart), web page views, tracked calls, other contacts (forms, chats), and from the studio system
-appointment scheduling, cancellations and no-shows.
+peak hourly rates: booking-widget visits (``appointment_booking_start``, and for a third of them
+the ``appointment_booking`` step 2.5 minutes later and success or failure 5 seconds after it),
+web page views, tracked calls, web-form contacts, and from the studio system appointment
+scheduling, cancellations and no-shows. The accounts' default scales (1.5 and 1.2) give 90 and 72
+visits an hour at peak.
 
 After the first ``warmup_weeks`` (the detector's baseline needs them) each account gets, on
 distinct weekdays at business hours: a 60 % drop in booking-widget visits for 3 hours (a UI update
