@@ -38,7 +38,7 @@ OCCURRED_AT = rows.COLUMNS.index("occurred_at")
 class AnomalyMonitor:
     def __init__(self, registry: CollectorRegistry, settings: Settings) -> None:
         self.cfg = anomalies.Config.from_settings(settings)
-        self.silence_threshold = settings.anomaly_silence_score
+        self.silence = silence.Rule.from_settings(settings)
         self.interval_s = settings.anomaly_scan_seconds
         self.last_event: dict[tuple[str, str], int] = {}  # (account, source) -> epoch ms
         self._lock = threading.Lock()
@@ -78,7 +78,8 @@ class AnomalyMonitor:
         )
         self.silent = gauge(
             "touchline_source_silent",
-            "1 when the silence score is above TOUCHLINE_ANOMALY_SILENCE_SCORE",
+            "1 when the silence score is above TOUCHLINE_ANOMALY_SILENCE_SCORE and this hour's "
+            "baseline has at least TOUCHLINE_ANOMALY_SILENCE_MIN_RATE clients",
             source,
         )
         self.scanned = Gauge(
@@ -129,7 +130,8 @@ class AnomalyMonitor:
                 last = min((max(hours) + 1) * HOUR_MS, now_ms)
             value = silence.score(last, now_ms, expected)
             self.silence_score.labels(*key).set(value)
-            self.silent.labels(*key).set(1 if value > self.silence_threshold else 0)
+            silent = self.silence.silent(value, expected((now_ms - 1) // HOUR_MS))
+            self.silent.labels(*key).set(1 if silent else 0)
         self.scanned.set(now_ms / 1000)
 
     def run(self, stop: threading.Event, runner: Runner) -> None:

@@ -10,8 +10,11 @@ e^-score, where the **silence score** is the expected number of arrivals in that
 over its minutes of r(h)/60. The source is silent once the score passes
 ``TOUCHLINE_ANOMALY_SILENCE_SCORE`` (11: e^-11 = 1.7e-5 per arrival, about half a false alert
 in a month of 30,000 visits). The expected-rate guard is built in: at night, with r(h) near 0,
-the score grows slowly and a quiet source does not alert; at 60 clients an hour it passes 11
-after 11 minutes, so a source is alerted within 15 minutes when it has at least 44 an hour.
+the score grows slowly; and explicitly, no hour whose baseline is under
+``TOUCHLINE_ANOMALY_SILENCE_MIN_RATE`` clients alerts (a source quiet at night, or one that only
+ever sends a trickle, is never called silent; a silence that began in the evening is reported
+when the morning should have been busy). At 60 clients an hour the score passes 11 after 11
+minutes, so a source is alerted within 15 minutes when it has at least 44 an hour.
 """
 
 from __future__ import annotations
@@ -22,12 +25,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from sinks.anomalies import WEEK_HOURS, hour_index
+from touchline.settings import Settings
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 
 Activity = dict[tuple[str, str], dict[int, float]]  # (account, source) -> hour -> clients
 Expected = Callable[[int], float | None]  # hour index -> expected clients (None: unknown)
+
+
+@dataclass(frozen=True)
+class Rule:
+    threshold: float = 11.0  # silence score above which a source is silent
+    min_rate: float = 6.0  # clients an hour the current hour's baseline must reach
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> Rule:
+        return cls(s.anomaly_silence_score, s.anomaly_silence_min_rate)
+
+    def silent(self, score: float, expected_now: float | None) -> bool:
+        return score > self.threshold and (expected_now or 0.0) >= self.min_rate
 
 
 @dataclass(frozen=True)
@@ -84,15 +101,15 @@ def score(last_ms: int, now_ms: int, expected: Expected) -> float:
     return total
 
 
-def first_alert(last_ms: int, until_ms: int, expected: Expected, threshold: float) -> int | None:
-    """The first whole minute after ``last_ms`` (up to ``until_ms``) at which the score passes the
-    threshold, as a scan every minute would see it; None if it never does."""
+def first_alert(last_ms: int, until_ms: int, expected: Expected, rule: Rule) -> int | None:
+    """The first whole minute after ``last_ms`` (up to ``until_ms``) at which the source is
+    silent by ``rule``, as a scan every minute would see it; None if it never is."""
     total, t = 0.0, last_ms
     while t < until_ms:
         step = min(MINUTE_MS - t % MINUTE_MS, until_ms - t)
         total += hazard(expected(t // HOUR_MS)) * step / MINUTE_MS
         t += step
-        if total > threshold:
+        if rule.silent(total, expected((t - 1) // HOUR_MS)):
             return t
     return None
 
@@ -103,14 +120,14 @@ def stream_alerts(
     times_ms: Sequence[int],
     end_ms: int,
     expected: Expected,
-    threshold: float,
+    rule: Rule,
 ) -> list[SilenceAlert]:
     """Replay one source's events (sorted event times) through a per-minute silence scan: one
-    alert per gap whose score passes the threshold."""
+    alert per gap in which the source becomes silent by ``rule``."""
     out = []
     for i, last in enumerate(times_ms):
         nxt = times_ms[i + 1] if i + 1 < len(times_ms) else None
-        at = first_alert(last, nxt if nxt is not None else end_ms, expected, threshold)
+        at = first_alert(last, nxt if nxt is not None else end_ms, expected, rule)
         if at is not None:
             out.append(SilenceAlert(account, source, last, at, nxt))
     return out

@@ -205,6 +205,12 @@ class Settings(BaseSettings):
         "held this many clients by its hour-of-week baseline (chance of it by luck: e^-score).",
         gt=0,
     )
+    anomaly_silence_min_rate: float = Field(
+        6.0,
+        description="Source silence: no alert in an hour whose hour-of-week baseline has fewer "
+        "clients of the source than this (quiet at night, or a trickle).",
+        ge=0,
+    )
     anomaly_scan_seconds: float = Field(
         60.0,
         description="Sink: seconds between anomaly and source-silence scans (0 = no scans).",

@@ -19,6 +19,7 @@ from touchline.settings import REPO_ROOT, Settings
 
 CFG = anomalies.Config(baseline_weeks=4, window_hours=3, threshold=4.5, min_volume=20.0)
 START = anomalies.hour_index(datetime(2026, 9, 7, tzinfo=UTC))  # a Monday, 00:00
+RULE = silence.Rule(threshold=11.0, min_rate=6.0)
 RULES = REPO_ROOT / "deploy" / "prometheus" / "anomaly_alerts.yml"
 
 
@@ -105,9 +106,9 @@ def test_silence_score_is_the_expected_arrivals_since_the_last_event() -> None:
     noon = (START + 2 * 168 + 12) * silence.HOUR_MS
     assert silence.score(noon, noon + 10 * 60_000, expected) == 10.0
     # at 60 clients an hour the scan alerts on the 12th minute at a threshold of 11
-    assert silence.first_alert(noon, noon + 3_600_000, expected, 11.0) == noon + 12 * 60_000
+    assert silence.first_alert(noon, noon + 3_600_000, expected, RULE) == noon + 12 * 60_000
     night = noon + 12 * silence.HOUR_MS  # 00:00: one client an hour
-    assert silence.first_alert(night, night + 5 * silence.HOUR_MS, expected, 11.0) is None
+    assert silence.first_alert(night, night + 5 * silence.HOUR_MS, expected, RULE) is None
     # with under two weeks of history there is no verdict, so no score
     early = (START + 100) * silence.HOUR_MS
     assert silence.score(early, early + silence.HOUR_MS, expected) == 0.0
@@ -118,7 +119,7 @@ def test_stream_alerts_one_per_gap_that_passes_the_threshold() -> None:
     expected = silence.expected_activity(hours, START, weeks=4)
     t0 = (START + 2 * 168) * silence.HOUR_MS
     times = [t0 + m * 60_000 for m in (0, 5, 10, 40, 42)]  # a 30-minute gap after minute 10
-    found = silence.stream_alerts("a", "s", times, t0 + 50 * 60_000, expected, 11.0)
+    found = silence.stream_alerts("a", "s", times, t0 + 50 * 60_000, expected, RULE)
     assert [(a.last_event_ms, a.alerted_ms, a.resumed_ms) for a in found] == [
         (times[2], times[2] + 12 * 60_000, times[3])
     ]
@@ -162,3 +163,21 @@ def test_report_hides_the_hourly_series_from_the_table_and_charts_it() -> None:
     page = html.render(report, {}, sections)
     assert page.count("<polygon") >= 1 and "acc: booking_starts" in page
     assert "<circle" in page  # the flagged hours
+
+
+def test_the_expected_rate_guard_holds_at_night_and_for_a_trickle() -> None:
+    hours = {h: (60.0 if 8 <= h % 24 < 20 else 1.0) for h in range(START, START + 3 * 168)}
+    expected = silence.expected_activity(hours, START, weeks=4)
+    evening = (START + 2 * 168 + 19) * silence.HOUR_MS + 58 * 60_000  # 19:58, then quiet hours
+    morning = evening + 2 * 60_000 + 12 * silence.HOUR_MS  # 08:00 next day
+    assert silence.score(evening, morning, expected) > RULE.threshold  # the night adds up...
+    # ...but the source is called silent only once the morning should be busy
+    assert silence.first_alert(evening, morning + silence.HOUR_MS, expected, RULE) == (
+        morning + 60_000
+    )
+    trickle = silence.expected_activity(
+        {h: 4.0 for h in range(START, START + 3 * 168)}, START, weeks=4
+    )
+    t = (START + 2 * 168) * silence.HOUR_MS
+    assert silence.score(t, t + 10 * silence.HOUR_MS, trickle) == 40.0
+    assert silence.first_alert(t, t + 10 * silence.HOUR_MS, trickle, RULE) is None
