@@ -3,7 +3,10 @@ events, and the planted effects are in the data as recorded."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections import Counter
+from pathlib import Path
 
 from producers import seasonal
 from producers.events import Prepared, prepare
@@ -14,9 +17,13 @@ SMALL = seasonal.SeasonalConfig(accounts=(("acc", 1.5),), weeks=3, warmup_weeks=
 
 
 def test_same_seed_same_events_and_truth() -> None:
-    a, b = seasonal.generate(SMALL), seasonal.generate(SMALL)
-    assert a.events == b.events and a.truth == b.truth
-    assert seasonal.generate(SMALL.__class__(**{**SMALL.__dict__, "seed": 4})).events != a.events
+    tiny = seasonal.SeasonalConfig(
+        accounts=(("acc", 0.3),), weeks=2, warmup_weeks=1, seed=3, plants=("drop", "spike")
+    )
+    a, b = seasonal.generate(tiny), seasonal.generate(tiny)
+    assert a.events == b.events and a.truth == b.truth and len(a.truth) == 2
+    other = seasonal.generate(dataclasses.replace(tiny, seed=4))
+    assert other.events != a.events
 
 
 def test_every_event_is_a_valid_contract_event() -> None:
@@ -67,3 +74,17 @@ def test_planted_anomalies_are_recorded_and_present() -> None:
             assert starts < 0.6 * usual  # 60 % of the visits lost: about 0.4
         else:
             assert starts > 2 * usual  # bots: about 3 x
+
+
+def test_generate_seasonal_command_writes_events_and_truth(tmp_path: Path) -> None:
+    from touchline.cli import main
+
+    out, truth = tmp_path / "e.jsonl", tmp_path / "t.json"
+    args = ["generate-seasonal", "--weeks", "4", "--start", "2026-09-07"]
+    assert main([*args, "--out", str(out), "--truth", str(truth)]) == 0
+    lines = out.read_bytes().splitlines()
+    document = json.loads(truth.read_text())
+    assert len(lines) == document["events"] > 50_000
+    assert [p["kind"] for p in document["planted"]].count("silence") == 4
+    first = json.loads(lines[0])["envelope"]["occurred_at"]
+    assert first >= seasonal.T0 and document["planted"][0]["start"].startswith("2026-09-")
