@@ -16,10 +16,10 @@ ALERT_COLUMNS = [
     "account",
     "series",
     "direction",
-    "first_hour",
-    "last_hour",
+    "first_hour_utc",
+    "last_hour_utc",
     "hours",
-    "peak_hour",
+    "peak_hour_utc",
     "actual",
     "expected",
     "lower",
@@ -95,16 +95,21 @@ def _alert_row(a: anomalies.Alert) -> tuple[Any, ...]:
         a.account,
         a.series,
         "drop" if a.direction < 0 else "spike",
-        anomalies.hour_datetime(a.start),
-        anomalies.hour_datetime(a.end - 1),
+        _hour(a.start),
+        _hour(a.end - 1),
         a.end - a.start,
-        anomalies.hour_datetime(p.hour),
+        _hour(p.hour),
         round(p.actual, 4),
         round(p.expected, 4),
         round(p.lower, 4),
         round(p.upper, 4),
         round(p.score, 2),
     )
+
+
+def _hour(hour: int) -> str:
+    """The start of an hour, UTC, as the table shows it (each row's window ends with it)."""
+    return anomalies.hour_datetime(hour).strftime("%Y-%m-%d %H:00")
 
 
 def _day(value: Any) -> date | None:
