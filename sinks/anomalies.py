@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from touchline.settings import Settings
+from touchline.settings import Settings, default
 
 WEEK_HOURS = 168
 MAD_SIGMA = 1.4826
@@ -56,11 +56,11 @@ Counts = dict[int, float]  # hour index (hours since the epoch, UTC) -> value
 
 @dataclass(frozen=True)
 class Config:
-    baseline_weeks: int = 4
+    baseline_weeks: int = default("anomaly_baseline_weeks")
     min_baseline_weeks: int = 2
-    window_hours: int = 3
-    threshold: float = 4.5
-    min_volume: float = 20.0
+    window_hours: int = default("anomaly_window_hours")
+    threshold: float = default("anomaly_threshold")
+    min_volume: float = default("anomaly_min_volume")
 
     @classmethod
     def from_settings(cls, s: Settings) -> Config:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sinks.anomalies import WEEK_HOURS, hour_index
-from touchline.settings import Settings
+from touchline.settings import Settings, default
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -36,8 +36,8 @@ Expected = Callable[[int], float | None]  # hour index -> expected clients (None
 
 @dataclass(frozen=True)
 class Rule:
-    threshold: float = 11.0  # silence score above which a source is silent
-    min_rate: float = 6.0  # clients an hour the current hour's baseline must reach
+    threshold: float = default("anomaly_silence_score")  # score above which a source is silent
+    min_rate: float = default("anomaly_silence_min_rate")  # clients/hour the baseline must reach
 
     @classmethod
     def from_settings(cls, s: Settings) -> Rule:
