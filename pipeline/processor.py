@@ -20,7 +20,7 @@ import orjson
 from pipeline import enrichment, metrics
 from pipeline.outputs import enriched_record, merge_records
 from pipeline.record_context import Rules, record_context, sessionise
-from pipeline.store import ClientStore, ResolveRequest
+from pipeline.store import ResolveRequest, Store
 from touchline import deadletter
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
@@ -130,7 +130,7 @@ async def _timed(op: str, call: Awaitable[T]) -> T:
 
 
 class Processor:
-    def __init__(self, codec: Codec, store: ClientStore, config: Config | None = None) -> None:
+    def __init__(self, codec: Codec, store: Store, config: Config | None = None) -> None:
         self.codec = codec
         self.store = store
         self.config = config or Config()

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import redis.asyncio as aioredis
@@ -77,6 +77,19 @@ class Resolution:
     prior: dict[str, Any] | None  # the stored result when the event was processed before
     shared_identifiers: int = 0
     merged: tuple[str, ...] = ()  # clients this event merged into client_id
+
+
+class Store(Protocol):
+    """What the processor needs from a client store: :class:`ClientStore` (Redis, the Lua
+    scripts) or :class:`pipeline.memory_store.MemoryStore` (unit tests without Redis)."""
+
+    async def resolve_many(
+        self, requests: list[ResolveRequest]
+    ) -> list[Resolution | Exception]: ...
+
+    async def record_many(
+        self, requests: list[tuple[str, str, str, dict[str, Any]]]
+    ) -> list[dict[str, Any] | Exception]: ...
 
 
 def _failure(reply: list[bytes]) -> Exception:

@@ -1,0 +1,267 @@
+"""The client store in memory, for unit tests of the processor's steps without Redis.
+
+It follows ``pipeline/lua/resolve.lua`` and ``record.lua`` (the production store is
+:class:`pipeline.store.ClientStore`, which runs them in Redis) and answers through the same
+:class:`pipeline.store.Store` interface. ``tests/integration/test_memory_store.py`` runs the same
+events through both and requires equal outputs, so the two cannot drift apart unnoticed. Not for
+production: nothing expires and nothing is shared between processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pipeline.store import Resolution, ResolveRequest, decode_result
+
+
+def _strong_kind(identifier: str) -> str | None:
+    if identifier.startswith("email:"):
+        return "email"
+    if identifier.startswith("ext."):
+        return identifier[: identifier.index(":", 4)]
+    return None
+
+
+def _copy(sessions: dict[str, Any]) -> dict[str, Any]:
+    """A stored copy, as Redis keeps JSON text: later changes to the caller's dict do not leak."""
+    copied: dict[str, Any] = orjson.loads(orjson.dumps(sessions))
+    return copied
+
+
+def _union(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    """common.lua's union_sessions: every session of a, then those of b that a lacks."""
+    if not b:
+        return a
+    if not a:
+        return b
+    have = {s["session_id"] for s in a.get("sessions") or []}
+    extra = [s for s in b.get("sessions") or [] if s["session_id"] not in have]
+    return {**a, "sessions": [*(a.get("sessions") or []), *extra]}
+
+
+@dataclass
+class _Account:
+    """One account's keys (``<prefix>:<account>:...`` in Redis)."""
+
+    seen: dict[str, str] = field(default_factory=dict)  # event id -> result (JSON text)
+    ids: dict[str, str] = field(default_factory=dict)  # identifier -> client
+    anchors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    shared: set[str] = field(default_factory=set)
+    merged: dict[str, str] = field(default_factory=dict)  # merged client -> its canonical
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    zsets: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (kind, client)
+    channels: dict[str, set[str]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending: dict[str, list[str]] = field(default_factory=dict)  # event id -> merged clients
+
+    def canonical(self, client: str) -> str:
+        for _ in range(64):
+            if client not in self.merged:
+                return client
+            client = self.merged[client]
+        return client
+
+    def card(self, client: str) -> dict[str, Any]:
+        return self.cards.setdefault(client, {})
+
+    def zset(self, kind: str, client: str) -> dict[str, int]:
+        return self.zsets.setdefault((kind, client), {})
+
+
+def _trim(zset: dict[str, int], lookback_ms: int, cap: int) -> None:
+    """Drop members older than the newest minus ``lookback_ms``, then keep the ``cap`` newest."""
+    newest = max(zset.values())
+    for member in [m for m, at in zset.items() if at < newest - lookback_ms]:
+        del zset[member]
+    ranked = sorted(zset.items(), key=lambda kv: (kv[1], kv[0]))
+    for member, _ in ranked[: max(0, len(ranked) - cap)]:
+        del zset[member]
+
+
+class MemoryStore:
+    """resolve.lua and record.lua over Python dicts; ``max_share`` as in ClientStore."""
+
+    def __init__(self, max_share: int) -> None:
+        self.max_share = max_share
+        self.accounts: dict[str, _Account] = {}
+
+    async def resolve_many(self, requests: list[ResolveRequest]) -> list[Resolution | Exception]:
+        out: list[Resolution | Exception] = []
+        for r in requests:
+            try:
+                out.append(self._resolve(self.accounts.setdefault(r.account, _Account()), r))
+            except Exception as exc:  # one event's failure stays in its slot, as in Lua
+                out.append(exc)
+        return out
+
+    async def record_many(
+        self, requests: list[tuple[str, str, str, dict[str, Any]]]
+    ) -> list[dict[str, Any] | Exception]:
+        out: list[dict[str, Any] | Exception] = []
+        for account, event_id, client, ctx in requests:
+            try:
+                a = self.accounts.setdefault(account, _Account())
+                out.append(decode_result(self._record(a, event_id, client, ctx)))
+            except Exception as exc:
+                out.append(exc)
+        return out
+
+    def _usable(self, a: _Account, ids: list[str]) -> tuple[list[str], int]:
+        """Step 1 of resolve.lua: identifiers not shared by more than max_share strong ones."""
+        usable, shared = [], 0
+        for i, k in enumerate(ids):
+            too_many = k in a.shared
+            for j, other in enumerate(ids):
+                kind = _strong_kind(other)
+                if j != i and kind and kind != _strong_kind(k):
+                    anchors = a.anchors.setdefault((k, kind), set())
+                    anchors.add(other)
+                    if len(anchors) > self.max_share:
+                        too_many = True
+                        a.shared.add(k)
+            if too_many:
+                shared += 1
+            else:
+                usable.append(k)
+        return usable, shared
+
+    def _resolve(self, a: _Account, r: ResolveRequest) -> Resolution:
+        if r.event_id in a.seen:
+            prior = decode_result(a.seen[r.event_id])
+            return Resolution(prior["client_id"], None, prior)
+        usable, shared = self._usable(a, list(r.identifiers))
+        owners: list[str] = []
+        owned = set()
+        for k in usable:
+            if k in a.ids:
+                owner = a.canonical(a.ids[k])
+                owned.add(k)
+                if owner not in owners:
+                    owners.append(owner)
+
+        def created(c: str) -> int:
+            return int(a.card(c).get("created_at") or 0)
+
+        if not owners:
+            client = r.new_client
+            a.card(client).setdefault("created_at", r.occurred_at)
+        else:
+            client = owners[0]
+            for o in owners[1:]:
+                if created(o) < created(client) or (created(o) == created(client) and o < client):
+                    client = o
+        merges = [o for o in owners if o != client]
+        for o in merges:
+            self._merge(a, client, o)
+        if merges:
+            a.pending[r.event_id] = merges
+        for k in usable:
+            if k not in owned:
+                a.ids[k] = client
+        session = a.sessions.get(client)
+        return Resolution(client, _copy(session) if session else None, None, shared, tuple(merges))
+
+    def _merge(self, a: _Account, client: str, o: str) -> None:
+        """Step 3 of resolve.lua: client ``o`` merged into ``client``."""
+        card, other = a.card(client), a.cards.pop(o, {})
+
+        def min_field(f: str, extra: tuple[str, ...]) -> None:
+            if f in other and (f not in card or int(other[f]) < int(card[f])):
+                card[f] = other[f]
+                for e in extra:
+                    if e in other:
+                        card[e] = other[e]
+                    else:
+                        card.pop(e, None)
+
+        min_field("created_at", ())
+        min_field("ft_at", ("ft_channel", "ft_source", "ft_medium", "ft_campaign"))
+        min_field("fc_at", ("name", "phone"))
+        if "lc_at" in other and ("lc_at" not in card or int(other["lc_at"]) > int(card["lc_at"])):
+            card["lc_at"] = other["lc_at"]
+            if "location" in other:
+                card["location"] = other["location"]
+        for f, v in other.items():
+            if f in ("touch_count", "contact_count") or f.startswith("revenue:"):
+                card[f] = int(card.get(f, 0)) + int(v)
+        for kind in ("touches", "contacts", "hits"):
+            mine = a.zset(kind, client)
+            for member, at in a.zsets.pop((kind, o), {}).items():
+                mine[member] = min(at, mine.get(member, at))
+        a.channels.setdefault(client, set()).update(a.channels.pop(o, set()))
+        carried = _union(a.sessions.get(client), a.sessions.pop(o, None))
+        if carried:
+            a.sessions[client] = carried
+        a.merged[o] = client
+
+    def _record(self, a: _Account, event_id: str, item_client: str, ctx: dict[str, Any]) -> str:
+        if event_id in a.seen:
+            return a.seen[event_id]
+        client = a.canonical(item_client)
+        at = ctx["occurred_at"]
+        card, touches = a.card(client), a.zset("touches", client)
+        before: list[str] = []
+        for member, _ in sorted(touches.items(), key=lambda kv: (kv[1], kv[0])):
+            channel = member.split("|", 1)[1]
+            if at - ctx["lookback_ms"] <= touches[member] < at and channel not in before:
+                before.append(channel)
+        touch_seq = int(card.get("touch_count", 0))
+        if ctx["is_touch"]:
+            touch_seq = card["touch_count"] = touch_seq + 1
+            touches[f"{event_id}|{ctx['channel']}"] = at
+            a.channels.setdefault(client, set()).add(ctx["channel"])
+            if "ft_at" not in card or at < int(card["ft_at"]):
+                card.update(ft_at=at, ft_channel=ctx["channel"])
+                card.update({f"ft_{k}": ctx.get(f"utm_{k}") or "" for k in ("source", "medium")})
+                card["ft_campaign"] = ctx.get("utm_campaign") or ""
+            _trim(touches, ctx["lookback_ms"], ctx["touch_cap"])
+        if ctx.get("hit"):
+            hits = a.zset("hits", client)
+            hits[ctx["hit"]] = at
+            _trim(hits, ctx["lookback_ms"], ctx["hit_cap"])
+        since_prev, contact_seq = -1, 0
+        if ctx["is_contact"]:
+            since_prev, contact_seq = self._contact(a, client, event_id, ctx)
+        currency = ctx.get("currency") or ""
+        if ctx["revenue_minor"] != 0 and currency:
+            key = f"revenue:{currency}"
+            card[key] = int(card.get(key, 0)) + ctx["revenue_minor"]
+        if ctx.get("session"):
+            mine = _copy(ctx["session"])
+            if client != item_client:  # merged since it was resolved: keep the canonical's too
+                mine = _union(mine, a.sessions.get(client)) or mine
+            a.sessions[client] = mine
+        result = {
+            "client_id": client,
+            "touch_seq": touch_seq,
+            "contact_seq": contact_seq,
+            "since_prev_contact_ms": since_prev,
+            "channels_before": before,
+            "multichannel": bool(ctx["is_contact"]) and len(before) >= ctx["min_channels"],
+            "merged_from": a.pending.pop(event_id, []),
+            "enrichment": orjson.dumps(ctx["enrichment"]).decode(),
+        }
+        encoded = orjson.dumps(result).decode()
+        a.seen[event_id] = encoded
+        return encoded
+
+    def _contact(
+        self, a: _Account, client: str, event_id: str, ctx: dict[str, Any]
+    ) -> tuple[int, int]:
+        """record.lua's contact part: (ms since the previous contact or -1, contact number)."""
+        card, contacts = a.card(client), a.zset("contacts", client)
+        contact_seq = card["contact_count"] = int(card.get("contact_count", 0)) + 1
+        at = ctx["occurred_at"]
+        earlier = [t for t in contacts.values() if t < at]
+        since_prev = at - max(earlier) if earlier else -1
+        contacts[event_id] = at
+        if "fc_at" not in card or at < int(card["fc_at"]):
+            card.update(fc_at=at, name=ctx.get("name") or "", phone=ctx.get("phone") or "")
+        if "lc_at" not in card or at >= int(card["lc_at"]):
+            card["lc_at"] = at
+            if ctx.get("location"):
+                card["location"] = ctx["location"]
+        return since_prev, contact_seq
