@@ -20,7 +20,7 @@ import orjson
 from pipeline import enrichment, metrics
 from pipeline.outputs import enriched_record, merge_records
 from pipeline.record_context import Rules, record_context, sessionise
-from pipeline.store import ResolveRequest, Store
+from pipeline.store import Resolution, ResolveRequest, Store
 from touchline import deadletter
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
@@ -82,6 +82,17 @@ class _Pending:
     def envelope(self) -> dict[str, Any]:
         envelope: dict[str, Any] = self.datum["envelope"]
         return envelope
+
+
+@dataclass
+class _Stitched:
+    """The stitch step's outcome for a batch (indexes are the records' positions)."""
+
+    # results known without recording: prior results of duplicates, failed resolutions
+    results: dict[int, dict[str, Any] | Exception] = field(default_factory=dict)
+    duplicates: set[int] = field(default_factory=set)
+    to_record: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    recorded: list[int] = field(default_factory=list)  # the index of each to_record entry
 
 
 def fingerprint(datum: dict[str, Any]) -> str:
@@ -224,36 +235,9 @@ class Processor:
                 ]
             ),
         )
-        results: dict[int, dict[str, Any] | Exception] = {}
-        duplicates: set[int] = set()
-        sessions: dict[str, dict[str, Any] | None] = {}  # sessions changed earlier in the batch
-        to_record: list[tuple[str, str, str, dict[str, Any]]] = []
-        rules = _rules(self.config)
-        recorded: list[int] = []
-        for (i, p), res in zip(pending, resolutions, strict=True):
-            if isinstance(res, Exception):
-                results[i] = res
-                continue
-            if res.prior is not None:
-                results[i] = res.prior
-                duplicates.add(i)
-                continue
-            metrics.SHARED_IDENTIFIERS.inc(res.shared_identifiers)
-            session = sessions.get(res.client_id, res.session)
-            if res.merged:  # visits of merged clients, as this batch left them, go on here
-                session = union_sessions(*(sessions.pop(o, None) for o in res.merged), session)
-                sessions[res.client_id] = session
-            event_id, at = p.envelope["event_id"], p.envelope["occurred_at"]
-            placed = sessionise(
-                p.static, res.client_id, session, event_id, at, rules.session_timeout_ms
-            )
-            context = record_context(
-                rules, p.static, placed, event_id, at, p.fingerprint, p.ids.phone
-            )
-            if context.session is not None:
-                sessions[res.client_id] = context.session
-            to_record.append((p.envelope["account_id"], event_id, res.client_id, context.lua()))
-            recorded.append(i)
+        stitched = self._stitch(pending, resolutions)
+        results, duplicates = stitched.results, stitched.duplicates
+        to_record, recorded = stitched.to_record, stitched.recorded
         by_index = dict(pending)
 
         def build(indexes: Sequence[int]) -> None:
@@ -286,6 +270,41 @@ class Processor:
             built = start
         build(recorded[built:])
         return [o for o in outputs if o is not None]
+
+    def _stitch(
+        self, pending: list[tuple[int, _Pending]], resolutions: Sequence[Resolution | Exception]
+    ) -> _Stitched:
+        """The stitch and sessionise steps: each resolved event (in event time) on its client,
+        the visits of clients it merged carried over, placed among the client's sessions as this
+        batch left them, and turned into its record context."""
+        out = _Stitched()
+        sessions: dict[str, dict[str, Any] | None] = {}  # sessions changed earlier in the batch
+        rules = _rules(self.config)
+        for (i, p), res in zip(pending, resolutions, strict=True):
+            if isinstance(res, Exception):
+                out.results[i] = res
+                continue
+            if res.prior is not None:
+                out.results[i] = res.prior
+                out.duplicates.add(i)
+                continue
+            metrics.SHARED_IDENTIFIERS.inc(res.shared_identifiers)
+            session = sessions.get(res.client_id, res.session)
+            if res.merged:  # visits of merged clients, as this batch left them, go on here
+                session = union_sessions(*(sessions.pop(o, None) for o in res.merged), session)
+                sessions[res.client_id] = session
+            event_id, at = p.envelope["event_id"], p.envelope["occurred_at"]
+            placed = sessionise(
+                p.static, res.client_id, session, event_id, at, rules.session_timeout_ms
+            )
+            context = record_context(
+                rules, p.static, placed, event_id, at, p.fingerprint, p.ids.phone
+            )
+            if context.session is not None:
+                sessions[res.client_id] = context.session
+            out.to_record.append((p.envelope["account_id"], event_id, res.client_id, context.lua()))
+            out.recorded.append(i)
+        return out
 
     def _conflict(self, p: _Pending) -> Output:
         """A copy of an already applied ``event_id`` that says something else: the copy applied
