@@ -26,9 +26,9 @@ ALLOWED: dict[str, str] = {
     "(its report printing and alert steps); split once they have landed",
     "pipeline/app.py::create_app": "the Faust app: agents and timers are closures over the app "
     "and its stores; the ops-metrics work is editing it",
-    "pipeline/processor.py::Processor.handle_batch": "the processor's hot path (resolve, "
-    "sessionise, record in chunks while building); its split into named steps collides with the "
-    "erasure, ops-metrics and channel work in the same function",
+    "pipeline/processor.py::Processor.handle_batch": "the processor's hot path: parse, resolve, "
+    "then record in chunks while building (stitch and sessionise are apart); splitting parse and "
+    "build collides with the erasure and ops-metrics work in the same lines",
     "producers/importer.py::run_import": "`touchline import`'s driver, being reworked with the "
     "first-hour CLI",
     "sinks/endpoint.py::QueryEndpoint.__init__": "the HTTP handler class is declared inside, a "
