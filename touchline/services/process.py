@@ -109,3 +109,28 @@ def stop(pid_file: Path, timeout: float = 30.0) -> bool:
             time.sleep(0.05)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def require_debian(binary: str, package: str, instead: str) -> str:
+    """The path of ``binary``; installs Debian's ``package`` with apt when missing and we are
+    root (as ``deploy/install-system-deps.sh`` does), else one line saying what to do."""
+    import shutil
+
+    found = shutil.which(binary)
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", package],
+            check=False,
+            capture_output=True,
+            env=env,
+        )
+        found = shutil.which(binary)
+        if found:
+            return found
+    raise TouchlineError(
+        f"{binary} is missing: install it (sudo apt-get install {package}) or {instead}"
+    )
