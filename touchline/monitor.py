@@ -43,6 +43,7 @@ class PartitionLag:
     committed: int  # negative: nothing committed yet
     high: int
     lag: int
+    waiting_s: float = 0.0  # how long the oldest record not yet committed has been in Kafka
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,50 @@ def watched(settings: Settings) -> list[Watched]:
 
 
 class LagReader:
-    """Reads committed offsets, watermarks and members with the AdminClient (never joins)."""
+    """Reads committed offsets, watermarks and members with the AdminClient, and the timestamp
+    of the first record after each lagging committed offset with a consumer that never joins a
+    group nor commits (it only assigns partitions to itself)."""
 
     def __init__(self, bootstrap: str, timeout_s: float = 5.0) -> None:
+        from confluent_kafka import Consumer
         from confluent_kafka.admin import AdminClient
 
         self.timeout_s = timeout_s
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "touchline-monitor",  # never subscribes, never commits
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+                "max.partition.fetch.bytes": 65536,
+                "fetch.max.bytes": 1048576,
+                "log_level": 3,
+            }
+        )
+
+    def close(self) -> None:
+        self.consumer.close()
+
+    def first_timestamps(self, starts: dict[tuple[str, int], int]) -> dict[tuple[str, int], float]:
+        """The timestamp (epoch seconds) of the record at each ``(topic, partition): offset``."""
+        from confluent_kafka import TopicPartition
+
+        if not starts:
+            return {}
+        self.consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
+        found: dict[tuple[str, int], float] = {}
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            while len(found) < len(starts) and time.monotonic() < deadline:
+                for msg in self.consumer.consume(num_messages=len(starts), timeout=0.5):
+                    key = (msg.topic() or "", msg.partition() or 0)
+                    kind, ms = msg.timestamp()
+                    if msg.error() is None and key not in found and kind and ms > 0:
+                        found[key] = ms / 1000
+        finally:
+            self.consumer.unassign()
+        return found
 
     def read(self, w: Watched) -> GroupLag:
         from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
@@ -107,13 +145,21 @@ class LagReader:
         }
         highs = self._offsets(tps, OffsetSpec.latest())
         lows = self._offsets(tps, OffsetSpec.earliest())
+        starts = {}
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            c = committed.get(key, -1)
+            if partition_lag(lows[key], highs[key], c) > 0:
+                starts[key] = max(c, lows[key]) if c >= 0 else lows[key]
+        stamps = self.first_timestamps(starts)
+        now = time.time()
         rows = []
         for tp in tps:
             key = (tp.topic, tp.partition)
             c, high = committed.get(key, -1), highs[key]
-            rows.append(
-                PartitionLag(tp.topic, tp.partition, c, high, partition_lag(lows[key], high, c))
-            )
+            lag = partition_lag(lows[key], high, c)
+            waiting = max(now - stamps[key], 0.0) if lag and key in stamps else 0.0
+            rows.append(PartitionLag(tp.topic, tp.partition, c, high, lag, waiting))
         return GroupLag(w, self.members(w.group), rows)
 
     def _offsets(self, tps: Sequence[Any], spec: Any) -> dict[tuple[str, int], int]:
@@ -156,6 +202,13 @@ class MonitorMetrics:
             ["role", "group", "topic", "partition"],
             registry=r,
         )
+        self.waiting = Gauge(
+            "touchline_consumer_group_lag_seconds",
+            "How long the oldest record the group has not committed has been in Kafka (now minus "
+            "its Kafka timestamp; 0 when nothing waits)",
+            ["role", "group", "topic", "partition"],
+            registry=r,
+        )
         self.members = Gauge(
             "touchline_consumer_group_members",
             "Members of the consumer group (0: no consumer is running)",
@@ -170,6 +223,7 @@ class MonitorMetrics:
             labels = (w.role, w.group, p.topic, str(p.partition))
             self.lag.labels(*labels).set(p.lag)
             self.committed.labels(*labels).set(p.committed)
+            self.waiting.labels(*labels).set(p.waiting_s)
 
 
 def read_once(reader: LagReader, groups: Sequence[Watched], metrics: MonitorMetrics) -> bool:
@@ -207,6 +261,7 @@ def run(settings: Settings, port: int, stop: threading.Event) -> None:
             read_once(reader, groups, metrics)
             stop.wait(max(settings.monitor_interval_s - (time.monotonic() - started), 0.1))
     finally:
+        reader.close()
         server.shutdown()
         thread.join(5)
 
