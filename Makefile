@@ -36,6 +36,9 @@ test-unit: $(STAMP) ## unit tests only (no services needed)
 test-integration: install ## integration and e2e tests (real Kafka, Redis, chDB)
 	$(PYTEST) tests/integration tests/e2e
 
+test-alerts: install ## end-to-end alert tests in full: every outage on a stack of their own
+	$(PYTEST) tests/e2e/test_ops_alerts.py tests/unit/test_alert_rules.py --slow-e2e -s
+
 bench: install ## benchmarks: print figures and write bench-results/*.json with same-run baselines
 	$(PYTEST) tests/bench --bench -s
 
@@ -59,5 +62,5 @@ services-down: $(STAMP) ## stop every local process Touchline started
 clean: services-down ## stop services and delete local state (.touchline/)
 	rm -rf .touchline bench-results
 
-.PHONY: help system-deps install demo test test-unit test-integration bench lint format typecheck \
+.PHONY: help system-deps install demo test test-unit test-integration test-alerts bench lint format typecheck \
 	services-up services-down clean

@@ -89,17 +89,18 @@ class LagReader:
 
         self.timeout_s = timeout_s
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-        self.consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": "touchline-monitor",  # never subscribes, never commits
-                "enable.auto.commit": False,
-                "enable.partition.eof": False,
-                "max.partition.fetch.bytes": 65536,
-                "fetch.max.bytes": 1048576,
-                "log_level": 3,
-            }
-        )
+        config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            # librdkafka's lines (a connection refused every 100 ms while the broker is away) go
+            # through this module's logger, so the rate limit of repeated lines holds
+            "logger": log,
+            "group.id": "touchline-monitor",  # never subscribes, never commits
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "max.partition.fetch.bytes": 65536,
+            "fetch.max.bytes": 1048576,
+        }
+        self.consumer = Consumer(config)
 
     def close(self) -> None:
         self.consumer.close()
@@ -233,7 +234,9 @@ def read_once(reader: LagReader, groups: Sequence[Watched], metrics: MonitorMetr
     except Exception as exc:  # KafkaException, timeouts: Kafka is unreachable or unhealthy
         metrics.kafka_up.set(0)
         metrics.reads.labels("failed").inc()
-        log.warning("cannot read consumer-group offsets from Kafka: %s", exc)
+        log.warning(
+            "cannot read consumer-group offsets from Kafka: %s: %s", type(exc).__name__, exc
+        )
         return False
     for result in results:
         metrics.record(result)
@@ -253,12 +256,17 @@ def run(settings: Settings, port: int, stop: threading.Event) -> None:
     metrics.kafka_up.set(0)
     groups = watched(settings)
     server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
-    reader = LagReader(stack.endpoints(settings).kafka_bootstrap)
+    bootstrap = stack.endpoints(settings).kafka_bootstrap
+    reader = LagReader(bootstrap)
     print(f"monitor: metrics at http://127.0.0.1:{port}/metrics", flush=True)
     try:
         while not stop.is_set():
             started = time.monotonic()
-            read_once(reader, groups, metrics)
+            if not read_once(reader, groups, metrics):
+                # fresh clients after a failure: a request stuck from before a broker restart
+                # must not keep the next reads failing
+                reader.close()
+                reader = LagReader(bootstrap)
             stop.wait(max(settings.monitor_interval_s - (time.monotonic() - started), 0.1))
     finally:
         reader.close()

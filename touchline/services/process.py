@@ -60,9 +60,14 @@ def alive(pid: int) -> bool:
 
 
 def start(
-    name: str, argv: Sequence[str], run_dir: Path, env: dict[str, str] | None = None
+    name: str,
+    argv: Sequence[str],
+    run_dir: Path,
+    env: dict[str, str] | None = None,
+    own_settings: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in its own session, logging to ``run_dir/<name>.log``."""
+    """Start ``argv`` in its own session, logging to ``run_dir/<name>.log``. With
+    ``own_settings`` no TOUCHLINE_* variable of this process is inherited: ``env`` says them all."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log = (run_dir / f"{name}.log").open("ab")
     proc = subprocess.Popen(
@@ -71,7 +76,14 @@ def start(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        env={**os.environ, **(env or {})},
+        env={
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not (own_settings and k.startswith("TOUCHLINE_"))
+            },
+            **(env or {}),
+        },
     )
     log.close()
     (run_dir / f"{name}.pid").write_text(str(proc.pid))

@@ -156,7 +156,9 @@ def _up_monitoring(settings: Settings, state: dict[str, Any]) -> None:
     _save_state(settings, state)
     if "monitor" in starting:
         argv = [sys.executable, "-m", "touchline.cli", "monitor", "--port", str(ports["monitor"])]
-        proc = process.start("monitor", argv, run / "monitor", env=settings_env(settings))
+        proc = process.start(
+            "monitor", argv, run / "monitor", env=settings_env(settings), own_settings=True
+        )
         process.wait_until(
             lambda: process.port_open(ports["monitor"]),
             60,
