@@ -34,7 +34,7 @@ import pytest
 
 from tests.support import wait_for
 from tests.unit.test_api import fresh_events
-from touchline import topics
+from touchline import alerts, topics
 from touchline.services import alertmanager, process, stack
 from touchline.services.stack import Endpoints
 from touchline.settings import Settings
@@ -205,6 +205,8 @@ def run_outages(p: Pipeline, clickhouse: bool, broker: bool) -> None:
         assert p.post(50) == 202
     p.note("sink and worker killed, 250 events posted")
     p.wait_alert("TouchlineSinkDown", instance=f"127.0.0.1:{p.sink_port}")
+    shown = alerts.render(p.firing())  # what `touchline alerts` prints
+    assert f"Sink 127.0.0.1:{p.sink_port} is not answering /metrics" in shown
     p.wait_alert("TouchlineWorkerDown")
     p.wait_alert("TouchlineConsumerGroupNoConsumer", role="worker", group=p.settings.worker_id)
 
@@ -244,6 +246,10 @@ def broker_outage(p: Pipeline) -> None:
         stop.set()
         poster.join(10)
     p.wait_quiet("after the broker is back")
+    # the worker ran through the outage: its repeated connection errors are rate limited
+    lines = (p.run / "worker.log").read_text(errors="replace").count("\n")
+    p.note(f"worker.log has {lines} lines after the outage")
+    assert lines < 600
 
 
 def test_outages_fire_and_resolve(pipeline: Pipeline) -> None:

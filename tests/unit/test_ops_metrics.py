@@ -136,3 +136,22 @@ def test_a_process_is_a_scrape_target_while_it_runs(tmp_path: Path) -> None:
         assert entry == [{"targets": ["127.0.0.1:9101"], "labels": {"component": "worker"}}]
         assert path.parent == targets.directory(settings)
     assert not path.exists()
+
+
+def test_touchline_alerts_prints_name_severity_age_where_and_summary() -> None:
+    from datetime import UTC, datetime
+
+    from touchline.alerts import render
+
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    alert = {
+        "labels": {"alertname": "TouchlineSinkDown", "severity": "critical", "instance": "h:1"},
+        "annotations": {"summary": "Sink h:1 is not answering /metrics"},
+        "startsAt": "2026-01-01T11:53:30.5Z",
+    }
+    line = render([alert], now)
+    assert line.split() == [
+        "TouchlineSinkDown", "critical", "6", "min", "h:1", "Sink", "h:1", "is", "not",
+        "answering", "/metrics",
+    ]  # fmt: skip
+    assert render([], now) == "no alert is firing"
