@@ -22,11 +22,11 @@ from pipeline import metrics
 from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
-from producers.publisher import producer_config
-from touchline import topics
+from touchline import clock, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
-from touchline.services.stack import Endpoints
+from touchline.endpoints import Endpoints
+from touchline.producer import producer_config
 from touchline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
     def processor() -> Processor:
         if "processor" not in state:
             codec = Codec(contracts, endpoints.schema_registry_url)
-            store = ClientStore(
-                endpoints.redis_url, settings.topic_prefix, max_share=settings.identity_max_share
-            )
+            store = ClientStore.from_settings(endpoints.redis_url, settings)
             state["processor"] = Processor(codec, store, processor_config(settings))
             # Everything alive now (Faust, schemas, parsers) lives as long as the worker: keep it
             # out of the cyclic collector's scans, which otherwise revisit it batch after batch.
@@ -203,7 +201,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             if events:
                 occurred = [o.occurred_at for o in outputs if o.occurred_at is not None]
                 if occurred:  # event time, as documented (not the Kafka timestamp)
-                    metrics.LAG.set(time.time() - occurred[-1] / 1000)
+                    metrics.LAG.set((clock.now_ms() - occurred[-1]) / 1000)
                 record_offset_lag(events)
 
     return app

@@ -10,8 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from touchline.errors import TouchlineError
-from touchline.settings import REPO_ROOT, Settings, get_settings
+from touchline.settings import REPO_ROOT, Settings, get_settings, settings_error
 
 
 def _services(args: argparse.Namespace, settings: Settings) -> int:
@@ -85,10 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:  # first: importing the subcommands may read the settings
+        settings = get_settings()
+    except ValidationError as exc:  # a TOUCHLINE_* variable out of its range or type
+        print(f"touchline: {settings_error(exc)}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args, get_settings()) or 0)
+        return int(args.func(args, settings) or 0)
     except TouchlineError as exc:
         print(f"touchline: {exc}", file=sys.stderr)
         return 2

@@ -249,14 +249,14 @@ def run(settings: Settings, port: int, stop: threading.Event) -> None:
     from prometheus_client import start_http_server
 
     from touchline import logthrottle
-    from touchline.services import stack
+    from touchline.endpoints import endpoints
 
     logthrottle.install(logging.getLogger(), settings.log_repeats_per_minute)
     metrics = MonitorMetrics()
     metrics.kafka_up.set(0)
     groups = watched(settings)
     server, thread = start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
-    bootstrap = stack.endpoints(settings).kafka_bootstrap
+    bootstrap = endpoints(settings).kafka_bootstrap
     reader = LagReader(bootstrap)
     print(f"monitor: metrics at http://127.0.0.1:{port}/metrics", flush=True)
     try:

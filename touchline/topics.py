@@ -5,7 +5,7 @@ from __future__ import annotations
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from touchline.contracts import Contracts, family_topics, load_cached
-from touchline.services import stack
+from touchline.endpoints import Endpoints, endpoints
 from touchline.settings import Settings
 
 
@@ -72,16 +72,14 @@ def ensure(
                 raise RuntimeError(f"could not create topic {name}: {exc}") from exc
 
 
-def ready(
-    settings: Settings, endpoints: stack.Endpoints | None = None
-) -> tuple[stack.Endpoints, Contracts]:
+def ready(settings: Settings, where: Endpoints | None = None) -> tuple[Endpoints, Contracts]:
     """Where the services are and the contracts, with every topic of the pipeline created."""
-    endpoints = endpoints or stack.endpoints(settings)
+    where = where or endpoints(settings)
     contracts = load_cached(settings.schemas_dir)
     ensure(
-        endpoints.kafka_bootstrap,
+        where.kafka_bootstrap,
         every(settings, contracts),
         settings.topic_partitions,
         settings.kafka_max_message_bytes,
     )
-    return endpoints, contracts
+    return where, contracts
