@@ -32,7 +32,7 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     else:
         for name, state in stack.status(settings).items():
-            print(f"{name:<11}{state}")
+            print(f"{name:<13}{state}")
     return 0
 
 
