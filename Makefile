@@ -13,7 +13,7 @@ help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-system-deps: ## install Java, Maven, redis-server, Prometheus, Alertmanager and python3-venv with apt when missing
+system-deps: ## install Java, Maven, redis-server, Prometheus, Alertmanager, chromium and python3-venv with apt when missing
 	@deploy/install-system-deps.sh
 
 $(STAMP): pyproject.toml

@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="The business's own site hosts (JSON list); referrals from them are direct.",
     )
+    ai_assistant_as_referral: bool = Field(
+        False,
+        description="Count visits from AI assistants (ChatGPT, Gemini, Perplexity, ...) as "
+        "referral, as GA4's default channel group does, instead of Touchline's ai_assistant.",
+    )
     worker_batch_size: int = Field(
         500,
         description="Most raw events a worker processes per batch (one Redis call resolves it, "

@@ -101,4 +101,4 @@ def test_report_runs_through_the_sink_then_on_its_own(
         rows = json.loads(out)["booking_funnel"]
         assert [tuple(r.values()) for r in rows] == [tuple(r) for r in expected]
     page = (tmp_path / "f.html").read_text()
-    assert "<svg" in page and "appointment_booking_start" in page
+    assert "<svg" in page and "Chose store and service" in page  # the step, labelled
