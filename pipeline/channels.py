@@ -3,9 +3,10 @@
 The rules follow GA4's published default channel grouping where it applies, plus one channel of
 Touchline's own, ``ai_assistant``. The lists of search engines, shopping sites, social networks,
 video sites and AI assistants are generated data (``pipeline/channel_hosts.json``, from Matomo's
-and GA4's lists by ``touchline channels refresh``, see ``pipeline.channel_data``); webmail hosts, the few
-assistant, search and social hosts those lists lack, utm_source shorthands, the medium values and which channel a click id implies are kept by hand in
-``pipeline/channel_rules.json``, whose categories are laid over the generated ones.
+and GA4's lists by ``touchline channels refresh``, see ``pipeline.channel_data``); webmail hosts,
+the few assistant, search and social hosts those lists lack, utm_source shorthands, the medium
+values and which channel a click id implies are kept by hand in ``pipeline/channel_rules.json``,
+whose categories are laid over the generated ones.
 
 Inputs are the effective ``Campaign`` (``pipeline.utm``), the referrer host, and for events that
 did not happen on a website the source system and event type. Source and medium are compared

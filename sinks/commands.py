@@ -58,6 +58,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _start_anomaly_monitor(sink, client, settings, stop)
     status = run / "sink.status.json"
 
     def report_progress(sink: Sink) -> None:
@@ -78,6 +79,26 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         endpoint.stop()
         client.close()
     return 0
+
+
+def _start_anomaly_monitor(
+    sink: Any, client: Any, settings: Settings, stop: threading.Event
+) -> None:
+    """Booking-health and source-silence gauges on the sink's /metrics (sinks/anomaly_monitor.py),
+    scanned in a thread that shares the sink's ClickHouse client under its lock."""
+    from sinks import clickhouse
+    from sinks.anomaly_monitor import AnomalyMonitor
+
+    if settings.anomaly_scan_seconds <= 0:
+        return
+    monitor = AnomalyMonitor(sink.metrics.registry, settings)
+    sink.observers.append(monitor.observe)
+
+    def runner(name: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with sink.lock:
+            return clickhouse.query(client, name, settings.clickhouse_database, params)
+
+    threading.Thread(target=monitor.run, args=(stop, runner), name="anomalies", daemon=True).start()
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

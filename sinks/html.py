@@ -28,6 +28,7 @@ from sinks.reports import Report, Section
 
 PALETTE = ("#3366cc", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#316395")
 DROP = "#f4b6b6"  # the clients lost since the previous step
+FLAGGED = "#dc3912"  # anomalies: hours flagged as a drop or a spike
 CHAR_PX = 7.4  # estimated width of a character of 12 px system-ui (a little over the average)
 PAGE_PX = 1100  # the charts' width: fits a laptop screen with the page's margins
 MAX_SERIES = 8
@@ -243,7 +244,69 @@ def _counts(section: Section) -> str:
     return f"<h3>{escape(title)}</h3>" + hbars(groups, column, section.title)
 
 
+def band_chart(rows: Sequence[Sequence[Any]], title: str) -> str:
+    """Line chart of one series over hours: the expected band (shaded), the expected value
+    (dashed), the actual value, and flagged hours as red dots. Rows: (hour, actual, expected,
+    lower, upper, flag)."""
+    width, plot_h, left = PAGE_PX - 100, 180, 50
+    top = max([max(r[1], r[4]) for r in rows] + [0]) or 1
+    step = (width - left - 10) / max(len(rows) - 1, 1)
+
+    def xy(i: int, v: float) -> str:
+        return f"{left + i * step:.1f},{20 + plot_h - plot_h * v / top:.1f}"
+
+    band = [xy(i, r[4]) for i, r in enumerate(rows)]
+    band += [xy(i, r[3]) for i, r in reversed(list(enumerate(rows)))]
+    parts = [
+        f'<svg width="{width}" height="{plot_h + 50}" role="img"><title>{escape(title)}</title>',
+        f'<polygon points="{" ".join(band)}" fill="{PALETTE[0]}" fill-opacity="0.15"/>',
+        f'<polyline points="{" ".join(xy(i, r[2]) for i, r in enumerate(rows))}" fill="none" '
+        f'stroke="{PALETTE[0]}" stroke-dasharray="4 3"/>',
+        f'<polyline points="{" ".join(xy(i, r[1]) for i, r in enumerate(rows))}" fill="none" '
+        'stroke="#222" stroke-width="1.5"/>',
+        f'<text x="{left - 6}" y="24" text-anchor="end">{escape(_fmt(top))}</text>',
+        f'<text x="{left - 6}" y="{plot_h + 20}" text-anchor="end">0</text>',
+        f'<text x="{left}" y="{plot_h + 40}">{escape(_fmt(rows[0][0]))}</text>',
+        f'<text x="{width - 10}" y="{plot_h + 40}" text-anchor="end">'
+        f"{escape(_fmt(rows[-1][0]))}</text>",
+    ]
+    for i, r in enumerate(rows):
+        if r[5]:
+            x, y = xy(i, r[1]).split(",")
+            parts.append(
+                f'<circle cx="{x}" cy="{y}" r="3" fill="{FLAGGED}">'
+                f"<title>{escape(_fmt(r[0]))}: {escape(_fmt(r[1]))} "
+                f"(expected {escape(_fmt(r[2]))})</title></circle>"
+            )
+    parts.append("</svg>")
+    legend = (
+        '<div class="legend"><span><i style="background:#222"></i>actual</span>'
+        f'<span><i style="background:{PALETTE[0]};opacity:.3"></i>expected band</span>'
+        f'<span><i style="background:{FLAGGED}"></i>flagged</span></div>'
+    )
+    return legend + "".join(parts)
+
+
+def _anomaly_charts(section: Section, most: int = 12) -> str:
+    """One band chart per account and series: those with a flagged hour first, then the booking
+    series of each account."""
+    by: dict[tuple[str, str], list[Sequence[Any]]] = {}
+    for account, series, hour, actual, expected, lower, upper, _score, flag in section.rows:
+        by.setdefault((account, series), []).append((hour, actual, expected, lower, upper, flag))
+    flagged = [k for k, rows in by.items() if any(r[5] for r in rows)]
+    booking = [k for k in by if k[1] in ("booking_starts", "booking_successes")]
+    out = []
+    for key in list(dict.fromkeys(flagged + booking))[:most]:
+        out.append(f"<h3>{escape(key[0])}: {escape(key[1])}</h3>")
+        out.append(band_chart(by[key], f"{key[0]} {key[1]}"))
+    return "".join(out)
+
+
 def _chart(section: Section) -> str:
+    if section.name == "anomaly_series":
+        return _anomaly_charts(section)
+    if section.name == "anomalies":
+        return ""
     if section.name == "booking_funnel":
         return _funnel(section)
     if section.name == "attribution":
@@ -289,7 +352,8 @@ def render(report: Report, params: Mapping[str, Any], sections: Sequence[Section
             body.append("<p>No rows.</p>")
             continue
         body.append(_chart(s))
-        body.append(_table(s))
+        if not s.hidden:
+            body.append(_table(s))
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

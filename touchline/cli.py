@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline import channel_data
     from pipeline import commands as pipeline_commands
     from producers import commands as producer_commands
-    from producers import generate_command, importer
+    from producers import generate_command, importer, seasonal_command
     from sinks import commands as sink_commands
     from touchline import alerts, demo, monitor
 
@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(sub)
     producer_commands.register(sub)
     generate_command.register(sub)
+    seasonal_command.register(sub)
     importer.register(sub)
     pipeline_commands.register(sub)
     sink_commands.register(sub)

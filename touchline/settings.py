@@ -214,6 +214,47 @@ class Settings(BaseSettings):
         "rest are counted and reported in one line.",
     )
 
+    # --- booking-health anomalies (sinks/anomalies.py, sinks/silence.py) ------------------------
+    anomaly_baseline_weeks: int = Field(
+        4,
+        description="Anomalies: weeks before an hour whose same hour-of-week values give its "
+        "baseline (their median; at least 2 needed).",
+        ge=2,
+    )
+    anomaly_window_hours: int = Field(
+        3,
+        description="Anomalies: hours summed into one score (the hour and the ones before it).",
+        ge=1,
+    )
+    anomaly_threshold: float = Field(
+        4.5,
+        description="Anomalies: a score below -this is a drop, above +this a spike.",
+        gt=0,
+    )
+    anomaly_min_volume: float = Field(
+        20.0,
+        description="Anomalies: minimum expected (drops) or actual (spikes) count in a window, "
+        "and minimum booking starts for conversion rate; below it no alert (quiet hours).",
+        ge=0,
+    )
+    anomaly_silence_score: float = Field(
+        11.0,
+        description="Source silence: alert when the time since a source's last event would have "
+        "held this many clients by its hour-of-week baseline (chance of it by luck: e^-score).",
+        gt=0,
+    )
+    anomaly_silence_min_rate: float = Field(
+        6.0,
+        description="Source silence: no alert in an hour whose hour-of-week baseline has fewer "
+        "clients of the source than this (quiet at night, or a trickle).",
+        ge=0,
+    )
+    anomaly_scan_seconds: float = Field(
+        60.0,
+        description="Sink: seconds between anomaly and source-silence scans (0 = no scans).",
+        ge=0,
+    )
+
     @property
     def effective_clickhouse_dsn(self) -> str:
         if self.clickhouse_dsn:
