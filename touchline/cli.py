@@ -21,17 +21,19 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
     from touchline.services import stack
 
     if args.action == "up":
-        ep = stack.up(settings)
+        ep = stack.up(settings, monitoring=settings.local_monitoring)
         print(f"kafka      {ep.kafka_bootstrap}")
         print(f"redis      {ep.redis_url}")
         print(f"clickhouse {ep.clickhouse_dsn}")
         print(f"registry   {ep.schema_registry_url or '(none: Avro single-object encoding)'}")
+        for name, url in stack.monitoring_urls(settings).items():
+            print(f"{name:<13}{url}")
     elif args.action == "down":
         stopped = stack.down(settings)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     else:
         for name, state in stack.status(settings).items():
-            print(f"{name:<11}{state}")
+            print(f"{name:<13}{state}")
     return 0
 
 
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     from producers import commands as producer_commands
     from producers import generate_command, importer, seasonal_command
     from sinks import commands as sink_commands
-    from touchline import demo
+    from touchline import alerts, demo, monitor
 
     parser = argparse.ArgumentParser(
         prog="touchline",
@@ -93,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_commands.register(sub)
     sink_commands.register(sub)
     channel_data.register(sub)
+    monitor.register(sub)
+    alerts.register(sub)
     return parser
 
 
