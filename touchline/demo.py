@@ -71,6 +71,33 @@ def _occurred(event: Any) -> int | None:
     return at if isinstance(at, int) and not isinstance(at, bool) else None
 
 
+def _post(base: str, events: list[Any], settings: Settings) -> int:
+    """POST the events to the ingest API in batches of 500; says what became of them and returns
+    how many were accepted."""
+    accepted = rejected = flagged = 0
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for i in range(0, len(events), 500):
+            resp = http.post("/v1/events", json=events[i : i + 500])
+            if resp.status_code >= 500:
+                raise TouchlineError(f"ingest answered {resp.status_code}: {resp.text[:300]}")
+            body = resp.json()
+            accepted += int(body.get("accepted", 0))
+            rejected += len(body.get("rejected", []))
+            flagged += len(body.get("flagged", []))
+    print(
+        f"   {accepted} accepted (acknowledged by Kafka), {rejected} malformed ones rejected "
+        "with field and reason and kept on the dead-letter topic"
+    )
+    if flagged:
+        days = settings.ingest_past_horizon_s // 86_400
+        print(
+            f"   {flagged} of the accepted events are older than the API's {days}-day horizon: "
+            "accepted and flagged (open local mode; with write keys they would be refused and "
+            "history loaded with `touchline import`)"
+        )
+    return accepted
+
+
 def run_demo(settings: Settings, clients: int, seed: int) -> int:
     from sinks.endpoint import remote_query, running_sink
     from synthetic.arrival import out_of_order
@@ -103,27 +130,7 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
         f"the order their sources would deliver them ({out_of_order(events)} arrive after a "
         "later event: webhooks minutes late, calls logged after they end, CRM rows hours late)"
     )
-    accepted = rejected = flagged = 0
-    with httpx.Client(base_url=base, timeout=60) as http:
-        for i in range(0, len(events), 500):
-            resp = http.post("/v1/events", json=events[i : i + 500])
-            if resp.status_code >= 500:
-                raise TouchlineError(f"ingest answered {resp.status_code}: {resp.text[:300]}")
-            body = resp.json()
-            accepted += int(body.get("accepted", 0))
-            rejected += len(body.get("rejected", []))
-            flagged += len(body.get("flagged", []))
-    print(
-        f"   {accepted} accepted (acknowledged by Kafka), {rejected} malformed ones rejected "
-        "with field and reason and kept on the dead-letter topic"
-    )
-    if flagged:
-        days = settings.ingest_past_horizon_s // 86_400
-        print(
-            f"   {flagged} of the accepted events are older than the API's {days}-day horizon: "
-            "accepted and flagged (open local mode; with write keys they would be refused and "
-            "history loaded with `touchline import`)"
-        )
+    accepted = _post(base, events, settings)
     print("== waiting for worker -> Redis -> enriched topic -> sink -> ClickHouse")
     written = _wait_sink(status, accepted, 600, run)
     print(f"   the sink wrote {written} rows")
