@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from touchline.endpoints import monitoring_urls
 from touchline.errors import TouchlineError
 from touchline.settings import REPO_ROOT, Settings, get_settings, settings_error
 
@@ -26,7 +27,7 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
         print(f"redis      {ep.redis_url}")
         print(f"clickhouse {ep.clickhouse_dsn}")
         print(f"registry   {ep.schema_registry_url or '(none: Avro single-object encoding)'}")
-        for name, url in stack.monitoring_urls(settings).items():
+        for name, url in monitoring_urls(settings).items():
             print(f"{name:<13}{url}")
     elif args.action == "down":
         stopped = stack.down(settings)
