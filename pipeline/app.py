@@ -22,6 +22,8 @@ from pipeline import metrics
 from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
+from pipeline.suppression import SuppressionList
+from pipeline.suppression import topic_name as suppression_topic
 from producers.publisher import producer_config
 from touchline import topics
 from touchline.codec import Codec
@@ -66,7 +68,12 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             store = ClientStore(
                 endpoints.redis_url, settings.topic_prefix, max_share=settings.identity_max_share
             )
-            state["processor"] = Processor(codec, store, processor_config(settings))
+            suppression = SuppressionList(
+                endpoints.kafka_bootstrap,
+                suppression_topic(settings.topic_prefix),
+                settings.privacy_key,
+            ).start()
+            state["processor"] = Processor(codec, store, processor_config(settings), suppression)
             # Everything alive now (Faust, schemas, parsers) lives as long as the worker: keep it
             # out of the cyclic collector's scans, which otherwise revisit it batch after batch.
             gc.collect()

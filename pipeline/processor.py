@@ -22,6 +22,7 @@ from pipeline.identity import Identifiers, extract
 from pipeline.outputs import enriched_record, merge_records
 from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
 from pipeline.store import ClientStore, ResolveRequest
+from pipeline.suppression import Suppression
 from touchline import deadletter
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
@@ -33,7 +34,7 @@ class Output:
     enriched: tuple[bytes, bytes] | None = None  # key, value
     merges: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letter: bytes | None = None
-    outcome: str = "enriched"  # enriched | duplicate | conflicting_retry | dead_letter
+    outcome: str = "enriched"  # enriched | duplicate | conflicting_retry | dead_letter | suppressed
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,17 @@ async def _timed(op: str, call: Awaitable[T]) -> T:
 
 
 class Processor:
-    def __init__(self, codec: Codec, store: ClientStore, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        store: ClientStore,
+        config: Config | None = None,
+        suppression: Suppression | None = None,
+    ) -> None:
         self.codec = codec
         self.store = store
         self.config = config or Config()
+        self.suppression = suppression  # erased people (pipeline.suppression): dropped, counted
 
     def dead_letter(
         self,
@@ -190,6 +198,10 @@ class Processor:
             parsed = self._parse(record)
             if isinstance(parsed, Output):
                 outputs[i] = parsed
+            elif self.suppression is not None and self.suppression.drops(
+                parsed.envelope["account_id"], parsed.ids.keys(), "worker"
+            ):
+                outputs[i] = Output(outcome="suppressed")
             else:
                 pending.append((i, parsed))
         # One client's events come from several topics, so a batch holds them out of time order;

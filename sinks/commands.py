@@ -17,7 +17,9 @@ FILTERS = ("account", "from", "to", "location", "service")
 
 
 def _sink(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks import clickhouse
+    from pipeline.suppression import SUPPRESSED, SuppressionList
+    from pipeline.suppression import topic_name as suppression_topic
+    from sinks import clickhouse, retention
     from sinks.endpoint import QueryEndpoint, advertise
     from sinks.sink import Sink
     from touchline import topics
@@ -29,6 +31,10 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     contracts = load_cached(settings.schemas_dir)
     client = clickhouse.connect(endpoints.clickhouse_dsn)
     clickhouse.migrate(client, settings.clickhouse_database)
+    retention.apply_ttl(client, settings.clickhouse_database, settings.clickhouse_ttl_days)
+    suppression = SuppressionList(
+        endpoints.kafka_bootstrap, suppression_topic(settings.topic_prefix), settings.privacy_key
+    ).start()
     sink = Sink(
         Codec(contracts, endpoints.schema_registry_url),
         client,
@@ -40,7 +46,9 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         settings.sink_batch_seconds,
         merges_topic=topics.merges(settings),
         dead_letter_topic=topics.dead_letter(settings),
+        suppression=suppression,
     )
+    sink.metrics.registry.register(SUPPRESSED)
     endpoint = QueryEndpoint(
         client, settings.clickhouse_database, sink.metrics.registry, sink.lock, args.port
     )
@@ -75,11 +83,12 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks import clickhouse
+    from sinks import clickhouse, retention
 
     client = clickhouse.connect(settings.effective_clickhouse_dsn)
     applied = clickhouse.migrate(client, settings.clickhouse_database)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    retention.apply_ttl(client, settings.clickhouse_database, settings.clickhouse_ttl_days)
     return 0
 
 

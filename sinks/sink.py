@@ -29,6 +29,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from pipeline.suppression import Suppression, stored_identifiers
 from sinks import batches, clickhouse, errors, offsets, rows
 from sinks.deadletters import DeadLetterWriter
 from sinks.metrics import SinkMetrics
@@ -67,8 +68,10 @@ class Sink:
         delivery_timeout_s: float = 30.0,
         metrics: SinkMetrics | None = None,
         lock: threading.Lock | None = None,
+        suppression: Suppression | None = None,
     ) -> None:
         self.codec = codec
+        self.suppression = suppression  # erased people: their records are dropped, counted
         self.client = client
         self.database = database
         self.topic = topic
@@ -189,6 +192,8 @@ class Sink:
         for msg in msgs:
             try:
                 name, datum = self.codec.decode(msg.value() or b"")
+                if self._suppressed(name, datum):
+                    continue
                 if name == ENRICHED:
                     events.append((msg, rows.to_row(datum)))
                 elif name == MERGE:
@@ -200,6 +205,11 @@ class Sink:
             except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 dead.append((msg, f"does not convert to a ClickHouse row: {exc!r}"))
         return events, merges, dead
+
+    def _suppressed(self, name: str, datum: dict[str, Any]) -> bool:
+        if self.suppression is None or name not in (ENRICHED, MERGE):
+            return False
+        return self.suppression.drops(*stored_identifiers(datum), "sink")
 
     @staticmethod
     def _month(item: Item) -> int:

@@ -48,10 +48,11 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from pipeline import commands as pipeline_commands
+    from pipeline import rebuild
     from producers import commands as producer_commands
     from producers import generate_command, importer
     from sinks import commands as sink_commands
-    from touchline import demo
+    from touchline import demo, privacy
 
     parser = argparse.ArgumentParser(
         prog="touchline",
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     importer.register(sub)
     pipeline_commands.register(sub)
     sink_commands.register(sub)
+    privacy.register(sub)
+    rebuild.register(sub)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from touchline import retention
 from touchline.contracts import Contracts, family_topics, load_cached
 from touchline.services import stack
 from touchline.settings import Settings
@@ -84,4 +85,5 @@ def ready(
         settings.topic_partitions,
         settings.kafka_max_message_bytes,
     )
+    retention.apply(endpoints.kafka_bootstrap, settings, contracts)
     return endpoints, contracts

@@ -1,0 +1,198 @@
+"""Erase a person everywhere (issue 12): a generated person with events in every family, merges
+and a live card is erased with `touchline erase`; then no ClickHouse table and no Redis key holds
+a trace of them, every report equals the reference computed without them, the erasure log holds
+no clear identifier, replaying their raw events leaves no trace (the worker drops and counts
+them), and a second erase changes nothing.
+
+Real Kafka, Redis and ClickHouse (chDB); `touchline worker`, `sink` and `erase` processes.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import reference_reports as ref
+from tests.e2e import privacy_support as ps
+from tests.support import touchline_process, wait_for
+from touchline import topics
+from touchline.contracts import ENRICHED, MERGE, load_cached
+from touchline.settings import Settings
+
+pytestmark = pytest.mark.e2e
+TABLES = ("events", "touches", "order_lines", "booking_steps", "client_profiles", "identity_merges")
+DAILY = (
+    "SELECT toString(day), uniqExactMerge(events), uniqExactMerge(clients) "
+    "FROM `{db}`.daily_events GROUP BY day ORDER BY day"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _report_params(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    days = [datetime.fromtimestamp(e["occurred_at"] / 1000, tz=UTC).date() for e in events]
+    base = {
+        "account": "",
+        "from": min(days),
+        "to": max(days),
+        "location": "",
+        "service": "",
+        "session_timeout_minutes": 30,
+        "lookback_days": 90,
+        "min_channels": 2,
+    }
+    return {
+        "booking_funnel": {
+            **base,
+            "breakdown": "",
+            "profiles": 1,
+            "strict": 0,
+            "window_ms": 86_400_000,
+        },
+        "booking_outcomes": {**base, "breakdown": ""},
+        "attribution": {**base, "model": "", "by": "channel", "half_life_days": 7.0},
+        "appointments": base,
+        "classes": base,
+        "class_cancellations": base,
+        "engagement": {**base, "breakdown": "channel"},
+        "experiments": {**base, "window_days": 14},
+        "feedback": {**base, "by": "channel"},
+    }
+
+
+def _plain(rows: list[Any]) -> list[Any]:
+    """Rows as the ClickHouse subprocess returns them (JSON, dates as text)."""
+    result: list[Any] = json.loads(json.dumps([list(r) for r in rows], default=str))
+    return result
+
+
+def _traces(s: Settings, tokens: set[str]) -> dict[str, Any]:
+    """Where any token (client id, identifier, event id) still appears: each table, Redis."""
+    sql = {t: f"SELECT * FROM `{{db}}`.{t}" for t in TABLES}
+    found = ps.clickhouse(s, {"sql": sql})
+    out: dict[str, Any] = {}
+    for table, rows in found.items():
+        hits = [r for r in rows if any(tok in str(r) for tok in tokens)]
+        if hits:
+            out[table] = len(hits)
+    dump = ps.redis_dump(s)
+    redis_hits = [line[:120] for line in dump.splitlines() if any(t in line for t in tokens)]
+    if redis_hits:
+        out["redis"] = redis_hits[:5]
+    return out
+
+
+def _daily(events: list[dict[str, Any]]) -> list[list[Any]]:
+    """daily_events as it must read: distinct events and (stitched) clients per day."""
+    days: dict[str, tuple[set[str], set[str]]] = {}
+    for e in events:
+        day = str(datetime.fromtimestamp(e["occurred_at"] / 1000, tz=UTC).date())
+        ids, clients = days.setdefault(day, (set(), set()))
+        ids.add(e["event_id"])
+        clients.add(e["client_id"])
+    return [[d, len(ids), len(c)] for d, (ids, c) in sorted(days.items())]
+
+
+def _suppressed(port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith('touchline_suppressed_events_total{stage="worker"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_erase_leaves_no_trace_and_keeps_the_person_erased(
+    live_settings: Settings, tmp_path: Path
+) -> None:
+    port = _free_port()
+    s = ps.isolated(live_settings, tmp_path, "erase").model_copy(
+        update={"worker_metrics_port": port}
+    )
+    contracts = load_cached(s.schemas_dir)
+    families = sorted(
+        n for n in contracts.families if n not in (ENRICHED, MERGE) and not n.endswith("DeadLetter")
+    )
+    topics.ready(s)
+    events, truth = ps.journeys(clients=20, seed=12)
+    pid = max(
+        truth.persons, key=lambda p: (len(truth.persons[p].cids), bool(truth.persons[p].email), p)
+    )
+    person = truth.persons[pid]
+    assert person.email and len(person.cids) > 1, "the generator planted no multi-device person"
+    planted = ps.plant_everywhere(events, truth, pid, families, seed=3)
+    raws = ps.encode(sorted(events + planted, key=lambda e: e["envelope"]["occurred_at"]))
+    ps.produce(s, [raw for _, raw in raws])
+    with touchline_process(s, "worker", log=tmp_path / "worker.log"):
+        ps.run_sink_until_drained(s, tmp_path, "sink1.log")
+        enriched, merges = ps.outputs(s)
+        # the client as the pipeline knows them: the clients of events carrying their email,
+        # with every client merged into or from them (a cookie never linked to the email is,
+        # for anyone, somebody else)
+        clients = {e["client_id"] for e in enriched if e["email"] == person.email}
+        for _ in range(5):
+            clients |= {
+                c
+                for m in merges
+                if {m["from_client_id"], m["to_client_id"]} & clients
+                for c in (m["from_client_id"], m["to_client_id"])
+            }
+        their_events = [e for e in enriched if e["client_id"] in clients]
+        assert {e["family"] for e in their_events} == set(families), "not in every family"
+        assert any(m["from_client_id"] in clients for m in merges), "no merge of theirs"
+        card = ps.cards(s, {pid: f"email:{person.email}"})[pid]
+        assert card and "touches" in card, "no live card"
+        tokens = clients | {e["event_id"] for e in their_events}
+        tokens |= {e[k] for e in their_events for k in ("email", "phone", "cid") if e[k]}
+        assert _traces(s, tokens), "the check finds nothing even before the erase"
+
+        done = ps.touchline(s, "erase", "--account", ps.ACCOUNT, "--email", person.email.upper())
+        assert done.returncode == 0, done.stderr
+        assert "verified" in done.stdout and "clickhouse.events=" in done.stdout, done.stdout
+        assert _traces(s, tokens) == {}
+
+        # every report equals the reference computed without the person
+        left = [e for e in enriched if e["client_id"] not in clients]
+        left_merges = [m for m in merges if not {m["from_client_id"], m["to_client_id"]} & clients]
+        params = _report_params(enriched)
+        got = ps.clickhouse(s, {"queries": params})
+        canon = ref.canonical(left, left_merges)
+        differ = [q for q, p in params.items() if got[q] != _plain(getattr(ref, q)(canon, p))]
+        assert not differ, f"reports differ from the reference without the person: {differ}"
+        assert ps.clickhouse(s, {"sql": {"daily": DAILY}})["daily"] == _daily(left)
+
+        # the erasure log: counts, no clear identifier
+        log = ps.clickhouse(s, {"sql": {"log": "SELECT * FROM `{db}`.erasure_log"}})["log"]
+        assert len(log) == 1 and "clickhouse.events" in str(log[0])
+        assert not [t for t in tokens | {person.email.upper()} if t in str(log)]
+
+        # their raw events again: dropped by the worker (counted), nothing stored anywhere
+        before = _suppressed(port)
+        theirs = [raw for eid, raw in raws if eid in {e["event_id"] for e in their_events}]
+        ps.produce(s, theirs)
+        ps.run_sink_until_drained(s, tmp_path, "sink2.log")
+        wait_for(lambda: _suppressed(port) >= before + len(theirs), 30, "suppressed count")
+        assert _traces(s, tokens) == {}
+        assert ps.cards(s, {pid: f"email:{person.email}"})[pid] is None
+
+        again = ps.touchline(s, "erase", "--account", ps.ACCOUNT, "--email", person.email)
+        assert again.returncode == 0 and "removed nothing" in again.stdout, again.stdout
+        assert ps.clickhouse(s, {"queries": params}) == got
+
+
+def test_erase_refuses_an_unusable_identifier_naming_the_field(
+    live_settings: Settings, tmp_path: Path
+) -> None:
+    s = ps.isolated(live_settings, tmp_path, "eraseb")
+    done = ps.touchline(s, "erase", "--account", ps.ACCOUNT, "--phone", "not a phone")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "phone:" in done.stderr, done.stderr
