@@ -103,11 +103,10 @@ async def replay(processor: Processor, events: list[Stored], batch: int) -> Coun
     return outcomes
 
 
-async def _existing_keys(store: ClientStore) -> int:
-    n = 0
+async def _existing_keys(store: ClientStore) -> bool:
     async for _ in store.redis.scan_iter(match=glob.escape(store.prefix) + ":*", count=1000):
-        n += 1
-    return n
+        return True
+    return False
 
 
 async def _flush(store: ClientStore) -> int:
@@ -120,37 +119,43 @@ async def _flush(store: ClientStore) -> int:
 def rebuild(settings: Settings, *, flush: bool = False, partial: bool = False) -> Counter[str]:
     endpoints, contracts = topics.ready(settings)
     codec = Codec(contracts, endpoints.schema_registry_url)
-    store = ClientStore(
-        endpoints.redis_url, settings.topic_prefix, max_share=settings.identity_max_share
+    asyncio.run(_prepare(endpoints.redis_url, settings.topic_prefix, flush))
+    events = read_raw(
+        endpoints.kafka_bootstrap, topics.all_raw(settings, contracts), codec, partial
     )
     suppression = SuppressionList(
         endpoints.kafka_bootstrap, topic_name(settings.topic_prefix), settings.privacy_key
     ).start()
     try:
-        events = read_raw(
-            endpoints.kafka_bootstrap, topics.all_raw(settings, contracts), codec, partial
-        )
-        return asyncio.run(_run(settings, store, codec, suppression, events, flush))
+        return asyncio.run(_run(settings, endpoints.redis_url, codec, suppression, events))
     finally:
         suppression.stop()
 
 
-async def _run(
-    settings: Settings,
-    store: ClientStore,
-    codec: Codec,
-    suppression: SuppressionList,
-    events: list[Stored],
-    flush: bool,
-) -> Counter[str]:
+async def _prepare(url: str, prefix: str, flush: bool) -> None:
+    """Refuse to rebuild over a live state, or delete it with ``flush``."""
+    store = ClientStore(url, prefix)
     try:
         if flush:
             await _flush(store)
         elif await _existing_keys(store):
             raise TouchlineError(
-                f"Redis already holds keys under {store.prefix}: (a live state); stop the "
-                "workers and pass --flush to replace it"
+                f"Redis already holds keys under {prefix}: (a live state); stop the workers "
+                "and pass --flush to replace it"
             )
+    finally:
+        await store.close()
+
+
+async def _run(
+    settings: Settings,
+    url: str,
+    codec: Codec,
+    suppression: SuppressionList,
+    events: list[Stored],
+) -> Counter[str]:
+    store = ClientStore(url, settings.topic_prefix, max_share=settings.identity_max_share)
+    try:
         processor = Processor(codec, store, processor_config(settings), suppression)
         return await replay(processor, events, settings.worker_batch_size)
     finally:

@@ -60,6 +60,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from producers.adapters import ADAPTERS, Adapter
+from producers.admin import add_admin_routes
 from producers.door import ANY_ACCOUNT, OPEN_PRINCIPAL, Principal, Refusal, TokenBuckets
 from producers.ingest import PERMANENT_PRODUCE_ERRORS, EventPublisher, Ingest, Ready
 from producers.openapi import POST_RESPONSES, body_spec
@@ -148,6 +149,7 @@ def create_app(
     _add_events_route(app, ingest, jsonschema.request_body(contracts, cfg.max_batch_events))
     for source_name, source_adapter in ADAPTERS.items():
         _add_source_route(app, ingest, source_name, source_adapter)
+    add_admin_routes(app, settings)
     return app
 
 

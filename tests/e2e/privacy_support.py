@@ -227,3 +227,26 @@ def cards(s: Settings, lookups: dict[str, str]) -> dict[str, str | None]:
             await store.close()
 
     return asyncio.run(read())
+
+
+def merge_setup(
+    events: list[dict[str, Any]], email: str, cids: list[str], seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Page views that make the person's clients merge for sure: first one client per web
+    cookie (to be processed before anything else), then the email with each cookie: the second
+    of those carries identifiers of two known clients, so they merge."""
+    rnd = random.Random(seed)
+    source = next(e for e in events if e["envelope"]["event_type"] == "page_view")
+
+    def view(ids: dict[str, str], shift_ms: int) -> dict[str, Any]:
+        clone = copy.deepcopy(source)
+        clone["envelope"]["event_id"] = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+        clone["envelope"]["ids"] = ids
+        clone["envelope"]["occurred_at"] = source["envelope"]["occurred_at"] + shift_ms
+        return clone
+
+    first = [view({"cid": cid}, 0) for cid in cids[:2]]
+    then = [
+        view({"email": email, "cid": cid}, (i + 1) * 3_600_000) for i, cid in enumerate(cids[:2])
+    ]
+    return first, then
