@@ -108,15 +108,27 @@ def _admin(calls: list[Any]) -> TestClient:
         ({}, {"account": "acc-a", "email": "a@b.de"}, 401, None),
         ({"Authorization": "Bearer nope"}, {"account": "acc-a", "email": "a@b.de"}, 401, None),
         ({"Authorization": "Bearer write-a"}, {"account": "acc-a", "email": "a@b.de"}, 403, None),
-        ({"Authorization": "Bearer adm-a"}, {"account": "acc-b", "email": "a@b.de"}, 403,
-         "$.account"),
+        (
+            {"Authorization": "Bearer adm-a"},
+            {"account": "acc-b", "email": "a@b.de"},
+            403,
+            "$.account",
+        ),
         ({"Authorization": "Bearer adm-all"}, {"email": "a@b.de"}, 400, "$.account"),
-        ({"Authorization": "Bearer adm-all"}, {"account": "a", "phone": "no phone"}, 400,
-         "$.phone"),
-        ({"Authorization": "Bearer adm-all"}, {"account": "a", "email": "a@b.de", "cid": "1.2"},
-         400, "$"),
+        (
+            {"Authorization": "Bearer adm-all"},
+            {"account": "a", "phone": "no phone"},
+            400,
+            "$.phone",
+        ),
+        (
+            {"Authorization": "Bearer adm-all"},
+            {"account": "a", "email": "a@b.de", "cid": "1.2"},
+            400,
+            "$",
+        ),
     ],
-)  # fmt: skip
+)
 def test_admin_routes_refuse_without_an_admin_key_or_with_a_bad_body(
     headers: dict[str, str], body: dict[str, Any], status: int, field: str | None
 ) -> None:
@@ -152,3 +164,32 @@ def test_erase_cli_refuses_an_unusable_identifier_in_one_line_naming_it(
     assert err.count("\n") == 1 and "phone: 'not a phone' is not a usable phone" in err, err
     assert main(["erase", "--account", "acc", "--phone", "+4930123", "--cid", "1.2"]) == 2
     assert "exactly one of" in capsys.readouterr().err
+
+
+def test_the_sink_drops_suppressed_clients_events_and_merges() -> None:
+    from sinks.sink import Sink
+    from tests.report_data import event, merge
+    from tests.unit.test_sink_deadletters import Msg
+    from touchline.contracts import ENRICHED, MERGE
+
+    codec = Codec(load_cached(SETTINGS.schemas_dir))
+    erased, kept = event(client_id="c1"), event(client_id="c2", email="b@c.de")
+    by_email = event(client_id="c9", email="a@b.de")
+    values = [codec.encode(ENRICHED, d) for d in (erased, kept, by_email)]
+    values.append(codec.encode(MERGE, merge("acc1", "c3", "c1", 1_735_689_600_000)))
+    values.append(codec.encode(MERGE, merge("acc1", "c4", "c2", 1_735_689_600_000)))
+    sink = Sink(
+        codec,
+        None,
+        "db",
+        "127.0.0.1:1",
+        "enriched",
+        "g",
+        suppression=SetSuppression({"client:c1", "email:a@b.de"}),
+    )
+    try:
+        events, merges, dead = sink._convert([Msg(i, v) for i, v in enumerate(values)])  # type: ignore[misc]
+    finally:
+        sink.consumer.close()
+    assert [row[9] for _, row in events] == ["c2"]  # client_id
+    assert [row[2] for _, row in merges] == ["c4"] and dead == []  # from_client_id
