@@ -29,7 +29,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Bad body; `field` names what is wrong.", **_ERROR},
     401: {"description": "No valid admin key.", **_ERROR},
     403: {"description": "The key has no admin scope for this account.", **_ERROR},
-    409: {"description": "ClickHouse cannot be opened now (chDB held by the sink).", **_ERROR},
+    409: {"description": "ClickHouse or the sink could not run the erase now.", **_ERROR},
     500: {"description": "Erased, but a count afterwards was not zero.", **_ERROR},
 }
 BODY = {
@@ -113,7 +113,7 @@ def add_admin_routes(
             return req
         try:
             result = await asyncio.to_thread(eraser, settings, req)
-        except TouchlineError as exc:  # e.g. chDB held by the sink: say what to do
+        except TouchlineError as exc:  # e.g. ClickHouse unreachable: say what went wrong
             return _error(409, str(exc))
         return JSONResponse(
             {

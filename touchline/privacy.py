@@ -21,6 +21,8 @@ from pipeline.store import ClientStore
 from pipeline.suppression import keyed_hash, publish, topic_name
 from sinks import clickhouse
 from sinks import erasure as ch_erasure
+from sinks.endpoint import running_sink
+from sinks.erasure_remote import ClickHouseSide, LocalClickHouse, RemoteClickHouse
 from touchline.errors import TouchlineError
 from touchline.services import stack
 from touchline.settings import Settings
@@ -91,20 +93,30 @@ async def _redis_side(
 
 
 def erase(settings: Settings, req: Request, ch: Any | None = None) -> Result:
-    """Erase the person of ``req`` everywhere; ``ch`` is an open ClickHouse client (else one is
-    opened from the settings)."""
+    """Erase the person of ``req`` everywhere. ClickHouse: ``ch`` (an open client), else the
+    running sink's endpoint when the sink serves this DSN (it owns a chDB directory), else a
+    client opened from the settings."""
     keys = req.identifier_keys(settings.phone_region)
     endpoints = stack.endpoints(settings)
-    own = ch is None
-    client = ch if ch is not None else clickhouse.connect(endpoints.clickhouse_dsn)
     db = settings.clickhouse_database
     requested_at = datetime.now(UTC)
+    url = (
+        None
+        if ch is not None
+        else running_sink(settings.state_dir / "run" / "sink.json", endpoints.clickhouse_dsn, db)
+    )
+    client = None
+    if url is not None:
+        side: ClickHouseSide = RemoteClickHouse(url)
+    else:
+        client = ch if ch is not None else clickhouse.connect(endpoints.clickhouse_dsn)
+        clickhouse.migrate(client, db)
+        side = LocalClickHouse(client, db)
     store = ClientStore(endpoints.redis_url, settings.topic_prefix)
     try:
-        clickhouse.migrate(client, db)
-        return asyncio.run(_erase(settings, req, keys, store, client, requested_at, endpoints))
+        return asyncio.run(_erase(settings, req, keys, store, side, requested_at, endpoints))
     finally:
-        if own:
+        if client is not None and ch is None:
             client.close()
 
 
@@ -113,15 +125,15 @@ async def _erase(
     req: Request,
     keys: set[str],
     store: ClientStore,
-    client: Any,
+    ch: ClickHouseSide,
     requested_at: datetime,
     endpoints: stack.Endpoints,
 ) -> Result:
-    db, account = settings.clickhouse_database, req.account
+    account = req.account
     try:
         start = {req.client} if req.client else set()
         rc = await _redis_side(store, req, keys, set())
-        cc = ch_erasure.find_cluster(client, db, account, start | rc.clients, keys | rc.identifiers)
+        cc = ch.find(account, start | rc.clients, keys | rc.identifiers)
         rc = await _redis_side(store, req, keys | cc.identifier_keys(), cc.clients)
         clients = rc.clients | cc.clients
         identifiers = (keys | rc.identifiers | cc.identifier_keys()) - rc.shared
@@ -135,32 +147,21 @@ async def _erase(
                 store, account, clients, rc.identifiers, event_ids
             )
             if "clickhouse.events" not in counts:
-                counts.update(ch_erasure.erase(client, db, account, clients))
+                counts.update(ch.erase(account, clients))
             left = await redis_erasure.remaining(store, account, clients, rc.identifiers, event_ids)
             if not left:
                 break
         verified = not left
     finally:
         await store.close()
-    request_id = ch_erasure.log(
-        client,
-        db,
-        ch_erasure.LogEntry(
-            requested_at,
-            account,
-            req.requested_by,
-            [keyed_hash(settings.privacy_key, account, k) for k in keys]
-            + (
-                [keyed_hash(settings.privacy_key, account, f"client:{req.client}")]
-                if req.client
-                else []
-            ),
-            [keyed_hash(settings.privacy_key, account, f"client:{c}") for c in clients],
-            counts,
-            verified,
-        ),
+    asked = [keyed_hash(settings.privacy_key, account, k) for k in keys]
+    if req.client:
+        asked.append(keyed_hash(settings.privacy_key, account, f"client:{req.client}"))
+    client_hashes = [keyed_hash(settings.privacy_key, account, f"client:{c}") for c in clients]
+    entry = ch_erasure.LogEntry(
+        requested_at, account, req.requested_by, asked, client_hashes, counts, verified
     )
-    return Result(request_id, len(clients), counts, suppressed, verified)
+    return Result(ch.log(entry), len(clients), counts, suppressed, verified)
 
 
 def lift(settings: Settings, req: Request) -> int:
@@ -206,7 +207,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and dedup entries; every ClickHouse row (derived tables and daily aggregates too) and "
         "their merges, verified by counts. Their identifiers' keyed hashes go on the compacted "
         "suppression topic, so late or replayed events of theirs are dropped. Logged without "
-        "personal data in erasure_log. Idempotent. With chDB, stop `touchline sink` first.",
+        "personal data in erasure_log. Idempotent. While `touchline sink` runs, the ClickHouse "
+        "part runs through it (it owns the chDB directory).",
     )
     _who(erase_p)
     erase_p.set_defaults(func=_erase_cmd)

@@ -9,7 +9,8 @@ import random
 import subprocess
 import sys
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +118,14 @@ def groups(s: Settings) -> dict[str, list[str]]:
     }
 
 
-def run_sink_until_drained(s: Settings, tmp: Path, log: str) -> None:
-    with ExitStack() as stack:
-        stack.enter_context(touchline_process(s, "sink", log=tmp / log))
+@contextmanager
+def sink_running(s: Settings, tmp: Path, log: str) -> Iterator[None]:
+    """A `touchline sink` process, yielding once the worker and it have drained every topic."""
+    advertised = s.state_dir / "run" / "sink.json"
+    with touchline_process(s, "sink", log=tmp / log):
+        wait_for(advertised.exists, 120, "the sink to serve its endpoint", 0.5)
         wait_for(lambda: drained(s, groups(s)), 240, "the worker and the sink to drain", 2)
+        yield
 
 
 def outputs(s: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

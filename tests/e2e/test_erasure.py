@@ -76,19 +76,22 @@ def _plain(rows: list[Any]) -> list[Any]:
     return result
 
 
-def _traces(s: Settings, tokens: set[str]) -> dict[str, Any]:
-    """Where any token (client id, identifier, event id) still appears: each table, Redis."""
+def _traces(s: Settings, people: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+    """Per person, where any of their tokens (client id, identifier, event id) still appears:
+    each ClickHouse table, Redis."""
     sql = {t: f"SELECT * FROM `{{db}}`.{t}" for t in TABLES}
     found = ps.clickhouse(s, {"sql": sql})
-    out: dict[str, Any] = {}
-    for table, rows in found.items():
-        hits = [r for r in rows if any(tok in str(r) for tok in tokens)]
-        if hits:
-            out[table] = len(hits)
-    dump = ps.redis_dump(s)
-    redis_hits = [line[:120] for line in dump.splitlines() if any(t in line for t in tokens)]
-    if redis_hits:
-        out["redis"] = redis_hits[:5]
+    dump = ps.redis_dump(s).splitlines()
+    out: dict[str, dict[str, Any]] = {}
+    for name, tokens in people.items():
+        out[name] = {}
+        for table, rows in found.items():
+            hits = [r for r in rows if any(tok in str(r) for tok in tokens)]
+            if hits:
+                out[name][table] = len(hits)
+        redis_hits = [line[:120] for line in dump if any(t in line for t in tokens)]
+        if redis_hits:
+            out[name]["redis"] = redis_hits[:5]
     return out
 
 
@@ -138,33 +141,36 @@ def test_erase_leaves_no_trace_and_keeps_the_person_erased(
         worker_group = {s.worker_id: ps.groups(s)[s.worker_id]}
         wait_for(lambda: drained(s, worker_group), 240, "the first events", 1)
         ps.produce(s, [raw for _, raw in raws])
-        ps.run_sink_until_drained(s, tmp_path, "sink1.log")
+        with ps.sink_running(s, tmp_path, "sink1.log"):
+            enriched, merges = ps.outputs(s)
+            # the client as the pipeline knows them: the clients of events carrying their
+            # email, with every client merged into or from them (a cookie never linked to the
+            # email is, for anyone, somebody else)
+            clients = {e["client_id"] for e in enriched if e["email"] == person.email}
+            for _ in range(5):
+                clients |= {
+                    c
+                    for m in merges
+                    if {m["from_client_id"], m["to_client_id"]} & clients
+                    for c in (m["from_client_id"], m["to_client_id"])
+                }
+            their_events = [e for e in enriched if e["client_id"] in clients]
+            assert {e["family"] for e in their_events} == set(families), "not in every family"
+            assert any(m["from_client_id"] in clients for m in merges), "no merge of theirs"
+            card = ps.cards(s, {pid: f"email:{person.email}"})[pid]
+            assert card and "touches" in card, "no live card"
+            # erased through the running sink (it owns the chDB directory)
+            email = person.email.upper()
+            done = ps.touchline(s, "erase", "--account", ps.ACCOUNT, "--email", email)
+            assert done.returncode == 0, done.stderr[-3000:]
+            assert "verified" in done.stdout and "clickhouse.events=" in done.stdout, done.stdout
         raws += first_raws
-        enriched, merges = ps.outputs(s)
-        # the client as the pipeline knows them: the clients of events carrying their email,
-        # with every client merged into or from them (a cookie never linked to the email is,
-        # for anyone, somebody else)
-        clients = {e["client_id"] for e in enriched if e["email"] == person.email}
-        for _ in range(5):
-            clients |= {
-                c
-                for m in merges
-                if {m["from_client_id"], m["to_client_id"]} & clients
-                for c in (m["from_client_id"], m["to_client_id"])
-            }
-        their_events = [e for e in enriched if e["client_id"] in clients]
-        assert {e["family"] for e in their_events} == set(families), "not in every family"
-        assert any(m["from_client_id"] in clients for m in merges), "no merge of theirs"
-        card = ps.cards(s, {pid: f"email:{person.email}"})[pid]
-        assert card and "touches" in card, "no live card"
         tokens = clients | {e["event_id"] for e in their_events}
         tokens |= {e[k] for e in their_events for k in ("email", "phone", "cid") if e[k]}
-        assert _traces(s, tokens), "the check finds nothing even before the erase"
-
-        done = ps.touchline(s, "erase", "--account", ps.ACCOUNT, "--email", person.email.upper())
-        assert done.returncode == 0, done.stderr
-        assert "verified" in done.stdout and "clickhouse.events=" in done.stdout, done.stdout
-        assert _traces(s, tokens) == {}
+        others = {e["event_id"] for e in enriched if e["client_id"] not in clients}
+        traces = _traces(s, {"theirs": tokens, "others": others})
+        assert traces["theirs"] == {}
+        assert {"events", "touches", "booking_steps", "redis"} <= set(traces["others"])
 
         # every report equals the reference computed without the person
         left = [e for e in enriched if e["client_id"] not in clients]
@@ -179,18 +185,17 @@ def test_erase_leaves_no_trace_and_keeps_the_person_erased(
         assert daily == _daily(left)
 
         # the erasure log: counts, no clear identifier
-        assert len(log) == 1 and "clickhouse.events" in str(log[0])
+        assert len(log) == 1 and "clickhouse.events" in str(log[0]) and "cli" in log[0]
         assert not [t for t in tokens | {person.email.upper()} if t in str(log)]
 
         # their raw events again: dropped by the worker (counted), nothing stored anywhere
         before = _suppressed(port)
         theirs = [raw for eid, raw in raws if eid in {e["event_id"] for e in their_events}]
         ps.produce(s, theirs)
-        ps.run_sink_until_drained(s, tmp_path, "sink2.log")
-        wait_for(lambda: _suppressed(port) >= before + len(theirs), 30, "suppressed count")
-        assert _traces(s, tokens) == {}
+        with ps.sink_running(s, tmp_path, "sink2.log"):
+            wait_for(lambda: _suppressed(port) >= before + len(theirs), 30, "suppressed count")
+            again = ps.touchline(s, "erase", "--account", ps.ACCOUNT, "--email", person.email)
+            assert again.returncode == 0 and "removed nothing" in again.stdout, again.stdout
+        assert _traces(s, {"theirs": tokens})["theirs"] == {}
         assert ps.cards(s, {pid: f"email:{person.email}"})[pid] is None
-
-        again = ps.touchline(s, "erase", "--account", ps.ACCOUNT, "--email", person.email)
-        assert again.returncode == 0 and "removed nothing" in again.stdout, again.stdout
         assert ps.clickhouse(s, {"queries": params}) == got
