@@ -22,14 +22,14 @@ from pipeline import metrics
 from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
-from pipeline.suppression import SuppressionList
-from pipeline.suppression import topic_name as suppression_topic
-from producers.publisher import producer_config
-from touchline import topics
+from touchline import clock, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
-from touchline.services.stack import Endpoints
+from touchline.endpoints import Endpoints
+from touchline.producer import producer_config
 from touchline.settings import Settings
+from touchline.suppression import SuppressionList
+from touchline.suppression import topic_name as suppression_topic
 
 log = logging.getLogger(__name__)
 TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
@@ -65,9 +65,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
     def processor() -> Processor:
         if "processor" not in state:
             codec = Codec(contracts, endpoints.schema_registry_url)
-            store = ClientStore(
-                endpoints.redis_url, settings.topic_prefix, max_share=settings.identity_max_share
-            )
+            store = ClientStore.from_settings(endpoints.redis_url, settings)
             suppression = SuppressionList(
                 endpoints.kafka_bootstrap,
                 suppression_topic(settings.topic_prefix),
@@ -203,7 +201,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 e.message.decref()
             metrics.PROCESSING.observe((time.perf_counter() - started) / max(len(records), 1))
             if events:
-                metrics.LAG.set(time.time() - events[-1].message.timestamp)
+                metrics.LAG.set(clock.now_ms() / 1000 - events[-1].message.timestamp)
                 record_offset_lag(events)
 
     return app

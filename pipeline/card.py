@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.identity import extract
 from pipeline.touches import Touch, derive
+from touchline.identity import extract
+from touchline.normalize import PHONE_REGION
 
 
 def identifier_key(
@@ -16,7 +17,7 @@ def identifier_key(
     phone: str | None = None,
     email: str | None = None,
     cid: str | None = None,
-    region: str = "DE",
+    region: str = PHONE_REGION,
 ) -> str | None:
     """The store key of the one identifier given, normalised like the worker does."""
     ids = extract({"phone": phone, "email": email, "cid": cid}, region)

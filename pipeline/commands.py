@@ -42,15 +42,15 @@ def _card(args: argparse.Namespace, settings: Settings) -> int:
 
     from pipeline.card import identifier_key, render
     from pipeline.store import ClientStore
+    from touchline.endpoints import endpoints
     from touchline.errors import TouchlineError
-    from touchline.services import stack
 
     key = identifier_key(
         phone=args.phone, email=args.email, cid=args.cid, region=settings.phone_region
     )
     if key is None and not args.client:
         raise TouchlineError("give --phone, --email, --cid or --client (a usable value)")
-    store = ClientStore(stack.endpoints(settings).redis_url, settings.topic_prefix)
+    store = ClientStore.from_settings(endpoints(settings).redis_url, settings)
 
     async def fetch() -> str | None:
         try:

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from pipeline.store import ClientStore
 from pipeline.touches import Hit
+from touchline.privacy import RedisCluster
+from touchline.settings import Settings
 
 PER_CLIENT = ("card", "touches", "contacts", "channels", "hits", "session")
 MAX_HOPS = 64
-
-
-@dataclass
-class RedisCluster:
-    clients: set[str] = field(default_factory=set)
-    identifiers: set[str] = field(default_factory=set)  # identifier keys they own (id:<key>)
-    shared: set[str] = field(default_factory=set)  # identifiers of theirs that are shared
-    event_ids: set[str] = field(default_factory=set)  # from their touches, contacts and hits
 
 
 def _base(store: ClientStore, account: str) -> str:
@@ -131,3 +124,26 @@ async def remaining(
         left += int(await store.redis.exists(*keys[start : start + 500]))
     merged = await _merged(store, account)
     return left + sum(1 for m, to in merged.items() if m in clients or to in clients)
+
+
+class RedisEraser:
+    """The Redis side of :mod:`touchline.privacy`."""
+
+    def __init__(self, store: ClientStore) -> None:
+        self.store = store
+
+    @classmethod
+    def from_settings(cls, url: str, settings: Settings) -> RedisEraser:
+        return cls(ClientStore.from_settings(url, settings))
+
+    async def find(self, account: str, clients: set[str], keys: set[str]) -> RedisCluster:
+        return await find_cluster(self.store, account, clients, keys)
+
+    async def erase(self, account: str, cluster: RedisCluster, event_ids: set[str]) -> int:
+        return await erase(self.store, account, cluster.clients, cluster.identifiers, event_ids)
+
+    async def remaining(self, account: str, cluster: RedisCluster, event_ids: set[str]) -> int:
+        return await remaining(self.store, account, cluster.clients, cluster.identifiers, event_ids)
+
+    async def close(self) -> None:
+        await self.store.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline import enrichment
-from pipeline.identity import Identifiers
+from touchline.identity import Identifiers
 
 
 def enriched_record(

@@ -18,15 +18,16 @@ from typing import Any, TypeVar
 import orjson
 
 from pipeline import enrichment, metrics, touches
-from pipeline.identity import Identifiers, extract
 from pipeline.outputs import enriched_record, merge_records
 from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
 from pipeline.store import ClientStore, ResolveRequest
-from pipeline.suppression import Suppression
 from touchline import deadletter
+from touchline.clock import now_ms
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
-from touchline.settings import Settings
+from touchline.identity import Identifiers, extract
+from touchline.settings import Settings, default
+from touchline.suppression import Suppression
 
 
 @dataclass(frozen=True)
@@ -39,25 +40,28 @@ class Output:
 
 @dataclass(frozen=True)
 class Config:
-    session_timeout_ms: int = 30 * 60_000
-    lookback_ms: int = 90 * 86_400_000
-    touch_cap: int = 500
-    min_channels: int = 2
-    phone_region: str = "DE"
-    own_hosts: frozenset[str] = frozenset()
-    hit_cap: int = 2000
-    record_chunk: int = 100  # events per record script call (the batch is pipelined in chunks)
+    """The worker's rules: ``processor_config(settings)``; the defaults are the settings'."""
+
+    session_timeout_ms: int = default("session_timeout_minutes") * 60_000
+    lookback_ms: int = default("lookback_days") * 86_400_000
+    touch_cap: int = default("touch_cap")
+    min_channels: int = default("multichannel_min_channels")
+    phone_region: str = default("phone_region")
+    own_hosts: frozenset[str] = frozenset(default("own_hosts"))
+    hit_cap: int = default("hit_cap")
+    record_chunk: int = default("worker_record_chunk")  # events per record script call
 
 
 def processor_config(settings: Settings) -> Config:
     return Config(
         session_timeout_ms=settings.session_timeout_minutes * 60_000,
-        lookback_ms=min(settings.lookback_days, 365) * 86_400_000,
+        lookback_ms=settings.lookback_days * 86_400_000,
         touch_cap=settings.touch_cap,
         hit_cap=settings.hit_cap,
         min_channels=settings.multichannel_min_channels,
         phone_region=settings.phone_region,
         own_hosts=frozenset(h.lower() for h in settings.own_hosts),
+        record_chunk=settings.worker_record_chunk,
     )
 
 
@@ -78,10 +82,6 @@ class _Pending:
     def envelope(self) -> dict[str, Any]:
         envelope: dict[str, Any] = self.datum["envelope"]
         return envelope
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def fingerprint(datum: dict[str, Any]) -> str:
@@ -130,7 +130,7 @@ class Processor:
         self.codec = codec
         self.store = store
         self.config = config or Config()
-        self.suppression = suppression  # erased people (pipeline.suppression): dropped, counted
+        self.suppression = suppression  # erased people (touchline.suppression): dropped, counted
 
     def dead_letter(
         self,

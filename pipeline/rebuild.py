@@ -24,11 +24,11 @@ from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.processor import Processor, Record, processor_config
 from pipeline.store import ClientStore
-from pipeline.suppression import SuppressionList, topic_name
 from touchline import topics
 from touchline.codec import Codec, DecodeError
 from touchline.errors import TouchlineError
 from touchline.settings import Settings
+from touchline.suppression import SuppressionList, topic_name
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ async def _run(
     suppression: SuppressionList,
     events: list[Stored],
 ) -> Counter[str]:
-    store = ClientStore(url, settings.topic_prefix, max_share=settings.identity_max_share)
+    store = ClientStore.from_settings(url, settings)
     try:
         processor = Processor(codec, store, processor_config(settings), suppression)
         return await replay(processor, events, settings.worker_batch_size)

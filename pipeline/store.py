@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from pipeline.touches import Hit
+from touchline.settings import Settings, default
 
 # Both scripts (pipeline/lua/resolve.lua, record.lua) take a whole batch (one JSON array in ARGV[3])
 # and handle its events in order, each in a pcall: one event's error comes back in its slot instead
@@ -113,7 +114,12 @@ def decode_result(raw: bytes | str) -> dict[str, Any]:
 
 class ClientStore:
     def __init__(
-        self, url: str, prefix: str, *, max_share: int = 2, dedupe_ttl_s: int = 30 * 86400
+        self,
+        url: str,
+        prefix: str,
+        *,
+        max_share: int = default("identity_max_share"),
+        dedupe_ttl_s: int = default("worker_dedupe_days") * 86400,
     ) -> None:
         self.redis: Any = aioredis.Redis.from_url(url)
         self.prefix = prefix
@@ -121,6 +127,17 @@ class ClientStore:
         self.ttl = dedupe_ttl_s
         self._resolve = self.redis.register_script(lua("resolve"))
         self._record = self.redis.register_script(lua("record"))
+
+    @classmethod
+    def from_settings(cls, url: str, settings: Settings) -> ClientStore:
+        """The store as the settings configure it: ``topic_prefix`` names its keys,
+        ``identity_max_share`` and ``worker_dedupe_days`` its rules."""
+        return cls(
+            url,
+            settings.topic_prefix,
+            max_share=settings.identity_max_share,
+            dedupe_ttl_s=settings.worker_dedupe_days * 86400,
+        )
 
     async def resolve_many(self, requests: list[ResolveRequest]) -> list[Resolution | Exception]:
         """Resolve a batch, in order, with one script call. An event's script error comes back in

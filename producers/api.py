@@ -12,9 +12,11 @@ Limits and rules (the values come from :func:`ingest_config`, i.e. from the sett
   accounts. When **no key is configured** the API runs in *open local mode*: requests need no key
   (that is how ``make demo`` and the tests on loopback post); with at least one key configured every
   request without a valid key gets 401.
-* **Rate limit**: a token bucket per key (per ``"open"`` in open mode) refilled at
-  ``rate_events_per_second`` with a capacity of ``rate_burst`` events; a request costs one token
-  per event and gets 429 with ``Retry-After`` when the bucket cannot pay for it.
+* **Rate limit**: a token bucket per write key (in open mode, per source address: the first
+  ``X-Forwarded-For`` hop when ``trust_forwarded_for`` is set, else the peer address) refilled at
+  ``rate_events_per_second`` with a capacity of ``rate_burst`` events, so one busy sender cannot
+  throttle the others; a request costs one token per event and gets 429 with ``Retry-After``
+  when its bucket cannot pay for it.
 * **Valid event time**: ``envelope.occurred_at`` before ``min_occurred_at`` (default
   2000-01-01T00:00:00Z) or after now + ``future_horizon_s`` is always refused (see
   :mod:`producers.events`); every timestamp field must be within 1900-01-01 .. 2299-12-31, what
@@ -100,6 +102,7 @@ class IngestConfig:
     max_body_bytes: int = _default("max_body_bytes")
     rate_events_per_second: float = _default("rate_events_per_second")
     rate_burst: int = _default("rate_burst")
+    trust_forwarded_for: bool = _default("trust_forwarded_for")
     future_horizon_s: int = _default("future_horizon_s")
     past_horizon_s: int = _default("past_horizon_s")
     horizon_action: str | None = _default("horizon_action")  # refuse | flag | off

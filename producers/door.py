@@ -4,6 +4,7 @@ the rate limit. A request that fails one is refused whole with a :class:`Refusal
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import threading
@@ -51,10 +52,15 @@ class TokenBuckets:
     """One token bucket per principal. Pure apart from the injected clock."""
 
     def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_principals: int = 10_000,
     ) -> None:
         self.rate = rate
         self.burst = burst
+        self.max_principals = max_principals
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # principal -> (tokens, at)
         self._lock = threading.Lock()
@@ -63,6 +69,8 @@ class TokenBuckets:
         """Take ``cost`` tokens; returns 0 on success, else the seconds to wait before retrying."""
         with self._lock:
             now = self._clock()
+            if principal not in self._buckets and len(self._buckets) >= self.max_principals:
+                self._forget_full(now)
             tokens, at = self._buckets.get(principal, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - at) * self.rate)
             if cost > self.burst:
@@ -73,6 +81,20 @@ class TokenBuckets:
                 return 0.0
             self._buckets[principal] = (tokens, now)
             return (cost - tokens) / self.rate if self.rate > 0 else math.inf
+
+    def _forget_full(self, now: float) -> None:
+        """Drop the buckets that have refilled (a full bucket is the same as none), so one
+        bucket per source address cannot grow without bound; if none has, the oldest half."""
+        full = [
+            p
+            for p, (tokens, at) in self._buckets.items()
+            if tokens + (now - at) * self.rate >= self.burst
+        ]
+        if not full:
+            by_age = sorted(self._buckets, key=lambda p: self._buckets[p][1])
+            full = by_age[: len(by_age) // 2 + 1]
+        for p in full:
+            del self._buckets[p]
 
 
 @dataclass(frozen=True)
@@ -95,17 +117,19 @@ class Door:
         max_batch_events: int,
         buckets: TokenBuckets,
         dead_letter: Callable[[str, bytes], None],
+        trust_forwarded_for: bool = False,
     ) -> None:
         self.write_keys = write_keys
         self.max_body_bytes = max_body_bytes
         self.max_batch_events = max_batch_events
         self.buckets = buckets
         self.dead_letter = dead_letter
+        self.trust_forwarded_for = trust_forwarded_for
 
     def principal(self, request: Request) -> Principal:
         """The request's write key, checked (open mode when no key is configured)."""
-        if not self.write_keys:
-            return Principal(OPEN_PRINCIPAL, None)
+        if not self.write_keys:  # open mode: one bucket per source address
+            return Principal(f"{OPEN_PRINCIPAL}:{self._source_address(request)}", None)
         key = request.headers.get("x-touchline-key")
         auth = request.headers.get("authorization", "")
         if key is None and auth[:7].lower() == "bearer ":
@@ -113,7 +137,14 @@ class Door:
         if not key or key not in self.write_keys:
             raise Refusal(401, "unauthorized", "a valid write key is required")
         account = self.write_keys[key]
-        return Principal(f"key:{key[:6]}", None if account == ANY_ACCOUNT else account)
+        name = "key:" + hashlib.sha256(key.encode()).hexdigest()[:16]  # one bucket per key
+        return Principal(name, None if account == ANY_ACCOUNT else account)
+
+    def _source_address(self, request: Request) -> str:
+        """The sender's address; behind a trusted proxy, the first X-Forwarded-For hop."""
+        forwarded = request.headers.get("x-forwarded-for", "") if self.trust_forwarded_for else ""
+        first = forwarded.split(",", 1)[0].strip()
+        return first or (request.client.host if request.client else "unknown")
 
     def _too_large_body(self, original: bytes, declared: str | None = None) -> Refusal:
         size = f"of {declared} bytes " if declared else ""

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.identity import extract
+from touchline.clock import now_ms
 from touchline.contracts import Contracts, Family
-from touchline.deadletter import now_ms
-from touchline.settings import Settings
+from touchline.identity import extract
+from touchline.settings import default
 from touchline.validation import FieldError, coerce
 
 
@@ -98,7 +98,7 @@ def too_large(datum: dict[str, Any], size: int, limit: int) -> FieldError | None
     )
 
 
-DEFAULT_PHONE_REGION: str = Settings.model_fields["phone_region"].default
+DEFAULT_PHONE_REGION: str = default("phone_region")
 
 
 def partition_key(datum: dict[str, Any], phone_region: str = DEFAULT_PHONE_REGION) -> bytes:
@@ -118,12 +118,16 @@ def prepare(
     event: Any,
     received_at: int | None = None,
     occurred_within: tuple[int, int] | None = None,
+    *,
+    phone_region: str = DEFAULT_PHONE_REGION,
 ) -> Prepared | list[FieldError]:
     """Validate ``event`` against the family its ``envelope.event_type`` names.
 
     The server fills ``envelope.received_at``, and ``envelope.event_id`` when the sender gave none
     (senders that retry should send their own id: it is the idempotency key). With
     ``occurred_within`` (see :func:`occurred_range`), an ``occurred_at`` outside it is refused.
+    ``phone_region`` (``TOUCHLINE_PHONE_REGION``) reads phone numbers without a country code for
+    the partition key, as the worker does.
     """
     if not isinstance(event, dict):
         return [FieldError("$", "an event must be a JSON object")]
@@ -143,7 +147,7 @@ def prepare(
     if occurred_within is not None and (late := check_occurred_at(datum, occurred_within)):
         return [late]
     try:
-        key = partition_key(datum)
+        key = partition_key(datum, phone_region)
     except ValueError as exc:  # an identifier the identity store refuses (the worker would too)
         return [FieldError("$.envelope.ids.external_ids", str(exc))]
     return Prepared(family=family, datum=datum, key=key)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -42,16 +41,18 @@ def publish(settings: Settings, generated: Generated) -> tuple[int, int]:
     malformed ones (they would be refused by the ingest API). Returns (published, skipped)."""
     from producers.events import Prepared, prepare
     from producers.publisher import Message, Publisher
-    from touchline import topics
+    from touchline import clock, topics
     from touchline.codec import Codec
 
     endpoints, contracts = topics.ready(settings)
     codec = Codec(contracts, endpoints.schema_registry_url)
-    received = int(time.time() * 1000)
+    received = clock.now_ms()
     messages: list[Message] = []
     skipped = 0
     for event in generated.events:
-        prepared = prepare(contracts, event, received_at=received)
+        prepared = prepare(
+            contracts, event, received_at=received, phone_region=settings.phone_region
+        )
         if not isinstance(prepared, Prepared):
             skipped += 1
             continue

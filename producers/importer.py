@@ -33,7 +33,7 @@ from producers.adapters import AdapterError
 from producers.adapters.crm import row_to_event
 from producers.events import Prepared, occurred_range, prepare, too_large
 from producers.publisher import Message
-from touchline import deadletter
+from touchline import clock, deadletter
 from touchline.codec import Codec
 from touchline.contracts import Contracts
 from touchline.errors import TouchlineError
@@ -97,7 +97,9 @@ class _Context:
 def _event(row: Row, c: _Context) -> tuple[Prepared, bytes] | str:
     """The row's event and its Avro bytes, or why the row is refused."""
     try:
-        result = prepare(c.contracts, row_to_event(row.data, c.account), c.received, c.valid)
+        event = row_to_event(row.data, c.account)
+        region = c.settings.phone_region
+        result = prepare(c.contracts, event, c.received, c.valid, phone_region=region)
     except AdapterError as exc:
         return str(exc)
     if not isinstance(result, Prepared):
@@ -121,7 +123,7 @@ def convert_rows(
     from touchline import topics
 
     out = Outcome()
-    received = deadletter.now_ms()
+    received = clock.now_ms()
     valid = occurred_range(
         settings.ingest_min_occurred_at, settings.ingest_future_horizon_s, received
     )
@@ -148,7 +150,7 @@ def run_import(
     *,
     fmt: str | None = None,
     account: str | None = None,
-    batch_rows: int = 1000,
+    batch_rows: int | None = None,
     progress: bool = True,
     err: TextIO = sys.stderr,
 ) -> tuple[int, int]:
@@ -203,7 +205,7 @@ def run_import(
             try:
                 for row in read_rows(stream, fmt):
                     batch.append(row)
-                    if len(batch) >= batch_rows:
+                    if len(batch) >= (batch_rows or settings.import_batch_rows):
                         flush()
                         now = stream.buffer.tell()
                         bar.update(now - position)

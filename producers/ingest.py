@@ -21,7 +21,7 @@ from producers.door import Door, Principal, Refusal, TokenBuckets
 from producers.events import Prepared, occurred_range, prepare, too_large
 from producers.metrics import IngestMetrics
 from producers.publisher import Message, QueueFull
-from touchline import deadletter, topics
+from touchline import clock, deadletter, topics
 from touchline.codec import Codec
 from touchline.contracts import Contracts
 from touchline.settings import Settings
@@ -100,6 +100,7 @@ class Ingest:
             max_batch_events=cfg.max_batch_events,
             buckets=TokenBuckets(cfg.rate_events_per_second, cfg.rate_burst),
             dead_letter=self.dead_letter,
+            trust_forwarded_for=cfg.trust_forwarded_for,
         )
         action = cfg.horizon_action or ("refuse" if cfg.write_keys else "flag")
         if action not in ("refuse", "flag", "off"):
@@ -249,7 +250,9 @@ class Ingest:
             envelope = event.get("envelope")
             if isinstance(envelope, dict) and "account_id" not in envelope:
                 event = {**event, "envelope": {**envelope, "account_id": account}}
-        result = prepare(self.contracts, event, received, valid)
+        result = prepare(
+            self.contracts, event, received, valid, phone_region=self.settings.phone_region
+        )
         if not isinstance(result, Prepared):
             return result
         errors = self.check(result, account, received)
@@ -276,7 +279,7 @@ class Ingest:
     ) -> JSONResponse:
         """Validate, publish and answer. ``original(i)``: the bytes of input ``i`` for its dead
         letter and a note for the reason (built only if needed)."""
-        received = deadletter.now_ms()
+        received = clock.now_ms()
         valid = occurred_range(self.cfg.min_occurred_at, self.cfg.future_horizon_s, received)
         ready: dict[int, Ready] = {}
         rejected: list[dict[str, Any]] = []

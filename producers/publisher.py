@@ -18,6 +18,9 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from touchline.producer import producer_config
+from touchline.settings import default
+
 
 class QueueFull(Exception):
     """The local producer queue is full: back off and retry."""
@@ -30,21 +33,6 @@ class Message:
     value: bytes
 
 
-def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "acks": "all",
-        "enable.idempotence": True,
-        "linger.ms": 5,
-        "compression.type": "lz4",
-        "message.timeout.ms": 30000,
-        "queue.buffering.max.messages": 200000,
-        "log_level": 3,
-    }
-    config.update(overrides)
-    return config
-
-
 class Publisher:
     """A confluent-kafka producer with a poll thread that resolves per-message futures.
 
@@ -55,7 +43,7 @@ class Publisher:
     def __init__(
         self,
         bootstrap: str,
-        max_in_flight: int = 100_000,
+        max_in_flight: int = default("ingest_max_in_flight"),
         on_delivery_error: Callable[[KafkaError], None] | None = None,
         **overrides: Any,
     ) -> None:

@@ -18,6 +18,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from sinks import parameters
+from touchline import clock
 from touchline.errors import TouchlineError
 
 SQL = Path(__file__).resolve().parent / "sql"
@@ -99,7 +100,7 @@ def migrate(client: Client, database: str) -> list[str]:
                 client.command(backfill)
         client.insert(
             f"`{database}`.schema_migrations",
-            [[version, name, datetime.now(UTC)]],
+            [[version, name, datetime.fromtimestamp(clock.now_ms() / 1000, UTC)]],
             column_names=["version", "name", "applied_at"],
         )
         applied.append(name)
@@ -152,14 +153,21 @@ def query_sql(name: str) -> str:
     if name not in query_names():  # a name, never a path: "../x" must not reach other files
         raise TouchlineError(f"no query named {name!r} (known: {', '.join(query_names())})")
     path = SQL / "queries" / f"{name}.sql"
-    return _INCLUDE.sub(lambda m: _fragment(m[1]), path.read_text())
+    return _expand(path.read_text(), ())
 
 
-def _fragment(name: str) -> str:
+def _expand(text: str, within: tuple[str, ...]) -> str:
+    """``text`` with its includes replaced; a fragment may include others, never itself."""
+    return _INCLUDE.sub(lambda m: _fragment(m[1], within), text)
+
+
+def _fragment(name: str, within: tuple[str, ...]) -> str:
     path = SQL / "fragments" / f"{name}.sql"
     if not path.is_file():
         raise TouchlineError(f"a query includes {name!r}, but {path} does not exist")
-    return path.read_text().rstrip("\n")
+    if name in within:
+        raise TouchlineError(f"fragment {name!r} includes itself ({' -> '.join(within)})")
+    return _expand(path.read_text().rstrip("\n"), (*within, name))
 
 
 def insert_events(client: Client, database: str, batch: list[list[Any]]) -> None:

@@ -11,23 +11,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from touchline.settings import Settings
+from touchline.settings import Settings, default
 
 FILTERS = ("account", "from", "to", "location", "service")
 
 
 def _sink(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.suppression import SUPPRESSED, SuppressionList
-    from pipeline.suppression import topic_name as suppression_topic
     from sinks import clickhouse, retention
     from sinks.endpoint import QueryEndpoint, advertise
     from sinks.sink import Sink
     from touchline import topics
     from touchline.codec import Codec
     from touchline.contracts import load_cached
-    from touchline.services import stack
+    from touchline.endpoints import endpoints as where
+    from touchline.suppression import SUPPRESSED, SuppressionList
+    from touchline.suppression import topic_name as suppression_topic
 
-    endpoints = stack.endpoints(settings)
+    endpoints = where(settings)
     contracts = load_cached(settings.schemas_dir)
     client = clickhouse.connect(endpoints.clickhouse_dsn)
     clickhouse.migrate(client, settings.clickhouse_database)
@@ -217,19 +217,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--lookback-days",
         type=int,
         help="attribution lookback, and the multichannel lookback of client_card's contacts "
-        "(default: TOUCHLINE_LOOKBACK_DAYS, 90, at most 365, as the worker)",
+        f"(default: TOUCHLINE_LOOKBACK_DAYS, {default('lookback_days')}, as the worker)",
     )
     o.add_argument(
         "--session-timeout-minutes",
         type=int,
         help="attribution, client_card: inactivity that starts a new session when touches are "
-        "derived (default: TOUCHLINE_SESSION_TIMEOUT_MINUTES, 30)",
+        "derived (default: TOUCHLINE_SESSION_TIMEOUT_MINUTES, "
+        f"{default('session_timeout_minutes')})",
     )
     o.add_argument(
         "--min-channels",
         type=int,
         help="attribution, client_card: distinct channels before a contact (or in a path) that "
-        "make it multichannel (default: TOUCHLINE_MULTICHANNEL_MIN_CHANNELS, 2)",
+        "make it multichannel (default: TOUCHLINE_MULTICHANNEL_MIN_CHANNELS, "
+        f"{default('multichannel_min_channels')})",
     )
     o.add_argument(
         "--half-life-days", type=_positive, help="attribution time_decay half-life (default 7)"

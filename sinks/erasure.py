@@ -9,12 +9,13 @@ once, dropped by later merges), which chDB and any current ClickHouse server run
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sinks.clickhouse import SQL, render
+from touchline import clock
 from touchline.errors import TouchlineError
+from touchline.privacy import Cluster, LogEntry
 
 # Tables with a client_id column (the stitched id) that hold a person's rows.
 CLIENT_TABLES = ("events", "touches", "order_lines", "booking_steps", "client_profiles")
@@ -29,24 +30,6 @@ def _sql(name: str, database: str, table: str = "") -> str:
 def _rows(client: Any, name: str, database: str, **params: Any) -> list[tuple[Any, ...]]:
     result = client.query(_sql(name, database), parameters=params)
     return [tuple(r) for r in result.result_rows]
-
-
-@dataclass
-class Cluster:
-    """One person as ClickHouse knows them: their client ids and what their events carry."""
-
-    clients: set[str] = field(default_factory=set)
-    emails: set[str] = field(default_factory=set)
-    phones: set[str] = field(default_factory=set)
-    cids: set[str] = field(default_factory=set)
-    event_ids: set[str] = field(default_factory=set)
-
-    def identifier_keys(self) -> set[str]:
-        return (
-            {f"email:{e}" for e in self.emails}
-            | {f"phone:{p}" for p in self.phones}
-            | {f"cid:{c}" for c in self.cids}
-        )
 
 
 def find_cluster(
@@ -136,17 +119,6 @@ def erase(client: Any, database: str, account: str, clients: set[str]) -> dict[s
     return before
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    requested_at: datetime
-    account: str
-    requested_by: str
-    identifier_hashes: list[str]
-    client_hashes: list[str]
-    counts: dict[str, int]
-    verified: bool
-
-
 def log(client: Any, database: str, entry: LogEntry) -> str:
     """Append the request to the erasure log; returns its request id."""
     request_id = str(uuid.uuid4())
@@ -155,7 +127,7 @@ def log(client: Any, database: str, entry: LogEntry) -> str:
         [
             [
                 entry.requested_at,
-                datetime.now(UTC),
+                datetime.fromtimestamp(clock.now_ms() / 1000, tz=UTC),
                 request_id,
                 entry.account,
                 entry.requested_by,

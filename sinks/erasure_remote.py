@@ -6,39 +6,55 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from sinks import erasure
+from sinks import clickhouse, erasure
+from touchline.endpoints import endpoints
 from touchline.errors import TouchlineError
+from touchline.privacy import ClickHouseSide, Cluster, LogEntry
+from touchline.settings import Settings
 
 
-class ClickHouseSide(Protocol):
-    def find(self, account: str, clients: set[str], keys: set[str]) -> erasure.Cluster: ...
+def clickhouse_side(settings: Settings) -> ClickHouseSide:
+    """The running sink's endpoint when it serves this DSN (it owns a chDB directory), else a
+    client opened here."""
+    from sinks.endpoint import running_sink  # (the endpoint imports this module)
 
-    def erase(self, account: str, clients: set[str]) -> dict[str, int]: ...
-
-    def log(self, entry: erasure.LogEntry) -> str: ...
+    dsn, db = endpoints(settings).clickhouse_dsn, settings.clickhouse_database
+    url = running_sink(settings.state_dir / "run" / "sink.json", dsn, db)
+    if url is not None:
+        return RemoteClickHouse(url)
+    client = clickhouse.connect(dsn)
+    clickhouse.migrate(client, db)
+    return LocalClickHouse(client, db, owned=True)
 
 
 class LocalClickHouse:
-    def __init__(self, client: Any, database: str) -> None:
-        self.client, self.database = client, database
+    def __init__(self, client: Any, database: str, *, owned: bool = False) -> None:
+        self.client, self.database, self.owned = client, database, owned
 
-    def find(self, account: str, clients: set[str], keys: set[str]) -> erasure.Cluster:
+    def close(self) -> None:
+        if self.owned:
+            self.client.close()
+
+    def find(self, account: str, clients: set[str], keys: set[str]) -> Cluster:
         return erasure.find_cluster(self.client, self.database, account, clients, keys)
 
     def erase(self, account: str, clients: set[str]) -> dict[str, int]:
         return erasure.erase(self.client, self.database, account, clients)
 
-    def log(self, entry: erasure.LogEntry) -> str:
+    def log(self, entry: LogEntry) -> str:
         return erasure.log(self.client, self.database, entry)
 
 
 class RemoteClickHouse:
     def __init__(self, url: str) -> None:
         self.url = url
+
+    def close(self) -> None:
+        return None
 
     def _call(self, body: dict[str, Any]) -> Any:
         try:
@@ -50,11 +66,11 @@ class RemoteClickHouse:
             raise TouchlineError(f"the sink could not {body['op']}: {data.get('error')}")
         return data["result"]
 
-    def find(self, account: str, clients: set[str], keys: set[str]) -> erasure.Cluster:
+    def find(self, account: str, clients: set[str], keys: set[str]) -> Cluster:
         got = self._call(
             {"op": "find", "account": account, "clients": sorted(clients), "keys": sorted(keys)}
         )
-        return erasure.Cluster(**{k: set(v) for k, v in got.items()})
+        return Cluster(**{k: set(v) for k, v in got.items()})
 
     def erase(self, account: str, clients: set[str]) -> dict[str, int]:
         got: dict[str, int] = self._call(
@@ -62,7 +78,7 @@ class RemoteClickHouse:
         )
         return got
 
-    def log(self, entry: erasure.LogEntry) -> str:
+    def log(self, entry: LogEntry) -> str:
         fields = {**vars(entry), "requested_at": entry.requested_at.isoformat()}
         return str(self._call({"op": "log", "entry": fields}))
 
@@ -78,5 +94,5 @@ def serve(side: LocalClickHouse, body: dict[str, Any]) -> Any:
     if op == "log":
         entry = dict(body["entry"])
         entry["requested_at"] = datetime.fromisoformat(entry["requested_at"])
-        return side.log(erasure.LogEntry(**entry))
+        return side.log(LogEntry(**entry))
     raise TouchlineError(f"op: must be find, erase or log, got {op!r}")

@@ -18,7 +18,7 @@ PARAM = re.compile(r"\{(\w+):(\w+)\}")
 # parameter name -> how to read it from the settings.
 FROM_SETTINGS = {
     "session_timeout_minutes": lambda s: s.session_timeout_minutes,
-    "lookback_days": lambda s: min(s.lookback_days, 365),  # the worker caps it at 365 too
+    "lookback_days": lambda s: s.lookback_days,  # at most 365: the setting's own limit
     "min_channels": lambda s: s.multichannel_min_channels,
 }
 # Parameters that must be at least 1.

@@ -29,12 +29,13 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from pipeline.suppression import Suppression, stored_identifiers
 from sinks import batches, clickhouse, errors, offsets, rows
 from sinks.deadletters import DeadLetterWriter
 from sinks.metrics import SinkMetrics
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
+from touchline.settings import default
+from touchline.suppression import Suppression, stored_identifiers
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ class Sink:
         bootstrap: str,
         topic: str,
         group: str,
-        batch_rows: int = 5000,
-        batch_seconds: float = 1.0,
+        batch_rows: int = default("sink_batch_rows"),
+        batch_seconds: float = default("sink_batch_seconds"),
         *,
         merges_topic: str | None = None,
         dead_letter_topic: str | None = None,

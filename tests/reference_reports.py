@@ -82,8 +82,6 @@ def _bd_value(e: Event, breakdown: str) -> str:
         "store": lambda: first("store_id"),
         "service": lambda: first("service_id"),
         "resource": lambda: first("resource_id"),
-        "channel": lambda: e["channel"],
-        "campaign": lambda: e["utm_campaign"] or "",
         "device": lambda: e["device_type"],
         "": lambda: "all",
     }[breakdown]()
@@ -109,8 +107,46 @@ def _clients(
     return out
 
 
-def _breakdown_of(evs: list[Event], breakdown: str) -> str:
+def _breakdown_of(evs: list[Event], breakdown: str, visits: dict[str, str]) -> str:
+    if breakdown in VISIT_BREAKDOWNS:
+        return visits.get(evs[0]["client_id"]) or "(none)"
     return next((v for e in evs if (v := _bd_value(e, breakdown))), "(none)")
+
+
+VISIT_BREAKDOWNS = ("channel", "campaign")
+
+
+def booking_visits(events: list[Event], p: dict[str, Any]) -> dict[str, str]:
+    """Client -> the channel (or campaign) of their booking visit: the event-time session in
+    progress at their first booking event in the range (latest session start at or before it, by
+    time then event id); no entry when they have no web hit by then."""
+    if p["breakdown"] not in VISIT_BREAKDOWNS:
+        return {}
+    first: dict[str, Event] = {}
+    for e in events:
+        if e["family"] != BOOKING or not _in_range(e, p["from"], p["to"]):
+            continue
+        if p["account"] and e["account_id"] != p["account"]:
+            continue
+        f = first.get(e["client_id"])
+        if f is None or (e["occurred_at"], e["event_id"]) < (f["occurred_at"], f["event_id"]):
+            first[e["client_id"]] = e
+    timeout = _param(p, "session_timeout_minutes") * 60_000
+    starts: dict[str, dict[str, Event]] = defaultdict(dict)
+    for _, _, start in event_time_sessions(events, timeout).values():
+        starts[start["client_id"]][start["event_id"]] = start
+    out = {}
+    for client, step in first.items():
+        before = [
+            s
+            for s in starts.get(client, {}).values()
+            if (s["occurred_at"], s["event_id"]) <= (step["occurred_at"], step["event_id"])
+        ]
+        if before:
+            visit = max(before, key=lambda s: (s["occurred_at"], s["event_id"]))
+            value = own_channel(visit) if p["breakdown"] == "channel" else visit["utm_campaign"]
+            out[client] = value or ""
+    return out
 
 
 def funnel_level(stamps: list[tuple[int, int]], n: int, window_ms: int, strict: bool) -> int:
@@ -149,10 +185,11 @@ def booking_funnel(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ..
     steps = STEPS_ALL if p["profiles"] else [s for s in STEPS_ALL if not s.endswith("profiles")]
     n = len(steps)
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * n)
+    visits = booking_visits(events, p)
     for evs in _clients(events, p, set(steps)).values():
         stamps = [(e["occurred_at"], steps.index(e["event_type"]) + 1) for e in evs]
         level = funnel_level(stamps, n, p["window_ms"], bool(p["strict"]))
-        row = counts[_breakdown_of(evs, p["breakdown"])]
+        row = counts[_breakdown_of(evs, p["breakdown"], visits)]
         for k in range(level):
             row[k] += 1
     out = []
@@ -180,8 +217,9 @@ def nearest_rank(sorted_values: list[int], pct: int) -> int:
 
 def booking_outcomes(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]:
     groups: dict[str, list[list[Event]]] = defaultdict(list)
+    visits = booking_visits(events, p)
     for evs in _clients(events, p, None).values():
-        groups[_breakdown_of(evs, p["breakdown"])].append(evs)
+        groups[_breakdown_of(evs, p["breakdown"], visits)].append(evs)
     out = []
     for bd in sorted(groups):
         started = succeeded = failed = 0

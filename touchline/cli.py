@@ -10,8 +10,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from touchline.errors import TouchlineError
-from touchline.settings import REPO_ROOT, Settings, get_settings
+from touchline.privacy import ClickHouseSide, RedisSide
+from touchline.settings import REPO_ROOT, Settings, get_settings, settings_error
 
 
 def _services(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,6 +47,17 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(f"{env:<38} {getattr(settings, name)!s:<40} {field.description}")
     return 0
+
+
+def _privacy_sides(settings: Settings) -> tuple[RedisSide, ClickHouseSide]:
+    """The two stores' sides of an erase (touchline.privacy): the composition root wires them."""
+    from pipeline.erasure import RedisEraser
+    from sinks.erasure_remote import clickhouse_side
+    from touchline.endpoints import endpoints
+
+    return RedisEraser.from_settings(endpoints(settings).redis_url, settings), clickhouse_side(
+        settings
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,15 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_commands.register(sub)
     sink_commands.register(sub)
     privacy.register(sub)
+    privacy.compose(_privacy_sides)
     rebuild.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:  # first: importing the subcommands may read the settings
+        settings = get_settings()
+    except ValidationError as exc:  # a TOUCHLINE_* variable out of its range or type
+        print(f"touchline: {settings_error(exc)}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args, get_settings()) or 0)
+        return int(args.func(args, settings) or 0)
     except TouchlineError as exc:
         print(f"touchline: {exc}", file=sys.stderr)
         return 2

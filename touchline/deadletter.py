@@ -9,9 +9,9 @@ it was and its SHA-256, so the whole input can still be matched against the send
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any, Protocol
 
+from touchline.clock import now_ms
 from touchline.contracts import DEAD_LETTER
 
 # Well under the 1 MiB a default Kafka topic takes, with room for the record's other fields.
@@ -21,11 +21,6 @@ MAX_REASON_CHARS = 2000
 
 class Encoder(Protocol):
     def encode(self, name: str, datum: dict[str, object]) -> bytes: ...
-
-
-def now_ms() -> int:
-    """Wall-clock time in epoch milliseconds (when something was received or failed)."""
-    return int(time.time() * 1000)
 
 
 def datum(

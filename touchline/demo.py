@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from touchline import clock
 from touchline.errors import TouchlineError
 from touchline.services import process
 from touchline.settings import Settings
@@ -57,7 +58,7 @@ def demo_events(clients: int, seed: int, now_ms: int | None = None) -> list[Any]
         )
         return generate(config).events
 
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+    now = clock.now_ms() if now_ms is None else now_ms
     times = [e["envelope"]["occurred_at"] for e in make(T0) if _occurred(e) is not None]
     end = max(times, default=T0)
     events = make(T0 + (now - 3_600_000 - end))  # the same journeys, shifted to end an hour ago

@@ -1,31 +1,31 @@
-"""Erase a person everywhere and keep them erased: ``touchline erase``, ``touchline suppression``
-and the flow behind ``POST /v1/admin/erasures``.
+"""Erase a person everywhere and keep them erased: the flow behind ``touchline erase``,
+``touchline suppression lift`` and ``POST /v1/admin/erasures``.
 
 Order: find the identity cluster (Redis and ClickHouse, each widening the other), put its
 identifiers' keyed hashes on the suppression topic (from then on the worker and the sink drop
 the person's events), erase Redis, erase ClickHouse, verify both by counting, log the request.
 Repeating a request finds nothing left, changes nothing, and logs zeros.
+
+The core holds the flow and the types; the stores' sides are the apps' (``pipeline.erasure``
+for Redis, ``sinks.erasure_remote`` for ClickHouse), handed in by the composition root (the CLI,
+:func:`compose`), so no app imports another.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Protocol
 
-from pipeline import erasure as redis_erasure
-from pipeline.card import identifier_key
-from pipeline.store import ClientStore
-from pipeline.suppression import keyed_hash, publish, topic_name
-from sinks import clickhouse
-from sinks import erasure as ch_erasure
-from sinks.endpoint import running_sink
-from sinks.erasure_remote import ClickHouseSide, LocalClickHouse, RemoteClickHouse
+from touchline import clock
+from touchline.endpoints import endpoints
 from touchline.errors import TouchlineError
-from touchline.services import stack
+from touchline.identity import extract
 from touchline.settings import Settings
+from touchline.suppression import keyed_hash, publish, topic_name
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,84 @@ class Request:
         name, value = given[0]
         if name == "client":
             return set()
-        key = identifier_key(**{name: value}, region=region)
-        if key is None:
+        keys = extract({name: value}, region).keys()
+        if not keys:
             raise TouchlineError(f"{name}: {value!r} is not a usable {name}")
-        return {key}
+        return {keys[0]}
+
+
+@dataclass
+class Cluster:
+    """One person as ClickHouse knows them: their client ids and what their events carry."""
+
+    clients: set[str] = field(default_factory=set)
+    emails: set[str] = field(default_factory=set)
+    phones: set[str] = field(default_factory=set)
+    cids: set[str] = field(default_factory=set)
+    event_ids: set[str] = field(default_factory=set)
+
+    def identifier_keys(self) -> set[str]:
+        return (
+            {f"email:{e}" for e in self.emails}
+            | {f"phone:{p}" for p in self.phones}
+            | {f"cid:{c}" for c in self.cids}
+        )
+
+
+@dataclass
+class RedisCluster:
+    """One person as Redis knows them."""
+
+    clients: set[str] = field(default_factory=set)
+    identifiers: set[str] = field(default_factory=set)  # identifier keys they own (id:<key>)
+    shared: set[str] = field(default_factory=set)  # identifiers of theirs that are shared
+    event_ids: set[str] = field(default_factory=set)  # from their touches, contacts and hits
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    requested_at: datetime
+    account: str
+    requested_by: str
+    identifier_hashes: list[str]
+    client_hashes: list[str]
+    counts: dict[str, int]
+    verified: bool
+
+
+class RedisSide(Protocol):
+    async def find(self, account: str, clients: set[str], keys: set[str]) -> RedisCluster: ...
+
+    async def erase(self, account: str, cluster: RedisCluster, event_ids: set[str]) -> int: ...
+
+    async def remaining(self, account: str, cluster: RedisCluster, event_ids: set[str]) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class ClickHouseSide(Protocol):
+    def find(self, account: str, clients: set[str], keys: set[str]) -> Cluster: ...
+
+    def erase(self, account: str, clients: set[str]) -> dict[str, int]: ...
+
+    def log(self, entry: LogEntry) -> str: ...
+
+    def close(self) -> None: ...
+
+
+Sides = Callable[[Settings], tuple[RedisSide, ClickHouseSide]]
+_composed: list[Sides] = []
+
+
+def compose(sides: Sides) -> None:
+    """Called by the composition root (the CLI) with the factory of the two stores' sides."""
+    _composed[:] = [sides]
+
+
+def sides(settings: Settings) -> tuple[RedisSide, ClickHouseSide]:
+    if not _composed:
+        raise TouchlineError("erase needs the stores' sides: run it through the touchline CLI")
+    return _composed[0](settings)
 
 
 @dataclass
@@ -79,89 +153,58 @@ class Result:
         )
 
 
-def _hashes(key: str, account: str, identifiers: set[str], clients: set[str]) -> list[str]:
-    return [keyed_hash(key, account, i) for i in sorted(identifiers)] + [
-        keyed_hash(key, account, f"client:{c}") for c in sorted(clients)
-    ]
-
-
-async def _redis_side(
-    store: ClientStore, req: Request, keys: set[str], ch_clients: set[str]
-) -> redis_erasure.RedisCluster:
-    start = {req.client} if req.client else set()
-    return await redis_erasure.find_cluster(store, req.account, start | ch_clients, keys)
-
-
-def erase(settings: Settings, req: Request, ch: Any | None = None) -> Result:
-    """Erase the person of ``req`` everywhere. ClickHouse: ``ch`` (an open client), else the
-    running sink's endpoint when the sink serves this DSN (it owns a chDB directory), else a
-    client opened from the settings."""
+def erase(settings: Settings, req: Request) -> Result:
+    """Erase the person of ``req`` everywhere (the stores' sides from :func:`sides`)."""
     keys = req.identifier_keys(settings.phone_region)
-    endpoints = stack.endpoints(settings)
-    db = settings.clickhouse_database
-    requested_at = datetime.now(UTC)
-    url = (
-        None
-        if ch is not None
-        else running_sink(settings.state_dir / "run" / "sink.json", endpoints.clickhouse_dsn, db)
-    )
-    client = None
-    if url is not None:
-        side: ClickHouseSide = RemoteClickHouse(url)
-    else:
-        client = ch if ch is not None else clickhouse.connect(endpoints.clickhouse_dsn)
-        clickhouse.migrate(client, db)
-        side = LocalClickHouse(client, db)
-    store = ClientStore(endpoints.redis_url, settings.topic_prefix)
+    bootstrap = endpoints(settings).kafka_bootstrap
+    redis, ch = sides(settings)
     try:
-        return asyncio.run(_erase(settings, req, keys, store, side, requested_at, endpoints))
+        return asyncio.run(_erase(settings, req, keys, redis, ch, bootstrap))
     finally:
-        if client is not None and ch is None:
-            client.close()
+        ch.close()
 
 
 async def _erase(
     settings: Settings,
     req: Request,
     keys: set[str],
-    store: ClientStore,
+    redis: RedisSide,
     ch: ClickHouseSide,
-    requested_at: datetime,
-    endpoints: stack.Endpoints,
+    bootstrap: str,
 ) -> Result:
-    account = req.account
+    account, key = req.account, settings.privacy_key
+    requested_at = datetime.fromtimestamp(clock.now_ms() / 1000, tz=UTC)
     try:
         start = {req.client} if req.client else set()
-        rc = await _redis_side(store, req, keys, set())
+        rc = await redis.find(account, start, keys)
         cc = ch.find(account, start | rc.clients, keys | rc.identifiers)
-        rc = await _redis_side(store, req, keys | cc.identifier_keys(), cc.clients)
+        rc = await redis.find(account, start | cc.clients, keys | cc.identifier_keys())
         clients = rc.clients | cc.clients
+        rc.clients = clients
         identifiers = (keys | rc.identifiers | cc.identifier_keys()) - rc.shared
-        hashes = _hashes(settings.privacy_key, account, identifiers, clients)
+        hashes = [keyed_hash(key, account, i) for i in sorted(identifiers)]
+        hashes += [keyed_hash(key, account, f"client:{c}") for c in sorted(clients)]
         # 1. suppression first: from now on events of theirs are dropped, not stored
-        suppressed = publish(endpoints.kafka_bootstrap, topic_name(settings.topic_prefix), hashes)
+        suppressed = publish(bootstrap, topic_name(settings.topic_prefix), hashes)
         event_ids = rc.event_ids | cc.event_ids
         counts = {"redis.removed": 0}
         for _ in range(3):  # a worker that had an event of theirs in hand may write once more
-            counts["redis.removed"] += await redis_erasure.erase(
-                store, account, clients, rc.identifiers, event_ids
-            )
+            counts["redis.removed"] += await redis.erase(account, rc, event_ids)
             if "clickhouse.events" not in counts:
                 counts.update(ch.erase(account, clients))
-            left = await redis_erasure.remaining(store, account, clients, rc.identifiers, event_ids)
+            left = await redis.remaining(account, rc, event_ids)
             if not left:
                 break
-        verified = not left
     finally:
-        await store.close()
-    asked = [keyed_hash(settings.privacy_key, account, k) for k in keys]
+        await redis.close()
+    asked = [keyed_hash(key, account, k) for k in keys]
     if req.client:
-        asked.append(keyed_hash(settings.privacy_key, account, f"client:{req.client}"))
-    client_hashes = [keyed_hash(settings.privacy_key, account, f"client:{c}") for c in clients]
-    entry = ch_erasure.LogEntry(
-        requested_at, account, req.requested_by, asked, client_hashes, counts, verified
+        asked.append(keyed_hash(key, account, f"client:{req.client}"))
+    client_hashes = [keyed_hash(key, account, f"client:{c}") for c in clients]
+    entry = LogEntry(
+        requested_at, account, req.requested_by, asked, client_hashes, counts, not left
     )
-    return Result(ch.log(entry), len(clients), counts, suppressed, verified)
+    return Result(ch.log(entry), len(clients), counts, suppressed, not left)
 
 
 def lift(settings: Settings, req: Request) -> int:
@@ -170,9 +213,9 @@ def lift(settings: Settings, req: Request) -> int:
     keys = req.identifier_keys(settings.phone_region)
     if req.client:
         keys = {f"client:{req.client}"}
-    endpoints = stack.endpoints(settings)
     hashes = [keyed_hash(settings.privacy_key, req.account, k) for k in keys]
-    return publish(endpoints.kafka_bootstrap, topic_name(settings.topic_prefix), hashes, lift=True)
+    bootstrap = endpoints(settings).kafka_bootstrap
+    return publish(bootstrap, topic_name(settings.topic_prefix), hashes, lift=True)
 
 
 def _request(args: argparse.Namespace, by: str = "cli") -> Request:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -85,9 +86,18 @@ class Settings(BaseSettings):
     ingest_max_batch_events: int = Field(500, description="Most events in one POST (else 413).")
     ingest_max_body_bytes: int = Field(1_048_576, description="Largest request body (else 413).")
     ingest_rate_events_per_second: float = Field(
-        2000.0, description="Per-key token-bucket rate (events/s); past it 429."
+        2000.0,
+        description="Token-bucket rate (events/s) of each write key, or of each source address "
+        "in open mode; past it 429.",
     )
-    ingest_rate_burst: int = Field(10_000, description="Per-key token-bucket burst (events).")
+    ingest_rate_burst: int = Field(
+        10_000, description="Token-bucket burst (events) of each write key or source address."
+    )
+    ingest_trust_forwarded_for: bool = Field(
+        False,
+        description="Open mode behind a reverse proxy: key the rate limit by the first "
+        "X-Forwarded-For address instead of the proxy's.",
+    )
     ingest_future_horizon_s: int = Field(
         900, description="occurred_at further in the future than this is out of horizon."
     )
@@ -113,11 +123,16 @@ class Settings(BaseSettings):
     ingest_max_in_flight: int = Field(
         100_000, description="Most unacknowledged messages before answering 503."
     )
+    import_batch_rows: int = Field(
+        1000, description="touchline import: rows validated and published per batch."
+    )
 
     # --- stream processing -----------------------------------------------------------------
     worker_id: str = Field("touchline-worker", description="Faust app id (consumer group).")
     session_timeout_minutes: int = Field(30, description="Inactivity that starts a new session.")
-    lookback_days: int = Field(90, description="Touch lookback for the client card (max 365).")
+    lookback_days: int = Field(
+        90, ge=1, le=365, description="Touch lookback for the client card (max 365)."
+    )
     multichannel_min_channels: int = Field(
         2, description="Distinct channels before a contact that make it multichannel."
     )
@@ -147,6 +162,14 @@ class Settings(BaseSettings):
     )
     worker_metrics_port: int = Field(
         0, description="Port of the worker's Prometheus /metrics; 0 = no metrics server."
+    )
+    worker_record_chunk: int = Field(
+        100, description="Events per Redis record-script call (a batch is pipelined in chunks)."
+    )
+    worker_dedupe_days: int = Field(
+        30,
+        description="How long the worker keeps each event's result, so a redelivered event is "
+        "re-emitted byte for byte instead of counted again (days).",
     )
 
     # --- sink ------------------------------------------------------------------------------
@@ -202,3 +225,18 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_error(exc: ValidationError) -> str:
+    """One line naming each refused variable and why, e.g. ``TOUCHLINE_LOOKBACK_DAYS: Input should
+    be less than or equal to 365 (got 400)``."""
+    return "; ".join(
+        f"TOUCHLINE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']} (got {e.get('input')!r})"
+        for e in exc.errors()
+    )
+
+
+def default(name: str) -> Any:
+    """The default of setting ``name``, for the inner configs whose fields mirror settings: they
+    take it from here rather than restating it."""
+    return Settings.model_fields[name].get_default(call_default_factory=True)

@@ -6,7 +6,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from touchline import retention
 from touchline.contracts import Contracts, family_topics, load_cached
-from touchline.services import stack
+from touchline.endpoints import Endpoints, endpoints
 from touchline.settings import Settings
 
 
@@ -73,17 +73,15 @@ def ensure(
                 raise RuntimeError(f"could not create topic {name}: {exc}") from exc
 
 
-def ready(
-    settings: Settings, endpoints: stack.Endpoints | None = None
-) -> tuple[stack.Endpoints, Contracts]:
+def ready(settings: Settings, where: Endpoints | None = None) -> tuple[Endpoints, Contracts]:
     """Where the services are and the contracts, with every topic of the pipeline created."""
-    endpoints = endpoints or stack.endpoints(settings)
+    where = where or endpoints(settings)
     contracts = load_cached(settings.schemas_dir)
     ensure(
-        endpoints.kafka_bootstrap,
+        where.kafka_bootstrap,
         every(settings, contracts),
         settings.topic_partitions,
         settings.kafka_max_message_bytes,
     )
-    retention.apply(endpoints.kafka_bootstrap, settings, contracts)
-    return endpoints, contracts
+    retention.apply(where.kafka_bootstrap, settings, contracts)
+    return where, contracts

@@ -22,7 +22,6 @@ from typing import Any
 from producers.adapters.native import (
     AdapterError,
     account,
-    client_id,
     envelope,
     epoch_ms,
     items,
@@ -31,6 +30,7 @@ from producers.adapters.native import (
     text,
     web_context,
 )
+from touchline.clientid import client_id_from_ga
 
 TITLE = "booking widget (tag-manager data layer)"
 SOURCE = "booking_widget"
@@ -60,7 +60,10 @@ def convert(payload: Any, bound_account: str | None) -> list[dict[str, Any]]:
         source=SOURCE,
         account_id=account(push, bound_account),
         ids={
-            "cid": client_id(text(push, "cid", "$") or text(push, "_ga", "$")),
+            "cid": (
+                client_id_from_ga(text(push, "cid", "$"))
+                or client_id_from_ga(text(push, "_ga", "$"))
+            ),
             "session_id": text(push, "session_id", "$"),
         },
         location_id=text(push, "location_id", "$"),

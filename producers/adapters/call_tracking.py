@@ -20,7 +20,6 @@ from typing import Any
 from producers.adapters.native import (
     account,
     boolean,
-    client_id,
     envelope,
     epoch_ms,
     integer,
@@ -30,6 +29,7 @@ from producers.adapters.native import (
     text,
     web_context,
 )
+from touchline.clientid import client_id_from_ga
 
 TITLE = "call tracking (call notification)"
 SOURCE = "call_tracking"
@@ -56,7 +56,7 @@ def convert(payload: Any, bound_account: str | None) -> list[dict[str, Any]]:
                 source=SOURCE,
                 account_id=acc,
                 ids={
-                    "cid": client_id(text(call, "client_id", "$")),
+                    "cid": client_id_from_ga(text(call, "client_id", "$")),
                     "phone": caller,
                     "email": text(call, "email", "$"),
                 },

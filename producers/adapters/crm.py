@@ -24,7 +24,6 @@ from typing import Any
 from producers.adapters.native import (
     AdapterError,
     account,
-    client_id,
     envelope,
     epoch_ms,
     items,
@@ -35,6 +34,7 @@ from producers.adapters.native import (
     text,
     web_context,
 )
+from touchline.clientid import client_id_from_ga
 
 TITLE = "CRM (lead/deal export rows)"
 SOURCE = "crm"
@@ -74,7 +74,10 @@ def row_to_event(row: Any, bound_account: str | None, path: str = "$") -> dict[s
             source=SOURCE,
             account_id=acc,
             ids={
-                "cid": client_id(text(r, "cid", path) or text(r, "_ga", path)),
+                "cid": (
+                    client_id_from_ga(text(r, "cid", path))
+                    or client_id_from_ga(text(r, "_ga", path))
+                ),
                 "email": text(r, "email", path),
                 "phone": text(r, "phone", path),
                 "external_ids": {SYSTEM: contact} if contact else {},

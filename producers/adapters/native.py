@@ -33,7 +33,6 @@ WEB_FIELDS = (
     "user_agent",
     "ip",
 )
-_GA_COOKIE = re.compile(r"^GA[0-9]+\.[0-9]+\.([0-9]+\.[0-9]+)$")
 # ASCII digits only: ``str.isdigit`` and ``\d`` also take "²" or "٣", which int() may refuse.
 # At most 19 digits: every int64 fits, and int() never meets a 4300-digit string.
 _INTEGER = re.compile(r"[+-]?[0-9]{1,19}")
@@ -161,14 +160,6 @@ def epoch_ms(d: dict[str, Any], key: str, path: str, required: bool = False) -> 
         except (OverflowError, ValueError) as exc:  # year 1 or 9999 with an offset
             raise AdapterError(where, "is out of range for a time") from exc
     raise AdapterError(where, _TIME_REASON)
-
-
-def client_id(value: str | None) -> str | None:
-    """The web analytics client id from a ``_ga`` cookie value (``GA1.2.X.Y`` -> ``X.Y``)."""
-    if value is None:
-        return None
-    match = _GA_COOKIE.match(value)
-    return match.group(1) if match else value
 
 
 def account(payload: dict[str, Any], bound: str | None, key: str = "account_id") -> str:

@@ -19,10 +19,10 @@ import pytest
 
 from pipeline import devices
 from pipeline.channels import classify
-from pipeline.clientid import client_id_from_ga
-from pipeline.normalize import normalize_email, normalize_phone
 from pipeline.sessions import SessionState, campaign_key, live, next_session
 from pipeline.utm import effective_campaign, referrer_host
+from touchline.clientid import client_id_from_ga
+from touchline.normalize import normalize_email, normalize_phone
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench-results" / "enrichment.json"
 

@@ -29,11 +29,11 @@ import pytest
 from confluent_kafka import Producer
 
 from producers.events import Prepared, now_ms, prepare
-from producers.publisher import producer_config
 from tests.support import settings_env, wait_for
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
+from touchline.producer import producer_config
 from touchline.services.process import free_port, port_open
 from touchline.settings import REPO_ROOT, Settings
 

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from pipeline.card import Rules, touches_of
-from pipeline.identity import extract
 from pipeline.processor import Config, Processor
 from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
 from producers.generator import GeneratorConfig, generate
 from touchline.codec import Codec
 from touchline.contracts import load
+from touchline.identity import extract
 from touchline.services.stack import Endpoints
 from touchline.settings import REPO_ROOT
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from producers.adapters import ADAPTERS, AdapterError, booking_widget, call_tracking, crm, studio
-from producers.adapters.native import client_id, minor_units, stable_event_id
+from producers.adapters.native import minor_units, stable_event_id
 from producers.events import Prepared, prepare
+from touchline.clientid import client_id_from_ga
 from touchline.contracts import load_cached
 from touchline.settings import Settings
 
@@ -458,13 +459,47 @@ def test_crm_rows_error_path_includes_the_row_index() -> None:
 
 
 def test_native_readers() -> None:
-    assert client_id("GA1.2.147852369.3692587411") == "147852369.3692587411"
-    assert client_id("147852369.3692587411") == "147852369.3692587411"
+    assert client_id_from_ga("GA1.2.147852369.3692587411") == "147852369.3692587411"
+    assert client_id_from_ga("147852369.3692587411") == "147852369.3692587411"
     assert minor_units({"a": "0.015"}, "a", "$") == 2  # banker's rounding of half a cent
     assert minor_units({"a": -3}, "a", "$") == -300
     with pytest.raises(AdapterError):
         minor_units({"a": "NaN"}, "a", "$")
     assert set(ADAPTERS) == {"booking-widget", "studio", "call-tracking", "crm"}
+
+
+# One _ga parser (touchline.clientid) for the adapters and the worker. The adapters' own parser kept
+# any value it did not recognise as the client id and knew only the ``GA1.2.X.Y`` form; these are
+# the cases where the two differed.
+@pytest.mark.parametrize(
+    ("cookie", "cid"),
+    [
+        ("GA1.2-2.147852369.3692587411", "147852369.3692587411"),  # legacy depth-count form
+        ("ga1.2.147852369.3692587411", "147852369.3692587411"),  # lower case
+        ('"_ga=GA1.2.147852369.3692587411" ', "147852369.3692587411"),  # quoted, prefixed
+        ("not-a-cookie", None),  # garbage: no client id, not the garbage itself
+        ("GS1.1.1692000000.1.1.1692000100.0.0.0", None),  # a GA4 session cookie
+        ("GA1.2.١٢٣.٤٥٦", None),  # non-ASCII digits
+    ],
+)
+def test_adapters_read_cookies_with_the_one_ga_parser(cookie: str, cid: str | None) -> None:
+    widget = {
+        "event": "appointment_booking",
+        "occurred_at": T_ISO,
+        "account_id": "a",
+        "_ga": cookie,
+    }
+    ((event,),) = [booking_widget.convert(widget, None)]
+    call = call_tracking.convert({**CALL, "client_id": cookie}, None)[0]
+    row = crm.convert({**ROW, "cid": "", "_ga": cookie}, None)[0]
+    assert [e["envelope"]["ids"].get("cid") for e in (event, call, row)] == [cid, cid, cid]
+
+
+def test_a_garbage_cid_falls_back_to_the_ga_cookie() -> None:
+    widget = {"event": "appointment_booking", "occurred_at": T_ISO, "account_id": "a"}
+    (event,) = booking_widget.convert({**widget, "cid": "n/a", "_ga": "GA1.2.1.2"}, None)
+    (row,) = crm.convert({**ROW, "cid": "n/a", "_ga": "GA1.2.1.2"}, None)
+    assert event["envelope"]["ids"]["cid"] == row["envelope"]["ids"]["cid"] == "1.2"
 
 
 # Issue 17: limits at the door. Times that leave datetime's range once moved to UTC, and digits

@@ -343,3 +343,46 @@ def test_ingest_config_reads_the_settings() -> None:
     assert cfg.write_keys == {"k": "acc"}
     assert cfg.max_batch_events == 7
     assert cfg.max_body_bytes == IngestConfig().max_body_bytes == Settings().ingest_max_body_bytes
+
+
+def test_rate_limit_is_per_source_address_in_open_mode_and_per_key() -> None:
+    client, _ = make_client(IngestConfig(rate_events_per_second=0.001, rate_burst=3))
+    with client:
+        busy = {"x-forwarded-for": "10.0.0.1"}  # ignored: not behind a trusted proxy
+        assert client.post("/v1/events", json=fresh_events(3), headers=busy).status_code == 202
+        assert client.post("/v1/events", json=fresh_events(1)).status_code == 429  # same peer
+    client, _ = make_client(
+        IngestConfig(rate_events_per_second=0.001, rate_burst=3, trust_forwarded_for=True)
+    )
+    with client:
+        for sender in ("10.0.0.1", "10.0.0.2"):  # a busy sender does not throttle another
+            sent = client.post(
+                "/v1/events", json=fresh_events(3), headers={"x-forwarded-for": sender}
+            )
+            assert sent.status_code == 202
+        again = client.post(
+            "/v1/events", json=fresh_events(1), headers={"x-forwarded-for": "10.0.0.1, 10.9.9.9"}
+        )
+        assert again.status_code == 429
+    keys = {"key-aaaaaa-1": "*", "key-aaaaaa-2": "*"}  # same 6-character prefix, two buckets
+    client, _ = make_client(
+        IngestConfig(write_keys=keys, rate_events_per_second=0.001, rate_burst=3)
+    )
+    with client:
+        for key in keys:
+            sent = client.post("/v1/events", json=fresh_events(3), headers={"x-touchline-key": key})
+            assert sent.status_code == 202
+
+
+def test_token_buckets_forget_refilled_senders() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(rate=1, burst=2, clock=lambda: now[0], max_principals=3)
+    for sender in "abc":
+        assert buckets.take(sender, 2) == 0
+    now[0] = 1.0  # nobody has refilled yet: the oldest half goes
+    assert buckets.take("d", 2) == 0
+    assert len(buckets._buckets) <= 3
+    assert buckets.take("e", 2) == 0
+    now[0] = 10.0  # everyone has refilled: all of them go
+    assert buckets.take("f", 1) == 0
+    assert set(buckets._buckets) == {"f"}

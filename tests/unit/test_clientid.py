@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.clientid import client_id_from_ga
+from touchline.clientid import client_id_from_ga
 
 
 @pytest.mark.parametrize(

@@ -1,65 +1,76 @@
-"""Contracts stay backward compatible: the schemas in the tree read data written with the committed
-ones. Also proves the checker catches what it must."""
+"""Contracts stay backward compatible: the schemas in the tree read data written with every released
+version (``schema-versions/``), and a changed schema is released as a new version. Also proves the
+checker catches what it must. ``test_evolution_clone.py`` breaks a schema in a clone and sees this
+file fail there."""
 
 from __future__ import annotations
 
 import copy
 import json
-import shutil
-import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from touchline.contracts import expand, load
-from touchline.evolution import check, empirical_problems, resolution_problems, sample
+from devtools import schema_versions
+from devtools.evolution import check, empirical_problems, resolution_problems, sample
+from touchline.contracts import load
 from touchline.settings import REPO_ROOT
 
 CURRENT = load(REPO_ROOT / "schemas")
+LOCKED = schema_versions.released()
+NOW = schema_versions.current(REPO_ROOT / "schemas")
 
 
-def _git(*args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=30
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def _base_schemas() -> tuple[str, dict[str, dict[str, Any]]]:
-    """The committed schemas to compare against: origin/main if it exists, else HEAD."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed: no committed schemas to compare with")
-    if _git("rev-parse", "--is-inside-work-tree") is None:
-        pytest.skip(f"{REPO_ROOT} is not a git work tree: no committed schemas to compare with")
-    rev = next((r for r in ("origin/main", "HEAD") if _git("rev-parse", "--verify", "-q", r)), None)
-    if rev is None:
-        pytest.skip("the repository has no commits yet: every schema is new")
-    listing = _git("ls-tree", "-r", "--name-only", rev, "--", "schemas") or ""
-    raw: dict[str, dict[str, Any]] = {}
-    for path in listing.split():
-        if path.endswith(".avsc"):
-            text = _git("show", f"{rev}:{path}")
-            if text is not None:
-                schema = json.loads(text)
-                name = schema["name"]
-                full = name if "." in name else f"{schema.get('namespace', '')}.{name}"
-                raw[full.lstrip(".")] = schema
-    return rev, raw
-
-
-@pytest.mark.parametrize("name", sorted(CURRENT.raw))
-def test_schema_reads_data_written_with_the_committed_version(name: str) -> None:
-    rev, old_raw = _base_schemas()
-    if name not in old_raw:
-        return  # a new schema: nothing was written with an older version
-    old = expand(name, old_raw)
-    problems = check(old, CURRENT.expanded[name])
-    assert problems == [], f"{name} is not backward compatible with {rev}: " + "; ".join(
-        map(str, problems)
+@pytest.mark.parametrize("name", sorted(NOW))
+def test_schema_reads_data_written_with_every_released_version(name: str) -> None:
+    problems = schema_versions.incompatibilities(name, NOW[name], LOCKED.get(name, []))
+    assert problems == [], f"{name} is not backward compatible: " + "; ".join(
+        f"released v{n}: {p}" for n, p in problems
     )
+
+
+@pytest.mark.parametrize("name", sorted(NOW))
+def test_schema_is_its_latest_released_version(name: str) -> None:
+    versions = LOCKED.get(name, [])
+    assert versions, f"{name} was never released: run `python -m devtools.schema_versions release`"
+    assert schema_versions.dumps(versions[-1]) == schema_versions.dumps(NOW[name]), (
+        f"{name} changed since v{len(versions)}: run `python -m devtools.schema_versions release`"
+    )
+
+
+def test_no_released_schema_was_removed() -> None:
+    assert sorted(set(LOCKED) - set(NOW)) == []
+
+
+def test_release_adds_a_version_for_a_compatible_change_and_refuses_a_breaking_one(
+    tmp_path: Path,
+) -> None:
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    released = tmp_path / "released"
+    thing = copy.deepcopy(BASE)
+    (schemas / "t.Thing.avsc").write_text(json.dumps(thing))
+    assert [p.name for p in schema_versions.release(schemas, released)] == ["v1.avsc"]
+    assert schema_versions.release(schemas, released) == []  # unchanged: no new version
+    thing["doc"] = "only the documentation changed"
+    (schemas / "t.Thing.avsc").write_text(json.dumps(thing))
+    assert schema_versions.findings(schemas, released) == []
+    thing["fields"].append({"name": "extra", "type": ["null", "long"], "default": None})
+    (schemas / "t.Thing.avsc").write_text(json.dumps(thing))
+    assert [str(f) for f in schema_versions.findings(schemas, released)] == [
+        "t.Thing: differs from its latest released version (v1): record it with "
+        "`python -m devtools.schema_versions release`"
+    ]
+    assert [p.name for p in schema_versions.release(schemas, released)] == ["v2.avsc"]
+    # v2 has `extra` with a default; making it required breaks v1 (which lacks it).
+    _field(thing, "extra").update(type="long")
+    del _field(thing, "extra")["default"]
+    (schemas / "t.Thing.avsc").write_text(json.dumps(thing))
+    with pytest.raises(ValueError, match=r"t.Thing: cannot read data written with released v1"):
+        schema_versions.release(schemas, released)
+    assert sorted(p.name for p in (released / "t.Thing").iterdir()) == ["v1.avsc", "v2.avsc"]
+    assert any("released v1" in str(f) for f in schema_versions.findings(schemas, released))
 
 
 # --- the checker itself ------------------------------------------------------------------------

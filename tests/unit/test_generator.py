@@ -266,8 +266,8 @@ def test_command_needs_a_destination() -> None:
 
 
 def test_planted_phones_and_emails_survive_normalisation() -> None:
-    from pipeline.normalize import normalize_email, normalize_phone
     from producers.generator import GeneratorConfig, generate
+    from touchline.normalize import normalize_email, normalize_phone
 
     persons = generate(GeneratorConfig(clients=300, seed=3)).truth.persons.values()
     assert all(normalize_phone(p.phone) for p in persons if p.phone)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.normalize import normalize_email, normalize_external_id, normalize_phone
+from touchline.normalize import normalize_email, normalize_external_id, normalize_phone
 
 
 @pytest.mark.parametrize(

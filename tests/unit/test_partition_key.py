@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from producers.events import partition_key
+from producers.events import Prepared, partition_key, prepare
+from touchline.contracts import load_cached
+from touchline.settings import REPO_ROOT
 
 
 def datum(**ids: Any) -> dict[str, Any]:
@@ -32,3 +34,27 @@ def test_the_strongest_identifier_present_wins_and_garbage_falls_through() -> No
         datum(external_ids={"studio": " c-9 "})
     )
     assert partition_key(datum()) == b"e-1"
+
+
+def test_prepare_reads_phones_in_the_configured_region() -> None:
+    """TOUCHLINE_PHONE_REGION reaches the partition key, as it reaches the worker: with AT, a
+    Viennese number written nationally and internationally is one key; with DE it is not."""
+    contracts = load_cached(REPO_ROOT / "schemas")
+
+    def key(phone: str, region: str) -> bytes:
+        event = {
+            "envelope": {
+                "event_type": "contact_call",
+                "occurred_at": 1_795_000_000_000,
+                "source": "call_tracking",
+                "account_id": "a",
+                "ids": {"phone": phone},
+            },
+            "contact_id": "c-1",
+        }
+        prepared = prepare(contracts, event, 1_795_000_000_001, phone_region=region)
+        assert isinstance(prepared, Prepared), prepared
+        return prepared.key
+
+    assert key("01 5123456", "AT") == key("+43 1 5123456", "AT") == b"+4315123456"
+    assert key("01 5123456", "DE") != b"+4315123456"

@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 
 from pipeline.processor import Processor
 from pipeline.store import ClientStore
-from pipeline.suppression import SuppressionList, keyed_hash, stored_identifiers
 from producers.admin import add_admin_routes
 from producers.events import Prepared, prepare
 from touchline import privacy
 from touchline.codec import Codec
 from touchline.contracts import load_cached
 from touchline.settings import Settings
+from touchline.suppression import SuppressionList, keyed_hash, stored_identifiers
 
 SETTINGS = Settings(
     topic_prefix="unit",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,18 @@ def test_queries_include_shared_fragments_once_expanded() -> None:
         assert ") AS stitched" in sql and "{client:String}" in sql
     fragment = (clickhouse.SQL / "fragments" / "client_lookup.sql").read_text()
     assert fragment.rstrip("\n") in clickhouse.query_sql("client_card")
+
+
+def test_fragments_include_fragments_but_never_themselves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql = clickhouse.query_sql("booking_funnel")  # booking_visits includes event_time_touches
+    assert clickhouse._INCLUDE.search(sql) is None and "et_touches AS (" in sql
+    (tmp_path / "queries").mkdir()
+    (tmp_path / "fragments").mkdir()
+    (tmp_path / "queries" / "q.sql").write_text("SELECT 1\n-- include: a\n")
+    (tmp_path / "fragments" / "a.sql").write_text("-- include: b\n")
+    (tmp_path / "fragments" / "b.sql").write_text("-- include: a\n")
+    monkeypatch.setattr(clickhouse, "SQL", tmp_path)
+    with pytest.raises(TouchlineError, match="fragment 'a' includes itself"):
+        clickhouse.query_sql("q")

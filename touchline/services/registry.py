@@ -15,12 +15,11 @@ import tarfile
 import urllib.request
 from pathlib import Path
 
+from touchline.endpoints import local_registry_url
 from touchline.errors import TouchlineError
 from touchline.services import process
 from touchline.services.kafka import require_java
 from touchline.settings import Settings
-
-CCOMPAT = "/apis/ccompat/v7"
 
 
 def distribution(settings: Settings) -> Path:
@@ -77,15 +76,11 @@ def start(settings: Settings, run_dir: Path, port: int) -> None:
         run_dir,
     )
     process.wait_until(
-        lambda: healthy(url(port)),
+        lambda: healthy(local_registry_url(port)),
         90,
         f"the schema registry (log: {run_dir / 'registry.log'})",
         lambda: proc.poll() is None,
     )
-
-
-def url(port: int) -> str:
-    return f"http://127.0.0.1:{port}{CCOMPAT}"
 
 
 def healthy(base: str) -> bool:

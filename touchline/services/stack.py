@@ -8,63 +8,23 @@ Ports are chosen once (or taken from TOUCHLINE_KAFKA_PORT / TOUCHLINE_REDIS_PORT
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from touchline.endpoints import (  # re-exported: where the services are
+    Endpoints,
+    endpoints,
+    load_state,
+    local_registry_url,
+    state_file,
+)
 from touchline.errors import TouchlineError
 from touchline.services import kafka, process, redis, registry
 from touchline.settings import Settings
 
 
-@dataclass(frozen=True)
-class Endpoints:
-    kafka_bootstrap: str
-    redis_url: str
-    clickhouse_dsn: str
-    schema_registry_url: str | None
-
-
-def _state_file(settings: Settings) -> Path:
-    return settings.state_dir / "services.json"
-
-
-def _load_state(settings: Settings) -> dict[str, Any]:
-    try:
-        return dict(json.loads(_state_file(settings).read_text()))
-    except FileNotFoundError:
-        return {}
-
-
 def _save_state(settings: Settings, state: dict[str, Any]) -> None:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    _state_file(settings).write_text(json.dumps(state, indent=2))
-
-
-def endpoints(settings: Settings) -> Endpoints:
-    """Where each service is, from the environment first, else from the local stack's state."""
-    state = _load_state(settings)
-    bootstrap = settings.kafka_bootstrap
-    if bootstrap is None:
-        if "kafka" not in state:
-            raise TouchlineError(
-                "no Kafka: run `touchline services up` or set TOUCHLINE_KAFKA_BOOTSTRAP"
-            )
-        bootstrap = f"127.0.0.1:{state['kafka']['port']}"
-    redis_url = settings.redis_url
-    if redis_url is None:
-        if "redis" not in state:
-            raise TouchlineError("no Redis: run `touchline services up` or set TOUCHLINE_REDIS_URL")
-        redis_url = f"redis://127.0.0.1:{state['redis']['port']}/0"
-    registry_url = settings.schema_registry_url
-    if registry_url is None and settings.local_registry and "registry" in state:
-        registry_url = registry.url(state["registry"]["port"])
-    return Endpoints(
-        kafka_bootstrap=bootstrap,
-        redis_url=redis_url,
-        clickhouse_dsn=settings.effective_clickhouse_dsn,
-        schema_registry_url=registry_url,
-    )
+    state_file(settings).write_text(json.dumps(state, indent=2))
 
 
 def _pick(configured: int, remembered: int | None, what: str, env: str) -> int:
@@ -79,7 +39,7 @@ def _pick(configured: int, remembered: int | None, what: str, env: str) -> int:
 
 def up(settings: Settings) -> Endpoints:
     """Start whatever is not running yet and not given by the environment; idempotent."""
-    state = _load_state(settings)
+    state = load_state(settings)
     run = settings.state_dir
     if settings.kafka_bootstrap is None:
         kdir = run / "kafka"
@@ -127,7 +87,7 @@ def down(settings: Settings) -> list[str]:
 
 
 def status(settings: Settings) -> dict[str, str]:
-    state = _load_state(settings)
+    state = load_state(settings)
     out: dict[str, str] = {}
     if settings.kafka_bootstrap:
         ok = kafka.metadata_ok(settings.kafka_bootstrap)
@@ -154,7 +114,7 @@ def status(settings: Settings) -> dict[str, str]:
         ok = registry.healthy(settings.schema_registry_url)
         out["registry"] = f"{'up' if ok else 'DOWN'} (external {settings.schema_registry_url})"
     elif process.read_pid(spid := settings.state_dir / "registry" / "registry.pid"):
-        base = registry.url(state["registry"]["port"])
+        base = local_registry_url(state["registry"]["port"])
         ok = registry.healthy(base)
         out["registry"] = f"{'up' if ok else 'starting/unhealthy'} {base} pid {spid.read_text()}"
     else:

@@ -7,11 +7,13 @@
 -- stops at the first step taken out of order (a step whose previous step was not reached).
 -- Filters: {account}, dates {from}..{to} inclusive, {location} (location_id or a line's store),
 -- {service} (a line's service) — a client counts when any of their steps matches.
--- {breakdown}: '' | store | service | resource | channel | campaign | device — the first non-empty
--- value among the client's steps, '(none)' if there is none.
+-- {breakdown}: '' | store | service | resource | device — the first non-empty value among the
+-- client's steps, '(none)' if there is none; channel | campaign — those of the client's booking
+-- visit in event time (fragments/booking_visits.sql).
 -- Reads booking_steps_canonical without FINAL: a redelivered step cannot change a level, a first
 -- value or a filter match.
 WITH
+    -- include: booking_visits
     if({profiles:UInt8} = 1,
        ['appointment_booking_start', 'appointment_booking_step_profiles',
         'appointment_booking_step_stores_and_services', 'appointment_booking_step_resources',
@@ -44,10 +46,16 @@ WITH
     ),
     counts AS (
         SELECT
-            if(bd_first = '', '(none)', bd_first) AS breakdown,
+            if(bd_client = '', '(none)', bd_client) AS breakdown,
             step_no,
             countIf(level >= step_no) AS clients
-        FROM per_client
+        FROM (
+            SELECT level,
+                   if({breakdown:String} IN ('channel', 'campaign'), v.visit_bd, p.bd_first)
+                       AS bd_client
+            FROM per_client AS p
+            LEFT JOIN booking_visits AS v ON v.client_id = p.client_id
+        )
         ARRAY JOIN range(1, n_steps + 1) AS step_no
         GROUP BY breakdown, step_no
     )

@@ -1,10 +1,12 @@
 -- Booking outcomes per breakdown value: clients who started, reached success or failed (in
--- [from, to], same filters and breakdown rule as booking_funnel), and the time to convert: from the
+-- [from, to], same filters and breakdown rules as booking_funnel), and the time to convert: from the
 -- client's first start to their first success at or after it, in seconds (nearest-rank median and
 -- p90 over the clients who converted).
 -- Reads booking_steps_canonical without FINAL: every per-client aggregate here is a min, a first
 -- value or "any step", which a redelivered step cannot change.
-WITH per_client AS (
+WITH
+-- include: booking_visits
+per_client AS (
     SELECT
         client_id,
         minIf(ts, event_type = 'appointment_booking_start') AS first_start,
@@ -27,7 +29,7 @@ SELECT breakdown, started, succeeded, failed, success_rate, failed_rate, convert
        ttc_median_s, ttc_p90_s
 FROM (
 SELECT
-    if(bd_first = '', '(none)', bd_first) AS breakdown,
+    if(bd_client = '', '(none)', bd_client) AS breakdown,
     countIf(has_start) AS started,
     countIf(has_success) AS succeeded,
     countIf(has_failed) AS failed,
@@ -38,7 +40,12 @@ SELECT
     length(ttc) AS converted,
     if(converted = 0, NULL, ttc[intDiv(50 * converted + 99, 100)]) AS ttc_median_s,
     if(converted = 0, NULL, ttc[intDiv(90 * converted + 99, 100)]) AS ttc_p90_s
-FROM per_client
+FROM (
+    SELECT p.*, if({breakdown:String} IN ('channel', 'campaign'), v.visit_bd, p.bd_first)
+        AS bd_client
+    FROM per_client AS p
+    LEFT JOIN booking_visits AS v ON v.client_id = p.client_id
+)
 GROUP BY breakdown
 )
 ORDER BY breakdown

@@ -15,8 +15,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pipeline.clientid import client_id_from_ga
-from pipeline.normalize import normalize_email, normalize_external_id, normalize_phone
+from touchline.clientid import client_id_from_ga
+from touchline.normalize import (
+    PHONE_REGION,
+    normalize_email,
+    normalize_external_id,
+    normalize_phone,
+)
 
 STRONG_KINDS = ("email", "ext.")
 
@@ -44,7 +49,7 @@ def is_strong(key: str) -> bool:
     return key.startswith(STRONG_KINDS)
 
 
-def extract(ids: Mapping[str, Any], default_region: str = "DE") -> Identifiers:
+def extract(ids: Mapping[str, Any], default_region: str = PHONE_REGION) -> Identifiers:
     """Normalise the envelope's identifiers; unusable values (garbage email, impossible phone)
     are dropped here, never guessed."""
     external = ids.get("external_ids") or {}

@@ -23,10 +23,13 @@ from functools import lru_cache
 
 import phonenumbers
 
+from touchline.settings import default
+
 _LABEL = re.compile(r"(?!-)[a-z0-9\-]{1,63}(?<!-)", re.ASCII)
 _TLD = re.compile(r"(?:[a-z]{2,63}|xn--[a-z0-9\-]{1,59})", re.ASCII)
 _LOCAL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f<>()\[\],;:\\\"@]")
 MAX_PHONE_INPUT = 64
+PHONE_REGION: str = default("phone_region")  # TOUCHLINE_PHONE_REGION's default
 
 
 def normalize_email(value: str | None) -> str | None:
@@ -60,7 +63,7 @@ def normalize_email(value: str | None) -> str | None:
 
 
 def normalize_phone(
-    value: str | None, default_region: str = "DE", *, strict: bool = True
+    value: str | None, default_region: str = PHONE_REGION, *, strict: bool = True
 ) -> str | None:
     """E.164 form of a phone number; None unless it is valid (``strict``) or possible."""
     if not value or not isinstance(value, str):

@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import logging
 import threading
-import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -22,6 +21,8 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import Counter
+
+from touchline import clock
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def publish(bootstrap: str, topic: str, hashes: Iterable[str], *, lift: bool = F
         if err is not None:
             errors.append(str(err))
 
-    value = None if lift else orjson.dumps({"state": "suppressed", "at": int(time.time() * 1000)})
+    value = None if lift else orjson.dumps({"state": "suppressed", "at": clock.now_ms()})
     sent = 0
     for h in sorted(set(hashes)):
         producer.produce(topic, key=h.encode(), value=value, on_delivery=done)
