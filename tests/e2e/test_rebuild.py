@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.identity import extract
 from tests.e2e import privacy_support as ps
 from tests.support import drained, touchline_process, wait_for
 from touchline import topics
 from touchline.contracts import load_cached
+from touchline.identity import extract
 from touchline.settings import Settings
 
 pytestmark = pytest.mark.e2e
