@@ -54,7 +54,7 @@ async def find_cluster(
     cluster = RedisCluster(clients=found)
     if not found:
         return cluster
-    async for raw in store.redis.scan_iter(match=glob.escape(base) + "id:*", count=1000):
+    async for raw in store.redis.scan_iter(match=glob.escape(base) + "id:*", count=10_000):
         key = raw.decode()
         owner = await store.redis.get(key)
         if owner is not None and owner.decode() in found:
@@ -100,7 +100,7 @@ async def erase(
     # anchors: the sets of strong identifiers seen with an identifier. Theirs go whole; their
     # strong identifiers (email, source ids) leave everyone else's.
     own = tuple(f"{base}anchors:{i}:" for i in identifiers)
-    async for raw in store.redis.scan_iter(match=glob.escape(base) + "anchors:*", count=1000):
+    async for raw in store.redis.scan_iter(match=glob.escape(base) + "anchors:*", count=10_000):
         key = raw.decode()
         if key.startswith(own):
             removed += int(await store.redis.delete(key))

@@ -104,14 +104,14 @@ async def replay(processor: Processor, events: list[Stored], batch: int) -> Coun
 
 
 async def _existing_keys(store: ClientStore) -> bool:
-    async for _ in store.redis.scan_iter(match=glob.escape(store.prefix) + ":*", count=1000):
+    async for _ in store.redis.scan_iter(match=glob.escape(store.prefix) + ":*", count=10_000):
         return True
     return False
 
 
 async def _flush(store: ClientStore) -> int:
     n = 0
-    async for key in store.redis.scan_iter(match=glob.escape(store.prefix) + ":*", count=1000):
+    async for key in store.redis.scan_iter(match=glob.escape(store.prefix) + ":*", count=10_000):
         n += int(await store.redis.delete(key))
     return n
 

@@ -178,7 +178,7 @@ def redis_dump(s: Settings) -> str:
     r = redis.Redis.from_url(s.redis_url or "")
     parts = []
     try:
-        for key in r.scan_iter(match=f"{s.topic_prefix}:*", count=1000):
+        for key in r.scan_iter(match=f"{s.topic_prefix}:*", count=10_000):
             kind = r.type(key).decode()
             value: Any
             if kind == "string":
@@ -200,7 +200,7 @@ def redis_dump(s: Settings) -> str:
 def flush(s: Settings) -> int:
     r = redis.Redis.from_url(s.redis_url or "")
     try:
-        keys = list(r.scan_iter(match=f"{s.topic_prefix}:*", count=1000))
+        keys = list(r.scan_iter(match=f"{s.topic_prefix}:*", count=10_000))
         return int(r.delete(*keys)) if keys else 0
     finally:
         r.close()
