@@ -1,5 +1,6 @@
-"""`touchline rebuild` (issue 12): after a live run, the test's Redis keys are flushed and rebuilt
-from the raw topics; every person's card must come out as it was before the flush.
+"""`touchline rebuild` (issue 12): after a live run and one erase, the test's Redis keys are
+flushed and rebuilt from the raw topics; every person's card must come out as it was before the
+flush, and the erased person must stay erased.
 
 Real Kafka and Redis, `touchline worker` and `touchline rebuild` processes.
 """
@@ -33,7 +34,13 @@ def test_rebuild_recreates_every_card(live_settings: Settings, tmp_path: Path) -
     raw_group = {s.worker_id: topics.all_raw(s, load_cached(s.schemas_dir))}
     with touchline_process(s, "worker", log=tmp_path / "worker.log"):
         wait_for(lambda: drained(s, raw_group), 240, "the worker to drain", 2)
+    # one person is erased first: the raw topics still hold their events, the rebuild must not
+    # bring them back (it applies the suppression list, as the worker does)
+    gone = next(pid for pid, key in lookups.items() if key.startswith("email:"))
+    erased = ps.touchline(s, "erase", "--account", ps.ACCOUNT, "--email", lookups[gone][6:])
+    assert erased.returncode == 0, erased.stderr[-2000:]
     before = ps.cards(s, lookups)
+    assert before[gone] is None
     assert sum(1 for c in before.values() if c and "contact" in c) > 3, "too few cards to test"
 
     assert ps.flush(s) > 0
