@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the local stack needs from Debian's packages when it is missing:
-# Java 17+ and Maven (the Kafka broker from Maven Central jars) and redis-server.
+# Java 17+ and Maven (the Kafka broker from Maven Central jars), redis-server, and chromium (the test
+# that renders the HTML reports headless).
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 missing=()
@@ -8,6 +9,7 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the HTML report test renders in it
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
   echo "touchline: missing ${missing[*]}: install them with apt-get (needs root)" >&2; exit 2

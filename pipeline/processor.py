@@ -48,6 +48,7 @@ class Config:
     min_channels: int = default("multichannel_min_channels")
     phone_region: str = default("phone_region")
     own_hosts: frozenset[str] = frozenset(default("own_hosts"))
+    ai_assistant_as_referral: bool = default("ai_assistant_as_referral")
     hit_cap: int = default("hit_cap")
     record_chunk: int = default("worker_record_chunk")  # events per record script call
 
@@ -61,6 +62,7 @@ def processor_config(settings: Settings) -> Config:
         min_channels=settings.multichannel_min_channels,
         phone_region=settings.phone_region,
         own_hosts=frozenset(h.lower() for h in settings.own_hosts),
+        ai_assistant_as_referral=settings.ai_assistant_as_referral,
         record_chunk=settings.worker_record_chunk,
     )
 
@@ -178,7 +180,9 @@ class Processor:
             )
         try:
             ids = extract(envelope["ids"], self.config.phone_region)
-            static = enrichment.static(name, datum, self.config.own_hosts)
+            static = enrichment.static(
+                name, datum, self.config.own_hosts, self.config.ai_assistant_as_referral
+            )
         except (ValueError, KeyError, TypeError) as exc:  # bad content never stops the worker
             return self.dead_letter(
                 "enrich", f"{type(exc).__name__}: {exc}", original, topic, partition, offset

@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="The business's own site hosts (JSON list); referrals from them are direct.",
     )
+    ai_assistant_as_referral: bool = Field(
+        False,
+        description="Count visits from AI assistants (ChatGPT, Gemini, Perplexity, ...) as "
+        "referral, as GA4's default channel group does, instead of Touchline's ai_assistant.",
+    )
     worker_batch_size: int = Field(
         500,
         description="Most raw events a worker processes per batch (one Redis call resolves it, "
@@ -210,6 +215,47 @@ class Settings(BaseSettings):
         },
         description="JSON object table -> days a row is kept in ClickHouse (TTL on its event "
         "time, applied by `touchline db migrate` and the sink at start); 0 keeps rows forever.",
+    )
+
+    # --- booking-health anomalies (sinks/anomalies.py, sinks/silence.py) ------------------------
+    anomaly_baseline_weeks: int = Field(
+        4,
+        description="Anomalies: weeks before an hour whose same hour-of-week values give its "
+        "baseline (their median; at least 2 needed).",
+        ge=2,
+    )
+    anomaly_window_hours: int = Field(
+        3,
+        description="Anomalies: hours summed into one score (the hour and the ones before it).",
+        ge=1,
+    )
+    anomaly_threshold: float = Field(
+        4.5,
+        description="Anomalies: a score below -this is a drop, above +this a spike.",
+        gt=0,
+    )
+    anomaly_min_volume: float = Field(
+        20.0,
+        description="Anomalies: minimum expected (drops) or actual (spikes) count in a window, "
+        "and minimum booking starts for conversion rate; below it no alert (quiet hours).",
+        ge=0,
+    )
+    anomaly_silence_score: float = Field(
+        11.0,
+        description="Source silence: alert when the time since a source's last event would have "
+        "held this many clients by its hour-of-week baseline (chance of it by luck: e^-score).",
+        gt=0,
+    )
+    anomaly_silence_min_rate: float = Field(
+        6.0,
+        description="Source silence: no alert in an hour whose hour-of-week baseline has fewer "
+        "clients of the source than this (quiet at night, or a trickle).",
+        ge=0,
+    )
+    anomaly_scan_seconds: float = Field(
+        60.0,
+        description="Sink: seconds between anomaly and source-silence scans (0 = no scans).",
+        ge=0,
     )
 
     @property

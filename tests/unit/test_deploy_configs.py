@@ -184,7 +184,7 @@ def test_compose_documents_the_touchline_env_vars() -> None:
 
 def test_prometheus_scrapes_the_three_processes() -> None:
     config = load_yaml(PROMETHEUS)
-    assert config["rule_files"] == ["alerts.yml"]
+    assert config["rule_files"][0] == "alerts.yml"
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     ingest_port = Settings.model_fields["ingest_port"].default
     expected = {
