@@ -255,3 +255,27 @@ def merge_setup(
         view({"email": email, "cid": cid}, (i + 1) * 3_600_000) for i, cid in enumerate(cids[:2])
     ]
     return first, then
+
+
+def families(s: Settings) -> list[str]:
+    """Every event family of the contracts (not the pipeline's own records)."""
+    contracts = load_cached(s.schemas_dir)
+    own = (ENRICHED, MERGE)
+    return sorted(n for n in contracts.families if n not in own and not n.endswith("DeadLetter"))
+
+
+def person_everywhere(
+    families: list[str], clients: int, seed: int
+) -> tuple[str, Any, list[tuple[str, Raw]], list[tuple[str, Raw]]]:
+    """Generated journeys with one multi-device person planted in every family and in a merge:
+    (person id, person, the events to process first, every other event)."""
+    events, truth = journeys(clients=clients, seed=seed)
+    pid = max(
+        truth.persons, key=lambda p: (len(truth.persons[p].cids), bool(truth.persons[p].email), p)
+    )
+    person = truth.persons[pid]
+    assert person.email and len(person.cids) > 1, "the generator planted no multi-device person"
+    planted = plant_everywhere(events, truth, pid, families, seed=3)
+    first, then = merge_setup(events, person.email, person.cids, seed=4)
+    raws = encode(sorted(events + planted + then, key=lambda e: e["envelope"]["occurred_at"]))
+    return pid, person, encode(first), raws

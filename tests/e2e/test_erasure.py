@@ -22,11 +22,11 @@ from tests import reference_reports as ref
 from tests.e2e import privacy_support as ps
 from tests.support import drained, touchline_process, wait_for
 from touchline import topics
-from touchline.contracts import ENRICHED, MERGE, load_cached
 from touchline.settings import Settings
 
 pytestmark = pytest.mark.e2e
 TABLES = ("events", "touches", "order_lines", "booking_steps", "client_profiles", "identity_merges")
+Event = dict[str, Any]
 DAILY = (
     "SELECT toString(day), uniqExactMerge(events), uniqExactMerge(clients) "
     "FROM `{db}`.daily_events GROUP BY day ORDER BY day"
@@ -114,6 +114,40 @@ def _suppressed(port: int) -> float:
     return 0.0
 
 
+def _cluster(enriched: list[Event], merges: list[Event], email: str) -> set[str]:
+    """The client as the pipeline knows them: the clients of events carrying their email, with
+    every client merged into or from them (a cookie never linked to the email is, for anyone,
+    somebody else)."""
+    clients = {e["client_id"] for e in enriched if e["email"] == email}
+    for _ in range(5):
+        clients |= {
+            c
+            for m in merges
+            if {m["from_client_id"], m["to_client_id"]} & clients
+            for c in (m["from_client_id"], m["to_client_id"])
+        }
+    return clients
+
+
+def _reports_and_log(
+    s: Settings, enriched: list[Event], merges: list[Event], clients: set[str]
+) -> list[Any]:
+    """Every report equals the reference computed without the clients, daily_events too;
+    returns the erasure log's rows."""
+    left = [e for e in enriched if e["client_id"] not in clients]
+    left_merges = [m for m in merges if not {m["from_client_id"], m["to_client_id"]} & clients]
+    params = _report_params(enriched)
+    log_sql = "SELECT * FROM `{db}`.erasure_log"
+    got = ps.clickhouse(s, {"queries": params, "sql": {"daily": DAILY, "log": log_sql}})
+    log, daily = got.pop("log"), got.pop("daily")
+    canon = ref.canonical(left, left_merges)
+    differ = [q for q, p in params.items() if got[q] != _plain(getattr(ref, q)(canon, p))]
+    assert not differ, f"reports differ from the reference without the person: {differ}"
+    assert daily == _daily(left)
+    result: list[Any] = log
+    return result
+
+
 def test_erase_leaves_no_trace_and_keeps_the_person_erased(
     live_settings: Settings, tmp_path: Path
 ) -> None:
@@ -121,21 +155,9 @@ def test_erase_leaves_no_trace_and_keeps_the_person_erased(
     s = ps.isolated(live_settings, tmp_path, "erase").model_copy(
         update={"worker_metrics_port": port}
     )
-    contracts = load_cached(s.schemas_dir)
-    families = sorted(
-        n for n in contracts.families if n not in (ENRICHED, MERGE) and not n.endswith("DeadLetter")
-    )
+    families = ps.families(s)
     topics.ready(s)
-    events, truth = ps.journeys(clients=12, seed=12)
-    pid = max(
-        truth.persons, key=lambda p: (len(truth.persons[p].cids), bool(truth.persons[p].email), p)
-    )
-    person = truth.persons[pid]
-    assert person.email and len(person.cids) > 1, "the generator planted no multi-device person"
-    planted = ps.plant_everywhere(events, truth, pid, families, seed=3)
-    first, then = ps.merge_setup(events, person.email, person.cids, seed=4)
-    raws = ps.encode(sorted(events + planted + then, key=lambda e: e["envelope"]["occurred_at"]))
-    first_raws = ps.encode(first)
+    pid, person, first_raws, raws = ps.person_everywhere(families, clients=12, seed=12)
     ps.produce(s, [raw for _, raw in first_raws])
     with touchline_process(s, "worker", log=tmp_path / "worker.log"):
         worker_group = {s.worker_id: ps.groups(s)[s.worker_id]}
@@ -143,17 +165,7 @@ def test_erase_leaves_no_trace_and_keeps_the_person_erased(
         ps.produce(s, [raw for _, raw in raws])
         with ps.sink_running(s, tmp_path, "sink1.log"):
             enriched, merges = ps.outputs(s)
-            # the client as the pipeline knows them: the clients of events carrying their
-            # email, with every client merged into or from them (a cookie never linked to the
-            # email is, for anyone, somebody else)
-            clients = {e["client_id"] for e in enriched if e["email"] == person.email}
-            for _ in range(5):
-                clients |= {
-                    c
-                    for m in merges
-                    if {m["from_client_id"], m["to_client_id"]} & clients
-                    for c in (m["from_client_id"], m["to_client_id"])
-                }
+            clients = _cluster(enriched, merges, person.email)
             their_events = [e for e in enriched if e["client_id"] in clients]
             assert {e["family"] for e in their_events} == set(families), "not in every family"
             assert any(m["from_client_id"] in clients for m in merges), "no merge of theirs"
@@ -164,33 +176,21 @@ def test_erase_leaves_no_trace_and_keeps_the_person_erased(
             done = ps.touchline(s, "erase", "--account", ps.ACCOUNT, "--email", email)
             assert done.returncode == 0, done.stderr[-3000:]
             assert "verified" in done.stdout and "clickhouse.events=" in done.stdout, done.stdout
-        raws += first_raws
         tokens = clients | {e["event_id"] for e in their_events}
         tokens |= {e[k] for e in their_events for k in ("email", "phone", "cid") if e[k]}
         others = {e["event_id"] for e in enriched if e["client_id"] not in clients}
         traces = _traces(s, {"theirs": tokens, "others": others})
         assert traces["theirs"] == {}
         assert {"events", "touches", "booking_steps", "redis"} <= set(traces["others"])
-
-        # every report equals the reference computed without the person
-        left = [e for e in enriched if e["client_id"] not in clients]
-        left_merges = [m for m in merges if not {m["from_client_id"], m["to_client_id"]} & clients]
-        params = _report_params(enriched)
-        log_sql = "SELECT * FROM `{db}`.erasure_log"
-        got = ps.clickhouse(s, {"queries": params, "sql": {"daily": DAILY, "log": log_sql}})
-        log, daily = got.pop("log"), got.pop("daily")
-        canon = ref.canonical(left, left_merges)
-        differ = [q for q, p in params.items() if got[q] != _plain(getattr(ref, q)(canon, p))]
-        assert not differ, f"reports differ from the reference without the person: {differ}"
-        assert daily == _daily(left)
-
+        log = _reports_and_log(s, enriched, merges, clients)
         # the erasure log: counts, no clear identifier
         assert len(log) == 1 and "clickhouse.events" in str(log[0]) and "cli" in log[0]
-        assert not [t for t in tokens | {person.email.upper()} if t in str(log)]
+        assert not [t for t in tokens | {email} if t in str(log)]
 
         # their raw events again: dropped by the worker (counted), nothing stored anywhere
         before = _suppressed(port)
-        theirs = [raw for eid, raw in raws if eid in {e["event_id"] for e in their_events}]
+        ids = {e["event_id"] for e in their_events}
+        theirs = [raw for eid, raw in raws + first_raws if eid in ids]
         ps.produce(s, theirs)
         with ps.sink_running(s, tmp_path, "sink2.log"):
             wait_for(lambda: _suppressed(port) >= before + len(theirs), 30, "suppressed count")
