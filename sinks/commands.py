@@ -17,13 +17,14 @@ FILTERS = ("account", "from", "to", "location", "service")
 
 
 def _sink(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks import clickhouse, retention
+    from sinks import clickhouse, retention, rows
     from sinks.endpoint import QueryEndpoint, advertise
     from sinks.sink import Sink
     from touchline import topics
     from touchline.codec import Codec
     from touchline.contracts import load_cached
     from touchline.endpoints import endpoints as where
+    from touchline.pseudonym import RowPseudonymiser
     from touchline.suppression import SUPPRESSED, SuppressionList
     from touchline.suppression import topic_name as suppression_topic
 
@@ -47,6 +48,9 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         merges_topic=topics.merges(settings),
         dead_letter_topic=topics.dead_letter(settings),
         suppression=suppression,
+        pseudonymise=RowPseudonymiser(rows.COLUMNS, settings.privacy_key, settings.phone_region)
+        if settings.clickhouse_pseudonymise
+        else None,
     )
     sink.metrics.registry.register(SUPPRESSED)
     endpoint = QueryEndpoint(
@@ -144,6 +148,12 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     report = reports.get(args.name)
     check_options(report, args)
     params = report_params(args)
+    if settings.clickhouse_pseudonymise:  # a clear email or phone is looked up as its pseudonym
+        from touchline.pseudonym import lookup_value
+
+        params["client"] = lookup_value(
+            params["client"], settings.privacy_key, settings.phone_region
+        )
     dsn = settings.effective_clickhouse_dsn
     db = settings.clickhouse_database
     url = running_sink(settings.state_dir / "run" / "sink.json", dsn, db)

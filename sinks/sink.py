@@ -70,9 +70,11 @@ class Sink:
         metrics: SinkMetrics | None = None,
         lock: threading.Lock | None = None,
         suppression: Suppression | None = None,
+        pseudonymise: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         self.codec = codec
         self.suppression = suppression  # erased people: their records are dropped, counted
+        self.pseudonymise = pseudonymise  # email and phone as keyed hashes (touchline.pseudonym)
         self.client = client
         self.database = database
         self.topic = topic
@@ -200,7 +202,8 @@ class Sink:
                 if self._suppressed(name, datum):
                     continue
                 if name == ENRICHED:
-                    events.append((msg, rows.to_row(datum)))
+                    row = rows.to_row(datum)
+                    events.append((msg, self.pseudonymise(row) if self.pseudonymise else row))
                 elif name == MERGE:
                     merges.append((msg, rows.merge_to_row(datum)))
                 else:

@@ -24,6 +24,7 @@ from touchline import clock
 from touchline.endpoints import endpoints
 from touchline.errors import TouchlineError
 from touchline.identity import extract
+from touchline.pseudonym import PREFIX, pseudonym
 from touchline.settings import Settings
 from touchline.suppression import keyed_hash, publish, topic_name
 
@@ -153,6 +154,19 @@ class Result:
         )
 
 
+def _stored(settings: Settings, keys: set[str]) -> set[str]:
+    """Identifier keys as ClickHouse holds them: with pseudonymisation, emails and phones also
+    as their pseudonyms."""
+    if not settings.clickhouse_pseudonymise:
+        return keys
+    extra = set()
+    for key in keys:
+        kind, _, value = key.partition(":")
+        if kind in ("email", "phone") and not value.startswith(PREFIX):
+            extra.add(f"{kind}:{pseudonym(settings.privacy_key, kind, value)}")
+    return keys | extra
+
+
 def erase(settings: Settings, req: Request) -> Result:
     """Erase the person of ``req`` everywhere (the stores' sides from :func:`sides`)."""
     keys = req.identifier_keys(settings.phone_region)
@@ -177,7 +191,7 @@ async def _erase(
     try:
         start = {req.client} if req.client else set()
         rc = await redis.find(account, start, keys)
-        cc = ch.find(account, start | rc.clients, keys | rc.identifiers)
+        cc = ch.find(account, start | rc.clients, _stored(settings, keys | rc.identifiers))
         rc = await redis.find(account, start | cc.clients, keys | cc.identifier_keys())
         clients = rc.clients | cc.clients
         rc.clients = clients

@@ -216,6 +216,12 @@ class Settings(BaseSettings):
         description="JSON object table -> days a row is kept in ClickHouse (TTL on its event "
         "time, applied by `touchline db migrate` and the sink at start); 0 keeps rows forever.",
     )
+    clickhouse_pseudonymise: bool = Field(
+        False,
+        description="Store email and phone in ClickHouse as keyed hashes (under "
+        "TOUCHLINE_PRIVACY_KEY), also where payloads repeat them; reports looked up by a clear "
+        "email or phone hash it the same way.",
+    )
 
     # --- booking-health anomalies (sinks/anomalies.py, sinks/silence.py) ------------------------
     anomaly_baseline_weeks: int = Field(

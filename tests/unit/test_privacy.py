@@ -193,3 +193,26 @@ def test_the_sink_drops_suppressed_clients_events_and_merges() -> None:
         sink.consumer.close()
     assert [row[9] for _, row in events] == ["c2"]  # client_id
     assert [row[2] for _, row in merges] == ["c4"] and dead == []  # from_client_id
+
+
+def test_with_pseudonymisation_the_sink_stores_hashes_and_erase_looks_them_up() -> None:
+    from sinks import rows
+    from sinks.sink import Sink
+    from tests.report_data import event
+    from tests.unit.test_sink_deadletters import Msg
+    from touchline.contracts import ENRICHED
+    from touchline.pseudonym import RowPseudonymiser, pseudonym
+
+    codec = Codec(load_cached(SETTINGS.schemas_dir))
+    value = codec.encode(ENRICHED, event(client_id="c1", email="a@b.de", phone="+49301234567"))
+    pseudo = RowPseudonymiser(rows.COLUMNS, "k", "DE")
+    sink = Sink(codec, None, "db", "127.0.0.1:1", "enriched", "g", pseudonymise=pseudo)
+    try:
+        events, _, _ = sink._convert([Msg(0, value)])  # type: ignore[list-item]
+    finally:
+        sink.consumer.close()
+    assert events[0][1][rows.COLUMNS.index("email")] == pseudonym("k", "email", "a@b.de")
+    on = SETTINGS.model_copy(update={"clickhouse_pseudonymise": True, "privacy_key": "k"})
+    keys = privacy._stored(on, {"email:a@b.de", "cid:1.2"})
+    assert keys == {"email:a@b.de", "cid:1.2", f"email:{pseudonym('k', 'email', 'a@b.de')}"}
+    assert privacy._stored(SETTINGS, {"email:a@b.de"}) == {"email:a@b.de"}
