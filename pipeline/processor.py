@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import orjson
@@ -36,6 +36,9 @@ class Output:
     merges: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letter: bytes | None = None
     outcome: str = "enriched"  # enriched | duplicate | conflicting_retry | dead_letter | suppressed
+    stage: str = ""  # of a dead letter: decode | validate | enrich | dedupe | emit
+    kind: str = ""  # of a dead letter: its reason class (pipeline.metrics.DEAD_LETTER_KINDS)
+    occurred_at: int | None = None  # event time (epoch ms) of an enriched event
 
 
 @dataclass(frozen=True)
@@ -142,11 +145,13 @@ class Processor:
         topic: str | None,
         partition: int | None,
         offset: int | None,
+        kind: str | None = None,
     ) -> Output:
         letter = deadletter.encode(
             self.codec, stage, reason, original, topic=topic, partition=partition, offset=offset
         )
-        return Output(dead_letter=letter, outcome="dead_letter")
+        kind = kind or metrics.DEAD_LETTER_KINDS[stage][0]
+        return Output(dead_letter=letter, outcome="dead_letter", stage=stage, kind=kind)
 
     async def handle(
         self,
@@ -264,7 +269,7 @@ class Processor:
                 result, p = results[i], by_index[i]
                 if isinstance(result, Exception):
                     outputs[i] = self.dead_letter(
-                        "enrich", f"Redis script failed: {result}", *p.record
+                        "enrich", f"Redis script failed: {result}", *p.record, kind="redis_script"
                     )
                 elif result["enrichment"].get("fingerprint", p.fingerprint) != p.fingerprint:
                     outputs[i] = self._conflict(p)
@@ -301,7 +306,7 @@ class Processor:
             "the copy applied first is kept"
         )
         out = self.dead_letter("dedupe", reason, *p.record)
-        return Output(dead_letter=out.dead_letter, outcome="conflicting_retry")
+        return replace(out, outcome="conflicting_retry")
 
     def _output(self, p: _Pending, result: dict[str, Any], duplicate: bool) -> Output:
         enriched = enriched_record(p.family, p.datum, p.ids, p.static, result)
@@ -313,6 +318,7 @@ class Processor:
             enriched=(enriched["client_id"].encode(), self.codec.encode(ENRICHED, enriched)),
             merges=[(key, self.codec.encode(MERGE, m)) for m in merges],
             outcome="duplicate" if duplicate else "enriched",
+            occurred_at=p.envelope.get("occurred_at"),
         )
 
     def _context(

@@ -210,6 +210,7 @@ def _add_probes(app: FastAPI, ingest: Ingest) -> None:
     )
     async def readyz() -> JSONResponse:
         ok = await asyncio.to_thread(ingest.publisher.reachable, 2.0)
+        metrics.requests.labels("readyz", "200" if ok else "503").inc()
         if ok:
             return JSONResponse({"status": "ready"})
         return JSONResponse(

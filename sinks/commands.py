@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -20,7 +21,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from sinks import clickhouse, retention, rows
     from sinks.endpoint import QueryEndpoint, advertise
     from sinks.sink import Sink
-    from touchline import topics
+    from touchline import logthrottle, topics
     from touchline.codec import Codec
     from touchline.contracts import load_cached
     from touchline.endpoints import endpoints as where
@@ -28,6 +29,8 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from touchline.suppression import SUPPRESSED, SuppressionList
     from touchline.suppression import topic_name as suppression_topic
 
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logthrottle.install(logging.getLogger(), settings.log_repeats_per_minute)
     endpoints = where(settings)
     contracts = load_cached(settings.schemas_dir)
     client = clickhouse.connect(endpoints.clickhouse_dsn)
@@ -78,8 +81,11 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         }
         status.write_text(json.dumps(counts))
 
+    from touchline.services import targets
+
     try:
-        sink.run(stop, on_batch=report_progress)
+        with targets.registered(settings, "touchline-sink", endpoint.server.server_address[1]):
+            sink.run(stop, on_batch=report_progress)
     finally:
         advertised.unlink(missing_ok=True)
         endpoint.stop()

@@ -39,6 +39,7 @@ CHANNELS = {
     "sms": "SMS",
     "phone_call": "Phone call",
     "crm_offline": "CRM (offline)",
+    "ai_assistant": "AI assistant",
     "other": "Other",
     "(no touch)": "(no touch before converting)",
 }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from touchline.endpoints import monitoring_urls
 from touchline.errors import TouchlineError
 from touchline.privacy import ClickHouseSide, RedisSide
 from touchline.settings import REPO_ROOT, Settings, get_settings, settings_error
@@ -22,17 +23,19 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
     from touchline.services import stack
 
     if args.action == "up":
-        ep = stack.up(settings)
+        ep = stack.up(settings, monitoring=settings.local_monitoring)
         print(f"kafka      {ep.kafka_bootstrap}")
         print(f"redis      {ep.redis_url}")
         print(f"clickhouse {ep.clickhouse_dsn}")
         print(f"registry   {ep.schema_registry_url or '(none: Avro single-object encoding)'}")
+        for name, url in monitoring_urls(settings).items():
+            print(f"{name:<13}{url}")
     elif args.action == "down":
         stopped = stack.down(settings)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     else:
         for name, state in stack.status(settings).items():
-            print(f"{name:<11}{state}")
+            print(f"{name:<13}{state}")
     return 0
 
 
@@ -67,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     from producers import commands as producer_commands
     from producers import generate_command, importer, seasonal_command
     from sinks import commands as sink_commands
-    from touchline import demo, privacy
+    from touchline import alerts, demo, monitor, privacy
 
     parser = argparse.ArgumentParser(
         prog="touchline",
@@ -108,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     privacy.compose(_privacy_sides)
     rebuild.register(sub)
     channel_data.register(sub)
+    monitor.register(sub)
+    alerts.register(sub)
     return parser
 
 

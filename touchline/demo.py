@@ -24,9 +24,9 @@ from touchline.settings import Settings
 PROCESSES = ("worker", "ingest", "sink")
 
 
-def _start(name: str, args: list[str], run: Path) -> None:
+def _start(name: str, args: list[str], run: Path, env: dict[str, str] | None = None) -> None:
     process.stop(run / f"{name}.pid")  # a leftover from an interrupted demo
-    process.start(name, [sys.executable, "-m", "touchline.cli", *args], run)
+    process.start(name, [sys.executable, "-m", "touchline.cli", *args], run, env)
 
 
 def _wait_sink(status: Path, expected: int, timeout: float, run: Path) -> int:
@@ -78,12 +78,15 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
     from touchline.services import stack
 
     print("== starting the local stack (Kafka, Redis, schema registry; ClickHouse in-process)")
-    endpoints, _ = topics.ready(settings, stack.up(settings))
+    endpoints, _ = topics.ready(settings, stack.up(settings, settings.local_monitoring))
     run = settings.state_dir / "run"
     status = run / "sink.status.json"
     status.unlink(missing_ok=True)
     port = process.free_port()
-    _start("worker", ["worker"], run)
+    metrics = {
+        "TOUCHLINE_WORKER_METRICS_PORT": str(settings.worker_metrics_port or process.free_port())
+    }
+    _start("worker", ["worker"], run, metrics)
     _start("ingest", ["ingest", "--port", str(port)], run)
     _start("sink", ["sink"], run)
     base = f"http://127.0.0.1:{port}"

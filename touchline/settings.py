@@ -223,6 +223,39 @@ class Settings(BaseSettings):
         "email or phone hash it the same way.",
     )
 
+    # --- monitoring ------------------------------------------------------------------------
+    local_monitoring: bool = Field(
+        True,
+        description="Run Prometheus, Alertmanager and `touchline monitor` with the local stack.",
+    )
+    monitor_port: int = Field(
+        0,
+        description="Port of `touchline monitor`'s /metrics (consumer-group lag read from "
+        "Kafka); 0 picks a free one and remembers it.",
+    )
+    monitor_interval_s: float = Field(
+        5.0, description="Seconds between two reads of committed offsets and high watermarks."
+    )
+    prometheus_port: int = Field(
+        0, description="Port of the local Prometheus; 0 picks a free one and remembers it."
+    )
+    alertmanager_port: int = Field(
+        0, description="Port of the local Alertmanager; 0 picks a free one and remembers it."
+    )
+    prometheus_scrape_interval_s: float = Field(
+        15.0, description="Scrape and rule evaluation interval of the local Prometheus."
+    )
+    alert_window_cap_s: int = Field(
+        0,
+        description="0: alert rules as written. N>0: every `for:` and range window of the "
+        "local Prometheus's rules capped at N seconds (end-to-end alert tests).",
+    )
+    log_repeats_per_minute: int = Field(
+        5,
+        description="Log lines of one kind (logger, level, message) written per minute; the "
+        "rest are counted and reported in one line.",
+    )
+
     # --- booking-health anomalies (sinks/anomalies.py, sinks/silence.py) ------------------------
     anomaly_baseline_weeks: int = Field(
         4,

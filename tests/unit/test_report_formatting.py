@@ -47,3 +47,11 @@ def test_labels_percentages_and_durations_for_people() -> None:
     assert attribution.rows[0][:3] == ("Linear", "Paid search", 3.5)
     (by_campaign,) = labels.readable([ATTRIBUTION], {"by": "campaign"})
     assert by_campaign.rows[0][1] == "paid_search"  # a campaign is shown as it is named
+
+
+def test_every_channel_the_rules_can_give_has_a_label() -> None:
+    from pipeline import channels
+    from sinks.labels import CHANNELS
+
+    assert channels.AI_ASSISTANT in channels.CHANNELS
+    assert set(channels.CHANNELS) == set(CHANNELS) - {"(no touch)"}
