@@ -8,15 +8,42 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
+from touchline.clock import now_ms
+from touchline.endpoints import monitoring_urls
 from touchline.errors import TouchlineError
 from touchline.settings import Settings
+
+RECEIVER = "touchline"  # the Alertmanager receiver Touchline routes every alert to
+
+
+def firing(base: str) -> list[dict[str, Any]]:
+    """The active (not silenced, not inhibited) alerts routed to the ``touchline`` receiver."""
+    params = {
+        "active": "true",
+        "silenced": "false",
+        "inhibited": "false",
+        "unprocessed": "false",
+        "receiver": RECEIVER,
+    }
+    try:
+        resp = httpx.get(f"{base}/api/v2/alerts", params=params, timeout=5)
+        resp.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise TouchlineError(
+            f"Alertmanager at {base} did not answer ({exc}): is the stack up "
+            "(`touchline services up`)?"
+        ) from exc
+    alerts: list[dict[str, Any]] = resp.json()
+    return sorted(alerts, key=lambda a: (a["labels"].get("alertname", ""), a.get("startsAt", "")))
 
 
 def render(alerts: list[dict[str, Any]], now: datetime | None = None) -> str:
     """One line per alert: name, severity, since when, where, and its summary."""
     if not alerts:
         return "no alert is firing"
-    now = now or datetime.now(UTC)
+    now = now or datetime.fromtimestamp(now_ms() / 1000, UTC)
     lines = []
     for alert in alerts:
         labels = alert.get("labels", {})
@@ -32,12 +59,10 @@ def render(alerts: list[dict[str, Any]], now: datetime | None = None) -> str:
 
 
 def _alerts(args: argparse.Namespace, settings: Settings) -> int:
-    from touchline.services import alertmanager, stack
-
-    base = args.url or stack.monitoring_urls(settings).get("alertmanager")
+    base = args.url or monitoring_urls(settings).get("alertmanager")
     if base is None:
         raise TouchlineError("no local Alertmanager: run `touchline services up` (or give --url)")
-    alerts = alertmanager.firing(base)
+    alerts = firing(base)
     print(json.dumps(alerts, indent=2) if args.json else render(alerts))
     return 0
 

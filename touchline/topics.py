@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from touchline import retention
 from touchline.contracts import Contracts, family_topics, load_cached
 from touchline.endpoints import Endpoints, endpoints
 from touchline.settings import Settings
@@ -82,4 +83,5 @@ def ready(settings: Settings, where: Endpoints | None = None) -> tuple[Endpoints
         settings.topic_partitions,
         settings.kafka_max_message_bytes,
     )
+    retention.apply(where.kafka_bootstrap, settings, contracts)
     return where, contracts

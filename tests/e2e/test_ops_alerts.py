@@ -35,7 +35,8 @@ import pytest
 from tests.support import wait_for
 from tests.unit.test_api import fresh_events
 from touchline import alerts, topics
-from touchline.services import alertmanager, process, stack
+from touchline.endpoints import monitoring_urls
+from touchline.services import process, stack
 from touchline.services.stack import Endpoints
 from touchline.settings import Settings
 
@@ -55,7 +56,7 @@ class Pipeline:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.endpoints: Endpoints = stack.up(settings, monitoring=True)
         topics.ready(settings, self.endpoints)
-        self.am = stack.monitoring_urls(settings)["alertmanager"]
+        self.am = monitoring_urls(settings)["alertmanager"]
         self.timeline: list[str] = []
         self.started = time.monotonic()
 
@@ -99,7 +100,7 @@ class Pipeline:
         self.timeline.append(f"{time.monotonic() - self.started:6.1f}s {what}")
 
     def firing(self) -> list[dict[str, Any]]:
-        return alertmanager.firing(self.am)
+        return alerts.firing(self.am)
 
     def wait_alert(self, name: str, **labels: str) -> dict[str, Any]:
         def found() -> dict[str, Any] | None:
@@ -130,7 +131,7 @@ class Pipeline:
 
 
 def targets_up(pipeline: Pipeline, jobs: set[str]) -> bool:
-    base = stack.monitoring_urls(pipeline.settings)["prometheus"]
+    base = monitoring_urls(pipeline.settings)["prometheus"]
     active = httpx.get(f"{base}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
     up = {t["labels"]["job"] for t in active if t["health"] == "up"}
     return jobs <= up and all(t["health"] == "up" for t in active)

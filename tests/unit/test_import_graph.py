@@ -30,7 +30,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("touchline/cli.py", "producers"): "composition root in the core package",
     ("touchline/cli.py", "sinks"): "composition root in the core package",
     ("touchline/cli.py", LOCAL_STACK): "`touchline services up|down|status`",
-    ("touchline/alerts.py", LOCAL_STACK): "`touchline alerts` reads the local Alertmanager",
     ("touchline/demo.py", SYNTHETIC): "the demo generates its data and replays its arrival",
     ("producers/generate_command.py", SYNTHETIC): "`touchline generate` writes or publishes it",
     ("touchline/demo.py", "sinks"): "the demo starts the sink's query endpoint",

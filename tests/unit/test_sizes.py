@@ -31,8 +31,10 @@ ALLOWED: dict[str, str] = {
     "first-hour CLI",
     "sinks/commands.py::_sink": "the sink command's wiring (ClickHouse, metrics, scans, the query "
     "endpoint); the erasure work adds its hooks to the same lines",
-    "sinks/endpoint.py::QueryEndpoint.__init__": "the HTTP handler class is declared inside, a "
-    "closure over the endpoint; the erasure work adds a route to it",
+    "sinks/sink.py::Sink.__init__": "the sink's wiring (batching, retries, dead letters, "
+    "erasure suppression, pseudonymisation, lag checks); the sink-writer work is editing it",
+    "sinks/endpoint.py::QueryEndpoint.__init__": "its HTTP handler class (metrics, query and "
+    "privacy routes) is declared inside, a closure over the endpoint",
 }
 
 

@@ -13,11 +13,9 @@ from typing import Any
 import httpx
 import yaml
 
-from touchline.errors import TouchlineError
+from touchline.alerts import RECEIVER
 from touchline.services import process
 from touchline.settings import Settings
-
-RECEIVER = "touchline"
 
 
 def config(settings: Settings) -> dict[str, Any]:
@@ -71,24 +69,3 @@ def healthy(base: str) -> bool:
         return httpx.get(f"{base}/-/ready", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def firing(base: str) -> list[dict[str, Any]]:
-    """The active (not silenced, not inhibited) alerts routed to the ``touchline`` receiver."""
-    params = {
-        "active": "true",
-        "silenced": "false",
-        "inhibited": "false",
-        "unprocessed": "false",
-        "receiver": RECEIVER,
-    }
-    try:
-        resp = httpx.get(f"{base}/api/v2/alerts", params=params, timeout=5)
-        resp.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise TouchlineError(
-            f"Alertmanager at {base} did not answer ({exc}): is the stack up "
-            "(`touchline services up`)?"
-        ) from exc
-    alerts: list[dict[str, Any]] = resp.json()
-    return sorted(alerts, key=lambda a: (a["labels"].get("alertname", ""), a.get("startsAt", "")))

@@ -137,16 +137,6 @@ def _up_monitoring(settings: Settings, state: dict[str, Any]) -> None:
         )
 
 
-def monitoring_urls(settings: Settings) -> dict[str, str]:
-    """Where the local Prometheus and Alertmanager answer (empty if they never started)."""
-    state = load_state(settings)
-    return {
-        name: f"http://127.0.0.1:{state[name]['port']}"
-        for name in ("prometheus", "alertmanager")
-        if name in state
-    }
-
-
 def down(settings: Settings) -> list[str]:
     """Stop every process the stack and the demo started; returns the names stopped."""
     stopped = []
