@@ -29,8 +29,8 @@ ALLOWED: dict[str, str] = {
     "build collides with the erasure and ops-metrics work in the same lines",
     "producers/importer.py::run_import": "`touchline import`'s driver, being reworked with the "
     "first-hour CLI",
-    "sinks/commands.py::_sink": "the sink command's wiring (ClickHouse, metrics, scans, the query "
-    "endpoint); the erasure work adds its hooks to the same lines",
+    "sinks/commands.py::_sink": "the sink command's wiring (ClickHouse, erasure, metrics, scans, "
+    "the query endpoint); the sink-writer (cluster) work edits the same lines",
     "sinks/sink.py::Sink.__init__": "the sink's wiring (batching, retries, dead letters, "
     "erasure suppression, pseudonymisation, lag checks); the sink-writer work is editing it",
     "sinks/endpoint.py::QueryEndpoint.__init__": "its HTTP handler class (metrics, query and "
