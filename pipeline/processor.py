@@ -221,37 +221,8 @@ class Processor:
         Raises only for infrastructure failures (Redis unreachable); the caller retries the
         batch, which is safe because every effect is applied once per event_id.
         """
-        outputs: list[Output | None] = [None] * len(records)
-        pending: list[tuple[int, _Pending]] = []
-        for i, record in enumerate(records):
-            parsed = self._parse(record)
-            if isinstance(parsed, Output):
-                outputs[i] = parsed
-            elif self.suppression is not None and self.suppression.drops(
-                parsed.envelope["account_id"], parsed.ids.keys(), "worker"
-            ):
-                outputs[i] = Output(outcome="suppressed")
-            else:
-                pending.append((i, parsed))
-        # One client's events come from several topics, so a batch holds them out of time order;
-        # processing it in event time (stable: a partition's own order is kept for equal times)
-        # gives sessions and the multichannel flag the order in which things happened.
-        pending.sort(key=lambda item: item[1].datum["envelope"]["occurred_at"])
-        resolutions = await _timed(
-            "resolve",
-            self.store.resolve_many(
-                [
-                    ResolveRequest(
-                        p.envelope["account_id"],
-                        p.envelope["event_id"],
-                        new_client_id(p.envelope["account_id"], p.envelope["event_id"]),
-                        p.envelope["occurred_at"],
-                        p.ids.keys(),
-                    )
-                    for _, p in pending
-                ]
-            ),
-        )
+        outputs, pending = self._parse_all(records)
+        resolutions = await self._resolve(pending)
         stitched = self._stitch(pending, resolutions)
         results, duplicates = stitched.results, stitched.duplicates
         to_record, recorded = stitched.to_record, stitched.recorded
@@ -287,6 +258,48 @@ class Processor:
             built = start
         build(recorded[built:])
         return [o for o in outputs if o is not None]
+
+    def _parse_all(
+        self, records: Sequence[Record]
+    ) -> tuple[list[Output | None], list[tuple[int, _Pending]]]:
+        """The parse step: each record decoded, validated and statically enriched, or already
+        answered (a dead letter, or suppressed: an erased person's). The rest come back in event
+        time with their positions."""
+        outputs: list[Output | None] = [None] * len(records)
+        pending: list[tuple[int, _Pending]] = []
+        for i, record in enumerate(records):
+            parsed = self._parse(record)
+            if isinstance(parsed, Output):
+                outputs[i] = parsed
+            elif self.suppression is not None and self.suppression.drops(
+                parsed.envelope["account_id"], parsed.ids.keys(), "worker"
+            ):
+                outputs[i] = Output(outcome="suppressed")
+            else:
+                pending.append((i, parsed))
+        # One client's events come from several topics, so a batch holds them out of time order;
+        # processing it in event time (stable: a partition's own order is kept for equal times)
+        # gives sessions and the multichannel flag the order in which things happened.
+        pending.sort(key=lambda item: item[1].datum["envelope"]["occurred_at"])
+        return outputs, pending
+
+    async def _resolve(self, pending: list[tuple[int, _Pending]]) -> list[Resolution | Exception]:
+        """The resolve step: every event's client from its identifiers, one script call."""
+        return await _timed(
+            "resolve",
+            self.store.resolve_many(
+                [
+                    ResolveRequest(
+                        p.envelope["account_id"],
+                        p.envelope["event_id"],
+                        new_client_id(p.envelope["account_id"], p.envelope["event_id"]),
+                        p.envelope["occurred_at"],
+                        p.ids.keys(),
+                    )
+                    for _, p in pending
+                ]
+            ),
+        )
 
     def _stitch(
         self, pending: list[tuple[int, _Pending]], resolutions: Sequence[Resolution | Exception]

@@ -24,9 +24,6 @@ FUNCTION_LINES = 60
 ALLOWED: dict[str, str] = {
     "pipeline/app.py::create_app": "the Faust app: agents and timers are closures over the app "
     "and its stores; the ops-metrics work is editing it",
-    "pipeline/processor.py::Processor.handle_batch": "the processor's hot path: parse, resolve, "
-    "then record in chunks while building (stitch and sessionise are apart); splitting parse and "
-    "build collides with the erasure and ops-metrics work in the same lines",
     "producers/importer.py::run_import": "`touchline import`'s driver, being reworked with the "
     "first-hour CLI",
     "sinks/commands.py::_sink": "the sink command's wiring (ClickHouse, erasure, metrics, scans, "
