@@ -26,7 +26,7 @@ import argparse
 import csv
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,7 +36,7 @@ import orjson
 from producers.adapters import AdapterError
 from producers.adapters.crm import row_to_event
 from producers.events import Prepared, occurred_range, prepare, too_large
-from producers.publisher import Message
+from producers.publisher import Message, Publisher
 from touchline import clock, deadletter
 from touchline.codec import Codec
 from touchline.contracts import Contracts
@@ -210,7 +210,6 @@ def run_import(
     """Import ``path``; returns ``(imported, rejected)``. Raises TouchlineError on I/O failure."""
     from tqdm import tqdm
 
-    from producers.publisher import Publisher
     from touchline import topics
 
     fmt, hint = detect_format(path, fmt, first_line(path))
@@ -223,7 +222,6 @@ def run_import(
     endpoints, contracts = topics.ready(settings)
     codec = Codec(contracts, endpoints.schema_registry_url)
     publisher = Publisher(endpoints.kafka_bootstrap)
-    imported = rejected = 0
     total = path.stat().st_size
     try:
         with (
@@ -237,42 +235,63 @@ def run_import(
                 file=err,
             ) as bar,
         ):
-            batch: list[Row] = []
-            position = 0
+            tally = _Tally()
 
-            def flush() -> None:
-                nonlocal imported, rejected
+            def flush(batch: list[Row]) -> None:
                 outcome = convert_rows(batch, contracts, codec, settings, account)
-                try:
-                    publisher.publish_sync([*outcome.messages, *outcome.dead_letters])
-                except Exception as exc:
-                    raise TouchlineError(
-                        f"Kafka did not acknowledge every message ({exc}); "
-                        f"{imported} rows were imported before this batch, re-run to finish "
-                        "(re-importing is idempotent)"
-                    ) from exc
-                for number, reason in outcome.rejected:
-                    bar.write(f"row {number}: {reason}", file=err)
-                imported += len(outcome.messages)
-                rejected += len(outcome.rejected)
+                tally.publish(publisher, outcome, lambda line: bar.write(line, file=err))
                 batch.clear()
 
             try:
-                for row in read_rows(stream, fmt):
-                    batch.append(row)
-                    if len(batch) >= (batch_rows or settings.import_batch_rows):
-                        flush()
-                        now = stream.buffer.tell()
-                        bar.update(now - position)
-                        position = now
-                if batch:
-                    flush()
+                position = _read(stream, fmt, batch_rows or settings.import_batch_rows, flush, bar)
             except (UnicodeDecodeError, csv.Error) as exc:
                 raise TouchlineError(f"{path}: cannot parse as {fmt}: {exc}") from exc
             bar.update(total - position)
     finally:
         publisher.close(10)
-    return imported, rejected
+    return tally.imported, tally.rejected
+
+
+@dataclass
+class _Tally:
+    """Rows imported (acknowledged by Kafka) and rejected so far."""
+
+    imported: int = 0
+    rejected: int = 0
+
+    def publish(self, publisher: Publisher, outcome: Outcome, say: Callable[[str], None]) -> None:
+        """Publish one converted batch and count it; a Kafka failure says how far it got."""
+        try:
+            publisher.publish_sync([*outcome.messages, *outcome.dead_letters])
+        except Exception as exc:
+            raise TouchlineError(
+                f"Kafka did not acknowledge every message ({exc}); "
+                f"{self.imported} rows were imported before this batch, re-run to finish "
+                "(re-importing is idempotent)"
+            ) from exc
+        for number, reason in outcome.rejected:
+            say(f"row {number}: {reason}")
+        self.imported += len(outcome.messages)
+        self.rejected += len(outcome.rejected)
+
+
+def _read(
+    stream: TextIO, fmt: str, batch_rows: int, flush: Callable[[list[Row]], None], bar: Any
+) -> int:
+    """Rows in batches of ``batch_rows`` to ``flush``, the progress bar following the bytes read.
+    Returns the byte position the bar has reached."""
+    batch: list[Row] = []
+    position = 0
+    for row in read_rows(stream, fmt):
+        batch.append(row)
+        if len(batch) >= batch_rows:
+            flush(batch)
+            now = stream.buffer.tell()
+            bar.update(now - position)
+            position = now
+    if batch:
+        flush(batch)
+    return position
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:

@@ -22,10 +22,8 @@ FUNCTION_LINES = 60
 
 # "path" (a module) or "path::qualified.name" (a function) -> why it is still over the limit.
 ALLOWED: dict[str, str] = {
-    "pipeline/app.py::create_app": "the Faust app: agents and timers are closures over the app "
-    "and its stores; the ops-metrics work is editing it",
-    "producers/importer.py::run_import": "`touchline import`'s driver, being reworked with the "
-    "first-hour CLI",
+    "pipeline/app.py::create_app": "the Faust app: its agents and timers are closures over the "
+    "app, its stores and metrics; splitting them into modules is left to do",
     "sinks/commands.py::_sink": "the sink command's wiring (ClickHouse, erasure, metrics, scans, "
     "the query endpoint); the sink-writer (cluster) work edits the same lines",
     "sinks/sink.py::Sink.__init__": "the sink's wiring (batching, retries, dead letters, "
