@@ -40,6 +40,34 @@ def test_view_added_later_covers_the_history(
     assert steps
 
 
+def test_rows_are_stored_with_their_utc_times_and_lines(chdb_settings: Settings) -> None:
+    """The writer's rows (epoch-ms timestamps, column-oriented insert) read back as the events."""
+    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
+    db = chdb_settings.clickhouse_database
+    clickhouse.migrate(client, db)
+    events = generate(seed=5, clients=20).events
+    events = [
+        {**e, "session_started_at": e["occurred_at"] - 61_001} if i % 3 == 0 else e
+        for i, e in enumerate(events)
+    ]
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in events])
+    stored = client.query(
+        f"SELECT toString(event_id), toUnixTimestamp64Milli(occurred_at), "
+        f"toUnixTimestamp64Milli(session_started_at), `lines.quantity`, channel FROM `{db}`.events"
+    ).result_rows
+    expected = {
+        e["event_id"]: (
+            e["occurred_at"],
+            e["session_started_at"],
+            [line["quantity"] for line in e["lines"]],
+            e["channel"],
+        )
+        for e in events
+    }
+    assert {r[0]: tuple(r[1:]) for r in stored} == expected
+    assert any(e["lines"] for e in events) and any(e["session_started_at"] for e in events)
+
+
 def test_backfill_statement_mirrors_the_view() -> None:
     statement = "CREATE MATERIALIZED VIEW IF NOT EXISTS `d`.v TO `d`.t AS\nSELECT a FROM `d`.e"
     assert clickhouse._backfill(statement) == "INSERT INTO `d`.t SELECT a FROM `d`.e"
