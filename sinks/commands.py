@@ -18,6 +18,7 @@ FILTERS = ("account", "from", "to", "location", "service")
 
 def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from sinks import clickhouse
+    from sinks.cluster import Cluster
     from sinks.endpoint import QueryEndpoint, advertise
     from sinks.sink import Sink
     from touchline import topics
@@ -28,7 +29,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     endpoints = where(settings)
     contracts = load_cached(settings.schemas_dir)
     client = clickhouse.connect(endpoints.clickhouse_dsn)
-    clickhouse.migrate(client, settings.clickhouse_database)
+    clickhouse.migrate(client, settings.clickhouse_database, Cluster.from_settings(settings))
     sink = Sink(
         Codec(contracts, endpoints.schema_registry_url),
         client,
@@ -76,9 +77,11 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from sinks import clickhouse
+    from sinks.cluster import Cluster
 
     client = clickhouse.connect(settings.effective_clickhouse_dsn)
-    applied = clickhouse.migrate(client, settings.clickhouse_database)
+    cluster = Cluster.from_settings(settings)
+    applied = clickhouse.migrate(client, settings.clickhouse_database, cluster)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     return 0
 
