@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sinks import clickhouse, rows
+from sinks.cluster import Cluster, migrations_table
 from tests.report_data import generate
 from touchline.settings import Settings
 
@@ -66,6 +67,20 @@ def test_rows_are_stored_with_their_utc_times_and_lines(chdb_settings: Settings)
     }
     assert {r[0]: tuple(r[1:]) for r in stored} == expected
     assert any(e["lines"] for e in events) and any(e["session_started_at"] for e in events)
+
+
+def test_cluster_ddl_is_valid_clickhouse_sql(chdb_settings: Settings) -> None:
+    """Every statement of the cluster form parses in ClickHouse (EXPLAIN AST; chDB has no cluster
+    to run them on), and a misplaced ON CLUSTER would not."""
+    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
+    c = Cluster("prod", "/clickhouse/tables/{shard}/{database}/{table}", "cityHash64(account_id)")
+    db = chdb_settings.clickhouse_database
+    statements = [s for *_, plan in clickhouse.planned(db, c) for s in plan]
+    statements.append(migrations_table(db, c))
+    for statement in statements:
+        client.command(f"EXPLAIN AST {statement}")
+    with pytest.raises(Exception, match="Syntax error"):
+        client.command(f"EXPLAIN AST CREATE VIEW `{db}`.v AS ON CLUSTER `prod` SELECT 1")
 
 
 def test_backfill_statement_mirrors_the_view() -> None:
