@@ -13,7 +13,7 @@ help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-system-deps: ## install Java, Maven, redis-server and python3-venv with apt when missing
+system-deps: ## install Java, Maven, redis-server, Prometheus, Alertmanager, chromium and python3-venv with apt when missing
 	@deploy/install-system-deps.sh
 
 $(STAMP): pyproject.toml
@@ -35,6 +35,9 @@ test-unit: $(STAMP) ## unit tests only (no services needed)
 
 test-integration: install ## integration and e2e tests (real Kafka, Redis, chDB)
 	$(PYTEST) tests/integration tests/e2e
+
+test-alerts: install ## end-to-end alert tests in full: every outage on a stack of their own
+	$(PYTEST) tests/e2e/test_ops_alerts.py tests/unit/test_alert_rules.py --slow-e2e -s
 
 bench: install ## benchmarks: print figures and write bench-results/*.json with same-run baselines
 	$(PYTEST) tests/bench --bench -s
@@ -59,5 +62,5 @@ services-down: $(STAMP) ## stop every local process Touchline started
 clean: services-down ## stop services and delete local state (.touchline/)
 	rm -rf .touchline bench-results
 
-.PHONY: help system-deps install demo test test-unit test-integration bench lint format typecheck \
+.PHONY: help system-deps install demo test test-unit test-integration test-alerts bench lint format typecheck \
 	services-up services-down clean

@@ -114,7 +114,8 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         except TRANSIENT:
             raise
         except Exception as exc:
-            return processor().dead_letter("enrich", f"{type(exc).__name__}: {exc}", *record)
+            reason = f"{type(exc).__name__}: {exc}"
+            return processor().dead_letter("enrich", reason, *record, kind="unexpected")
 
     def emit(records: list[Record], outputs: list[Output]) -> None:
         """Produce the batch's outputs and return once Kafka has confirmed every one. An output
@@ -155,9 +156,13 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         outcomes: Counter[str] = Counter(o.outcome for o in outputs)
         for outcome, n in outcomes.items():
             metrics.EVENTS.labels(outcome).inc(n)
-        metrics.DEAD_LETTERS.labels("worker").inc(
-            outcomes["dead_letter"] + outcomes["conflicting_retry"] + refused
+        letters: Counter[tuple[str, str]] = Counter(
+            (o.stage, o.kind) for o in outputs if o.dead_letter is not None
         )
+        letters["emit", "kafka_refused"] += refused
+        for (stage, kind), n in letters.items():
+            if n:
+                metrics.DEAD_LETTERS.labels(stage, kind).inc(n)
         metrics.MERGES.inc(sum(len(o.merges) for o in outputs))
 
     def record_offset_lag(events: list[Any]) -> None:
@@ -194,7 +199,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 e.message.decref()
             metrics.PROCESSING.observe((time.perf_counter() - started) / max(len(records), 1))
             if events:
-                metrics.LAG.set(clock.now_ms() / 1000 - events[-1].message.timestamp)
+                occurred = [o.occurred_at for o in outputs if o.occurred_at is not None]
+                if occurred:  # event time, as documented (not the Kafka timestamp)
+                    metrics.LAG.set((clock.now_ms() - occurred[-1]) / 1000)
                 record_offset_lag(events)
 
     return app

@@ -1,8 +1,12 @@
 """Which marketing channel an event came through.
 
-The rules follow GA4's published default channel grouping where it applies; the lists of search
-engines, shopping sites, social networks, video sites and webmail providers, the medium values and
-which channel a click id implies are data, in ``pipeline/channel_rules.json``.
+The rules follow GA4's published default channel grouping where it applies, plus one channel of
+Touchline's own, ``ai_assistant``. The lists of search engines, shopping sites, social networks,
+video sites and AI assistants are generated data (``pipeline/channel_hosts.json``, from Matomo's
+and GA4's lists by ``touchline channels refresh``, see ``pipeline.channel_data``); webmail hosts,
+the few assistant, search and social hosts those lists lack, utm_source shorthands, the medium
+values and which channel a click id implies are kept by hand in ``pipeline/channel_rules.json``,
+whose categories are laid over the generated ones.
 
 Inputs are the effective ``Campaign`` (``pipeline.utm``), the referrer host, and for events that
 did not happen on a website the source system and event type. Source and medium are compared
@@ -18,8 +22,13 @@ Precedence (the first rule that matches decides):
    ``wbraid``/``msclkid``/``yclid`` → ``paid_search``, ``fbclid``/``ttclid``/``li_fat_id`` →
    ``paid_social``, ``dclid`` → ``display``); else the referrer: none (or one of ``own_hosts`` or
    their subdomains, or a payment redirect in ``ignored_referrers``) → ``direct``; a search host →
-   ``organic_search``; social or video host → ``organic_social``; webmail host → ``email``; any
-   other host → ``referral``.
+   ``organic_search``; social or video host → ``organic_social``; webmail host → ``email``; an
+   AI-assistant host → ``ai_assistant``; any other host → ``referral``, unless it is the page's own
+   site (same host or a subdomain either way) → ``direct``. A host matches an entry equal to it or
+   to a parent domain, or ``<name>.<country suffix>`` for ``name.{}`` entries; the most specific
+   wins. Where the data names a path on a host (``x.com/i/grok``), the referrer's path decides
+   first. A subdomain nothing matches whose first label says webmail (``webmail.``, ``owa.``,
+   ``wmail.``) is webmail.
 3. **GA4 rules on source/medium/campaign name**, in GA4's order. A click id with no medium counts
    as a paid medium (``cpc``):
    a. source ``(direct)``/``direct`` with medium empty, ``(none)`` or ``(not set)`` → ``direct``;
@@ -34,7 +43,9 @@ Precedence (the first rule that matches decides):
       → ``organic_social`` (GA4's Organic Video);
    f. search source or medium ``organic`` → ``organic_search``;
    g. shopping source → ``referral`` (GA4's Organic Shopping);
-   h. source or medium ``email|e-mail|e_mail|e mail`` (or a webmail source) → ``email``;
+   h. an AI-assistant source with no medium or a referral medium → ``ai_assistant``
+      (``utm_source=chatgpt.com``, which ChatGPT adds to its links); then source or medium
+      ``email|e-mail|e_mail|e mail`` (or a webmail source) → ``email``;
    i. medium ``affiliate|affiliates`` → ``affiliate``;
    j. medium ``referral|app|link`` → ``referral``;
    k. source or medium ``sms`` → ``sms``;
@@ -44,8 +55,10 @@ Precedence (the first rule that matches decides):
 Deviations from GA4, all because Touchline's channel set is smaller or its traffic differs: no
 Cross-network, shopping, video, audio or push channels (mapped as above); GA4's "Organic
 Shopping by campaign name" is not applied (a booking business's "e-shop" email must stay email);
-and a bare ``fbclid`` counts as paid social (GA4 would call it a facebook referral, as Meta adds
-fbclid to organic links too).
+a bare ``fbclid`` counts as paid social (GA4 would call it a facebook referral, as Meta adds
+fbclid to organic links too); ``ai_assistant`` is a channel (GA4: referral) unless
+``ai_as_referral`` (``TOUCHLINE_AI_ASSISTANT_AS_REFERRAL``) folds it back; and webmail hosts are
+``email`` (GA4 lists mail.yandex.ru, mail.rambler.ru and email.seznam.cz as search engines).
 """
 
 from __future__ import annotations
@@ -57,7 +70,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipeline.utm import Campaign
+from pipeline.source_categories import (
+    AI,
+    HOSTS_PATH,
+    RULES_PATH,
+    SEARCH,
+    SHOPPING,
+    SOCIAL,
+    VIDEO,
+    WEBMAIL,
+    load_categories,
+    path_category,
+    path_rules,
+    source_category,
+)
+from pipeline.utm import Campaign, referrer_host
+
+__all__ = ["CHANNELS", "HOSTS_PATH", "RULES_PATH", "classify", "load_rules", "source_category"]
 
 DIRECT = "direct"
 ORGANIC_SEARCH = "organic_search"
@@ -72,6 +101,7 @@ SMS = "sms"
 PHONE_CALL = "phone_call"
 CRM_OFFLINE = "crm_offline"
 OTHER = "other"
+AI_ASSISTANT = "ai_assistant"
 
 CHANNELS = (
     DIRECT,
@@ -87,24 +117,12 @@ CHANNELS = (
     PHONE_CALL,
     CRM_OFFLINE,
     OTHER,
+    AI_ASSISTANT,
 )
-
-SEARCH = "search"
-SHOPPING = "shopping"
-SOCIAL = "social"
-VIDEO = "video"
-WEBMAIL = "email"
-
-RULES_PATH = Path(__file__).with_name("channel_rules.json")
-
-_COUNTRY_SUFFIX = re.compile(r"(?:(?:co|com|org|net|ne|or)\.)?[a-z]{2,6}")
 
 
 @dataclass(frozen=True)
 class Rules:
-    names: dict[str, str]
-    brands: dict[str, str]
-    domains: dict[str, str]
     ignored_referrers: frozenset[str]
     paid_medium: re.Pattern[str]
     display_mediums: frozenset[str]
@@ -126,20 +144,12 @@ def _lowered(values: Any) -> frozenset[str]:
     return frozenset(str(v).strip().lower() for v in values)
 
 
-def load_rules(path: Path = RULES_PATH) -> Rules:
-    """Read and check the rules file; raises ValueError naming the bad key."""
+def load_rules(path: Path = RULES_PATH, hosts_path: Path = HOSTS_PATH) -> Rules:
+    """Read and check the rules files (and the source categories they lay over the generated
+    host lists, ``pipeline.source_categories``); raises ValueError naming the bad key."""
     data = json.loads(path.read_text(encoding="utf-8"))
     try:
-        names: dict[str, str] = {}
-        brands: dict[str, str] = {}
-        domains: dict[str, str] = {}
-        for category, lists in data["categories"].items():
-            for name in lists.get("names", []):
-                names.setdefault(name.lower(), category)
-            for brand in lists.get("brands", []):
-                brands.setdefault(brand.lower(), category)
-            for domain in lists.get("domains", []):
-                domains.setdefault(domain.lower(), category)
+        load_categories(data, hosts_path)
         mediums = data["mediums"]
         sources = data["sources"]
         click_ids = {str(k): str(v) for k, v in data["click_ids"].items()}
@@ -147,9 +157,6 @@ def load_rules(path: Path = RULES_PATH) -> Rules:
             if channel not in CHANNELS:
                 raise ValueError(f"click_ids.{click_id}: {channel!r} is not a channel")
         return Rules(
-            names=names,
-            brands=brands,
-            domains=domains,
             ignored_referrers=_lowered(data.get("ignored_referrers", [])),
             paid_medium=re.compile(mediums["paid_regex"]),
             display_mediums=_lowered(mediums["display"]),
@@ -175,73 +182,75 @@ def rules() -> Rules:
     return load_rules()
 
 
-def _host_category(host: str, r: Rules) -> str | None:
-    # The most specific domain wins: try the host, then each parent domain.
-    labels = host.split(".")
-    for i in range(len(labels) - 1):
-        category = r.domains.get(".".join(labels[i:]))
-        if category is not None:
-            return category
-    # <brand>.<tld>, <brand>.co.<cc>, <brand>.com.<cc> (google.de, google.co.uk, amazon.com.br).
-    first, _, rest = host.partition(".")
-    if rest and _COUNTRY_SUFFIX.fullmatch(rest):
-        return r.brands.get(first)
-    return None
-
-
-@lru_cache(maxsize=65536)
-def source_category(value: str | None) -> str | None:
-    """``search``, ``shopping``, ``social``, ``video``, ``email`` (webmail) or None for a
-    utm_source value or a referrer host."""
-    if not value:
-        return None
-    text = value.strip().lower().rstrip(".")
-    if text.startswith("www."):
-        text = text[4:]
-    r = rules()
-    category = r.names.get(text) or r.brands.get(text)
-    if category is not None:
-        return category
-    if "." in text and " " not in text:
-        return _host_category(text, r)
-    return None
-
-
 def _is_own(host: str, hosts: frozenset[str]) -> bool:
     labels = host.split(".")
     return any(".".join(labels[i:]) in hosts for i in range(len(labels)))
 
 
-def _referral_channel(host: str | None, own_hosts: frozenset[str]) -> str:
-    if host is None:
-        return DIRECT
+_OWN = "(own)"  # a host of the site itself or an ignored redirect: no referrer
+_CATEGORY_CHANNEL = {SEARCH: ORGANIC_SEARCH, SOCIAL: ORGANIC_SOCIAL, VIDEO: ORGANIC_SOCIAL}
+_CATEGORY_CHANNEL |= {WEBMAIL: EMAIL, AI: AI_ASSISTANT, SHOPPING: REFERRAL}
+
+
+@lru_cache(maxsize=65536)
+def _host_channel(host: str, own_hosts: frozenset[str]) -> tuple[str, str, bool]:
+    """(normalised host, its channel by itself — ``_OWN``, a channel, or '' for an unknown host —,
+    whether the data has path rules for it). Cached: a site's referrers repeat."""
     host = host.strip().lower().rstrip(".")
     if host.startswith("www."):
         host = host[4:]
-    if not host:
-        return DIRECT
     own = frozenset(h.strip().lower().removeprefix("www.") for h in own_hosts)
-    if _is_own(host, own) or _is_own(host, rules().ignored_referrers):
-        return DIRECT
+    if not host or _is_own(host, own) or _is_own(host, rules().ignored_referrers):
+        return host, _OWN, False
     category = source_category(host)
-    if category == SEARCH:
-        return ORGANIC_SEARCH
-    if category in (SOCIAL, VIDEO):
-        return ORGANIC_SOCIAL
-    if category == WEBMAIL:
-        return EMAIL
-    return REFERRAL
+    return host, _CATEGORY_CHANNEL.get(category or "", ""), bool(path_rules(host))
+
+
+def _is_internal(host: str, page_url: str | None) -> bool:
+    """The referrer is the page's own site (the same host, or one a subdomain of the other)."""
+    if not page_url or host.rpartition(".")[0].rpartition(".")[2] not in page_url:
+        return False  # cheap test first: the page URL does not even contain the host's name
+    page = referrer_host(page_url)
+    if page is None:
+        return False
+    return host == page or host.endswith("." + page) or page.endswith("." + host)
+
+
+def _referral_channel(
+    host: str | None,
+    own_hosts: frozenset[str],
+    referrer: str | None,
+    page_url: str | None,
+    ai_as_referral: bool,
+) -> str:
+    if host is None:
+        return DIRECT
+    host, channel, has_paths = _host_channel(host, own_hosts)
+    if channel == _OWN:
+        return DIRECT
+    if has_paths:
+        channel = _CATEGORY_CHANNEL.get(path_category(host, referrer) or "", channel)
+    if channel == AI_ASSISTANT and ai_as_referral:
+        return REFERRAL
+    if not channel:
+        return DIRECT if _is_internal(host, page_url) else REFERRAL
+    return channel
 
 
 def classify(
     campaign: Campaign,
-    referrer_host: str | None,
+    host: str | None,
     *,
     source_system: str | None = None,
     event_type: str | None = None,
     own_hosts: frozenset[str] = frozenset(),
+    referrer: str | None = None,
+    page_url: str | None = None,
+    ai_as_referral: bool = False,
 ) -> str:
-    """The channel of one event; see the module docstring for the rules and their order."""
+    """The channel of one event; see the module docstring for the rules and their order.
+    ``referrer`` (the full URL) is read only for hosts with path rules, ``page_url`` only to tell
+    an unknown referrer host from the page's own site."""
     r = rules()
     source = (campaign.source or "").strip().lower() or None
     medium = (campaign.medium or "").strip().lower() or None
@@ -263,9 +272,21 @@ def classify(
         if click_channel is not None:
             return click_channel
         if name is None:
-            return _referral_channel(referrer_host, own_hosts)
+            return _referral_channel(host, own_hosts, referrer, page_url, ai_as_referral)
 
-    # 3. GA4 rules
+    return _ga4_channel(r, source, medium, name, click, ai_as_referral)
+
+
+def _ga4_channel(
+    r: Rules,
+    source: str | None,
+    medium: str | None,
+    name: str | None,
+    click: str | None,
+    ai_as_referral: bool,
+) -> str:
+    """Step 3 of the module docstring: GA4's rules on source, medium and campaign name."""
+    click_channel = r.click_ids.get(click) if click else None
     if source in r.direct_sources and (medium is None or medium in r.direct_mediums):
         return DIRECT
     category = source_category(source)
@@ -291,6 +312,8 @@ def classify(
         return ORGANIC_SEARCH
     if category == SHOPPING:
         return REFERRAL
+    if category == AI and (medium is None or medium in r.referral_mediums):
+        return REFERRAL if ai_as_referral else AI_ASSISTANT
     if category == WEBMAIL or source in r.email_values or medium in r.email_values:
         return EMAIL
     if medium in r.affiliate_mediums:

@@ -12,19 +12,30 @@ if TYPE_CHECKING:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import contextlib
+    import logging
+
     import faust
 
     from pipeline.app import create_app
-    from touchline import topics
+    from touchline import logthrottle, topics
+    from touchline.services import targets
+
+    class Worker(faust.Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            logthrottle.install(logger, settings.log_repeats_per_minute)
 
     endpoints, _ = topics.ready(settings)
     app = create_app(settings, endpoints)
+    target: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
-    worker = faust.Worker(app, loglevel=args.loglevel)
-    worker.execute_from_commandline()
+        target = targets.registered(settings, "touchline-worker", settings.worker_metrics_port)
+    with target:
+        Worker(app, loglevel=args.loglevel).execute_from_commandline()
     return 0
 
 

@@ -166,7 +166,12 @@ def location_of(family: str, d: dict[str, Any]) -> str | None:
     return ", ".join(p for p in parts if p) or None
 
 
-def static(family: str, datum: dict[str, Any], own_hosts: frozenset[str] = frozenset()) -> Static:
+def static(
+    family: str,
+    datum: dict[str, Any],
+    own_hosts: frozenset[str] = frozenset(),
+    ai_as_referral: bool = False,
+) -> Static:
     envelope = datum["envelope"]
     web = envelope.get("web")
     campaign = effective_campaign(web)
@@ -181,6 +186,9 @@ def static(family: str, datum: dict[str, Any], own_hosts: frozenset[str] = froze
             source_system=envelope["source"],
             event_type=envelope["event_type"],
             own_hosts=own_hosts,
+            referrer=web.get("referrer") if web else None,
+            page_url=web.get("page_url") if web else None,
+            ai_as_referral=ai_as_referral,
         ),
         referrer_host=host,
         device_type=device_type(web.get("user_agent")) if web else "unknown",

@@ -19,10 +19,22 @@ SHARED_IDENTIFIERS = Counter(
     "Identifiers not used to link clients because they are shared (front-desk phone, tablet)",
 )
 DEAD_LETTERS = Counter(
-    "touchline_worker_dead_letters_total", "Events sent to the dead-letter topic", ["stage"]
+    "touchline_worker_dead_letters_total",
+    "Events sent to the dead-letter topic, by stage and reason class",
+    ["stage", "reason"],
 )
+# Each stage's reason classes; the first is the stage's default.
+DEAD_LETTER_KINDS: dict[str, tuple[str, ...]] = {
+    "decode": ("undecodable",),
+    "validate": ("contract",),
+    "enrich": ("bad_content", "redis_script", "unexpected"),
+    "dedupe": ("conflicting_retry",),
+    "emit": ("kafka_refused",),
+}
+OUTCOMES = ("enriched", "duplicate", "conflicting_retry", "dead_letter")
 LAG = Gauge(
-    "touchline_worker_event_lag_seconds", "Now minus occurred_at of the last processed event"
+    "touchline_worker_event_lag_seconds",
+    "Now minus occurred_at (event time) of the last event processed",
 )
 REDIS = Histogram(
     "touchline_worker_redis_seconds",
@@ -52,3 +64,16 @@ CONFLICTING_RETRIES = Counter(
     "Deliveries of an already applied event_id with different content (the first copy wins; "
     "the later one is dead-lettered)",
 )
+
+
+def initialise() -> None:
+    """Every label value an alert reads exists from the start, at 0: ``increase()`` then sees the
+    first failure (a series born at its first increment has no earlier sample to compare)."""
+    for outcome in OUTCOMES:
+        EVENTS.labels(outcome)
+    for stage, kinds in DEAD_LETTER_KINDS.items():
+        for kind in kinds:
+            DEAD_LETTERS.labels(stage, kind)
+
+
+initialise()

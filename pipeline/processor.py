@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import orjson
@@ -35,6 +35,9 @@ class Output:
     merges: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letter: bytes | None = None
     outcome: str = "enriched"  # enriched | duplicate | conflicting_retry | dead_letter
+    stage: str = ""  # of a dead letter: decode | validate | enrich | dedupe | emit
+    kind: str = ""  # of a dead letter: its reason class (pipeline.metrics.DEAD_LETTER_KINDS)
+    occurred_at: int | None = None  # event time (epoch ms) of an enriched event
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Config:
     min_channels: int = default("multichannel_min_channels")
     phone_region: str = default("phone_region")
     own_hosts: frozenset[str] = frozenset(default("own_hosts"))
+    ai_assistant_as_referral: bool = default("ai_assistant_as_referral")
     hit_cap: int = default("hit_cap")
     record_chunk: int = default("worker_record_chunk")  # events per record script call
 
@@ -60,6 +64,7 @@ def processor_config(settings: Settings) -> Config:
         min_channels=settings.multichannel_min_channels,
         phone_region=settings.phone_region,
         own_hosts=frozenset(h.lower() for h in settings.own_hosts),
+        ai_assistant_as_referral=settings.ai_assistant_as_referral,
         record_chunk=settings.worker_record_chunk,
     )
 
@@ -132,11 +137,13 @@ class Processor:
         topic: str | None,
         partition: int | None,
         offset: int | None,
+        kind: str | None = None,
     ) -> Output:
         letter = deadletter.encode(
             self.codec, stage, reason, original, topic=topic, partition=partition, offset=offset
         )
-        return Output(dead_letter=letter, outcome="dead_letter")
+        kind = kind or metrics.DEAD_LETTER_KINDS[stage][0]
+        return Output(dead_letter=letter, outcome="dead_letter", stage=stage, kind=kind)
 
     async def handle(
         self,
@@ -170,7 +177,9 @@ class Processor:
             )
         try:
             ids = extract(envelope["ids"], self.config.phone_region)
-            static = enrichment.static(name, datum, self.config.own_hosts)
+            static = enrichment.static(
+                name, datum, self.config.own_hosts, self.config.ai_assistant_as_referral
+            )
         except (ValueError, KeyError, TypeError) as exc:  # bad content never stops the worker
             return self.dead_letter(
                 "enrich", f"{type(exc).__name__}: {exc}", original, topic, partition, offset
@@ -248,7 +257,7 @@ class Processor:
                 result, p = results[i], by_index[i]
                 if isinstance(result, Exception):
                     outputs[i] = self.dead_letter(
-                        "enrich", f"Redis script failed: {result}", *p.record
+                        "enrich", f"Redis script failed: {result}", *p.record, kind="redis_script"
                     )
                 elif result["enrichment"].get("fingerprint", p.fingerprint) != p.fingerprint:
                     outputs[i] = self._conflict(p)
@@ -285,7 +294,7 @@ class Processor:
             "the copy applied first is kept"
         )
         out = self.dead_letter("dedupe", reason, *p.record)
-        return Output(dead_letter=out.dead_letter, outcome="conflicting_retry")
+        return replace(out, outcome="conflicting_retry")
 
     def _output(self, p: _Pending, result: dict[str, Any], duplicate: bool) -> Output:
         enriched = enriched_record(p.family, p.datum, p.ids, p.static, result)
@@ -297,6 +306,7 @@ class Processor:
             enriched=(enriched["client_id"].encode(), self.codec.encode(ENRICHED, enriched)),
             merges=[(key, self.codec.encode(MERGE, m)) for m in merges],
             outcome="duplicate" if duplicate else "enriched",
+            occurred_at=p.envelope.get("occurred_at"),
         )
 
     def _context(

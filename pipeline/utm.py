@@ -182,3 +182,19 @@ def referrer_host(url: str | None) -> str | None:
     if not host or any(ch.isspace() for ch in host) or ("." not in host and host != "localhost"):
         return None
     return host
+
+
+@lru_cache(maxsize=8192)
+def referrer_path(url: str | None) -> str:
+    """The lower-cased path of a referrer URL without a trailing slash (``https://x.com/i/grok/``
+    → ``/i/grok``); '' for none or an unparsable URL."""
+    if not url or not isinstance(url, str):
+        return ""
+    text = url.strip()
+    if "://" not in text and not text.startswith("//"):
+        text = "//" + text
+    try:
+        path = urlsplit(text).path
+    except ValueError:
+        return ""
+    return path.rstrip("/").lower()

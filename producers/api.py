@@ -60,11 +60,13 @@ from confluent_kafka import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 
 from producers.adapters import ADAPTERS, Adapter
+from producers.doctext import markdown
 from producers.door import ANY_ACCOUNT, OPEN_PRINCIPAL, Principal, Refusal, TokenBuckets
 from producers.ingest import PERMANENT_PRODUCE_ERRORS, EventPublisher, Ingest, Ready
-from producers.openapi import POST_RESPONSES, body_spec
+from producers.openapi import POST_RESPONSES, body_spec, crm_body
 from producers.publisher import Publisher
 from touchline import jsonschema
 from touchline.codec import Codec
@@ -133,11 +135,13 @@ def create_app(
     cfg = config or ingest_config(settings)
     ingest = Ingest(settings, contracts, codec, cfg)
     factory = publisher_factory or partial(_kafka_publisher, bootstrap, cfg)
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's packaged assets (served
+    # under /static-offline-docs), not from a CDN: the page works on a machine without internet.
+    app = FastAPIOffline(
         title="Touchline ingest",
         version="1",
         lifespan=_lifespan(ingest, factory),
-        description=__doc__ or "",
+        description=markdown(__doc__ or ""),
     )
     app.add_middleware(
         CORSMiddleware,
@@ -204,6 +208,7 @@ def _add_probes(app: FastAPI, ingest: Ingest) -> None:
     )
     async def readyz() -> JSONResponse:
         ok = await asyncio.to_thread(ingest.publisher.reachable, 2.0)
+        metrics.requests.labels("readyz", "200" if ok else "503").inc()
         if ok:
             return JSONResponse({"status": "ready"})
         return JSONResponse(
@@ -249,7 +254,9 @@ def _add_source_route(app: FastAPI, ingest: Ingest, name: str, adapter: Adapter)
         status_code=202,
         name=f"post_{name.replace('-', '_')}",
         summary=f"Native payload of the {adapter.title}",
-        description=adapter.doc,
+        description=markdown(adapter.doc),
         responses=POST_RESPONSES,
-        openapi_extra=body_spec({"type": "object", "additionalProperties": True}),
+        openapi_extra=body_spec(
+            crm_body() if name == "crm" else {"type": "object", "additionalProperties": True}
+        ),
     )

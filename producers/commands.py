@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import AsyncIterator
+from typing import Any
 
 from touchline.settings import Settings
 
@@ -26,8 +28,27 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         else "open local mode: no write key configured (TOUCHLINE_INGEST_WRITE_KEYS)"
     )
     print(f"ingest API on http://{host}:{port} ({keys}); metrics at /metrics", flush=True)
+    announce_target(app, settings, port)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
+
+
+def announce_target(app: Any, settings: Settings, port: int) -> None:
+    """A Prometheus target while the app runs: registered in its lifespan, because uvicorn ends
+    the process by re-raising SIGTERM after its shutdown (code after run() never runs)."""
+    import contextlib
+
+    from touchline.services import targets
+
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            with targets.registered(settings, "touchline-ingest", port):
+                yield state
+
+    app.router.lifespan_context = lifespan
 
 
 def register(sub: argparse._SubParsersAction) -> None:

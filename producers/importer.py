@@ -1,19 +1,23 @@
 """``touchline import FILE``: upload a CRM lead/deal export (history) straight to Kafka.
 
-The file is JSON lines (one row object a line) or CSV with a header row; the row fields are those
-of :mod:`producers.adapters.crm`. Every row goes the same way as through the API: the CRM adapter,
+The file is JSON lines (one row object a line) or CSV with a header row: ``--format``, else a .csv
+suffix means CSV and .jsonl/.ndjson/.json JSON lines, else the first line decides (a JSON object:
+JSON lines; anything else: the CSV header), and the choice is printed with how to override it.
+The row fields are those of the CRM adapter (``producers/adapters/crm.py``, whose table
+``--help`` prints). Every row goes the same way as through the API: the CRM adapter,
 ``prepare`` against the contracts, the codec, and the acks=all idempotent publisher. The ingest
 API's time horizon does not apply: an import is history. Its other limits do: ``occurred_at``
-within ``[ingest_min_occurred_at, now + ingest_future_horizon_s]`` and the encoded event at most
-``ingest_max_event_bytes`` (see :mod:`producers.events`).
+within ``[TOUCHLINE_INGEST_MIN_OCCURRED_AT, now + TOUCHLINE_INGEST_FUTURE_HORIZON_S]`` and the
+encoded event at most ``TOUCHLINE_INGEST_MAX_EVENT_BYTES`` (see :mod:`producers.events`).
 
 A bad row (not JSON, not mappable, or refused by the contract) is reported on stderr in one line
-(``row N: field: reason``), written to the dead-letter topic (stage ``ingest``; the original line's
-bytes for JSON lines, the row as a JSON object for CSV) and skipped; the others are still
-imported. The command prints a summary and exits with status **1 when any row was rejected** (so
-scripts notice), 0 when every row was imported, and 2 when the file cannot be read or Kafka did
-not acknowledge every message (then nothing is reported as imported that was not acknowledged).
-Re-importing a file is idempotent: event ids are derived from the rows.
+(``row N: field: reason``; the progress bar is drawn only on a terminal, below those lines),
+written to the dead-letter topic (stage ``ingest``; the original line's bytes for JSON lines, the
+row as a JSON object for CSV) and skipped; the others are still imported. The command prints a
+summary and exits with status **1 when any row was rejected** (so scripts notice), 0 when every row
+was imported, and 2 when the file cannot be read or Kafka did not acknowledge every message (then
+nothing is reported as imported that was not acknowledged). Re-importing a file is idempotent:
+event ids are derived from the rows.
 """
 
 from __future__ import annotations
@@ -57,10 +61,59 @@ class Outcome:
     dead_letters: list[Message] = field(default_factory=list)
 
 
-def detect_format(path: Path, given: str | None) -> str:
+SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+NAMES = {"csv": "CSV", "jsonl": "JSON lines"}
+
+
+def detect_format(path: Path, given: str | None, first_line: str = "") -> tuple[str, str | None]:
+    """The format to read ``path`` in, and a hint to print when it was guessed or looks wrong."""
     if given:
-        return given
-    return "csv" if path.suffix.lower() == ".csv" else "jsonl"
+        return given, None
+    looks = "jsonl" if first_line.lstrip("\ufeff \t").startswith("{") else "csv"
+    why = "is a JSON object" if looks == "jsonl" else "is not a JSON object, so it is the header"
+    by_suffix = SUFFIXES.get(path.suffix.lower())
+    if by_suffix is None:
+        return looks, (
+            f"{path.name}: reading it as {NAMES[looks]} (its first line {why}); "
+            "--format csv|jsonl to choose"
+        )
+    if by_suffix != looks:
+        return by_suffix, (
+            f"{path.name}: reading it as {NAMES[by_suffix]} (its suffix), but its first line "
+            f"looks like {NAMES[looks]}: try --format {looks}"
+        )
+    return by_suffix, None
+
+
+def first_line(path: Path) -> str:
+    """The first non-blank line of the file (a little of it), for :func:`detect_format`."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(64 * 1024).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return next((line for line in head.splitlines() if line.strip()), "")
+
+
+def fields_table() -> str:
+    """The row fields as the CRM adapter documents them (its docstring's indented table), and the
+    web-context fields it keeps that the table does not name (found by mapping a row that has
+    all of them)."""
+    from producers.adapters import crm
+    from producers.adapters.native import WEB_FIELDS
+
+    doc = crm.__doc__ or ""
+    block = doc.split("::\n", 1)[1] if "::\n" in doc else ""
+    lines = []
+    for line in block.splitlines()[1:]:
+        if line and not line.startswith(" "):
+            break
+        lines.append(line)
+    table = "\n".join(lines).strip("\n")
+    row = {"type": "lead", "id": "1", "created_at": "2025-01-01", "account_id": "a"}
+    web = crm.row_to_event({**row, **dict.fromkeys(WEB_FIELDS, "x")}, None)["envelope"]["web"]
+    more = [f for f in WEB_FIELDS if f in (web or {}) and f not in table]
+    return table + (f"\n    {', '.join(more)}  (web context, like the utm_ fields)" if more else "")
 
 
 def read_rows(stream: TextIO, fmt: str) -> Iterator[Row]:
@@ -160,7 +213,9 @@ def run_import(
     from producers.publisher import Publisher
     from touchline import topics
 
-    fmt = detect_format(path, fmt)
+    fmt, hint = detect_format(path, fmt, first_line(path))
+    if hint:
+        print(hint, file=err)
     try:
         stream: TextIO = io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -178,7 +233,7 @@ def run_import(
                 unit="B",
                 unit_scale=True,
                 desc=path.name,
-                disable=not progress,
+                disable=not (progress and err.isatty()),  # \r redraws garble a log file
                 file=err,
             ) as bar,
         ):
@@ -229,21 +284,38 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         progress=not args.quiet,
     )
     print(
-        f"imported {imported} rows, rejected {rejected}"
+        f"imported {imported} row{'' if imported == 1 else 's'}, rejected {rejected}"
         + (" (rejected rows are in the dead-letter topic)" if rejected else "")
     )
     return 1 if rejected else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from producers.doctext import terminal
+
+    paragraphs = (__doc__ or "").split("\n\n")
     parser = sub.add_parser(
         "import",
         help="upload a CRM lead/deal export (JSON lines or CSV) to Kafka",
-        description=(__doc__ or "").split("\n\n")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="\n\n".join(
+            [
+                terminal(paragraphs[1]),
+                terminal(
+                    "Row fields (a JSON object's keys or the CSV header's names; values may be "
+                    "strings, empty means absent):"
+                ),
+                fields_table(),
+                terminal(paragraphs[2]),
+            ]
+        ),
     )
-    parser.add_argument("file", help="the export: .csv (header row) or JSON lines")
+    parser.add_argument("file", help="the export: CSV with a header row, or JSON lines")
     parser.add_argument(
-        "--format", choices=["jsonl", "csv"], default=None, help="default: by suffix"
+        "--format",
+        choices=["jsonl", "csv"],
+        default=None,
+        help="default: .csv is CSV, .jsonl/.ndjson/.json JSON lines, else the first line decides",
     )
     parser.add_argument(
         "--account", default=None, help="account id of every row (else each row's account_id)"

@@ -125,8 +125,12 @@ class Ingest:
     def on_delivery_error(self, err: KafkaError) -> None:
         self.metrics.delivery_errors.labels(err.name()).inc()
 
-    def kafka_ready(self) -> None:
+    def kafka_ready(self, payload: Any = None) -> None:
+        """503 before any work when the producer knows every broker is down; the payload's
+        events count as unavailable (the outage is visible in the metrics, not only in 503s)."""
         if self.publisher.brokers_down:
+            events = len(payload) if isinstance(payload, list) else 1
+            self.metrics.events.labels("unavailable", "kafka_unavailable").inc(events)
             raise Refusal(503, "kafka_unavailable", "Kafka is unavailable", retry_after=5)
 
     def dead_letter(self, reason: str, original: bytes) -> None:
@@ -150,11 +154,14 @@ class Ingest:
         try:
             principal = self.door.principal(request)
             payload, raw = await self.door.read_json(request)
-            self.kafka_ready()
+            self.kafka_ready(payload)
             response = await body(payload, raw, principal)
         except Refusal as refusal:
             if refusal.reason not in _OUTAGES:
                 self.metrics.events.labels("rejected", refusal.reason).inc()
+            elif refusal.reason == "registry_unavailable":  # the others are counted where raised
+                events = len(payload) if isinstance(payload, list) else 1
+                self.metrics.events.labels("unavailable", refusal.reason).inc(events)
             response = refusal.response()
         self.metrics.requests.labels(endpoint, str(response.status_code)).inc()
         return response

@@ -14,6 +14,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+# Reasons of a 503 (events not accepted because Kafka or the registry is not available).
+OUTAGE_REASONS = ("kafka_unavailable", "queue_full", "registry_unavailable")
+# librdkafka's names of the delivery errors an outage produces (others appear when they happen).
+DELIVERY_ERRORS = ("_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "REQUEST_TIMED_OUT")
 PRODUCE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -59,6 +63,22 @@ class IngestMetrics:
         )
         if queue_depth is not None:
             self.queue_depth.set_function(queue_depth)
+        self.initialise()
+
+    def initialise(self) -> None:
+        """Every label value an alert reads exists from the start, at 0, so ``increase()`` and
+        ``rate()`` see the first failure (a series born at its first increment has no earlier
+        sample to compare with)."""
+        for endpoint in ("events", "readyz"):
+            for status in ("202", "503"):
+                self.requests.labels(endpoint, status)
+        self.events.labels("accepted", "ok")
+        for reason in OUTAGE_REASONS:
+            self.events.labels("unavailable", reason)
+        for error in DELIVERY_ERRORS:
+            self.delivery_errors.labels(error)
+        for outcome in ("written", "failed"):
+            self.dead_letters.labels(outcome)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -83,3 +83,41 @@ def body_spec(schema: dict[str, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     }
+
+
+def fields_read(convert: Any, sample: dict[str, Any]) -> list[str]:
+    """The keys an adapter reads from a flat row, in the order it reads them: ``convert`` maps
+    ``sample`` (a minimal valid row) while every lookup is recorded."""
+    seen: dict[str, None] = {}
+
+    class Recording(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            seen[key] = None
+            return super().get(key, default)
+
+    convert(Recording(sample), None)
+    return list(seen)
+
+
+def crm_body() -> dict[str, Any]:
+    """The CRM source's request body: one flat row or ``{"rows": [...]}``, with the row fields the
+    adapter reads (values are strings or numbers; empty or null means absent)."""
+    from producers.adapters.crm import row_to_event
+
+    sample = {"type": "lead", "id": "1", "created_at": "2025-01-01", "account_id": "a"}
+    properties: dict[str, Any] = {
+        f: {"type": ["string", "number", "null"]} for f in fields_read(row_to_event, sample)
+    }
+    properties["type"] = {"type": "string", "description": "lead or deal"}
+    row = {
+        "type": "object",
+        "properties": properties,
+        "required": ["type", "id"],
+        "additionalProperties": True,
+    }
+    rows = {
+        "type": "object",
+        "properties": {"rows": {"type": "array", "items": row}},
+        "required": ["rows"],
+    }
+    return {"anyOf": [row, rows]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from touchline.settings import Settings, default
+from touchline.settings import Settings
 
 FILTERS = ("account", "from", "to", "location", "service")
 
@@ -21,11 +22,13 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from sinks.cluster import Cluster
     from sinks.endpoint import QueryEndpoint, advertise
     from sinks.sink import Sink
-    from touchline import topics
+    from touchline import logthrottle, topics
     from touchline.codec import Codec
     from touchline.contracts import load_cached
     from touchline.endpoints import endpoints as where
 
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logthrottle.install(logging.getLogger(), settings.log_repeats_per_minute)
     endpoints = where(settings)
     contracts = load_cached(settings.schemas_dir)
     client = clickhouse.connect(endpoints.clickhouse_dsn)
@@ -56,6 +59,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    _start_anomaly_monitor(sink, client, settings, stop)
     status = run / "sink.status.json"
 
     def report_progress(sink: Sink) -> None:
@@ -66,13 +70,36 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         }
         status.write_text(json.dumps(counts))
 
+    from touchline.services import targets
+
     try:
-        sink.run(stop, on_batch=report_progress)
+        with targets.registered(settings, "touchline-sink", endpoint.server.server_address[1]):
+            sink.run(stop, on_batch=report_progress)
     finally:
         advertised.unlink(missing_ok=True)
         endpoint.stop()
         client.close()
     return 0
+
+
+def _start_anomaly_monitor(
+    sink: Any, client: Any, settings: Settings, stop: threading.Event
+) -> None:
+    """Booking-health and source-silence gauges on the sink's /metrics (sinks/anomaly_monitor.py),
+    scanned in a thread that shares the sink's ClickHouse client under its lock."""
+    from sinks import clickhouse
+    from sinks.anomaly_monitor import AnomalyMonitor
+
+    if settings.anomaly_scan_seconds <= 0:
+        return
+    monitor = AnomalyMonitor(sink.metrics.registry, settings)
+    sink.observers.append(monitor.observe)
+
+    def runner(name: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with sink.lock:
+            return clickhouse.query(client, name, settings.clickhouse_database, params)
+
+    threading.Thread(target=monitor.run, args=(stop, runner), name="anomalies", daemon=True).start()
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,28 +115,34 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def report_params(args: argparse.Namespace) -> dict[str, Any]:
     """The query parameters from the command line (None = the query's default)."""
-    params: dict[str, Any] = {name: getattr(args, name) for name in FILTERS}
-    params["breakdown"] = args.breakdown
-    params["model"] = args.model
-    params["by"] = args.by
-    params["lookback_days"] = args.lookback_days
-    params["session_timeout_minutes"] = args.session_timeout_minutes
-    params["min_channels"] = args.min_channels
-    params["half_life_days"] = args.half_life_days
-    params["client"] = args.client
-    params["strict"] = 1 if args.strict else None
-    params["profiles"] = 1 if args.profiles else None
-    if args.window_days is not None:
-        params["window_ms"] = round(args.window_days * 86_400_000)
-        params["window_days"] = max(1, round(args.window_days))
+    params: dict[str, Any] = {name: getattr(args, name, None) for name in FILTERS}
+    for name in (
+        "breakdown",
+        "model",
+        "by",
+        "lookback_days",
+        "session_timeout_minutes",
+        "min_channels",
+        "half_life_days",
+        "client",
+    ):
+        params[name] = getattr(args, name, None)
+    params["strict"] = 1 if getattr(args, "strict", False) else None
+    params["profiles"] = 1 if getattr(args, "profiles", False) else None
+    window_days = getattr(args, "window_days", None)
+    if window_days is not None:
+        params["window_ms"] = round(window_days * 86_400_000)
+        params["window_days"] = max(1, round(window_days))
     return params
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks import clickhouse, html, reports, tables
+    from sinks import clickhouse, reports
     from sinks.endpoint import remote_query, running_sink
+    from sinks.report_options import check_options
 
     report = reports.get(args.name)
+    check_options(report, args)
     params = report_params(args)
     dsn = settings.effective_clickhouse_dsn
     db = settings.clickhouse_database
@@ -133,28 +166,57 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         sections = reports.run(report, params, runner)
+        currencies = _currencies(sections, params, runner)
     finally:
         if client is not None:
             client.close()
-    print(tables.render_sections(sections, args.format))
-    if args.html:
-        shown = {k: v for k, v in params.items() if v is not None}
-        Path(args.html).write_text(html.render(report, shown, sections))
-        print(f"wrote {args.html}", file=sys.stderr)
+    _print_report(args, report, params, sections, currencies)
     return 0
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
+def _currencies(sections: list[Any], params: Mapping[str, Any], runner: Any) -> list[str]:
+    """The currencies of the report's revenue, when it shows money (see sinks/money.py)."""
+    from sinks import money
+
+    if not money.has_money(sections):
+        return []
+    _, rows = runner(money.CURRENCIES_QUERY, params)
+    return sorted(rows[0][0]) if rows and rows[0][0] else []
+
+
+def _print_report(
+    args: argparse.Namespace,
+    report: Any,
+    params: Mapping[str, Any],
+    sections: list[Any],
+    currencies: list[str],
+) -> None:
+    """Tables and HTML for people (labels, money with currency); JSON and CSV for machines (raw
+    names, exact money strings)."""
+    from sinks import labels, money, tables
+
+    if args.format == "table":
+        shown = labels.readable(money.for_people(sections, currencies), params)
+    else:
+        shown = money.for_machines(sections, currencies)
+    print(tables.render_sections(shown, args.format))
+    if args.html:
+        Path(args.html).write_text(html_page(report, params, sections, currencies))
+        print(f"wrote {args.html}", file=sys.stderr)
+
+
+def html_page(
+    report: Any, params: Mapping[str, Any], sections: list[Any], currencies: list[str]
+) -> str:
+    """The report's self-contained HTML page, with labels and money for people."""
+    from sinks import html, labels, money
+
+    given = {k: v for k, v in params.items() if v is not None}
+    people = labels.readable(money.for_people(sections, currencies), params)
+    return html.render(report, given, people)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sinks.parameters import CHOICES
-    from sinks.reports import REPORTS
-
     sink = sub.add_parser(
         "sink",
         help="write enriched events and merges from Kafka to ClickHouse (owns the chDB directory)",
@@ -167,76 +229,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     db = sub.add_parser("db", help="ClickHouse schema: `touchline db migrate` applies the DDL")
     db.add_argument("action", choices=["migrate"])
     db.set_defaults(func=_migrate)
-    report = sub.add_parser(
-        "report",
-        help="run a report (" + ", ".join(REPORTS) + ")",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run a report on ClickHouse and print it. While `touchline sink` runs, the "
-        "report runs through it (chDB lets one process open a data directory).\n\n"
-        + "\n".join(f"  {r.name:15} {r.help}" for r in REPORTS.values()),
-    )
-    report.add_argument("name", choices=list(REPORTS), metavar="NAME", help="report name")
-    report.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
-    g = report.add_argument_group("filters (every report)")
-    g.add_argument("--account", help="only this account")
-    g.add_argument("--from", dest="from", metavar="YYYY-MM-DD", help="first day (inclusive)")
-    g.add_argument("--to", metavar="YYYY-MM-DD", help="last day (inclusive)")
-    g.add_argument("--location", help="only this location (location id or a line's store id)")
-    g.add_argument("--service", help="only this service (a line's service id, or class id)")
-    o = report.add_argument_group("report options")
-    o.add_argument(
-        "--breakdown",
-        choices=[c for c in CHOICES["breakdown"] if c],
-        help="booking_funnel: store|service|resource|channel|campaign|device; "
-        "engagement: channel|device|campaign",
-    )
-    o.add_argument(
-        "--model",
-        choices=[c for c in CHOICES["model"] if c],
-        help="attribution model (default: all six)",
-    )
-    o.add_argument(
-        "--by",
-        choices=CHOICES["by"],
-        help="attribution: channel|campaign; engagement feedback: channel|location",
-    )
-    o.add_argument(
-        "--window-days",
-        type=_positive,
-        help="booking_funnel conversion window (default 7); engagement experiment "
-        "conversion window (default 14)",
-    )
-    o.add_argument(
-        "--lookback-days",
-        type=int,
-        help="attribution lookback, and the multichannel lookback of client_card's contacts "
-        f"(default: TOUCHLINE_LOOKBACK_DAYS, {default('lookback_days')}, as the worker)",
-    )
-    o.add_argument(
-        "--session-timeout-minutes",
-        type=int,
-        help="attribution, client_card: inactivity that starts a new session when touches are "
-        "derived (default: TOUCHLINE_SESSION_TIMEOUT_MINUTES, "
-        f"{default('session_timeout_minutes')})",
-    )
-    o.add_argument(
-        "--min-channels",
-        type=int,
-        help="attribution, client_card: distinct channels before a contact (or in a path) that "
-        "make it multichannel (default: TOUCHLINE_MULTICHANNEL_MIN_CHANNELS, "
-        f"{default('multichannel_min_channels')})",
-    )
-    o.add_argument(
-        "--half-life-days", type=_positive, help="attribution time_decay half-life (default 7)"
-    )
-    o.add_argument(
-        "--strict",
-        action="store_true",
-        help="booking_funnel: steps must come in order (stop at a skipped step)",
-    )
-    o.add_argument(
-        "--profiles", action="store_true", help="booking_funnel: include the optional profiles step"
-    )
-    o.add_argument("--client", help="client_card: client id, web client id, email or phone")
-    report.set_defaults(func=_report)
+    from sinks.report_options import add_report_parser
+
+    add_report_parser(sub, _report)

@@ -122,7 +122,9 @@ class QueryEndpoint:
 
 def report_queries() -> frozenset[str]:
     """The only names ``/query`` runs: the queries the reports are made of."""
-    return frozenset(query for r in REPORTS.values() for query, _ in r.queries)
+    from sinks.money import CURRENCIES_QUERY  # the currency of the money the reports show
+
+    return frozenset(query for r in REPORTS.values() for query, _ in r.queries) | {CURRENCIES_QUERY}
 
 
 def advertise(path: Path, url: str, dsn: str, database: str) -> None:

@@ -25,7 +25,7 @@ class SinkMetrics:
     @classmethod
     def create(cls) -> SinkMetrics:
         r = CollectorRegistry()
-        return cls(
+        metrics = cls(
             registry=r,
             rows=Counter("touchline_sink_rows_written", "Event rows inserted", registry=r),
             merges=Counter("touchline_sink_merges_written", "Merge rows inserted", registry=r),
@@ -68,3 +68,6 @@ class SinkMetrics:
                 registry=r,
             ),
         )
+        for kind in ("transient", "permanent"):  # alerts see the first error of each kind
+            metrics.insert_errors.labels(kind)
+        return metrics

@@ -22,6 +22,7 @@ class Section:
     title: str
     columns: list[str]
     rows: Rows
+    hidden: bool = False  # left out of the text table (charts, JSON and CSV still have it)
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,13 @@ REPORTS: dict[str, Report] = {
             ("breakdown", "window_days", "by"),
             (("breakdown", ("channel", "device", "campaign")), ("by", ("channel", "location"))),
         ),
+        Report(
+            "anomalies",
+            "booking-health drops and spikes per hour vs the hour-of-week baseline of the "
+            "previous weeks, with the expected band (default: the last 7 days of data)",
+            (("anomaly_hourly", "Anomalies"),),
+            (),
+        ),
     )
 }
 
@@ -110,6 +118,11 @@ def run(report: Report, params: Mapping[str, Any], runner: Runner) -> list[Secti
             )
     sections = []
     for query, title in report.queries:
+        if query == "anomaly_hourly":
+            from sinks import anomaly_report
+
+            sections.extend(anomaly_report.sections(params, runner))
+            continue
         columns, rows = runner(query, params)
         if query == "experiments":
             columns, rows = with_significance(columns, rows)

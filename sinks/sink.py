@@ -106,6 +106,8 @@ class Sink:
         self._paused: set[tuple[str, int]] = set()
         self._lag_checked = 0.0
         self._lag_due = True
+        # called with each batch's event rows once stored (sinks.anomaly_monitor: last event time)
+        self.observers: list[Callable[[list[list[Any]]], None]] = []
 
     def run(
         self,
@@ -167,6 +169,8 @@ class Sink:
             refused = self._store(clickhouse.insert_events, events, self._month)
             self.rows_written += len(events) - len(refused)
             self.metrics.rows.inc(len(events) - len(refused))
+            for observe in self.observers:
+                observe([row for _, row in events])
             dead.extend(refused)
             refused = self._store(clickhouse.insert_merges, merges, None)
             self.merges_written += len(merges) - len(refused)

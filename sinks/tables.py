@@ -52,6 +52,8 @@ def render_sections(sections: Sequence[Any], fmt: str = "table") -> str:
         )
     parts = []
     for s in sections:
+        if fmt == "table" and getattr(s, "hidden", False):
+            continue
         head = f"# {s.name}" if fmt == "csv" else f"== {s.title}"
         body = render(s.columns, s.rows, fmt) if s.rows or fmt == "csv" else "(no rows)"
         parts.append(f"{head}\n{body}")

@@ -15,9 +15,15 @@ from touchline.settings import Settings
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--bench", action="store_true", help="run the benchmarks in tests/bench")
+    parser.addoption("--slow-e2e", action="store_true", help="run the slow_e2e tests too")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--slow-e2e"):
+        slow = pytest.mark.skip(reason="slow end-to-end: run with `make test-alerts` (--slow-e2e)")
+        for item in items:
+            if "slow_e2e" in item.keywords:
+                item.add_marker(slow)
     if config.getoption("--bench"):
         return
     skip = pytest.mark.skip(reason="benchmark: run with `make bench` (pytest --bench)")

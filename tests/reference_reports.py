@@ -107,6 +107,18 @@ def _clients(
     return out
 
 
+CHOSEN_IN_WIDGET = ("store", "service", "resource")
+
+
+def _first_step(steps: list[str], breakdown: str) -> int:
+    """0-based index of the funnel's first step: where the breakdown's value is chosen."""
+    if breakdown == "resource":
+        return steps.index("appointment_booking_step_resources")
+    if breakdown in CHOSEN_IN_WIDGET:
+        return steps.index("appointment_booking_step_stores_and_services")
+    return 0
+
+
 def _breakdown_of(evs: list[Event], breakdown: str, visits: dict[str, str]) -> str:
     if breakdown in VISIT_BREAKDOWNS:
         return visits.get(evs[0]["client_id"]) or "(none)"
@@ -184,19 +196,23 @@ def funnel_level(stamps: list[tuple[int, int]], n: int, window_ms: int, strict: 
 def booking_funnel(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]:
     steps = STEPS_ALL if p["profiles"] else [s for s in STEPS_ALL if not s.endswith("profiles")]
     n = len(steps)
+    first = _first_step(steps, p["breakdown"])
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * n)
     visits = booking_visits(events, p)
     for evs in _clients(events, p, set(steps)).values():
         stamps = [(e["occurred_at"], steps.index(e["event_type"]) + 1) for e in evs]
         level = funnel_level(stamps, n, p["window_ms"], bool(p["strict"]))
-        row = counts[_breakdown_of(evs, p["breakdown"], visits)]
+        bd = _breakdown_of(evs, p["breakdown"], visits)
+        if bd == "(none)" and p["breakdown"] in CHOSEN_IN_WIDGET:
+            continue  # left before choosing a store / service / resource
+        row = counts[bd]
         for k in range(level):
             row[k] += 1
     out = []
     for bd in sorted(counts):
         row = counts[bd]
-        for k in range(n):
-            prev = row[k - 1] if k else row[0]
+        for k in range(first, n):
+            prev = row[k - 1] if k > first else row[first]
             out.append(
                 (
                     bd,
@@ -204,7 +220,7 @@ def booking_funnel(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ..
                     steps[k],
                     row[k],
                     round(row[k] / prev, 6) if prev else 0,
-                    round(row[k] / row[0], 6) if row[0] else 0,
+                    round(row[k] / row[first], 6) if row[first] else 0,
                     prev - row[k],
                 )
             )
@@ -219,7 +235,9 @@ def booking_outcomes(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, 
     groups: dict[str, list[list[Event]]] = defaultdict(list)
     visits = booking_visits(events, p)
     for evs in _clients(events, p, None).values():
-        groups[_breakdown_of(evs, p["breakdown"], visits)].append(evs)
+        bd = _breakdown_of(evs, p["breakdown"], visits)
+        if bd != "(none)" or p["breakdown"] not in CHOSEN_IN_WIDGET:
+            groups[bd].append(evs)
     out = []
     for bd in sorted(groups):
         started = succeeded = failed = 0

@@ -6,12 +6,14 @@ Each package adds its own subcommands (``register(subparsers)`` in its ``command
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from touchline.endpoints import monitoring_urls
 from touchline.errors import TouchlineError
 from touchline.settings import REPO_ROOT, Settings, get_settings, settings_error
 
@@ -20,17 +22,19 @@ def _services(args: argparse.Namespace, settings: Settings) -> int:
     from touchline.services import stack
 
     if args.action == "up":
-        ep = stack.up(settings)
+        ep = stack.up(settings, monitoring=settings.local_monitoring)
         print(f"kafka      {ep.kafka_bootstrap}")
         print(f"redis      {ep.redis_url}")
         print(f"clickhouse {ep.clickhouse_dsn}")
         print(f"registry   {ep.schema_registry_url or '(none: Avro single-object encoding)'}")
+        for name, url in monitoring_urls(settings).items():
+            print(f"{name:<13}{url}")
     elif args.action == "down":
         stopped = stack.down(settings)
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
     else:
         for name, state in stack.status(settings).items():
-            print(f"{name:<11}{state}")
+            print(f"{name:<13}{state}")
     return 0
 
 
@@ -49,11 +53,12 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipeline import channel_data
     from pipeline import commands as pipeline_commands
     from producers import commands as producer_commands
-    from producers import generate_command, importer
+    from producers import generate_command, importer, seasonal_command
     from sinks import commands as sink_commands
-    from touchline import demo
+    from touchline import alerts, demo, monitor
 
     parser = argparse.ArgumentParser(
         prog="touchline",
@@ -68,17 +73,31 @@ def build_parser() -> argparse.ArgumentParser:
         "redis-server and Apicurio Registry (Confluent-compatible API; off with "
         "TOUCHLINE_LOCAL_REGISTRY=false). ClickHouse runs in-process (chDB) and needs no service.",
     )
-    services.add_argument("action", choices=["up", "down", "status"])
+    services.add_argument(
+        "action",
+        choices=["up", "down", "status"],
+        help="up: start what is not running (ports are remembered in <state dir>/services.json); "
+        "down: stop everything Touchline started; status: what runs where",
+    )
     services.set_defaults(func=_services)
-    config = sub.add_parser("config", help="print every setting, its env var and current value")
+    config = sub.add_parser(
+        "config",
+        help="print every setting, its env var and current value",
+        description="Print every setting: its environment variable (TOUCHLINE_<NAME>), current "
+        "value and meaning.",
+    )
     config.add_argument("--markdown", action="store_true", help="defaults as a Markdown table")
     config.set_defaults(func=_config)
     demo.register(sub)
     producer_commands.register(sub)
     generate_command.register(sub)
+    seasonal_command.register(sub)
     importer.register(sub)
     pipeline_commands.register(sub)
     sink_commands.register(sub)
+    channel_data.register(sub)
+    monitor.register(sub)
+    alerts.register(sub)
     return parser
 
 
@@ -91,12 +110,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args, settings) or 0)
+        status = int(args.func(args, settings) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return status
     except TouchlineError as exc:
         print(f"touchline: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`touchline report ... | head`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's final flush does not fail again, and exit as a
+        # process killed by SIGPIPE would (128 + 13).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ from touchline.settings import Settings
 PROCESSES = ("worker", "ingest", "sink")
 
 
-def _start(name: str, args: list[str], run: Path) -> None:
+def _start(name: str, args: list[str], run: Path, env: dict[str, str] | None = None) -> None:
     process.stop(run / f"{name}.pid")  # a leftover from an interrupted demo
-    process.start(name, [sys.executable, "-m", "touchline.cli", *args], run)
+    process.start(name, [sys.executable, "-m", "touchline.cli", *args], run, env)
 
 
 def _wait_sink(status: Path, expected: int, timeout: float, run: Path) -> int:
@@ -73,18 +73,20 @@ def _occurred(event: Any) -> int | None:
 
 def run_demo(settings: Settings, clients: int, seed: int) -> int:
     from producers.arrival import out_of_order
-    from sinks import reports, tables
     from sinks.endpoint import remote_query, running_sink
     from touchline import topics
     from touchline.services import stack
 
     print("== starting the local stack (Kafka, Redis, schema registry; ClickHouse in-process)")
-    endpoints, _ = topics.ready(settings, stack.up(settings))
+    endpoints, _ = topics.ready(settings, stack.up(settings, settings.local_monitoring))
     run = settings.state_dir / "run"
     status = run / "sink.status.json"
     status.unlink(missing_ok=True)
     port = process.free_port()
-    _start("worker", ["worker"], run)
+    metrics = {
+        "TOUCHLINE_WORKER_METRICS_PORT": str(settings.worker_metrics_port or process.free_port())
+    }
+    _start("worker", ["worker"], run, metrics)
     _start("ingest", ["ingest", "--port", str(port)], run)
     _start("sink", ["sink"], run)
     base = f"http://127.0.0.1:{port}"
@@ -101,7 +103,7 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
         f"the order their sources would deliver them ({out_of_order(events)} arrive after a "
         "later event: webhooks minutes late, calls logged after they end, CRM rows hours late)"
     )
-    accepted = rejected = 0
+    accepted = rejected = flagged = 0
     with httpx.Client(base_url=base, timeout=60) as http:
         for i in range(0, len(events), 500):
             resp = http.post("/v1/events", json=events[i : i + 500])
@@ -110,10 +112,18 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
             body = resp.json()
             accepted += int(body.get("accepted", 0))
             rejected += len(body.get("rejected", []))
+            flagged += len(body.get("flagged", []))
     print(
         f"   {accepted} accepted (acknowledged by Kafka), {rejected} malformed ones rejected "
         "with field and reason and kept on the dead-letter topic"
     )
+    if flagged:
+        days = settings.ingest_past_horizon_s // 86_400
+        print(
+            f"   {flagged} of the accepted events are older than the API's {days}-day horizon: "
+            "accepted and flagged (open local mode; with write keys they would be refused and "
+            "history loaded with `touchline import`)"
+        )
     print("== waiting for worker -> Redis -> enriched topic -> sink -> ClickHouse")
     written = _wait_sink(status, accepted, 600, run)
     print(f"   the sink wrote {written} rows")
@@ -125,22 +135,41 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
     def runner(name: str, params: Any) -> Any:
         return remote_query(url, name, params)
 
-    shown = [("booking_funnel", {"breakdown": "channel"}), ("attribution", {})]
-    for name, params in shown:
-        sections = reports.run(reports.get(name), params, runner)
-        if not any(section.rows for section in sections):
-            raise TouchlineError(f"the {name} report came back empty from ClickHouse")
-        label = ", ".join(f"{k}={v}" for k, v in params.items())
-        print(f"\n== {name}{f' ({label})' if label else ''}: from ClickHouse")
-        print(tables.render_sections(sections, "table"))
+    print_reports(runner)
     for name in PROCESSES:
         process.stop(run / f"{name}.pid")
     print(
         "\nMore: `touchline report --help` (funnel, attribution, client_card, appointments, "
-        "classes, engagement; --html FILE for charts).\nThe local stack keeps running; stop it "
+        "classes, engagement), `touchline report NAME --help` for one report's options, "
+        "--html FILE for a page with charts.\nThe local stack keeps running; stop it "
         "with `touchline services down`."
     )
     return 0
+
+
+# The reports the demo prints, each once: the funnel by channel, and attribution with its six models
+# in one table.
+SHOWN: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("booking_funnel", {"breakdown": "channel"}),
+    ("attribution", {}),
+)
+
+
+def print_reports(runner: Any) -> None:
+    """Print the demo's reports as `touchline report` prints them (labels, money with currency)."""
+    from sinks import labels, money, reports, tables
+
+    for name, params in SHOWN:
+        sections = reports.run(reports.get(name), params, runner)
+        if not any(section.rows for section in sections):
+            raise TouchlineError(f"the {name} report came back empty from ClickHouse")
+        currencies: list[str] = []
+        if money.has_money(sections):
+            currencies = sorted(runner(money.CURRENCIES_QUERY, params)[1][0][0])
+        shown = labels.readable(money.for_people(sections, currencies), params)
+        label = ", ".join(f"{k}={v}" for k, v in params.items())
+        print(f"\n== {name}{f' ({label})' if label else ''}: from ClickHouse")
+        print(tables.render_sections(shown, "table"))
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -152,7 +181,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="run the whole pipeline on generated data and print reports",
         description="Start the local stack, a worker, the ingest API and the sink; POST generated "
-        "events; print the booking funnel read back from ClickHouse.",
+        "events (a timeline ending an hour ago); print the booking funnel by channel and the "
+        "attribution under six models, read back from ClickHouse.",
     )
     parser.add_argument("--clients", type=int, default=300, help="generated people (default 300)")
     parser.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")

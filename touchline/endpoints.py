@@ -68,3 +68,13 @@ def endpoints(settings: Settings) -> Endpoints:
         clickhouse_dsn=settings.effective_clickhouse_dsn,
         schema_registry_url=registry_url,
     )
+
+
+def monitoring_urls(settings: Settings) -> dict[str, str]:
+    """Where the local Prometheus and Alertmanager answer (empty if they never started)."""
+    state = load_state(settings)
+    return {
+        name: f"http://127.0.0.1:{state[name]['port']}"
+        for name in ("prometheus", "alertmanager")
+        if name in state
+    }

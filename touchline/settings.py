@@ -173,6 +173,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="The business's own site hosts (JSON list); referrals from them are direct.",
     )
+    ai_assistant_as_referral: bool = Field(
+        False,
+        description="Count visits from AI assistants (ChatGPT, Gemini, Perplexity, ...) as "
+        "referral, as GA4's default channel group does, instead of Touchline's ai_assistant.",
+    )
     worker_batch_size: int = Field(
         500,
         description="Most raw events a worker processes per batch (one Redis call resolves it, "
@@ -196,6 +201,80 @@ class Settings(BaseSettings):
     # --- sink ------------------------------------------------------------------------------
     sink_batch_rows: int = Field(5000, description="Sink: rows per ClickHouse insert.")
     sink_batch_seconds: float = Field(1.0, description="Sink: max seconds a batch waits.")
+
+    # --- monitoring ------------------------------------------------------------------------
+    local_monitoring: bool = Field(
+        True,
+        description="Run Prometheus, Alertmanager and `touchline monitor` with the local stack.",
+    )
+    monitor_port: int = Field(
+        0,
+        description="Port of `touchline monitor`'s /metrics (consumer-group lag read from "
+        "Kafka); 0 picks a free one and remembers it.",
+    )
+    monitor_interval_s: float = Field(
+        5.0, description="Seconds between two reads of committed offsets and high watermarks."
+    )
+    prometheus_port: int = Field(
+        0, description="Port of the local Prometheus; 0 picks a free one and remembers it."
+    )
+    alertmanager_port: int = Field(
+        0, description="Port of the local Alertmanager; 0 picks a free one and remembers it."
+    )
+    prometheus_scrape_interval_s: float = Field(
+        15.0, description="Scrape and rule evaluation interval of the local Prometheus."
+    )
+    alert_window_cap_s: int = Field(
+        0,
+        description="0: alert rules as written. N>0: every `for:` and range window of the "
+        "local Prometheus's rules capped at N seconds (end-to-end alert tests).",
+    )
+    log_repeats_per_minute: int = Field(
+        5,
+        description="Log lines of one kind (logger, level, message) written per minute; the "
+        "rest are counted and reported in one line.",
+    )
+
+    # --- booking-health anomalies (sinks/anomalies.py, sinks/silence.py) ------------------------
+    anomaly_baseline_weeks: int = Field(
+        4,
+        description="Anomalies: weeks before an hour whose same hour-of-week values give its "
+        "baseline (their median; at least 2 needed).",
+        ge=2,
+    )
+    anomaly_window_hours: int = Field(
+        3,
+        description="Anomalies: hours summed into one score (the hour and the ones before it).",
+        ge=1,
+    )
+    anomaly_threshold: float = Field(
+        4.5,
+        description="Anomalies: a score below -this is a drop, above +this a spike.",
+        gt=0,
+    )
+    anomaly_min_volume: float = Field(
+        20.0,
+        description="Anomalies: minimum expected (drops) or actual (spikes) count in a window, "
+        "and minimum booking starts for conversion rate; below it no alert (quiet hours).",
+        ge=0,
+    )
+    anomaly_silence_score: float = Field(
+        11.0,
+        description="Source silence: alert when the time since a source's last event would have "
+        "held this many clients by its hour-of-week baseline (chance of it by luck: e^-score).",
+        gt=0,
+    )
+    anomaly_silence_min_rate: float = Field(
+        6.0,
+        description="Source silence: no alert in an hour whose hour-of-week baseline has fewer "
+        "clients of the source than this (quiet at night, or a trickle).",
+        ge=0,
+    )
+    anomaly_scan_seconds: float = Field(
+        60.0,
+        description="Sink: seconds between anomaly and source-silence scans (0 = no scans).",
+        ge=0,
+    )
 
     @property
     def effective_clickhouse_dsn(self) -> str:

@@ -91,6 +91,11 @@ def test_report_runs_through_the_sink_then_on_its_own(
         info = json.loads((s.state_dir / "run" / "sink.json").read_text())
         metrics = httpx.get(f"{info['url']}/metrics", timeout=10).text
         assert f"touchline_sink_rows_written_total {float(len(data.events))}" in metrics
+        # the anomaly monitor rides along: last event per account and source, a first scan
+        assert "touchline_source_last_event_timestamp_seconds{account=" in metrics
+        assert "touchline_anomaly_scan_timestamp_seconds " in metrics
+        anomalies_report = _report(s, "anomalies", "--from", "2025-01-01", "--to", "2025-12-31")
+        assert anomalies_report.returncode == 0, anomalies_report.stderr
         with pytest.raises(clickhouse.ChdbLocked, match="has the chDB directory"):
             clickhouse.connect(s.effective_clickhouse_dsn)
         through_sink = _report(s, *args, "--html", str(tmp_path / "f.html"))
@@ -101,4 +106,4 @@ def test_report_runs_through_the_sink_then_on_its_own(
         rows = json.loads(out)["booking_funnel"]
         assert [tuple(r.values()) for r in rows] == [tuple(r) for r in expected]
     page = (tmp_path / "f.html").read_text()
-    assert "<svg" in page and "appointment_booking_start" in page
+    assert "<svg" in page and "Chose store and service" in page  # the step, labelled

@@ -66,15 +66,17 @@ def exposed_names(registry: CollectorRegistry) -> set[str]:
 
 
 def touchline_metric_names() -> set[str]:
-    """Every series name the three metrics modules expose."""
+    """Every series name the metrics modules (ingest, worker, sink, monitor) expose."""
     import prometheus_client
 
     import pipeline.metrics  # registers on the default registry
     from producers.metrics import IngestMetrics
     from sinks.metrics import SinkMetrics
+    from touchline.monitor import MonitorMetrics
 
     assert pipeline.metrics.EVENTS is not None
     names = exposed_names(IngestMetrics().registry) | exposed_names(SinkMetrics.create().registry)
+    names |= exposed_names(MonitorMetrics().registry)
     names |= {n for n in exposed_names(prometheus_client.REGISTRY) if n.startswith("touchline_")}
     return names
 
@@ -184,13 +186,14 @@ def test_compose_documents_the_touchline_env_vars() -> None:
 
 def test_prometheus_scrapes_the_three_processes() -> None:
     config = load_yaml(PROMETHEUS)
-    assert config["rule_files"] == ["alerts.yml"]
+    assert config["rule_files"][0] == "alerts.yml"
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     ingest_port = Settings.model_fields["ingest_port"].default
     expected = {
         "touchline-ingest": f"127.0.0.1:{ingest_port}",
         "touchline-worker": "127.0.0.1:9101",
         "touchline-sink": "127.0.0.1:9102",
+        "touchline-monitor": "127.0.0.1:9103",
     }
     for job, target in expected.items():
         assert jobs[job].get("metrics_path", "/metrics") == "/metrics"
@@ -233,10 +236,13 @@ def test_alerts_cover_the_failure_modes() -> None:
         "touchline_ingest_kafka_delivery_errors_total",
         "touchline_ingest_dead_letters_total",
         "touchline_worker_redis_retries_total",
-        "touchline_worker_event_lag_seconds",
         "touchline_worker_dead_letters_total",
         "touchline_sink_insert_retries_total",
-        "touchline_sink_consumer_lag",
+        "touchline_consumer_group_lag",
+        "touchline_consumer_group_lag_seconds",
+        "touchline_consumer_group_members",
+        "touchline_consumer_group_committed_offset",
+        "touchline_monitor_kafka_up",
     }
     jobs = {job["job_name"] for job in load_yaml(PROMETHEUS)["scrape_configs"]}
     for rule in alert_rules():

@@ -96,8 +96,8 @@ def test_html_is_self_contained_escaped_and_bars_scale_with_values() -> None:
     assert page.startswith("<!doctype html>")
     assert not re.search(r"(src|href)=|https?://|<script", page)
     assert "&lt;summary&gt;" in page and "a&amp;b" in page
-    widths = [float(w) for w in re.findall(r'<rect x="300" y="[\d.]+" width="([\d.]+)"', page)]
-    assert widths[:2] == [520.0, 130.0]  # 100 and 25 clients on a 520 px scale
+    widths = [float(w) for w in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"', page)]
+    assert widths[1] > 0 and abs(widths[0] - 4 * widths[1]) < 1  # 100 and 25 clients, one scale
     assert page.count("<svg") == 2  # funnel bars and the attribution comparison
     assert "linear" in page and "first" in page
 

@@ -60,9 +60,14 @@ def alive(pid: int) -> bool:
 
 
 def start(
-    name: str, argv: Sequence[str], run_dir: Path, env: dict[str, str] | None = None
+    name: str,
+    argv: Sequence[str],
+    run_dir: Path,
+    env: dict[str, str] | None = None,
+    own_settings: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in its own session, logging to ``run_dir/<name>.log``."""
+    """Start ``argv`` in its own session, logging to ``run_dir/<name>.log``. With
+    ``own_settings`` no TOUCHLINE_* variable of this process is inherited: ``env`` says them all."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log = (run_dir / f"{name}.log").open("ab")
     proc = subprocess.Popen(
@@ -71,7 +76,14 @@ def start(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        env={**os.environ, **(env or {})},
+        env={
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not (own_settings and k.startswith("TOUCHLINE_"))
+            },
+            **(env or {}),
+        },
     )
     log.close()
     (run_dir / f"{name}.pid").write_text(str(proc.pid))
@@ -109,3 +121,28 @@ def stop(pid_file: Path, timeout: float = 30.0) -> bool:
             time.sleep(0.05)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def require_debian(binary: str, package: str, instead: str) -> str:
+    """The path of ``binary``; installs Debian's ``package`` with apt when missing and we are
+    root (as ``deploy/install-system-deps.sh`` does), else one line saying what to do."""
+    import shutil
+
+    found = shutil.which(binary)
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", package],
+            check=False,
+            capture_output=True,
+            env=env,
+        )
+        found = shutil.which(binary)
+        if found:
+            return found
+    raise TouchlineError(
+        f"{binary} is missing: install it (sudo apt-get install {package}) or {instead}"
+    )

@@ -8,6 +8,7 @@ Ports are chosen once (or taken from TOUCHLINE_KAFKA_PORT / TOUCHLINE_REDIS_PORT
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from touchline.endpoints import (  # re-exported: where the services are
@@ -18,7 +19,7 @@ from touchline.endpoints import (  # re-exported: where the services are
     state_file,
 )
 from touchline.errors import TouchlineError
-from touchline.services import kafka, process, redis, registry
+from touchline.services import alertmanager, kafka, process, prometheus, redis, registry
 from touchline.settings import Settings
 
 
@@ -37,8 +38,10 @@ def _pick(configured: int, remembered: int | None, what: str, env: str) -> int:
     return port
 
 
-def up(settings: Settings) -> Endpoints:
-    """Start whatever is not running yet and not given by the environment; idempotent."""
+def up(settings: Settings, monitoring: bool = False) -> Endpoints:
+    """Start whatever is not running yet and not given by the environment; idempotent. With
+    ``monitoring`` (``touchline services up`` and the demo, unless TOUCHLINE_LOCAL_MONITORING is
+    false) also ``touchline monitor``, Alertmanager and Prometheus."""
     state = load_state(settings)
     run = settings.state_dir
     if settings.kafka_bootstrap is None:
@@ -73,7 +76,65 @@ def up(settings: Settings) -> Endpoints:
             state["registry"] = {"port": port}
             _save_state(settings, state)
             registry.start(settings, sdir, port)
+    if monitoring:
+        _up_monitoring(settings, state)
     return endpoints(settings)
+
+
+MONITORING = (
+    ("monitor", "touchline monitor", "TOUCHLINE_MONITOR_PORT"),
+    ("alertmanager", "Alertmanager", "TOUCHLINE_ALERTMANAGER_PORT"),
+    ("prometheus", "Prometheus", "TOUCHLINE_PROMETHEUS_PORT"),
+)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes a ``touchline`` subprocess use exactly these settings."""
+    env: dict[str, str] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            shown = json.dumps(value) if isinstance(value, list | dict) else str(value)
+            env[f"TOUCHLINE_{name.upper()}"] = shown
+    return env
+
+
+def _up_monitoring(settings: Settings, state: dict[str, Any]) -> None:
+    """``touchline monitor``, Alertmanager and Prometheus (in that order: each one's targets
+    exist when it starts), each on a port picked once and remembered."""
+    run = settings.state_dir
+    ports: dict[str, int] = {}
+    starting = []
+    for name, what, env in MONITORING:
+        old = state.get(name, {}).get("port")
+        if process.read_pid(run / name / f"{name}.pid") is not None and old:
+            ports[name] = old
+            continue
+        ports[name] = _pick(getattr(settings, f"{name}_port"), old, what, env)
+        starting.append(name)
+        state[name] = {"port": ports[name]}
+    _save_state(settings, state)
+    if "monitor" in starting:
+        argv = [sys.executable, "-m", "touchline.cli", "monitor", "--port", str(ports["monitor"])]
+        proc = process.start(
+            "monitor", argv, run / "monitor", env=settings_env(settings), own_settings=True
+        )
+        process.wait_until(
+            lambda: process.port_open(ports["monitor"]),
+            60,
+            f"touchline monitor (log: {run / 'monitor' / 'monitor.log'})",
+            lambda: proc.poll() is None,
+        )
+    if "alertmanager" in starting:
+        alertmanager.start(settings, run / "alertmanager", ports["alertmanager"])
+    if "prometheus" in starting:
+        prometheus.start(
+            settings,
+            run / "prometheus",
+            ports["prometheus"],
+            ports["alertmanager"],
+            ports["monitor"],
+        )
 
 
 def down(settings: Settings) -> list[str]:
@@ -126,6 +187,10 @@ def status(settings: Settings) -> dict[str, str]:
         if settings.effective_clickhouse_dsn.startswith("chdb")
         else settings.effective_clickhouse_dsn
     )
+    for name, _, _ in MONITORING:
+        pid = process.read_pid(settings.state_dir / name / f"{name}.pid")
+        port = state.get(name, {}).get("port")
+        out[name] = f"running 127.0.0.1:{port} pid {pid}" if pid else "stopped"
     for pid_file in sorted(settings.state_dir.glob("run/*.pid")):
         pid = process.read_pid(pid_file)
         out[pid_file.stem] = f"running pid {pid}" if pid else "stopped"

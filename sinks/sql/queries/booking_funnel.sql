@@ -9,7 +9,10 @@
 -- {service} (a line's service) — a client counts when any of their steps matches.
 -- {breakdown}: '' | store | service | resource | device — the first non-empty value among the
 -- client's steps, '(none)' if there is none; channel | campaign — those of the client's booking
--- visit in event time (fragments/booking_visits.sql).
+-- visit in event time (fragments/booking_visits.sql). store, service and resource are chosen in
+-- the widget (stores_and_services, resources): a client's journey counts for the one they chose
+-- first, and each one's funnel starts at the step where it is chosen (the steps before have no
+-- store yet); clients who left before choosing are only in the funnel without a breakdown.
 -- Reads booking_steps_canonical without FINAL: a redelivered step cannot change a level, a first
 -- value or a filter match.
 WITH
@@ -24,6 +27,10 @@ WITH
         'appointment_booking_step_available_appointments', 'appointment_booking_step_summary',
         'appointment_booking', 'appointment_booking_step_success']) AS steps,
     length(steps) AS n_steps,
+    {breakdown:String} IN ('store', 'service', 'resource') AS chosen_in_widget,
+    multiIf({breakdown:String} = 'resource', indexOf(steps, 'appointment_booking_step_resources'),
+            chosen_in_widget, indexOf(steps, 'appointment_booking_step_stores_and_services'),
+            1) AS first_step,
     per_client AS (
         SELECT
             client_id,
@@ -56,7 +63,8 @@ WITH
             FROM per_client AS p
             LEFT JOIN booking_visits AS v ON v.client_id = p.client_id
         )
-        ARRAY JOIN range(1, n_steps + 1) AS step_no
+        ARRAY JOIN range(first_step, n_steps + 1) AS step_no
+        WHERE NOT (chosen_in_widget AND bd_client = '')
         GROUP BY breakdown, step_no
     )
 SELECT
@@ -70,7 +78,7 @@ SELECT
 FROM (
     SELECT
         breakdown, step_no, clients,
-        if(step_no = 1, clients,
+        if(step_no = first_step, clients,
            lagInFrame(clients, 1, 0) OVER (PARTITION BY breakdown ORDER BY step_no
                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS prev,
         first_value(clients) OVER (PARTITION BY breakdown ORDER BY step_no

@@ -1,7 +1,8 @@
 -- Booking outcomes per breakdown value: clients who started, reached success or failed (in
 -- [from, to], same filters and breakdown rules as booking_funnel), and the time to convert: from the
 -- client's first start to their first success at or after it, in seconds (nearest-rank median and
--- p90 over the clients who converted).
+-- p90 over the clients who converted). store, service and resource: as in booking_funnel, a client
+-- counts for the one they chose first; clients who never chose one are left out of the breakdown.
 -- Reads booking_steps_canonical without FINAL: every per-client aggregate here is a min, a first
 -- value or "any step", which a redelivered step cannot change.
 WITH
@@ -46,6 +47,7 @@ FROM (
     FROM per_client AS p
     LEFT JOIN booking_visits AS v ON v.client_id = p.client_id
 )
+WHERE NOT ({breakdown:String} IN ('store', 'service', 'resource') AND bd_client = '')
 GROUP BY breakdown
 )
 ORDER BY breakdown

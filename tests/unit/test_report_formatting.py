@@ -1,0 +1,57 @@
+"""Money, labels, percentages and durations as the reports show them (pure)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sinks import labels, money
+from sinks.reports import Section
+
+ATTRIBUTION = Section(
+    "attribution",
+    "Attribution",
+    ["model", "key", "conversions", "revenue_minor", "multichannel_share"],
+    [
+        ("linear", "paid_search", 3.5, 112987012.5, 0.25),
+        ("position", "(no touch)", 1.0, 1e-07, 0.0),
+    ],
+)
+
+
+def test_money_for_people_is_decimal_with_currency_never_an_exponent() -> None:
+    (shown,) = money.for_people([ATTRIBUTION], ["EUR"])
+    assert shown.columns[3] == "revenue"
+    assert [r[3] for r in shown.rows] == ["1,129,870.12 EUR", "0.00 EUR"]  # half to even
+    (mixed,) = money.for_people([ATTRIBUTION], ["EUR", "USD"])
+    assert mixed.rows[0][3] == "mixed currencies: EUR, USD"  # never a sum across currencies
+
+
+def test_money_for_machines_is_exact_strings_with_minor_units_kept() -> None:
+    (shown,) = money.for_machines([ATTRIBUTION], ["EUR"])
+    assert shown.columns[3:6] == ["revenue_minor", "revenue", "currency"]
+    assert shown.rows[0][3:6] == ("112987012.5", "1129870.12", "EUR")  # half to even
+    assert shown.rows[1][3:6] == ("0.0000001", "0.00", "EUR")
+    assert Decimal(shown.rows[0][3]) == Decimal("112987012.5")
+
+
+def test_labels_percentages_and_durations_for_people() -> None:
+    funnel = Section(
+        "booking_outcomes",
+        "Outcomes",
+        ["breakdown", "success_rate", "ttc_median_s"],
+        [("paid_social", 0.2857142, 719283)],
+    )
+    (shown,) = labels.readable([funnel], {"breakdown": "channel"})
+    assert shown.rows == [("Paid social", "28.6 %", "8d 07h")]
+    (attribution,) = labels.readable([ATTRIBUTION], {})
+    assert attribution.rows[0][:3] == ("Linear", "Paid search", 3.5)
+    (by_campaign,) = labels.readable([ATTRIBUTION], {"by": "campaign"})
+    assert by_campaign.rows[0][1] == "paid_search"  # a campaign is shown as it is named
+
+
+def test_every_channel_the_rules_can_give_has_a_label() -> None:
+    from pipeline import channels
+    from sinks.labels import CHANNELS
+
+    assert channels.AI_ASSISTANT in channels.CHANNELS
+    assert set(channels.CHANNELS) == set(CHANNELS) - {"(no touch)"}
