@@ -39,6 +39,7 @@ def every(settings: Settings, contracts: Contracts) -> list[str]:
 
 
 DEFAULT_MAX_MESSAGE_BYTES = Settings.model_fields["kafka_max_message_bytes"].default
+DEFAULT_REPLICATION_FACTOR = Settings.model_fields["topic_replication_factor"].default
 
 
 def ensure(
@@ -46,7 +47,7 @@ def ensure(
     names: list[str],
     partitions: int,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    replication_factor: int = 1,
+    replication_factor: int = DEFAULT_REPLICATION_FACTOR,
 ) -> None:
     """Create the topics that do not exist yet (idempotent), each with an explicit
     ``max.message.bytes`` (the broker's default, about 1 MB, is too small for the enriched form

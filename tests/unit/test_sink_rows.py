@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from prometheus_client import CollectorRegistry
+
 from sinks import batches, clickhouse, rows
+from sinks.anomaly_monitor import AnomalyMonitor
 from tests.report_data import event, line, merge
+from touchline.settings import Settings
 
 
 def test_event_row_follows_columns_with_utc_timestamps_and_nested_lines() -> None:
@@ -34,6 +38,13 @@ def test_columns_transpose_rows_in_column_order() -> None:
     assert len(cols) == len(rows.COLUMNS)
     assert cols[rows.COLUMNS.index("event_id")] == ["a", "b"]
     assert cols[rows.COLUMNS.index("lines.quantity")] == [[], [1]]
+
+
+def test_the_anomaly_monitor_reads_the_writers_rows() -> None:
+    monitor = AnomalyMonitor(CollectorRegistry(), Settings())
+    e = event(occurred_at=1_735_689_600_123, account_id="acc", source="studio_system")
+    monitor.observe([rows.to_row(e)])
+    assert monitor.last_event[("acc", "studio_system")] == 1_735_689_600_123
 
 
 def test_merge_row() -> None:
