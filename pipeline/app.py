@@ -28,6 +28,8 @@ from touchline.contracts import load_cached
 from touchline.endpoints import Endpoints
 from touchline.producer import producer_config
 from touchline.settings import Settings
+from touchline.suppression import SuppressionList
+from touchline.suppression import topic_name as suppression_topic
 
 log = logging.getLogger(__name__)
 TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
@@ -64,7 +66,12 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         if "processor" not in state:
             codec = Codec(contracts, endpoints.schema_registry_url)
             store = ClientStore.from_settings(endpoints.redis_url, settings)
-            state["processor"] = Processor(codec, store, processor_config(settings))
+            suppression = SuppressionList(
+                endpoints.kafka_bootstrap,
+                suppression_topic(settings.topic_prefix),
+                settings.privacy_key,
+            ).start()
+            state["processor"] = Processor(codec, store, processor_config(settings), suppression)
             # Everything alive now (Faust, schemas, parsers) lives as long as the worker: keep it
             # out of the cyclic collector's scans, which otherwise revisit it batch after batch.
             gc.collect()

@@ -27,6 +27,7 @@ from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
 from touchline.identity import Identifiers, extract
 from touchline.settings import Settings, default
+from touchline.suppression import Suppression
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Output:
     enriched: tuple[bytes, bytes] | None = None  # key, value
     merges: list[tuple[bytes, bytes]] = field(default_factory=list)
     dead_letter: bytes | None = None
-    outcome: str = "enriched"  # enriched | duplicate | conflicting_retry | dead_letter
+    outcome: str = "enriched"  # enriched | duplicate | conflicting_retry | dead_letter | suppressed
     stage: str = ""  # of a dead letter: decode | validate | enrich | dedupe | emit
     kind: str = ""  # of a dead letter: its reason class (pipeline.metrics.DEAD_LETTER_KINDS)
     occurred_at: int | None = None  # event time (epoch ms) of an enriched event
@@ -124,10 +125,17 @@ async def _timed(op: str, call: Awaitable[T]) -> T:
 
 
 class Processor:
-    def __init__(self, codec: Codec, store: ClientStore, config: Config | None = None) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        store: ClientStore,
+        config: Config | None = None,
+        suppression: Suppression | None = None,
+    ) -> None:
         self.codec = codec
         self.store = store
         self.config = config or Config()
+        self.suppression = suppression  # erased people (touchline.suppression): dropped, counted
 
     def dead_letter(
         self,
@@ -199,6 +207,10 @@ class Processor:
             parsed = self._parse(record)
             if isinstance(parsed, Output):
                 outputs[i] = parsed
+            elif self.suppression is not None and self.suppression.drops(
+                parsed.envelope["account_id"], parsed.ids.keys(), "worker"
+            ):
+                outputs[i] = Output(outcome="suppressed")
             else:
                 pending.append((i, parsed))
         # One client's events come from several topics, so a batch holds them out of time order;

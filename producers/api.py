@@ -63,6 +63,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 
 from producers.adapters import ADAPTERS, Adapter
+from producers.admin import add_admin_routes
 from producers.doctext import markdown
 from producers.door import ANY_ACCOUNT, OPEN_PRINCIPAL, Principal, Refusal, TokenBuckets
 from producers.ingest import PERMANENT_PRODUCE_ERRORS, EventPublisher, Ingest, Ready
@@ -155,6 +156,7 @@ def create_app(
     _add_events_route(app, ingest, jsonschema.request_body(contracts, cfg.max_batch_events))
     for source_name, source_adapter in ADAPTERS.items():
         _add_source_route(app, ingest, source_name, source_adapter)
+    add_admin_routes(app, settings)
     return app
 
 

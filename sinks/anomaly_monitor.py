@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from sinks import anomalies, rows, silence
+from touchline.clock import now_ms
 from touchline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class AnomalyMonitor:
         counted; the next one tries again)."""
         while True:
             try:
-                self.scan(runner, int(time.time() * 1000))
+                self.scan(runner, now_ms())
             except Exception as exc:  # a scan must never stop the sink
                 self.scan_errors.inc()
                 log.warning("anomaly scan failed: %s", exc)

@@ -18,7 +18,7 @@ FILTERS = ("account", "from", "to", "location", "service")
 
 
 def _sink(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks import clickhouse
+    from sinks import clickhouse, retention, rows
     from sinks.cluster import Cluster
     from sinks.endpoint import QueryEndpoint, advertise
     from sinks.sink import Sink
@@ -26,6 +26,9 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from touchline.codec import Codec
     from touchline.contracts import load_cached
     from touchline.endpoints import endpoints as where
+    from touchline.pseudonym import RowPseudonymiser
+    from touchline.suppression import SUPPRESSED, SuppressionList
+    from touchline.suppression import topic_name as suppression_topic
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     logthrottle.install(logging.getLogger(), settings.log_repeats_per_minute)
@@ -33,6 +36,10 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     contracts = load_cached(settings.schemas_dir)
     client = clickhouse.connect(endpoints.clickhouse_dsn)
     clickhouse.migrate(client, settings.clickhouse_database, Cluster.from_settings(settings))
+    retention.apply_ttl(client, settings.clickhouse_database, settings.clickhouse_ttl_days)
+    suppression = SuppressionList(
+        endpoints.kafka_bootstrap, suppression_topic(settings.topic_prefix), settings.privacy_key
+    ).start()
     sink = Sink(
         Codec(contracts, endpoints.schema_registry_url),
         client,
@@ -44,7 +51,12 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         settings.sink_batch_seconds,
         merges_topic=topics.merges(settings),
         dead_letter_topic=topics.dead_letter(settings),
+        suppression=suppression,
+        pseudonymise=RowPseudonymiser(rows.COLUMNS, settings.privacy_key, settings.phone_region)
+        if settings.clickhouse_pseudonymise
+        else None,
     )
+    sink.metrics.registry.register(SUPPRESSED)
     endpoint = QueryEndpoint(
         client, settings.clickhouse_database, sink.metrics.registry, sink.lock, args.port
     )
@@ -103,13 +115,14 @@ def _start_anomaly_monitor(
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from sinks import clickhouse
+    from sinks import clickhouse, retention
     from sinks.cluster import Cluster
 
     client = clickhouse.connect(settings.effective_clickhouse_dsn)
     cluster = Cluster.from_settings(settings)
     applied = clickhouse.migrate(client, settings.clickhouse_database, cluster)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    retention.apply_ttl(client, settings.clickhouse_database, settings.clickhouse_ttl_days)
     return 0
 
 
@@ -144,6 +157,12 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
     report = reports.get(args.name)
     check_options(report, args)
     params = report_params(args)
+    if settings.clickhouse_pseudonymise:  # a clear email or phone is looked up as its pseudonym
+        from touchline.pseudonym import lookup_value
+
+        params["client"] = lookup_value(
+            params["client"], settings.privacy_key, settings.phone_region
+        )
     dsn = settings.effective_clickhouse_dsn
     db = settings.clickhouse_database
     url = running_sink(settings.state_dir / "run" / "sink.json", dsn, db)

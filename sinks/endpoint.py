@@ -1,5 +1,6 @@
-"""The sink's loopback HTTP endpoint: ``GET /metrics`` (Prometheus) and ``POST /query`` (run a named
-report query with parameters on the sink's own ClickHouse client).
+"""The sink's loopback HTTP endpoint: ``GET /metrics`` (Prometheus), ``POST /query`` (run a named
+report query with parameters on the sink's own ClickHouse client) and ``POST /privacy`` (the
+ClickHouse side of ``touchline erase``, :mod:`sinks.erasure_remote`).
 
 With embedded chDB only the sink process may open the data directory; reports run through this
 endpoint while the sink is up. It binds 127.0.0.1 only and runs nothing but the named .sql files.
@@ -22,6 +23,7 @@ import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from sinks import clickhouse
+from sinks.erasure_remote import LocalClickHouse, serve
 from sinks.reports import REPORTS, Rows
 from touchline.errors import TouchlineError
 
@@ -58,6 +60,19 @@ class QueryEndpoint:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _privacy(self) -> None:
+                """The ClickHouse side of `touchline erase` (sinks/erasure_remote.py)."""
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                    with endpoint.lock:
+                        result = serve(LocalClickHouse(endpoint.client, endpoint.database), body)
+                    self._send(200, json.dumps({"result": result}).encode())
+                except (TouchlineError, ValueError, KeyError, TypeError) as exc:
+                    self._send(400, json.dumps({"error": str(exc)}).encode())
+                except Exception as exc:
+                    self._send(500, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+
             def do_GET(self) -> None:
                 if self.path == "/metrics":
                     self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
@@ -67,6 +82,9 @@ class QueryEndpoint:
                     self._send(404, b'{"error": "not found"}')
 
             def do_POST(self) -> None:
+                if self.path == "/privacy":
+                    self._privacy()
+                    return
                 if self.path != "/query":
                     self._send(404, b'{"error": "not found"}')
                     return

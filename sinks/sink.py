@@ -35,6 +35,7 @@ from sinks.metrics import SinkMetrics
 from touchline.codec import Codec, DecodeError
 from touchline.contracts import ENRICHED, MERGE
 from touchline.settings import default
+from touchline.suppression import Suppression, stored_identifiers
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,12 @@ class Sink:
         delivery_timeout_s: float = 30.0,
         metrics: SinkMetrics | None = None,
         lock: threading.Lock | None = None,
+        suppression: Suppression | None = None,
+        pseudonymise: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         self.codec = codec
+        self.suppression = suppression  # erased people: their records are dropped, counted
+        self.pseudonymise = pseudonymise  # email and phone as keyed hashes (touchline.pseudonym)
         self.client = client
         self.database = database
         self.topic = topic
@@ -194,8 +199,11 @@ class Sink:
         for msg in msgs:
             try:
                 name, datum = self.codec.decode(msg.value() or b"")
+                if self._suppressed(name, datum):
+                    continue
                 if name == ENRICHED:
-                    events.append((msg, rows.to_row(datum)))
+                    row = rows.to_row(datum)
+                    events.append((msg, self.pseudonymise(row) if self.pseudonymise else row))
                 elif name == MERGE:
                     merges.append((msg, rows.merge_to_row(datum)))
                 else:
@@ -205,6 +213,11 @@ class Sink:
             except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 dead.append((msg, f"does not convert to a ClickHouse row: {exc!r}"))
         return events, merges, dead
+
+    def _suppressed(self, name: str, datum: dict[str, Any]) -> bool:
+        if self.suppression is None or name not in (ENRICHED, MERGE):
+            return False
+        return self.suppression.drops(*stored_identifiers(datum), "sink")
 
     @staticmethod
     def _month(item: Item) -> int:

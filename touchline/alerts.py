@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from touchline.clock import now_ms
 from touchline.endpoints import monitoring_urls
 from touchline.errors import TouchlineError
 from touchline.settings import Settings
@@ -42,7 +43,7 @@ def render(alerts: list[dict[str, Any]], now: datetime | None = None) -> str:
     """One line per alert: name, severity, since when, where, and its summary."""
     if not alerts:
         return "no alert is firing"
-    now = now or datetime.now(UTC)
+    now = now or datetime.fromtimestamp(now_ms() / 1000, UTC)
     lines = []
     for alert in alerts:
         labels = alert.get("labels", {})

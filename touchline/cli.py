@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from touchline.endpoints import monitoring_urls
 from touchline.errors import TouchlineError
+from touchline.privacy import ClickHouseSide, RedisSide
 from touchline.settings import REPO_ROOT, Settings, get_settings, settings_error
 
 
@@ -52,13 +53,24 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _privacy_sides(settings: Settings) -> tuple[RedisSide, ClickHouseSide]:
+    """The two stores' sides of an erase (touchline.privacy): the composition root wires them."""
+    from pipeline.erasure import RedisEraser
+    from sinks.erasure_remote import clickhouse_side
+    from touchline.endpoints import endpoints
+
+    return RedisEraser.from_settings(endpoints(settings).redis_url, settings), clickhouse_side(
+        settings
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from pipeline import channel_data
+    from pipeline import channel_data, rebuild
     from pipeline import commands as pipeline_commands
     from producers import commands as producer_commands
     from producers import generate_command, importer, seasonal_command
     from sinks import commands as sink_commands
-    from touchline import alerts, demo, monitor
+    from touchline import alerts, demo, monitor, privacy
 
     parser = argparse.ArgumentParser(
         prog="touchline",
@@ -95,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     importer.register(sub)
     pipeline_commands.register(sub)
     sink_commands.register(sub)
+    privacy.register(sub)
+    privacy.compose(_privacy_sides)
+    rebuild.register(sub)
     channel_data.register(sub)
     monitor.register(sub)
     alerts.register(sub)

@@ -22,6 +22,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from touchline.clock import now_ms
 from touchline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,13 @@ class LagReader:
     of the first record after each lagging committed offset with a consumer that never joins a
     group nor commits (it only assigns partitions to itself)."""
 
-    def __init__(self, bootstrap: str, timeout_s: float = 5.0) -> None:
+    REQUEST_TIMEOUT_S = 5.0  # each AdminClient / watermark request, not the scrape interval
+
+    def __init__(self, bootstrap: str) -> None:
         from confluent_kafka import Consumer
         from confluent_kafka.admin import AdminClient
 
-        self.timeout_s = timeout_s
+        self.timeout_s = self.REQUEST_TIMEOUT_S
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
         config: dict[str, Any] = {
             "bootstrap.servers": bootstrap,
@@ -153,7 +156,7 @@ class LagReader:
             if partition_lag(lows[key], highs[key], c) > 0:
                 starts[key] = max(c, lows[key]) if c >= 0 else lows[key]
         stamps = self.first_timestamps(starts)
-        now = time.time()
+        now = now_ms() / 1000
         rows = []
         for tp in tps:
             key = (tp.topic, tp.partition)

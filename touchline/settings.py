@@ -202,6 +202,48 @@ class Settings(BaseSettings):
     sink_batch_rows: int = Field(5000, description="Sink: rows per ClickHouse insert.")
     sink_batch_seconds: float = Field(1.0, description="Sink: max seconds a batch waits.")
 
+    # --- privacy and retention (issue 12) --------------------------------------------------
+    privacy_key: str = Field(
+        "touchline-local-privacy-key",
+        description="Secret key of the keyed hashes (HMAC-SHA256) in the suppression topic and "
+        "the erasure log. Set your own in production: the hashes are only as private as the key.",
+    )
+    admin_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object admin key -> account id (or "*"): keys with the admin scope '
+        "(POST /v1/admin/erasures). Write keys never have it. Empty: the admin routes are off.",
+    )
+    raw_retention_ms: int = Field(
+        7 * 86_400_000,
+        description="retention.ms of the raw topics (the erased person's events stay there, "
+        "suppressed, until it passes); -1 keeps them forever.",
+    )
+    dead_letter_retention_ms: int = Field(
+        14 * 86_400_000,
+        description="retention.ms of the dead-letter topic (refused events with their original "
+        "bytes); -1 keeps them forever.",
+    )
+    clickhouse_ttl_days: dict[str, int] = Field(
+        default_factory=lambda: {
+            "events": 0,
+            "touches": 0,
+            "order_lines": 0,
+            "booking_steps": 0,
+            "client_profiles": 0,
+            "daily_events": 0,
+            "identity_merges": 0,
+            "erasure_log": 0,
+        },
+        description="JSON object table -> days a row is kept in ClickHouse (TTL on its event "
+        "time, applied by `touchline db migrate` and the sink at start); 0 keeps rows forever.",
+    )
+    clickhouse_pseudonymise: bool = Field(
+        False,
+        description="Store email and phone in ClickHouse as keyed hashes (under "
+        "TOUCHLINE_PRIVACY_KEY), also where payloads repeat them; reports looked up by a clear "
+        "email or phone hash it the same way.",
+    )
+
     # --- monitoring ------------------------------------------------------------------------
     local_monitoring: bool = Field(
         True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from touchline import retention
 from touchline.contracts import Contracts, family_topics, load_cached
 from touchline.endpoints import Endpoints, endpoints
 from touchline.settings import Settings
@@ -94,4 +95,5 @@ def ready(settings: Settings, where: Endpoints | None = None) -> tuple[Endpoints
         settings.kafka_max_message_bytes,
         settings.topic_replication_factor,
     )
+    retention.apply(where.kafka_bootstrap, settings, contracts)
     return where, contracts

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from touchline.settings import Settings
 
+LOOPBACK = "127.0.0.1"  # the local stack's processes listen on loopback
 JOBS = ("touchline-ingest", "touchline-worker", "touchline-sink")
 
 
@@ -24,7 +25,7 @@ def directory(settings: Settings) -> Path:
     return settings.state_dir / "prometheus" / "targets"
 
 
-def register(settings: Settings, job: str, port: int, host: str = "127.0.0.1") -> Path:
+def register(settings: Settings, job: str, port: int, host: str = LOOPBACK) -> Path:
     if job not in JOBS:
         raise ValueError(f"unknown scrape job {job!r}")
     folder = directory(settings)

@@ -1,0 +1,149 @@
+"""Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.store`): the
+identifiers they own (``id:``), the strong identifiers seen with them (``anchors:``, and their
+email or source ids in anyone else's anchors), each client's card, touches, contacts, channels,
+hits and visits, their entries in ``merged``, and the dedup results of their events (``seen:``,
+``pending:``). Shared identifiers (``shared:``) belong to no one person and stay.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable
+
+from pipeline.store import ClientStore
+from pipeline.touches import Hit
+from touchline.privacy import RedisCluster
+from touchline.settings import Settings
+
+PER_CLIENT = ("card", "touches", "contacts", "channels", "hits", "session")
+MAX_HOPS = 64
+
+
+def _base(store: ClientStore, account: str) -> str:
+    return f"{store.prefix}:{account}:"
+
+
+async def _merged(store: ClientStore, account: str) -> dict[str, str]:
+    raw = await store.redis.hgetall(_base(store, account) + "merged")
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def _canonical(merged: dict[str, str], client: str) -> str:
+    for _ in range(MAX_HOPS):
+        nxt = merged.get(client)
+        if nxt is None:
+            return client
+        client = nxt
+    return client
+
+
+async def find_cluster(
+    store: ClientStore, account: str, clients: Iterable[str], identifier_keys: Iterable[str]
+) -> RedisCluster:
+    """The clients owning the identifiers plus ``clients``, with every client merged into or
+    from them, the identifiers they own and their events' ids."""
+    base = _base(store, account)
+    found = set(clients)
+    for key in identifier_keys:
+        owner = await store.lookup(account, key)
+        if owner is not None:
+            found.add(owner)
+    merged = await _merged(store, account)
+    canon = {_canonical(merged, c) for c in found}
+    found |= canon | {m for m in merged if _canonical(merged, m) in canon}
+    cluster = RedisCluster(clients=found)
+    if not found:
+        return cluster
+    async for raw in store.redis.scan_iter(match=glob.escape(base) + "id:*", count=10_000):
+        key = raw.decode()
+        owner = await store.redis.get(key)
+        if owner is not None and owner.decode() in found:
+            cluster.identifiers.add(key[len(base) + 3 :])
+    for ident in cluster.identifiers:
+        if await store.redis.exists(base + "shared:" + ident):
+            cluster.shared.add(ident)
+    for c in found:
+        for member in await store.redis.zrange(base + "contacts:" + c, 0, -1):
+            cluster.event_ids.add(member.decode())
+        for member in await store.redis.zrange(base + "touches:" + c, 0, -1):
+            cluster.event_ids.add(member.decode().split("|", 1)[0])
+        for member, score in await store.redis.zrange(base + "hits:" + c, 0, -1, withscores=True):
+            cluster.event_ids.add(Hit.from_member(member, score).event_id)
+    return cluster
+
+
+def _keys(base: str, clients: set[str], identifiers: set[str], event_ids: set[str]) -> list[str]:
+    keys = [f"{base}{kind}:{c}" for c in sorted(clients) for kind in PER_CLIENT]
+    keys += [f"{base}id:{i}" for i in sorted(identifiers)]
+    keys += [f"{base}{kind}:{e}" for e in sorted(event_ids) for kind in ("seen", "pending")]
+    return keys
+
+
+async def erase(
+    store: ClientStore,
+    account: str,
+    clients: set[str],
+    identifiers: set[str],
+    event_ids: set[str],
+) -> int:
+    """Delete the cluster's keys and entries; returns how many keys, hash fields and set members
+    went."""
+    base = _base(store, account)
+    removed = 0
+    keys = _keys(base, clients, identifiers, event_ids)
+    for start in range(0, len(keys), 500):
+        removed += int(await store.redis.delete(*keys[start : start + 500]))
+    merged = await _merged(store, account)
+    fields = [m for m, to in merged.items() if m in clients or to in clients]
+    if fields:
+        removed += int(await store.redis.hdel(base + "merged", *fields))
+    # anchors: the sets of strong identifiers seen with an identifier. Theirs go whole; their
+    # strong identifiers (email, source ids) leave everyone else's.
+    own = tuple(f"{base}anchors:{i}:" for i in identifiers)
+    async for raw in store.redis.scan_iter(match=glob.escape(base) + "anchors:*", count=10_000):
+        key = raw.decode()
+        if key.startswith(own):
+            removed += int(await store.redis.delete(key))
+        elif identifiers:
+            removed += int(await store.redis.srem(key, *sorted(identifiers)))
+    return removed
+
+
+async def remaining(
+    store: ClientStore,
+    account: str,
+    clients: set[str],
+    identifiers: set[str],
+    event_ids: set[str],
+) -> int:
+    """Keys and ``merged`` entries of the cluster still in Redis (0 after :func:`erase`)."""
+    base = _base(store, account)
+    keys = _keys(base, clients, identifiers, event_ids)
+    left = 0
+    for start in range(0, len(keys), 500):
+        left += int(await store.redis.exists(*keys[start : start + 500]))
+    merged = await _merged(store, account)
+    return left + sum(1 for m, to in merged.items() if m in clients or to in clients)
+
+
+class RedisEraser:
+    """The Redis side of :mod:`touchline.privacy`."""
+
+    def __init__(self, store: ClientStore) -> None:
+        self.store = store
+
+    @classmethod
+    def from_settings(cls, url: str, settings: Settings) -> RedisEraser:
+        return cls(ClientStore.from_settings(url, settings))
+
+    async def find(self, account: str, clients: set[str], keys: set[str]) -> RedisCluster:
+        return await find_cluster(self.store, account, clients, keys)
+
+    async def erase(self, account: str, cluster: RedisCluster, event_ids: set[str]) -> int:
+        return await erase(self.store, account, cluster.clients, cluster.identifiers, event_ids)
+
+    async def remaining(self, account: str, cluster: RedisCluster, event_ids: set[str]) -> int:
+        return await remaining(self.store, account, cluster.clients, cluster.identifiers, event_ids)
+
+    async def close(self) -> None:
+        await self.store.close()

@@ -1,0 +1,5 @@
+-- Merges that touch any of the clients (either side): the identity cluster grows through them.
+SELECT DISTINCT from_client_id, to_client_id
+FROM {db}.identity_merges
+WHERE account_id = {account:String}
+  AND (has({clients:Array(String)}, from_client_id) OR has({clients:Array(String)}, to_client_id))
