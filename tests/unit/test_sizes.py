@@ -16,7 +16,7 @@ from pathlib import Path
 
 from touchline.settings import REPO_ROOT
 
-RUNTIME = ("touchline", "pipeline", "producers", "sinks", "synthetic")
+RUNTIME = ("cli", "touchline", "pipeline", "producers", "sinks", "synthetic")
 MODULE_LINES = 400
 FUNCTION_LINES = 60
 
