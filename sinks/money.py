@@ -33,6 +33,7 @@ from sinks.reports import Section
 MINOR_PER_UNIT = Decimal(100)
 CENT = Decimal("0.01")
 SUFFIX = "_minor"
+NO_CURRENCY = "(no currency)"  # revenue whose events name no currency, shown apart
 CURRENCIES_QUERY = "revenue_currencies"  # sinks/sql/queries/revenue_currencies.sql
 
 
@@ -67,7 +68,7 @@ def readable(minor: Any, currencies: Sequence[str]) -> str:
 
 def per_currency(amounts: Mapping[str, Any]) -> str:
     """``1,129.87 EUR / 50.00 USD`` (by currency code); ``0.00`` when there is no revenue."""
-    shown = [readable(amounts[c], [c] if c else []) for c in sorted(amounts)]
+    shown = [readable(amounts[c], [c or NO_CURRENCY]) for c in sorted(amounts)]
     return " / ".join(shown) or readable(0, [])
 
 

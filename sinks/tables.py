@@ -47,7 +47,7 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "ta
 
 # numbers, money (``1,129.87 EUR``, ``1.00 EUR / 2.00 USD``) and percentages (``28.6 %``): read
 # by their digits, so right-aligned, and so is the header of a column that holds any
-_NUMBER = r"-?[\d,]*\d(\.\d+)?(e[-+]?\d+)?( [A-Z]{3}| %)?"
+_NUMBER = r"-?[\d,]*\d(\.\d+)?(e[-+]?\d+)?( [A-Z]{3}| %| \(no currency\))?"
 _AMOUNT = re.compile(rf"^{_NUMBER}( / {_NUMBER})*$")
 
 

@@ -49,7 +49,7 @@ PER_CURRENCY = Section(
 
 def test_money_per_currency_is_never_added_across_currencies() -> None:
     (people,) = money.for_people([PER_CURRENCY], ["EUR", "USD"])
-    assert [r[3] for r in people.rows] == ["1,129,870.12 EUR / 50.00 USD", "0.00", "0.00"]
+    assert [r[3] for r in people.rows] == ["1,129,870.12 EUR / 50.00 USD", "0.00", "0.00 (no currency)"]
     (machines,) = money.for_machines([PER_CURRENCY], ["EUR", "USD"])
     assert machines.columns[3:6] == ["revenue_minor", "revenue", "currency"]
     assert machines.rows[0][3:6] == (
@@ -97,6 +97,7 @@ def test_money_and_percentages_are_right_aligned_in_text_tables() -> None:
             ("Paid search", "1,129,870.12 EUR / 50.00 USD", "28.6 %", "a"),
             ("Email", "0.00 EUR", "100.0 %", "long note"),
             ("SMS", "mixed currencies: EUR, USD", "", "b"),
+            ("Email", "2.50 (no currency)", "0.0 %", "c"),
         ],
     )
     # money and percentages end where their column (and header) ends; text stays left-aligned
@@ -106,4 +107,5 @@ def test_money_and_percentages_are_right_aligned_in_text_tables() -> None:
         "Paid search  1,129,870.12 EUR / 50.00 USD   28.6 %  a",
         "Email                            0.00 EUR  100.0 %  long note",
         "SMS          mixed currencies: EUR, USD             b",
+        "Email                  2.50 (no currency)    0.0 %  c",
     ]

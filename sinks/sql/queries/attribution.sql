@@ -11,9 +11,10 @@
 -- '(no touch)'. Touches are ordered by time, then event id.
 -- {by:String}: channel | campaign (utm_campaign, '(none)' when empty).
 -- Output per model and key: credited conversions, credited revenue per currency (a map from the
--- currency code, '' when the event has none, to minor units: revenue in several currencies is never
--- added up across them), and the credited share of multichannel conversions (paths with touches from at least {min_channels:UInt32} channels,
--- the same N as multichannel contacts). Rounded to 6 places.
+-- currency code, '' when the event has none, to minor units: revenue in several currencies is
+-- never added up across them), and the credited share of multichannel conversions (paths with
+-- touches from at least {min_channels:UInt32} channels, the same N as multichannel contacts).
+-- Rounded to 6 places.
 -- Filters: {account}, {location} and {service} apply to the conversion event.
 -- Touch derivation reads every hit, contact and lead of the account up to {to} (no lower bound: a
 -- session that counts may have started long before the lookback, and whether a hit starts a
