@@ -49,7 +49,11 @@ PER_CURRENCY = Section(
 
 def test_money_per_currency_is_never_added_across_currencies() -> None:
     (people,) = money.for_people([PER_CURRENCY], ["EUR", "USD"])
-    assert [r[3] for r in people.rows] == ["1,129,870.12 EUR / 50.00 USD", "0.00", "0.00 (no currency)"]
+    assert [r[3] for r in people.rows] == [
+        "1,129,870.12 EUR / 50.00 USD",
+        "0.00",
+        "0.00 (no currency)",
+    ]
     (machines,) = money.for_machines([PER_CURRENCY], ["EUR", "USD"])
     assert machines.columns[3:6] == ["revenue_minor", "revenue", "currency"]
     assert machines.rows[0][3:6] == (
