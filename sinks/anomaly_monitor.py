@@ -97,7 +97,8 @@ class AnomalyMonitor:
         with self._lock:
             for row in batch:
                 key = (row[ACCOUNT], row[SOURCE])
-                at = int(row[OCCURRED_AT].timestamp() * 1000)
+                when = row[OCCURRED_AT]  # epoch ms in the sink's rows (sinks.rows.to_row)
+                at = when if isinstance(when, int) else int(when.timestamp() * 1000)
                 if at > self.last_event.get(key, 0):
                     self.last_event[key] = at
                     self.last_seen.labels(*key).set(at / 1000)

@@ -28,10 +28,13 @@ T = TypeVar("T")
 MONTHS_PER_INSERT = 12
 
 
-def month_of(value: datetime | None) -> int:
-    """``toYYYYMM`` of a timestamp in UTC (naive ones are UTC); 0 for none."""
+def month_of(value: datetime | int | None) -> int:
+    """``toYYYYMM`` of a timestamp in UTC (naive ones are UTC; an int is UTC epoch milliseconds, as
+    :func:`sinks.rows.to_row` keeps them); 0 for none."""
     if value is None:
         return 0
+    if isinstance(value, int):
+        value = datetime.fromtimestamp(value / 1000, tz=UTC)
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
     return value.year * 100 + value.month

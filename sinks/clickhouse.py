@@ -17,7 +17,9 @@ from typing import Any
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from sinks import cluster as cluster_ddl
 from sinks import parameters
+from sinks.cluster import Cluster
 from touchline import clock
 from touchline.errors import TouchlineError
 
@@ -77,27 +79,45 @@ def ddl_files() -> list[tuple[int, str, str]]:
     return out
 
 
-def migrate(client: Client, database: str) -> list[str]:
-    """Apply the DDL files not applied yet, in order; returns the names applied."""
-    client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-    client.command(
-        f"CREATE TABLE IF NOT EXISTS `{database}`.schema_migrations "
-        "(version UInt32, name String, applied_at DateTime64(3, 'UTC')) "
-        "ENGINE = MergeTree ORDER BY version"
+def planned(database: str, cluster: Cluster | None = None) -> list[tuple[int, str, list[str]]]:
+    """Each DDL file as (version, name, the statements that apply it, in order): a materialized
+    view is followed by the backfill of its target. With a cluster, each statement's cluster form
+    (:mod:`sinks.cluster`); without one, exactly the files' statements."""
+    files = [(v, n, _statements(render(sql, database))) for v, n, sql in ddl_files()]
+    tables = (
+        cluster_ddl.replicated_tables([s for *_, st in files for s in st]) if cluster else set()
     )
+    out = []
+    for version, name, statements in files:
+        plan: list[str] = []
+        for statement in statements:
+            if cluster is None:
+                plan.append(statement)
+            else:
+                plan.extend(cluster_ddl.for_cluster(statement, cluster, tables))
+            backfill = _backfill(statement)  # through the Distributed tables on a cluster
+            if backfill:
+                plan.append(backfill)
+        out.append((version, name, plan))
+    return out
+
+
+def migrate(client: Client, database: str, cluster: Cluster | None = None) -> list[str]:
+    """Apply the DDL files not applied yet, in order; returns the names applied. With a cluster
+    (``TOUCHLINE_CLICKHOUSE_CLUSTER``), their cluster forms, ``ON CLUSTER``."""
+    on = f" {cluster.on}" if cluster else ""
+    client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`{on}")
+    client.command(cluster_ddl.migrations_table(database, cluster))
     done = {
         row[0]
         for row in client.query(f"SELECT version FROM `{database}`.schema_migrations").result_rows
     }
     applied = []
-    for version, name, sql in ddl_files():
+    for version, name, statements in planned(database, cluster):
         if version in done:
             continue
-        for statement in _statements(render(sql, database)):
+        for statement in statements:
             client.command(statement)
-            backfill = _backfill(statement)
-            if backfill:
-                client.command(backfill)
         client.insert(
             f"`{database}`.schema_migrations",
             [[version, name, datetime.fromtimestamp(clock.now_ms() / 1000, UTC)]],
@@ -171,10 +191,16 @@ def _fragment(name: str, within: tuple[str, ...]) -> str:
 
 
 def insert_events(client: Client, database: str, batch: list[list[Any]]) -> None:
-    """Insert rows made by :func:`sinks.rows.to_row` into ``events``."""
+    """Insert rows made by :func:`sinks.rows.to_row` into ``events``, column-oriented (the rows are
+    transposed once here; clickhouse-connect writes each column from its list)."""
     from sinks import rows
 
-    client.insert(f"`{database}`.events", batch, column_names=list(rows.COLUMNS))
+    client.insert(
+        f"`{database}`.events",
+        rows.columns(batch),
+        column_names=list(rows.COLUMNS),
+        column_oriented=True,
+    )
 
 
 def insert_merges(client: Client, database: str, batch: list[list[Any]]) -> None:

@@ -19,6 +19,7 @@ FILTERS = ("account", "from", "to", "location", "service")
 
 def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from sinks import clickhouse, retention, rows
+    from sinks.cluster import Cluster
     from sinks.endpoint import QueryEndpoint, advertise
     from sinks.sink import Sink
     from touchline import logthrottle, topics
@@ -34,7 +35,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     endpoints = where(settings)
     contracts = load_cached(settings.schemas_dir)
     client = clickhouse.connect(endpoints.clickhouse_dsn)
-    clickhouse.migrate(client, settings.clickhouse_database)
+    clickhouse.migrate(client, settings.clickhouse_database, Cluster.from_settings(settings))
     retention.apply_ttl(client, settings.clickhouse_database, settings.clickhouse_ttl_days)
     suppression = SuppressionList(
         endpoints.kafka_bootstrap, suppression_topic(settings.topic_prefix), settings.privacy_key
@@ -115,9 +116,11 @@ def _start_anomaly_monitor(
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     from sinks import clickhouse, retention
+    from sinks.cluster import Cluster
 
     client = clickhouse.connect(settings.effective_clickhouse_dsn)
-    applied = clickhouse.migrate(client, settings.clickhouse_database)
+    cluster = Cluster.from_settings(settings)
+    applied = clickhouse.migrate(client, settings.clickhouse_database, cluster)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     retention.apply_ttl(client, settings.clickhouse_database, settings.clickhouse_ttl_days)
     return 0

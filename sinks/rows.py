@@ -1,8 +1,19 @@
-"""Enriched events (Avro datums) to ClickHouse rows of ``events``. Pure."""
+"""Enriched events (Avro datums) to ClickHouse rows of ``events``. Pure.
+
+A row is a list in :data:`COLUMNS` order built straight from the decoded datum: its scalars taken
+in one C-level ``itemgetter`` call, its timestamps kept as the Avro ``timestamp-millis`` values
+(UTC epoch milliseconds, which are exactly ``DateTime64(3)``'s ticks, so nothing converts them to
+``datetime`` and back), its ``lines`` transposed into the nested columns in one ``zip``.
+:func:`columns` turns a batch of rows into the column lists ``client.insert(...,
+column_oriented=True)`` takes. Measured with cProfile before this shape: ``datetime`` creation in
+``to_row`` and clickhouse-connect's conversion back to ticks were the largest costs of the writer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 LINE_FIELDS = (
@@ -59,20 +70,34 @@ ADDED = ("own_channel",)
 COLUMNS = (*SCALARS, *(f"lines.{f}" for f in LINE_FIELDS), "attributes", "payload_json", *ADDED)
 
 
+_SCALARS = itemgetter(*SCALARS)
+_LINE = itemgetter(*LINE_FIELDS)
+
+
 def _ts(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def to_row(event: dict[str, Any]) -> list[Any]:
-    row = [(_ts(event[c]) if c in TIMESTAMPS else event[c]) for c in SCALARS]
+    """The ``events`` row of an enriched datum, in :data:`COLUMNS` order; timestamps are UTC epoch
+    milliseconds (``DateTime64(3, 'UTC')`` ticks, stored as they are)."""
+    row = list(_SCALARS(event))
     lines = event["lines"]
-    row.extend([line[f] for line in lines] for f in LINE_FIELDS)
+    if lines:
+        row.extend(map(list, zip(*map(_LINE, lines), strict=True)))
+    else:
+        row.extend([] for _ in LINE_FIELDS)
     row.append(event["attributes"])
     row.append(event["payload_json"])
     # An event enriched before own_channel existed has none: its stored channel, as the column's
     # DEFAULT gives the rows stored before the migration.
     row.append(event.get("own_channel") or event["channel"])
     return row
+
+
+def columns(batch: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows (each in the same column order) as column lists, for a column-oriented insert."""
+    return [list(column) for column in zip(*batch, strict=True)]
 
 
 MERGE_COLUMNS = (

@@ -49,6 +49,22 @@ class Settings(BaseSettings):
         "Default: chdb://<state_dir>/clickhouse.",
     )
     clickhouse_database: str = Field("touchline", description="ClickHouse database name.")
+    clickhouse_cluster: str | None = Field(
+        None,
+        description="ClickHouse cluster (a name in the servers' remote_servers): migrations create "
+        "ReplicatedMergeTree tables <table>_local and Distributed tables <table> over them, ON "
+        "CLUSTER. Unset: the single-node DDL.",
+    )
+    clickhouse_replica_path: str = Field(
+        "/clickhouse/tables/{shard}/{database}/{table}",
+        description="With a cluster: the ReplicatedMergeTree path ({shard} and {replica} are the "
+        "servers' macros).",
+    )
+    clickhouse_shard_key: str = Field(
+        "cityHash64(account_id)",
+        description="With a cluster: the Distributed tables' sharding key (an account's rows on "
+        "one shard keeps FINAL and the reports' joins shard-local).",
+    )
     schema_registry_url: str | None = Field(
         None,
         description="Confluent-compatible schema registry; when set, producers write the "
@@ -66,6 +82,11 @@ class Settings(BaseSettings):
     schemas_dir: Path = Field(REPO_ROOT / "schemas", description="Directory of the .avsc files.")
     topic_prefix: str = Field("touchline", description="Prefix of every Kafka topic name.")
     topic_partitions: int = Field(4, description="Partitions of topics the project creates.")
+    topic_replication_factor: int = Field(
+        1,
+        description="Replication factor of topics the project creates (3 on a cluster of 3+ "
+        "brokers; min.insync.replicas is then set to it minus one).",
+    )
     kafka_max_message_bytes: int = Field(
         2_097_152,
         description="max.message.bytes of the topics the project creates, and the producers' "

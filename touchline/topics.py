@@ -40,6 +40,7 @@ def every(settings: Settings, contracts: Contracts) -> list[str]:
 
 
 DEFAULT_MAX_MESSAGE_BYTES = Settings.model_fields["kafka_max_message_bytes"].default
+DEFAULT_REPLICATION_FACTOR = Settings.model_fields["topic_replication_factor"].default
 
 
 def ensure(
@@ -47,18 +48,21 @@ def ensure(
     names: list[str],
     partitions: int,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    replication_factor: int = DEFAULT_REPLICATION_FACTOR,
 ) -> None:
     """Create the topics that do not exist yet (idempotent), each with an explicit
     ``max.message.bytes`` (the broker's default, about 1 MB, is too small for the enriched form
-    of a large event: such an output could never be produced)."""
+    of a large event: such an output could never be produced) and ``replication_factor`` copies
+    (with more than one, ``min.insync.replicas`` is one less: an acks=all write survives one
+    broker down)."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     existing = set(admin.list_topics(timeout=10).topics)
     missing = [
         NewTopic(
             n,
             num_partitions=partitions,
-            replication_factor=1,
-            config={"max.message.bytes": str(max_message_bytes)},
+            replication_factor=replication_factor,
+            config=topic_config(max_message_bytes, replication_factor),
         )
         for n in names
         if n not in existing
@@ -73,6 +77,13 @@ def ensure(
                 raise RuntimeError(f"could not create topic {name}: {exc}") from exc
 
 
+def topic_config(max_message_bytes: int, replication_factor: int) -> dict[str, str]:
+    config = {"max.message.bytes": str(max_message_bytes)}
+    if replication_factor > 1:
+        config["min.insync.replicas"] = str(replication_factor - 1)
+    return config
+
+
 def ready(settings: Settings, where: Endpoints | None = None) -> tuple[Endpoints, Contracts]:
     """Where the services are and the contracts, with every topic of the pipeline created."""
     where = where or endpoints(settings)
@@ -82,6 +93,7 @@ def ready(settings: Settings, where: Endpoints | None = None) -> tuple[Endpoints
         every(settings, contracts),
         settings.topic_partitions,
         settings.kafka_max_message_bytes,
+        settings.topic_replication_factor,
     )
     retention.apply(where.kafka_bootstrap, settings, contracts)
     return where, contracts

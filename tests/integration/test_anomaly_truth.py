@@ -243,9 +243,7 @@ def _sink_row(event: dict[str, Any]) -> list[Any]:
     env = event["envelope"]
     row[sink_rows.COLUMNS.index("account_id")] = env["account_id"]
     row[sink_rows.COLUMNS.index("source")] = env["source"]
-    row[sink_rows.COLUMNS.index("occurred_at")] = datetime.fromtimestamp(
-        env["occurred_at"] / 1000, UTC
-    )
+    row[sink_rows.COLUMNS.index("occurred_at")] = env["occurred_at"]  # epoch ms, as to_row
     return row
 
 

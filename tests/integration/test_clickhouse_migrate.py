@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sinks import clickhouse, rows
+from sinks.cluster import Cluster, migrations_table
 from tests.report_data import generate
 from touchline.settings import Settings
 
@@ -38,6 +39,48 @@ def test_view_added_later_covers_the_history(
     stored = client.query(f"SELECT toString(event_id) FROM `{db}`.booking_steps ORDER BY event_id")
     assert sorted(r[0] for r in stored.result_rows) == steps
     assert steps
+
+
+def test_rows_are_stored_with_their_utc_times_and_lines(chdb_settings: Settings) -> None:
+    """The writer's rows (epoch-ms timestamps, column-oriented insert) read back as the events."""
+    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
+    db = chdb_settings.clickhouse_database
+    clickhouse.migrate(client, db)
+    events = generate(seed=5, clients=20).events
+    events = [
+        {**e, "session_started_at": e["occurred_at"] - 61_001} if i % 3 == 0 else e
+        for i, e in enumerate(events)
+    ]
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in events])
+    stored = client.query(
+        f"SELECT toString(event_id), toUnixTimestamp64Milli(occurred_at), "
+        f"toUnixTimestamp64Milli(session_started_at), `lines.quantity`, channel FROM `{db}`.events"
+    ).result_rows
+    expected = {
+        e["event_id"]: (
+            e["occurred_at"],
+            e["session_started_at"],
+            [line["quantity"] for line in e["lines"]],
+            e["channel"],
+        )
+        for e in events
+    }
+    assert {r[0]: tuple(r[1:]) for r in stored} == expected
+    assert any(e["lines"] for e in events) and any(e["session_started_at"] for e in events)
+
+
+def test_cluster_ddl_is_valid_clickhouse_sql(chdb_settings: Settings) -> None:
+    """Every statement of the cluster form parses in ClickHouse (EXPLAIN AST; chDB has no cluster
+    to run them on), and a misplaced ON CLUSTER would not."""
+    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
+    c = Cluster("prod", "/clickhouse/tables/{shard}/{database}/{table}", "cityHash64(account_id)")
+    db = chdb_settings.clickhouse_database
+    statements = [s for *_, plan in clickhouse.planned(db, c) for s in plan]
+    statements.append(migrations_table(db, c))
+    for statement in statements:
+        client.command(f"EXPLAIN AST {statement}")
+    with pytest.raises(Exception, match="Syntax error"):
+        client.command(f"EXPLAIN AST CREATE VIEW `{db}`.v AS ON CLUSTER `prod` SELECT 1")
 
 
 def test_backfill_statement_mirrors_the_view() -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from sinks import clickhouse, rows
+from prometheus_client import CollectorRegistry
+
+from sinks import batches, clickhouse, rows
+from sinks.anomaly_monitor import AnomalyMonitor
 from tests.report_data import event, line, merge
+from touchline.settings import Settings
 
 
 def test_event_row_follows_columns_with_utc_timestamps_and_nested_lines() -> None:
@@ -16,7 +20,9 @@ def test_event_row_follows_columns_with_utc_timestamps_and_nested_lines() -> Non
         attributes={"k": "v"},
     )
     row = dict(zip(rows.COLUMNS, rows.to_row(e), strict=True))
-    assert row["occurred_at"] == datetime(2025, 1, 1, 0, 0, 0, 123_000, tzinfo=UTC)
+    # UTC epoch ms, DateTime64(3)'s own ticks (stored as they are: see test_clickhouse_migrate)
+    assert row["occurred_at"] == 1_735_689_600_123
+    assert batches.month_of(row["occurred_at"]) == 202501
     assert row["session_started_at"] is None
     assert row["lines.store_id"] == ["s1", None]
     assert row["lines.quantity"] == [1, 2]
@@ -24,6 +30,21 @@ def test_event_row_follows_columns_with_utc_timestamps_and_nested_lines() -> Non
     assert row["attributes"] == {"k": "v"}
     assert row["own_channel"] == "direct"  # an event enriched before own_channel: its channel
     assert rows.to_row({**e, "own_channel": "email"})[-1] == "email"
+
+
+def test_columns_transpose_rows_in_column_order() -> None:
+    a, b = rows.to_row(event(event_id="a")), rows.to_row(event(event_id="b", lines=[line()]))
+    cols = rows.columns([a, b])
+    assert len(cols) == len(rows.COLUMNS)
+    assert cols[rows.COLUMNS.index("event_id")] == ["a", "b"]
+    assert cols[rows.COLUMNS.index("lines.quantity")] == [[], [1]]
+
+
+def test_the_anomaly_monitor_reads_the_writers_rows() -> None:
+    monitor = AnomalyMonitor(CollectorRegistry(), Settings())
+    e = event(occurred_at=1_735_689_600_123, account_id="acc", source="studio_system")
+    monitor.observe([rows.to_row(e)])
+    assert monitor.last_event[("acc", "studio_system")] == 1_735_689_600_123
 
 
 def test_merge_row() -> None:
