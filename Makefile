@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST := $(BIN)/pytest
-CODE := touchline pipeline producers sinks tests devtools
+CODE := cli touchline pipeline producers sinks tests devtools
 
 .DEFAULT_GOAL := help
 

@@ -37,7 +37,7 @@ def touchline_process(
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "touchline.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env=settings_env(settings),
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -165,7 +165,7 @@ def clickhouse(s: Settings, spec: dict[str, Any]) -> dict[str, Any]:
 
 def touchline(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "touchline.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=settings_env(s),

@@ -55,7 +55,7 @@ class Proc:
     def start(self) -> None:
         out = self.log.open("ab")
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "touchline.cli", *self.args],
+            [sys.executable, "-m", "cli", *self.args],
             env=settings_env(self.settings),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -342,7 +342,7 @@ def import_history(s: Settings, tmp_path: Path) -> int:
     rows = tmp_path / "crm.jsonl"
     count = crm_rows(rows)
     done = subprocess.run(
-        [sys.executable, "-m", "touchline.cli", "import", str(rows), "--quiet"],
+        [sys.executable, "-m", "cli", "import", str(rows), "--quiet"],
         env=settings_env(s), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -75,7 +75,7 @@ class Pipeline:
             }[name]
             self.procs[name] = process.start(
                 name,
-                [sys.executable, "-m", "touchline.cli", *args],
+                [sys.executable, "-m", "cli", *args],
                 self.run,
                 env=stack.settings_env(self.settings),
                 own_settings=True,

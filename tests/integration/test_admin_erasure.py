@@ -12,6 +12,7 @@ from typing import Any
 import redis
 from fastapi.testclient import TestClient
 
+from cli.main import _privacy_sides
 from pipeline.processor import Output, Processor, processor_config
 from pipeline.store import ClientStore
 from producers.api import create_app
@@ -19,7 +20,6 @@ from producers.events import Prepared, prepare
 from sinks import clickhouse, rows
 from tests.support import read_topic
 from touchline import privacy, topics
-from touchline.cli import _privacy_sides
 from touchline.codec import Codec
 from touchline.contracts import ENRICHED, load_cached
 from touchline.settings import Settings

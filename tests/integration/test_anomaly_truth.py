@@ -316,9 +316,9 @@ def test_demo_data_leaves_every_anomaly_gauge_quiet(chdb_dir: Path) -> None:
     """`make demo`'s data (300 people over 60 days, ending an hour ago) must not raise a booking
     or silence alert: its volumes are under the guards, though its web traffic tails off a week
     before the end (a silence the rate guard rightly ignores at ~1 client an hour)."""
+    from cli.demo import demo_events
     from producers.events import Prepared, prepare
     from touchline.contracts import load_cached
-    from touchline.demo import demo_events
 
     contracts = load_cached(Settings().schemas_dir)
     now = 1_795_000_000_000 + 60 * seasonal.DAY_MS  # any fixed 'now': the demo ends before it

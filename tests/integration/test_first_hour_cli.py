@@ -39,7 +39,7 @@ def touchline(
     *args: str, env: dict[str, str] | None = None, **kw: Any
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "touchline.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         capture_output="stdout" not in kw,
         text=True,
@@ -67,7 +67,7 @@ def test_report_into_a_closed_pipe_ends_quietly(env: dict[str, str]) -> None:
     os.close(read)  # `| head` that has already exited
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "touchline.cli", "report", "booking_funnel"],
+            [sys.executable, "-m", "cli", "report", "booking_funnel"],
             env=env,
             stdout=write,
             stderr=subprocess.PIPE,

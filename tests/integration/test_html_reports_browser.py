@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from cli.demo import print_reports
 from sinks import clickhouse, money, reports, rows
 from sinks.commands import html_page
 from tests.report_data import generate
-from touchline.demo import print_reports
 
 pytestmark = pytest.mark.integration
 LAPTOP = (1366, 900)

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 def _report(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "touchline.cli", "report", *args],
+        [sys.executable, "-m", "cli", "report", *args],
         env=settings_env(s),
         capture_output=True,
         text=True,

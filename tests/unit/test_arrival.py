@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cli.demo import demo_events
 from producers.arrival import HOUR, arrival_order, out_of_order
-from touchline.demo import demo_events
 
 
 def ev(source: str, at: int) -> dict[str, Any]:

@@ -10,9 +10,9 @@ import re
 import time
 from typing import Any
 
+from cli.demo import demo_events
 from sinks.labels import CHANNELS, STEPS
 from tests.unit.test_deploy_configs import FUNNEL
-from touchline.demo import demo_events
 
 COUNTS = re.compile(r"\bAS (conversions|clients|events|arrived|no_show)\b")
 MONEY = re.compile(r"\bAS (revenue\w*)\b")

@@ -157,7 +157,7 @@ def test_an_admin_key_erases_and_lifts() -> None:
 def test_erase_cli_refuses_an_unusable_identifier_in_one_line_naming_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from touchline.cli import main
+    from cli.main import main
 
     assert main(["erase", "--account", "acc", "--phone", "not a phone"]) == 2
     err = capsys.readouterr().err

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from cli import main as cli
 from pipeline import channel_data
 from pipeline import channels as ch
 from pipeline.source_categories import load_categories
-from touchline import cli
 
 SEARCH_YML = """\
 Google:

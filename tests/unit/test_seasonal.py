@@ -77,7 +77,7 @@ def test_planted_anomalies_are_recorded_and_present() -> None:
 
 
 def test_generate_seasonal_command_writes_events_and_truth(tmp_path: Path) -> None:
-    from touchline.cli import main
+    from cli.main import main
 
     out, truth = tmp_path / "e.jsonl", tmp_path / "t.json"
     args = ["generate-seasonal", "--weeks", "4", "--start", "2026-09-07"]

@@ -14,7 +14,7 @@ from touchline.settings import REPO_ROOT
 def services_up(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
     return subprocess.run(
-        [sys.executable, "-m", "touchline.cli", "services", "up"],
+        [sys.executable, "-m", "cli", "services", "up"],
         env={
             **base,
             "TOUCHLINE_STATE_DIR": str(tmp_path / "state"),

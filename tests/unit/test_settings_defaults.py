@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from cli import main as cli
 from pipeline import card
 from pipeline.processor import Config, processor_config
 from pipeline.store import ClientStore
 from producers import events
 from sinks.sink import Sink
-from touchline import cli, identity, normalize
+from touchline import identity, normalize
 from touchline.settings import REPO_ROOT, Settings, default, get_settings
 
 RUNTIME = ("touchline", "pipeline", "producers", "sinks")

@@ -115,7 +115,7 @@ def _up_monitoring(settings: Settings, state: dict[str, Any]) -> None:
         state[name] = {"port": ports[name]}
     _save_state(settings, state)
     if "monitor" in starting:
-        argv = [sys.executable, "-m", "touchline.cli", "monitor", "--port", str(ports["monitor"])]
+        argv = [sys.executable, "-m", "cli", "monitor", "--port", str(ports["monitor"])]
         proc = process.start(
             "monitor", argv, run / "monitor", env=settings_env(settings), own_settings=True
         )

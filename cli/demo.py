@@ -26,7 +26,7 @@ PROCESSES = ("worker", "ingest", "sink")
 
 def _start(name: str, args: list[str], run: Path, env: dict[str, str] | None = None) -> None:
     process.stop(run / f"{name}.pid")  # a leftover from an interrupted demo
-    process.start(name, [sys.executable, "-m", "touchline.cli", *args], run, env)
+    process.start(name, [sys.executable, "-m", "cli", *args], run, env)
 
 
 def _wait_sink(status: Path, expected: int, timeout: float, run: Path) -> int:

@@ -65,12 +65,13 @@ def _privacy_sides(settings: Settings) -> tuple[RedisSide, ClickHouseSide]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cli import demo
     from pipeline import channel_data, rebuild
     from pipeline import commands as pipeline_commands
     from producers import commands as producer_commands
     from producers import generate_command, importer, seasonal_command
     from sinks import commands as sink_commands
-    from touchline import alerts, demo, monitor, privacy
+    from touchline import alerts, monitor, privacy
 
     parser = argparse.ArgumentParser(
         prog="touchline",
