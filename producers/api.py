@@ -69,6 +69,7 @@ from producers.door import ANY_ACCOUNT, OPEN_PRINCIPAL, Principal, Refusal, Toke
 from producers.ingest import PERMANENT_PRODUCE_ERRORS, EventPublisher, Ingest, Ready
 from producers.openapi import POST_RESPONSES, body_spec, crm_body
 from producers.publisher import Publisher
+from producers.source_bodies import BODIES
 from touchline import jsonschema
 from touchline.codec import Codec
 from touchline.contracts import Contracts
@@ -258,7 +259,5 @@ def _add_source_route(app: FastAPI, ingest: Ingest, name: str, adapter: Adapter)
         summary=f"Native payload of the {adapter.title}",
         description=markdown(adapter.doc),
         responses=POST_RESPONSES,
-        openapi_extra=body_spec(
-            crm_body() if name == "crm" else {"type": "object", "additionalProperties": True}
-        ),
+        openapi_extra=body_spec(crm_body() if name == "crm" else BODIES[name](ingest.contracts)),
     )

@@ -141,7 +141,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="table (default): for people, with step and channel names, percentages and money "
         "with its currency; json, csv: raw names and fractions, money as exact decimal strings "
-        "(revenue_minor, revenue, currency)",
+        "(revenue_minor, revenue, currency; per currency when several)",
     )
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page")
     g = parser.add_argument_group("filters")

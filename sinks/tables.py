@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,8 @@ def _cell(value: Any, exact: bool = False) -> str:
         return ""
     if isinstance(value, float):
         return repr(value) if exact else f"{value:.6g}"
+    if isinstance(value, dict):  # per-currency money (sinks/money.py): CODE=amount;CODE=amount
+        return ";".join(f"{k}={_cell(v, exact)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(_cell(v, exact) for v in value)
     return str(value)
@@ -30,16 +33,26 @@ def render(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "ta
         return buf.getvalue().rstrip("\n")
     cells = [[_cell(v) for v in r] for r in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
+    right = [any(_AMOUNT.match(r[i]) for r in cells) for i in range(len(columns))]
+    out = [
+        "  ".join(_align(c, w, r) for c, w, r in zip(columns, widths, right, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
     for r in cells:
         out.append(
-            "  ".join(
-                v.rjust(w) if v.replace(".", "", 1).lstrip("-").isdigit() else v.ljust(w)
-                for v, w in zip(r, widths, strict=True)
-            )
+            "  ".join(_align(v, w, bool(_AMOUNT.match(v))) for v, w in zip(r, widths, strict=True))
         )
     return "\n".join(out)
+
+
+# numbers, money (``1,129.87 EUR``, ``1.00 EUR / 2.00 USD``) and percentages (``28.6 %``): read
+# by their digits, so right-aligned, and so is the header of a column that holds any
+_NUMBER = r"-?[\d,]*\d(\.\d+)?(e[-+]?\d+)?( [A-Z]{3}| %| \(no currency\))?"
+_AMOUNT = re.compile(rf"^{_NUMBER}( / {_NUMBER})*$")
+
+
+def _align(value: str, width: int, right: bool) -> str:
+    return value.rjust(width) if right else value.ljust(width)
 
 
 def render_sections(sections: Sequence[Any], fmt: str = "table") -> str:

@@ -408,7 +408,8 @@ def attribution(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]
         and _svc_ok(e, p["service"])
     ]
     touches = event_time_touches(events, p)
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    revenue: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     models = [m for m in MODELS if not p["model"] or m == p["model"]]
     for c in conversions:
         ts = c["occurred_at"]
@@ -432,15 +433,18 @@ def attribution(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ...]]
             for key, w in zip(keys, ws, strict=True):
                 acc = sums[(m, key)]
                 acc[0] += w
-                acc[1] += w * c["revenue_minor"]
-                acc[2] += w * multi
+                acc[1] += w * multi
+                if c["revenue_minor"] > 0:  # per currency, never added up across currencies
+                    per = revenue[(m, key)]
+                    cur = c["currency"] or ""
+                    per[cur] = per.get(cur, 0.0) + w * c["revenue_minor"]
     return [
         (
             m,
             key,
             round(v[0], 6),
-            round(v[1], 6),
-            round(v[2] / v[0], 6) if v[0] else 0,
+            {cur: round(amount, 6) for cur, amount in revenue[(m, key)].items()},
+            round(v[1] / v[0], 6) if v[0] else 0,
         )
         for (m, key), v in sorted(sums.items(), key=lambda kv: (MODELS.index(kv[0][0]), kv[0][1]))
     ]
@@ -536,11 +540,21 @@ def client_summary(events: list[Event], p: dict[str, Any]) -> list[tuple[Any, ..
                 sum(e["is_contact"] for e in evs),
                 sum(t["multichannel"] for t in touches),
                 sorted({e["channel"] for e in touches}),
-                sum(e["revenue_minor"] for e in evs),
+                _per_currency(evs),
                 sorted({e["currency"] for e in evs if e["revenue_minor"] and e["currency"]}),
                 sum(1 for e in evs if e["revenue_minor"]),
             )
         )
+    return out
+
+
+def _per_currency(evs: list[Event]) -> dict[str, int]:
+    """Revenue in minor units per currency code ('' when none), never added across currencies."""
+    out: dict[str, int] = {}
+    for e in evs:
+        if e["revenue_minor"]:
+            cur = e["currency"] or ""
+            out[cur] = out.get(cur, 0) + e["revenue_minor"]
     return out
 
 

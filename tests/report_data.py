@@ -266,7 +266,9 @@ def generate(seed: int = 7, clients: int = 120) -> Dataset:
                     occurred_at=t,
                     client_id=rnd.choice(ids),
                     revenue_minor=amount,
-                    currency="EUR",
+                    # several currencies (and one without) so reports must keep them apart; from
+                    # the amount, not a new draw, so the rest of the data stays as it was
+                    currency=None if amount % 23 == 0 else "USD" if amount % 4 == 0 else "EUR",
                     lines=[
                         line(
                             store_id=location, service_id=rnd.choice(SERVICES), amount_minor=amount

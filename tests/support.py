@@ -23,7 +23,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     for name in Settings.model_fields:
         value = getattr(settings, name)
-        if value is not None:
+        if value is None:  # unset here: not inherited from this process's environment either
+            env.pop(f"TOUCHLINE_{name.upper()}", None)
+        else:
             text = json.dumps(value) if isinstance(value, dict | list) else str(value)
             env[f"TOUCHLINE_{name.upper()}"] = text
     return env

@@ -350,7 +350,7 @@ def import_history(s: Settings, tmp_path: Path) -> int:
 
 
 def check(s: Settings, contracts: Any, ledger: Ledger, specials: Specials, imported: int) -> None:
-    codec = Codec(contracts, s.schema_registry_url)  # dead letters are framed like the raw topics
+    codec = Codec(contracts, s.schema_registry_url)
     letters = [codec.decode(v)[1] for v in all_values(s.kafka_bootstrap or "",
                                                       topics.dead_letter(s), 2)]  # fmt: skip
     db = stored(s)

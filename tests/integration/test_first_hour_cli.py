@@ -126,15 +126,20 @@ def test_money_and_labels_for_people_exact_money_and_raw_names_for_machines(
     assert "Paid search" in table and "Linear" in table and "paid_search" not in table
     data = json.loads(touchline(*args, "--format", "json", env=env).stdout)["attribution"]
     assert "paid_search" in {r["key"] for r in data} and {r["model"] for r in data} == {"linear"}
-    for row in data:
-        assert isinstance(row["revenue_minor"], str) and isinstance(row["revenue"], str)
-        assert row["currency"] == "EUR"
-        exact = Decimal(row["revenue_minor"]) / 100
-        assert Decimal(row["revenue"]) == exact.quantize(Decimal("0.01"))
+    assert any(row["revenue"] for row in data)
+    for row in data:  # per currency, exact decimal strings
+        assert set(row["revenue_minor"]) == set(row["revenue"]) <= {"EUR", "USD", ""}
+        assert row["currency"] == "+".join(sorted(row["revenue"]))
+        for code, minor in row["revenue_minor"].items():
+            assert isinstance(minor, str) and isinstance(row["revenue"][code], str)
+            exact = Decimal(minor) / 100
+            assert Decimal(row["revenue"][code]) == exact.quantize(Decimal("0.01"))
     lines = touchline(*args, "--format", "csv", env=env).stdout.splitlines()[1:]
     csv_rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
-    assert csv_rows and all("e" not in r["revenue_minor"].lower() for r in csv_rows)
-    assert [r["revenue"] for r in csv_rows] == [r["revenue"] for r in data]
+    assert csv_rows and not any(re.search(r"\de[-+]?\d", r["revenue_minor"]) for r in csv_rows)
+    assert [r["revenue"] for r in csv_rows] == [
+        ";".join(f"{code}={amount}" for code, amount in r["revenue"].items()) for r in data
+    ]
 
 
 def test_funnel_by_store_starts_each_store_where_it_is_chosen(env: dict[str, str]) -> None:

@@ -203,9 +203,10 @@ def test_pages_say_what_they_plot_with_readable_labels(
     assert "(none)" not in store and "Opened the booking widget" not in store
     attribution = pages["attribution"][1]
     assert "credited conversions" in attribution and "Time decay" in attribution
-    assert re.search(r"\d EUR<", attribution) and "e+" not in attribution
+    # one amount per currency, never a sum across currencies
+    assert re.search(r"\d EUR / [\d,]+\.\d\d USD<", attribution) and "e+" not in attribution
     card = pages["client_card"][1]
-    assert re.search(r"<th>revenue total</th><td>[\d,]+\.\d\d EUR</td>", card)
+    assert re.search(r"<th>revenue total</th><td>[\d,]+\.\d\d (EUR|USD)( / [^<]+)?</td>", card)
 
 
 def test_demo_prints_each_report_once_for_people(

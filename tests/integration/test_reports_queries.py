@@ -153,6 +153,7 @@ def test_attribution_matches_reference(
     params = {**BASE, **case}
     expected = ref.attribution(ref.canonical(data.events, data.merges), params)
     assert len({r[1] for r in expected}) > 2
+    assert any(len(r[3]) > 1 for r in expected)  # revenue credited in several currencies
     assert _run(client, db, "attribution", **params) == expected
 
 

@@ -10,9 +10,11 @@
 -- the middle; 1 touch: 1; 2 touches: 0.5 each). A conversion without touches is credited whole to
 -- '(no touch)'. Touches are ordered by time, then event id.
 -- {by:String}: channel | campaign (utm_campaign, '(none)' when empty).
--- Output per model and key: credited conversions and revenue (minor units), and the credited share
--- of multichannel conversions (paths with touches from at least {min_channels:UInt32} channels,
--- the same N as multichannel contacts). Rounded to 6 places.
+-- Output per model and key: credited conversions, credited revenue per currency (a map from the
+-- currency code, '' when the event has none, to minor units: revenue in several currencies is
+-- never added up across them), and the credited share of multichannel conversions (paths with
+-- touches from at least {min_channels:UInt32} channels, the same N as multichannel contacts).
+-- Rounded to 6 places.
 -- Filters: {account}, {location} and {service} apply to the conversion event.
 -- Touch derivation reads every hit, contact and lead of the account up to {to} (no lower bound: a
 -- session that counts may have started long before the lookback, and whether a hit starts a
@@ -26,7 +28,8 @@ WITH
     {half_life_days:Float64} * 86400000 AS half_life_ms,
     conversions AS (
         SELECT event_id AS conv_id, account_id, client_id,
-               toInt64(toUnixTimestamp64Milli(occurred_at)) AS conv_ts, revenue_minor
+               toInt64(toUnixTimestamp64Milli(occurred_at)) AS conv_ts, revenue_minor,
+               ifNull(currency, '') AS currency
         FROM {db}.events_canonical_raw
         WHERE (revenue_minor > 0 OR event_type = 'appointment_booking_step_success')
           AND ({account:String} = '' OR account_id = {account:String})
@@ -58,6 +61,7 @@ WITH
             c.conv_id AS conv_id,
             any(c.conv_ts) AS conv_ts,
             any(c.revenue_minor) AS revenue,
+            any(c.currency) AS currency,
             arraySort(groupUniqArrayIf((t.ts, toString(t.touch_id), t.channel, t.campaign),
                 t.ts <= c.conv_ts AND t.ts >= c.conv_ts - lookback_ms
                 AND t.touch_id != c.conv_id)) AS touched
@@ -67,7 +71,7 @@ WITH
     ),
     weighted AS (
         SELECT
-            conv_id, revenue, model,
+            conv_id, revenue, currency, model,
             if(empty(touched), [(conv_ts, '', '(no touch)', '(no touch)')], touched) AS path,
             length(path) AS n,
             length(arrayDistinct(arrayMap(x -> x.3, touched))) >= {min_channels:UInt32} AS multi,
@@ -91,10 +95,11 @@ SELECT
     model,
     key,
     round(sum(w), 6) AS conversions,
-    round(sum(w * revenue), 6) AS revenue_minor,
+    mapApply((k, v) -> (k, round(v, 6)),
+        sumMapIf(map(currency, w * revenue), revenue > 0)) AS revenue_minor,
     if(sum(w) = 0, 0, round(sum(w * multi) / sum(w), 6)) AS multichannel_share
 FROM (
-    SELECT model, revenue, multi, pw.2 AS w,
+    SELECT model, revenue, currency, multi, pw.2 AS w,
            if({by:String} = 'campaign', pw.1.4, pw.1.3) AS key
     FROM weighted
     ARRAY JOIN arrayZip(path, weights) AS pw

@@ -1,6 +1,7 @@
 -- Client card, header: one row per canonical client found by {client:String} (see client_card):
 -- every identifier seen, the first touch, touches, contacts, distinct touch channels,
--- multichannel contacts and revenue (minor units, per currency code in `currencies`). Touches,
+-- multichannel contacts and revenue (a map from currency code, '' when none, to minor units; the
+-- codes also in `currencies`). Touches,
 -- first touch, channels and multichannel contacts are derived in event time
 -- (fragments/event_time_touches.sql, with {session_timeout_minutes}, {lookback_days} and
 -- {min_channels}), exactly as in client_card.
@@ -36,7 +37,8 @@ WITH
             arraySort(groupUniqArrayIf(assumeNotNull(email), email IS NOT NULL)) AS emails,
             arraySort(groupUniqArrayIf(assumeNotNull(phone), phone IS NOT NULL)) AS phones,
             countIf(is_contact) AS contacts,
-            sum(revenue_minor) AS revenue_total_minor,
+            sumMapIf(map(ifNull(currency, ''), revenue_minor), revenue_minor != 0)
+                AS revenue_total_minor,
             arraySort(groupUniqArrayIf(assumeNotNull(currency), revenue_minor != 0
                 AND currency IS NOT NULL)) AS currencies,
             countIf(revenue_minor != 0) AS orders
