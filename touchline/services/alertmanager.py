@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from touchline.alerts import RECEIVER
@@ -53,19 +52,8 @@ def start(settings: Settings, run_dir: Path, port: int) -> None:
         run_dir,
     )
     process.wait_until(
-        lambda: healthy(url(port)),
+        lambda: process.http_ready(port),
         60,
         f"Alertmanager (log: {run_dir / 'alertmanager.log'})",
         lambda: proc.poll() is None,
     )
-
-
-def url(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
-
-
-def healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/-/ready", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False

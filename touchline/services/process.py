@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import httpx
+
 from touchline.errors import TouchlineError
 
 
@@ -34,6 +36,15 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def http_ready(port: int, path: str = "/-/ready") -> bool:
+    """Whether a local HTTP server answers ``path`` with 200 (Prometheus and Alertmanager say
+    they are ready there)."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def read_pid(pid_file: Path) -> int | None:

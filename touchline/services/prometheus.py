@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from touchline.services import process, targets
@@ -144,19 +143,8 @@ def start(
         run_dir,
     )
     process.wait_until(
-        lambda: healthy(url(port)),
+        lambda: process.http_ready(port),
         60,
         f"Prometheus (log: {run_dir / 'prometheus.log'})",
         lambda: proc.poll() is None,
     )
-
-
-def url(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
-
-
-def healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/-/ready", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
