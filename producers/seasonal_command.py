@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from producers import seasonal
-from producers.generate_command import _write, jsonl
+from producers.generate_command import _write, int_at_least, jsonl
 from touchline.settings import Settings
 
 
@@ -50,14 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _weeks(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from exc
-    if value < 4:
-        raise argparse.ArgumentTypeError("must be at least 4 (2 of warm-up, then the plants)")
-    return value
+_weeks = int_at_least(4, " (2 of warm-up, then the plants)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
