@@ -112,6 +112,24 @@ def _send(base: str, events: list[Any], clients: int, settings: Settings, status
     print(f"   the sink wrote {_wait_sink(status, accepted, 600, status.parent)} rows")
 
 
+def _sink_url(run: Path, dsn: str, database: str) -> str:
+    """The started sink's query endpoint, once it serves (it announces itself in sink.json)."""
+    from sinks.endpoint import running_sink
+
+    found: list[str] = []
+
+    def serving() -> bool:
+        url = running_sink(run / "sink.json", dsn, database)
+        found[:] = [url] if url and process.port_open(int(url.rsplit(":", 1)[1])) else []
+        return bool(found)
+
+    process.wait_until(
+        serving, 120, f"the sink's query endpoint (log: {run / 'sink.log'})",
+        lambda: process.read_pid(run / "sink.pid") is not None,
+    )  # fmt: skip
+    return found[0]
+
+
 def _loaded_before(redis_url: str, prefix: str, events: list[Any]) -> bool:
     """Whether the worker has already applied some of these events (its dedup entries exist):
     the demo's event ids are fixed by the seed, so a second run would only be dead-lettered."""
@@ -130,7 +148,7 @@ def _loaded_before(redis_url: str, prefix: str, events: list[Any]) -> bool:
 
 
 def run_demo(settings: Settings, clients: int, seed: int) -> int:
-    from sinks.endpoint import remote_query, running_sink
+    from sinks.endpoint import remote_query
     from touchline import topics
     from touchline.services import stack
 
@@ -164,9 +182,7 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
     else:
         _send(base, events, clients, settings, status)
 
-    url = running_sink(run / "sink.json", endpoints.clickhouse_dsn, settings.clickhouse_database)
-    if url is None:
-        raise TouchlineError(f"the sink is not serving queries; see {run / 'sink.log'}")
+    url = _sink_url(run, endpoints.clickhouse_dsn, settings.clickhouse_database)
 
     def runner(name: str, params: Any) -> Any:
         return remote_query(url, name, params)
