@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from synthetic import FUNNEL_STEPS
@@ -23,6 +24,17 @@ SERVICES = ["cut", "color", "massage"]
 STAFF = ["r1", "r2", "r3", "r4"]
 DAY_MS = 86_400_000
 T0 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+# Report parameters over the whole generated year, with the rules' parameters spelled out.
+BASE: dict[str, Any] = {
+    "account": "",
+    "from": date(2025, 1, 1),
+    "to": date(2025, 12, 31),
+    "location": "",
+    "service": "",
+    "session_timeout_minutes": 30,
+    "lookback_days": 90,
+    "min_channels": 2,
+}
 SESSION_MS = 30 * 60_000  # the default session timeout
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from typing import Any
 
 from pipeline import enrichment
@@ -14,21 +13,11 @@ from pipeline.channels import AI_ASSISTANT, EMAIL, REFERRAL
 from sinks import clickhouse, rows
 from sinks.labels import CHANNELS
 from tests.reference_reports import STEPS_ALL
-from tests.report_data import T0, event
+from tests.report_data import BASE, T0, event
 from touchline.settings import REPO_ROOT, Settings
 
 FUNNEL = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "touchline-funnel.json"
 
-BASE: dict[str, Any] = {
-    "account": "",
-    "from": date(2025, 1, 1),
-    "to": date(2025, 12, 31),
-    "location": "",
-    "service": "",
-    "session_timeout_minutes": 30,
-    "lookback_days": 90,
-    "min_channels": 2,
-}
 DAY = 86_400_000
 
 

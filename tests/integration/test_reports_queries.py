@@ -11,20 +11,9 @@ from clickhouse_connect.driver.client import Client
 from sinks import clickhouse, rows
 from sinks.parameters import DEFAULTS
 from tests import reference_reports as ref
-from tests.report_data import DAY_MS, T0, Dataset, event, generate
+from tests.report_data import BASE, DAY_MS, T0, Dataset, event, generate
 from tests.report_data import merge as merge_
 from touchline.settings import Settings
-
-BASE: dict[str, Any] = {
-    "account": "",
-    "from": date(2025, 1, 1),
-    "to": date(2025, 12, 31),
-    "location": "",
-    "service": "",
-    "session_timeout_minutes": 30,
-    "lookback_days": 90,
-    "min_channels": 2,
-}
 
 
 @pytest.fixture
