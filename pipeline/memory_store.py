@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from pipeline import memory_splits
 from pipeline.store import Resolution, ResolveRequest, decode_result
 
 
@@ -56,6 +57,9 @@ class _Account:
     channels: dict[str, set[str]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, list[str]] = field(default_factory=dict)  # event id -> merged clients
+    claimedvia: dict[str, set[str]] = field(default_factory=dict)  # split.lua's provenance
+    mergedvia: dict[str, set[str]] = field(default_factory=dict)
+    splits: dict[str, list[str]] = field(default_factory=dict)  # event id -> splits (JSON)
 
     def canonical(self, client: str) -> str:
         for _ in range(64):
@@ -84,8 +88,9 @@ def _trim(zset: dict[str, int], lookback_ms: int, cap: int) -> None:
 class MemoryStore:
     """resolve.lua and record.lua over Python dicts; ``max_share`` as in ClientStore."""
 
-    def __init__(self, max_share: int) -> None:
+    def __init__(self, max_share: int, provenance_cap: int = 64) -> None:
         self.max_share = max_share
+        self.provenance_cap = provenance_cap
         self.accounts: dict[str, _Account] = {}
 
     async def resolve_many(self, requests: list[ResolveRequest]) -> list[Resolution | Exception]:
@@ -109,11 +114,13 @@ class MemoryStore:
                 out.append(exc)
         return out
 
-    def _usable(self, a: _Account, ids: list[str]) -> tuple[list[str], int]:
+    def _usable(
+        self, a: _Account, ids: list[str], account: str, event_id: str
+    ) -> tuple[list[str], int]:
         """Step 1 of resolve.lua: identifiers not shared by more than max_share strong ones."""
         usable, shared = [], 0
         for i, k in enumerate(ids):
-            too_many = k in a.shared
+            was_shared = too_many = k in a.shared
             for j, other in enumerate(ids):
                 kind = _strong_kind(other)
                 if j != i and kind and kind != _strong_kind(k):
@@ -126,19 +133,21 @@ class MemoryStore:
                 shared += 1
             else:
                 usable.append(k)
+            if too_many and not was_shared:
+                memory_splits.split_through(a, account, event_id, k, self.provenance_cap)
         return usable, shared
 
     def _resolve(self, a: _Account, r: ResolveRequest) -> Resolution:
         if r.event_id in a.seen:
             prior = decode_result(a.seen[r.event_id])
             return Resolution(prior["client_id"], None, prior)
-        usable, shared = self._usable(a, list(r.identifiers))
+        usable, shared = self._usable(a, list(r.identifiers), r.account, r.event_id)
         owners: list[str] = []
-        owned = set()
+        owned: dict[str, str] = {}
         for k in usable:
             if k in a.ids:
                 owner = a.canonical(a.ids[k])
-                owned.add(k)
+                owned[k] = owner
                 if owner not in owners:
                     owners.append(owner)
 
@@ -154,6 +163,7 @@ class MemoryStore:
                 if created(o) < created(client) or (created(o) == created(client) and o < client):
                     client = o
         merges = [o for o in owners if o != client]
+        created_of = {o: created(o) for o in owners}
         for o in merges:
             self._merge(a, client, o)
         if merges:
@@ -161,6 +171,9 @@ class MemoryStore:
         for k in usable:
             if k not in owned:
                 a.ids[k] = client
+        memory_splits.record_provenance(
+            a, usable, owned, client, merges, created_of, r.occurred_at, self.provenance_cap
+        )
         session = a.sessions.get(client)
         return Resolution(client, _copy(session) if session else None, None, shared, tuple(merges))
 
@@ -242,6 +255,7 @@ class MemoryStore:
             "channels_before": before,
             "multichannel": bool(ctx["is_contact"]) and len(before) >= ctx["min_channels"],
             "merged_from": a.pending.pop(event_id, []),
+            "splits": a.splits.pop(event_id, []),
             "enrichment": orjson.dumps(ctx["enrichment"]).decode(),
         }
         encoded = orjson.dumps(result).decode()

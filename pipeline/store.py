@@ -18,6 +18,10 @@ Keys, all under ``<prefix>:<account>:``:
                                are derived from them in event time
 ``session:<client>``           the client's recent visits (JSON); a merge carries the merged
                                client's visits to the canonical client
+``claimedvia:<identifier>``    identifiers claimed, ``mergedvia:<identifier>`` clients merged,
+                               through that identifier alone (``pipeline/lua/split.lua``): split
+                               off again when it proves shared (``splits:<event_id>`` queues the
+                               splits for the event's result)
 ``seen:<event_id>``            the event's enrichment result; its presence makes every later
                                delivery of the same event a no-op that returns the same result
 
@@ -113,6 +117,17 @@ def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
+def split_entries(value: Any) -> list[dict[str, Any]]:
+    """The splits of a stored result (JSON texts, see ``pipeline/lua/split.lua``) as dicts, their
+    identifiers a list (cjson writes an empty one as ``{}``)."""
+    out = []
+    for text in _list(value):
+        split = dict(orjson.loads(text)) if isinstance(text, str | bytes) else dict(text)
+        split["identifiers"] = _list(split.get("identifiers"))
+        out.append(split)
+    return out
+
+
 _AS_TEXT = ("session", "enrichment")  # context entries handed to Lua as JSON text
 
 
@@ -122,6 +137,7 @@ def decode_result(raw: bytes | str) -> dict[str, Any]:
         result["enrichment"] = orjson.loads(result["enrichment"])
     result["channels_before"] = _list(result.get("channels_before"))
     result["merged_from"] = _list(result.get("merged_from"))
+    result["splits"] = split_entries(result.get("splits"))
     return result
 
 
@@ -132,11 +148,13 @@ class ClientStore:
         prefix: str,
         *,
         max_share: int = default("identity_max_share"),
+        provenance_cap: int = default("identity_provenance_cap"),
         dedupe_ttl_s: int = default("worker_dedupe_days") * 86400,
     ) -> None:
         self.redis: Any = aioredis.Redis.from_url(url)
         self.prefix = prefix
         self.max_share = max_share
+        self.provenance_cap = provenance_cap
         self.ttl = dedupe_ttl_s
         self._resolve = self.redis.register_script(lua("resolve"))
         self._record = self.redis.register_script(lua("record"))
@@ -149,6 +167,7 @@ class ClientStore:
             url,
             settings.topic_prefix,
             max_share=settings.identity_max_share,
+            provenance_cap=settings.identity_provenance_cap,
             dedupe_ttl_s=settings.worker_dedupe_days * 86400,
         )
 
@@ -161,7 +180,9 @@ class ClientStore:
             [r.account, r.event_id, r.new_client, r.occurred_at, list(r.identifiers)]
             for r in requests
         ]
-        replies = await self._resolve(args=[self.prefix, self.max_share, orjson.dumps(batch)])
+        replies = await self._resolve(
+            args=[self.prefix, self.max_share, orjson.dumps(batch), self.provenance_cap]
+        )
         return [_resolution(reply) for reply in replies]
 
     async def record_many(

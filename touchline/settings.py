@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         description="An identifier seen with more distinct emails (or ids of one source system) "
         "than this is shared (front-desk phone, shared tablet) and no longer links clients.",
     )
+    identity_provenance_cap: int = Field(
+        64,
+        ge=1,
+        description="Links (claims, merges) recorded per identifier that depended on it alone, so "
+        "they can be split if it proves shared; links beyond this many are not split.",
+    )
     phone_region: str = Field("DE", description="Region for phone numbers without country code.")
     own_hosts: list[str] = Field(
         default_factory=list,

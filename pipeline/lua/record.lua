@@ -1,4 +1,5 @@
 -- include: common
+-- include: split
 -- ARGV: prefix, ttl_s, batch: [[account, event_id, client, context, session, enrichment]]
 -- session and enrichment arrive as JSON text: Lua stores / returns them without decoding them.
 local ttl = tonumber(ARGV[2])
@@ -83,7 +84,7 @@ local function record(item)
     client_id = client, touch_seq = touch_seq, contact_seq = contact_seq,
     since_prev_contact_ms = since_prev, channels_before = before,
     multichannel = ctx.is_contact and #before >= ctx.min_channels,
-    merged_from = merged, enrichment = item[6],
+    merged_from = merged, splits = take_splits(event_id), enrichment = item[6],
   }
   local encoded = cjson.encode(result)
   redis.call('SET', seen_key, encoded, 'EX', ttl)

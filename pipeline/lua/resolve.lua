@@ -1,6 +1,9 @@
 -- include: common
--- ARGV: prefix, max_share, batch: [[account, event_id, new_client, occurred_at, [identifiers]]]
+-- include: split
+-- ARGV: prefix, max_share, batch: [[account, event_id, new_client, occurred_at, [identifiers]]],
+-- provenance_cap
 local max_share = tonumber(ARGV[2])
+local provenance_cap = tonumber(ARGV[4])
 local function strong_kind(k)
   if string.sub(k, 1, 6) == 'email:' then return 'email' end
   if string.sub(k, 1, 4) == 'ext.' then
@@ -23,7 +26,8 @@ local function resolve(item)
   local usable, shared = {}, 0
   for i = 1, n do
     local k = ids[i]
-    local too_many = redis.call('EXISTS', P .. 'shared:' .. k) == 1
+    local was_shared = redis.call('EXISTS', P .. 'shared:' .. k) == 1
+    local too_many = was_shared
     for j = 1, n do
       local kind = strong_kind(ids[j])
       if j ~= i and kind and kind ~= strong_kind(k) then
@@ -36,6 +40,7 @@ local function resolve(item)
       end
     end
     if too_many then shared = shared + 1 else usable[#usable + 1] = k end
+    if too_many and not was_shared then split_through(item[1], event_id, k, provenance_cap) end
   end
 
   -- 2. owners of the usable identifiers
@@ -44,7 +49,7 @@ local function resolve(item)
     local o = redis.call('GET', P .. 'id:' .. k)
     if o then
       o = canonical(o)
-      owned[k] = true
+      owned[k] = o
       local dup = false
       for _, x in ipairs(owners) do if x == o then dup = true end end
       if not dup then owners[#owners + 1] = o end
@@ -79,7 +84,8 @@ local function resolve(item)
       end
     end
   end
-  local merges = {}
+  local merges, created_of = {}, {}
+  for _, o in ipairs(owners) do created_of[o] = created(o) end
   for _, o in ipairs(owners) do
     if o ~= client then
       local card, other = P .. 'card:' .. client, P .. 'card:' .. o
@@ -125,6 +131,7 @@ local function resolve(item)
   for _, k in ipairs(usable) do
     if not owned[k] then redis.call('SET', P .. 'id:' .. k, client) end
   end
+  record_provenance(usable, owned, client, merges, created_of, at, provenance_cap)
   local session = redis.call('GET', P .. 'session:' .. client) or ''
   return {'new', client, session, tostring(shared), merges}
 end

@@ -1,0 +1,104 @@
+"""resolve.lua / record.lua splits (pipeline/lua/split.lua) against real Redis: a claim made and a
+merge made through an identifier that later proves shared are undone, a redelivery gives the same
+result, and a link that did not depend on the shared identifier is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from pipeline.store import ClientStore
+from tests.split_scenarios import (
+    E1,
+    E2,
+    E3,
+    PHONE,
+    claim_split,
+    merge_split,
+    owner,
+    record,
+    resolve,
+    run,
+    split_client,
+)
+from touchline.services.stack import Endpoints
+
+pytestmark = pytest.mark.integration
+LOOP = asyncio.new_event_loop()
+
+
+@pytest.fixture
+def store(services: Endpoints) -> Iterator[ClientStore]:
+    s = ClientStore(services.redis_url, f"split{uuid.uuid4().hex[:8]}", max_share=2)
+    yield s
+    LOOP.run_until_complete(s.close())
+
+
+def test_a_claim_through_a_phone_that_proves_shared_moves_to_a_client_of_its_own(
+    store: ClientStore,
+) -> None:
+    out = claim_split(LOOP, store)
+    s = split_client(E2)
+    assert out["third"]["splits"] == [
+        {
+            "kind": "claim",
+            "client_id": s,
+            "from_client_id": out["a"],
+            "identifiers": [E2],
+            "via": "phone",
+        }
+    ]
+    assert owner(LOOP, store, E2) == s and owner(LOOP, store, E1) == out["a"]
+    assert run(LOOP, store, "later", 4000, E2)["client_id"] == s  # profile 2's next event
+    card = LOOP.run_until_complete(store.card("acc", s))
+    assert card["card"]["created_at"] == "2000"  # when the identifier was claimed
+    # a call from the phone alone now gets a client of its own
+    assert run(LOOP, store, "call", 5000, PHONE)["client_id"] == "c-call"
+
+
+def test_a_merge_through_a_phone_that_proves_shared_is_undone(store: ClientStore) -> None:
+    out = merge_split(LOOP, store)
+    assert out["third"]["splits"] == [
+        {
+            "kind": "unmerge",
+            "client_id": out["b"],
+            "from_client_id": out["a"],
+            "identifiers": [E2],
+            "via": "phone",
+        }
+    ]
+    assert owner(LOOP, store, E2) == out["b"] and owner(LOOP, store, E1) == out["a"]
+    merged = LOOP.run_until_complete(store.redis.hgetall(f"{store.prefix}:acc:merged"))
+    assert merged == {}
+
+
+def test_a_redelivered_event_gives_the_same_splits_once(
+    store: ClientStore, services: Endpoints
+) -> None:
+    run(LOOP, store, "p1", 1000, E1, PHONE)
+    run(LOOP, store, "p2", 2000, E2, PHONE)
+    first = resolve(LOOP, store, "p3", 3000, E3, PHONE)  # splits, then the worker dies
+    again = resolve(LOOP, store, "p3", 3000, E3, PHONE)  # redelivered before it was recorded
+    assert again.client_id == first.client_id
+    result = record(LOOP, store, "p3", again.client_id, 3000)
+    assert [s["identifiers"] for s in result["splits"]] == [[E2]]
+    assert record(LOOP, store, "p3", again.client_id, 3000) == result  # redelivered after
+    assert resolve(LOOP, store, "p3", 3000, E3, PHONE).prior == result
+    # the same events in a fresh store give the same split-off client
+    fresh = ClientStore(services.redis_url, f"split{uuid.uuid4().hex[:8]}", max_share=2)
+    try:
+        assert claim_split(LOOP, fresh)["third"]["splits"] == result["splits"]
+    finally:
+        LOOP.run_until_complete(fresh.close())
+
+
+def test_a_link_that_did_not_depend_on_the_shared_phone_is_kept(store: ClientStore) -> None:
+    a = run(LOOP, store, "p1", 1000, E1, PHONE, "cid:1.1")["client_id"]
+    # E2 arrives with the phone and profile 1's web client id: the claim rests on both
+    assert run(LOOP, store, "p2", 2000, E2, PHONE, "cid:1.1")["client_id"] == a
+    third = run(LOOP, store, "p3", 3000, E3, PHONE)
+    assert third["splits"] == []
+    assert owner(LOOP, store, E2) == a
