@@ -1,5 +1,5 @@
-"""Split scenarios (issue 10, item 4) run against any client store: the Lua scripts in real Redis
-(tests/integration/test_lua_splits.py) and their mirror in memory (tests/unit/test_memory_splits.py).
+"""Split scenarios (issue 10, item 4) run against any client store: the Lua scripts in real
+Redis (tests/integration/test_lua_splits.py) and their mirror (tests/unit/test_memory_splits.py).
 
 Three studio profiles share the phone "030 5550100" (max_share 2), each with its own email."""
 

@@ -6,8 +6,17 @@ from __future__ import annotations
 import asyncio
 
 from pipeline.memory_store import MemoryStore
-from tests.split_scenarios import E1, E2, E3, PHONE, claim_split, merge_split, owner, run
-from tests.split_scenarios import split_client
+from tests.split_scenarios import (
+    E1,
+    E2,
+    E3,
+    PHONE,
+    claim_split,
+    merge_split,
+    owner,
+    run,
+    split_client,
+)
 
 LOOP = asyncio.new_event_loop()
 
