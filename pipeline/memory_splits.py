@@ -72,7 +72,7 @@ def _move_claim(
     a.card(new).setdefault("created_at", at)
     return {
         "kind": "claim",
-        "client_id": new,
+        "to_client_id": new,
         "from_client_id": a.canonical(owner),
         "identifiers": moved,
         "via": via,
@@ -87,7 +87,7 @@ def _undo_merge(a: _Account, entry: list[str], shared_id: str, via: str) -> dict
     a.card(o).setdefault("created_at", entry[2])
     return {
         "kind": "unmerge",
-        "client_id": o,
+        "to_client_id": o,
         "from_client_id": a.canonical(into),
         "identifiers": [k for k in entry[3:] if k != shared_id],
         "via": via,

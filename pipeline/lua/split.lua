@@ -73,7 +73,7 @@ local function move_claim(account, group, via, budget)
   end
   if #moved == 0 then return nil end
   redis.call('HSETNX', P .. 'card:' .. new, 'created_at', at)
-  return {kind = 'claim', client_id = new, from_client_id = canonical(owner),
+  return {kind = 'claim', to_client_id = new, from_client_id = canonical(owner),
           identifiers = moved, via = via}
 end
 
@@ -88,7 +88,7 @@ local function undo_merge(entry, shared_id, via)
   for i = 4, #entry do
     if entry[i] ~= shared_id then ids[#ids + 1] = entry[i] end
   end
-  return {kind = 'unmerge', client_id = o, from_client_id = canonical(into),
+  return {kind = 'unmerge', to_client_id = o, from_client_id = canonical(into),
           identifiers = ids, via = via}
 end
 

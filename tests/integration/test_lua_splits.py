@@ -45,7 +45,7 @@ def test_a_claim_through_a_phone_that_proves_shared_moves_to_a_client_of_its_own
     assert out["third"]["splits"] == [
         {
             "kind": "claim",
-            "client_id": s,
+            "to_client_id": s,
             "from_client_id": out["a"],
             "identifiers": [E2],
             "via": "phone",
@@ -64,7 +64,7 @@ def test_a_merge_through_a_phone_that_proves_shared_is_undone(store: ClientStore
     assert out["third"]["splits"] == [
         {
             "kind": "unmerge",
-            "client_id": out["b"],
+            "to_client_id": out["b"],
             "from_client_id": out["a"],
             "identifiers": [E2],
             "via": "phone",

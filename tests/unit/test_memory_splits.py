@@ -28,7 +28,7 @@ def test_a_claim_through_a_shared_phone_moves_to_a_client_of_its_own() -> None:
     assert out["third"]["splits"] == [
         {
             "kind": "claim",
-            "client_id": s,
+            "to_client_id": s,
             "from_client_id": out["a"],
             "identifiers": [E2],
             "via": "phone",
@@ -44,7 +44,7 @@ def test_a_merge_through_a_shared_phone_is_undone() -> None:
     assert out["third"]["splits"] == [
         {
             "kind": "unmerge",
-            "client_id": out["b"],
+            "to_client_id": out["b"],
             "from_client_id": out["a"],
             "identifiers": [E2],
             "via": "phone",
