@@ -143,6 +143,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         out: list[Outgoing] = []
         for i, o in enumerate(outputs):
             out.extend(Outgoing(merges_topic, key, value, i) for key, value in o.merges)
+            out.extend(Outgoing(merges_topic, key, value, i) for key, value in o.splits)
             if o.enriched is not None:
                 out.append(Outgoing(enriched_topic, o.enriched[0], o.enriched[1], i))
             if o.dead_letter is not None:

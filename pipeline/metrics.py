@@ -14,6 +14,13 @@ REDIS_RETRIES = Counter(
     "touchline_worker_redis_retries_total", "Retries while Redis was unavailable"
 )
 MERGES = Counter("touchline_worker_identity_merges_total", "Clients merged into another")
+SPLITS = Counter(
+    "touchline_identity_splits",
+    "Links undone because the identifier they were made through proved shared, by kind: claim "
+    "(identifiers moved to a client of their own), unmerge (a merge undone)",
+    ["kind"],
+)
+SPLIT_KINDS = ("claim", "unmerge")
 SHARED_IDENTIFIERS = Counter(
     "touchline_worker_shared_identifiers_total",
     "Identifiers not used to link clients because they are shared (front-desk phone, tablet)",
@@ -71,6 +78,8 @@ def initialise() -> None:
     first failure (a series born at its first increment has no earlier sample to compare)."""
     for outcome in OUTCOMES:
         EVENTS.labels(outcome)
+    for kind in SPLIT_KINDS:
+        SPLITS.labels(kind)
     for stage, kinds in DEAD_LETTER_KINDS.items():
         for kind in kinds:
             DEAD_LETTERS.labels(stage, kind)

@@ -1,4 +1,5 @@
-"""The records a processed event emits: its EnrichedEvent and the IdentityMerges it caused.
+"""The records a processed event emits: its EnrichedEvent and the IdentityMerges and
+IdentitySplits it caused.
 Pure: built from the decoded event, its static enrichment and the identity store's result."""
 
 from __future__ import annotations
@@ -85,4 +86,24 @@ def merge_records(
             "event_id": event_id,
         }
         for old in result["merged_from"]
+    ]
+
+
+def split_records(
+    result: dict[str, Any], account: str, event_id: str, split_at: int
+) -> list[dict[str, Any]]:
+    """One ``IdentitySplit`` datum per link this event undid (``result["splits"]``, made by
+    ``pipeline/lua/split.lua`` when an identifier of the event proved shared)."""
+    return [
+        {
+            "split_at": split_at,
+            "account_id": account,
+            "kind": split["kind"],
+            "from_client_id": split["from_client_id"],
+            "to_client_id": split["to_client_id"],
+            "identifiers": [str(k) for k in split["identifiers"]],
+            "via": split["via"],
+            "event_id": event_id,
+        }
+        for split in result.get("splits") or []
     ]

@@ -1,4 +1,4 @@
-"""One raw Kafka record in; an enriched event, identity merges, or a dead letter out.
+"""One raw Kafka record in; an enriched event, identity merges and splits, or a dead letter out.
 
 No Faust here, so the whole path is testable without a broker; the Faust agent in
 ``pipeline.app`` only moves bytes. Effects are exactly-once per ``event_id`` on at-least-once
@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 import orjson
 
 from pipeline import enrichment, metrics
-from pipeline.outputs import enriched_record, merge_records
+from pipeline.outputs import enriched_record, merge_records, split_records
 from pipeline.record_context import Rules, record_context, sessionise
 from pipeline.store import Resolution, ResolveRequest, Store
 from touchline import deadletter
 from touchline.codec import Codec, DecodeError
-from touchline.contracts import ENRICHED, MERGE
+from touchline.contracts import ENRICHED, MERGE, SPLIT
 from touchline.identity import Identifiers, extract
 from touchline.settings import Settings, default
 from touchline.suppression import Suppression
@@ -33,6 +33,7 @@ from touchline.suppression import Suppression
 class Output:
     enriched: tuple[bytes, bytes] | None = None  # key, value
     merges: list[tuple[bytes, bytes]] = field(default_factory=list)
+    splits: list[tuple[bytes, bytes]] = field(default_factory=list)  # also on the merges topic
     dead_letter: bytes | None = None
     outcome: str = "enriched"  # enriched | duplicate | conflicting_retry | dead_letter | suppressed
     stage: str = ""  # of a dead letter: decode | validate | enrich | dedupe | emit
@@ -355,9 +356,16 @@ class Processor:
         merges = merge_records(
             result, p.envelope["account_id"], p.envelope["event_id"], enriched["processed_at"]
         )
+        splits = split_records(
+            result, p.envelope["account_id"], p.envelope["event_id"], enriched["processed_at"]
+        )
+        if not duplicate:
+            for split in splits:
+                metrics.SPLITS.labels(split["kind"]).inc()
         return Output(
             enriched=(enriched["client_id"].encode(), self.codec.encode(ENRICHED, enriched)),
             merges=[(key, self.codec.encode(MERGE, m)) for m in merges],
+            splits=[(s["to_client_id"].encode(), self.codec.encode(SPLIT, s)) for s in splits],
             outcome="duplicate" if duplicate else "enriched",
             occurred_at=p.envelope.get("occurred_at"),
         )

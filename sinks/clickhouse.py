@@ -208,3 +208,10 @@ def insert_merges(client: Client, database: str, batch: list[list[Any]]) -> None
     from sinks import rows
 
     client.insert(f"`{database}`.identity_merges", batch, column_names=list(rows.MERGE_COLUMNS))
+
+
+def insert_splits(client: Client, database: str, batch: list[list[Any]]) -> None:
+    """Insert rows made by :func:`sinks.rows.split_to_row` into ``identity_splits``."""
+    from sinks import rows
+
+    client.insert(f"`{database}`.identity_splits", batch, column_names=list(rows.SPLIT_COLUMNS))

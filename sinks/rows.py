@@ -114,3 +114,19 @@ MERGE_COLUMNS = (
 def merge_to_row(merge: dict[str, Any]) -> list[Any]:
     """An IdentityMerge datum to a row of ``identity_merges``."""
     return [_ts(merge[c]) if c == "merged_at" else merge.get(c) for c in MERGE_COLUMNS]
+
+
+def _split_columns() -> tuple[str, ...]:
+    from touchline.contracts import SPLIT, load_cached
+    from touchline.settings import default
+
+    return tuple(f["name"] for f in load_cached(default("schemas_dir")).raw[SPLIT]["fields"])
+
+
+# The columns of ``identity_splits``: the IdentitySplit schema's fields, in its order.
+SPLIT_COLUMNS = _split_columns()
+
+
+def split_to_row(split: dict[str, Any]) -> list[Any]:
+    """An IdentitySplit datum to a row of ``identity_splits``."""
+    return [_ts(split[c]) if c == "split_at" else split[c] for c in SPLIT_COLUMNS]

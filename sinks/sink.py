@@ -1,4 +1,4 @@
-"""The sink: enriched events and identity merges from Kafka to ClickHouse in batches.
+"""The sink: enriched events and identity merges (and splits) from Kafka to ClickHouse in batches.
 
 * A batch closes at ``batch_rows`` records or ``batch_seconds`` after the step began.
 * Rows are inserted in groups of at most ``months_per_insert`` partition months
@@ -33,7 +33,7 @@ from sinks import batches, clickhouse, errors, offsets, rows
 from sinks.deadletters import DeadLetterWriter
 from sinks.metrics import SinkMetrics
 from touchline.codec import Codec, DecodeError
-from touchline.contracts import ENRICHED, MERGE
+from touchline.contracts import ENRICHED, MERGE, SPLIT
 from touchline.settings import default
 from touchline.suppression import Suppression, stored_identifiers
 
@@ -170,7 +170,7 @@ class Sink:
             self._update_lag()
             return 0
         try:
-            events, merges, dead = self._convert(msgs)
+            events, merges, splits, dead = self._convert(msgs)
             refused = self._store(clickhouse.insert_events, events, self._month)
             self.rows_written += len(events) - len(refused)
             self.metrics.rows.inc(len(events) - len(refused))
@@ -181,6 +181,7 @@ class Sink:
             self.merges_written += len(merges) - len(refused)
             self.metrics.merges.inc(len(merges) - len(refused))
             dead.extend(refused)
+            dead.extend(self._store(clickhouse.insert_splits, splits, None))
             if dead:
                 self._dead_letter(dead)
         finally:
@@ -192,9 +193,10 @@ class Sink:
 
     def _convert(
         self, msgs: list[Message]
-    ) -> tuple[list[Item], list[Item], list[tuple[Message, str]]]:
+    ) -> tuple[list[Item], list[Item], list[Item], list[tuple[Message, str]]]:
         events: list[Item] = []
         merges: list[Item] = []
+        splits: list[Item] = []
         dead: list[tuple[Message, str]] = []
         for msg in msgs:
             try:
@@ -206,16 +208,18 @@ class Sink:
                     events.append((msg, self.pseudonymise(row) if self.pseudonymise else row))
                 elif name == MERGE:
                     merges.append((msg, rows.merge_to_row(datum)))
+                elif name == SPLIT:
+                    splits.append((msg, rows.split_to_row(datum)))
                 else:
                     dead.append((msg, f"unexpected schema {name} on {msg.topic()}"))
             except DecodeError as exc:
                 dead.append((msg, f"undecodable: {exc}"))
             except (KeyError, TypeError, ValueError, OverflowError) as exc:
                 dead.append((msg, f"does not convert to a ClickHouse row: {exc!r}"))
-        return events, merges, dead
+        return events, merges, splits, dead
 
     def _suppressed(self, name: str, datum: dict[str, Any]) -> bool:
-        if self.suppression is None or name not in (ENRICHED, MERGE):
+        if self.suppression is None or name not in (ENRICHED, MERGE, SPLIT):
             return False
         return self.suppression.drops(*stored_identifiers(datum), "sink")
 

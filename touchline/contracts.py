@@ -20,6 +20,7 @@ from fastavro.schema import UnknownType
 BOOKING_STEP = "touchline.events.BookingStep"
 ENRICHED = "touchline.events.EnrichedEvent"
 MERGE = "touchline.events.IdentityMerge"
+SPLIT = "touchline.events.IdentitySplit"
 DEAD_LETTER = "touchline.events.DeadLetter"
 
 

@@ -186,6 +186,7 @@ def stored_identifiers(datum: dict[str, Any]) -> tuple[str, list[str]]:
         return datum["account_id"], [
             f"client:{datum['from_client_id']}",
             f"client:{datum['to_client_id']}",
+            *datum.get("identifiers", ()),  # an IdentitySplit's
         ]
     ids = [f"client:{datum['client_id']}"]
     ids.extend(f"{kind}:{datum[kind]}" for kind in ("email", "phone", "cid") if datum.get(kind))

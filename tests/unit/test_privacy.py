@@ -188,7 +188,7 @@ def test_the_sink_drops_suppressed_clients_events_and_merges() -> None:
         suppression=SetSuppression({"client:c1", "email:a@b.de"}),
     )
     try:
-        events, merges, dead = sink._convert([Msg(i, v) for i, v in enumerate(values)])  # type: ignore[misc]
+        events, merges, _splits, dead = sink._convert([Msg(i, v) for i, v in enumerate(values)])  # type: ignore[misc]
     finally:
         sink.consumer.close()
     assert [row[9] for _, row in events] == ["c2"]  # client_id
@@ -208,7 +208,7 @@ def test_with_pseudonymisation_the_sink_stores_hashes_and_erase_looks_them_up() 
     pseudo = RowPseudonymiser(rows.COLUMNS, "k", "DE")
     sink = Sink(codec, None, "db", "127.0.0.1:1", "enriched", "g", pseudonymise=pseudo)
     try:
-        events, _, _ = sink._convert([Msg(0, value)])  # type: ignore[list-item]
+        events, _, _, _ = sink._convert([Msg(0, value)])  # type: ignore[list-item]
     finally:
         sink.consumer.close()
     assert events[0][1][rows.COLUMNS.index("email")] == pseudonym("k", "email", "a@b.de")

@@ -1,0 +1,114 @@
+"""Identity splits in ClickHouse (sinks/sql/ddl/013_identity_splits.sql): every report applies
+them as the plain-Python reference does (tests/reference_reports.canonical): an event carrying a
+split identifier goes to the split-off client, an undone merge no longer maps."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from sinks import clickhouse, rows
+from tests import reference_reports as ref
+from tests.report_data import BASE, DAY_MS, T0, Dataset, generate
+from tests.report_data import merge as merge_
+from touchline.settings import Settings
+
+
+def split(account: str, kind: str, src: str, dst: str, ids: list[str], day: int) -> dict[str, Any]:
+    return {
+        "split_at": T0 + day * DAY_MS,
+        "account_id": account,
+        "kind": kind,
+        "from_client_id": src,
+        "to_client_id": dst,
+        "identifiers": ids,
+        "via": "phone",
+        "event_id": str(uuid.uuid4()),
+    }
+
+
+def plant(data: Dataset) -> list[dict[str, Any]]:
+    """Splits over the generated clients: half of some clients' events carry an email (or phone)
+    that a claim split moves to a client of its own; some alias merges (and a link of a chain) are
+    undone; one undone merge is made again later (the later merge wins)."""
+    splits = []
+    by_client: dict[str, list[dict[str, Any]]] = {}
+    for e in sorted(data.events, key=lambda e: e["occurred_at"]):
+        by_client.setdefault(e["client_id"], []).append(e)
+    for i in range(0, 150, 9):
+        client = f"c{i}"
+        account = by_client[client][0]["account_id"]
+        kind = "email" if i % 2 else "phone"
+        value = f"split{i}@x.de" if kind == "email" else f"+4930{i:07d}"
+        for e in by_client[client][1::2]:
+            e[kind] = value
+        splits.append(split(account, "claim", client, f"s{i}", [f"{kind}:{value}"], 45))
+    for m in data.merges:
+        src, dst = m["from_client_id"], m["to_client_id"]
+        if (src.endswith("-alias") and int(dst[1:]) % 2 == 0) or src.endswith("-a"):
+            splits.append(split(m["account_id"], "unmerge", dst, src, [], 50))
+    again = next(m for m in data.merges if m["from_client_id"] == "c0-alias")
+    data.merges.append(merge_(again["account_id"], "c0-alias", "c0", T0 + 60 * DAY_MS))
+    return splits
+
+
+@pytest.fixture
+def loaded(chdb_settings: Settings) -> tuple[Client, str, Dataset, list[dict[str, Any]]]:
+    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
+    db = chdb_settings.clickhouse_database
+    clickhouse.migrate(client, db)
+    data = generate(seed=7, clients=150)
+    splits = plant(data)
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in data.events])
+    clickhouse.insert_merges(client, db, [rows.merge_to_row(m) for m in data.merges])
+    batch = [rows.split_to_row(x) for x in splits]
+    clickhouse.insert_splits(client, db, batch)
+    clickhouse.insert_splits(client, db, batch[::2])  # redelivered splits change nothing
+    return client, db, data, splits
+
+
+def _run(ch: Client, db: str, name: str, **params: Any) -> list[tuple[Any, ...]]:
+    return clickhouse.query(ch, name, db, params)[1]
+
+
+def test_splits_give_each_person_their_own_events(
+    loaded: tuple[Client, str, Dataset, list[dict[str, Any]]],
+) -> None:
+    client, db, data, splits = loaded
+    expected = sorted(
+        (e["event_id"], e["client_id"]) for e in ref.canonical(data.events, data.merges, splits)
+    )
+    got = client.query(f"SELECT toString(event_id), client_id FROM `{db}`.events_canonical")
+    assert sorted((str(r[0]), str(r[1])) for r in got.result_rows) == expected
+    moved = {c for _, c in expected if c.startswith("s")}
+    assert len(moved) == len([x for x in splits if x["kind"] == "claim"])
+    without = sorted(
+        (e["event_id"], e["client_id"]) for e in ref.canonical(data.events, data.merges)
+    )
+    assert len(set(expected) - set(without)) > 100  # the splits changed who many events belong to
+
+
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        (
+            "booking_funnel",
+            {"breakdown": "channel", "profiles": 1, "strict": 0, "window_ms": DAY_MS},
+        ),
+        ("booking_outcomes", {"breakdown": ""}),
+        ("attribution", {"model": "", "by": "channel", "lookback_days": 30, "half_life_days": 7.0}),
+        ("appointments", {}),
+        ("classes", {}),
+        ("engagement", {"breakdown": "channel"}),
+    ],
+)
+def test_every_report_applies_the_splits_as_the_reference_does(
+    loaded: tuple[Client, str, Dataset, list[dict[str, Any]]], name: str, params: dict[str, Any]
+) -> None:
+    client, db, data, splits = loaded
+    merged = {**BASE, **params}
+    expected = getattr(ref, name)(ref.canonical(data.events, data.merges, splits), merged)
+    assert _run(client, db, name, **merged) == expected
