@@ -50,8 +50,8 @@ def plant(data: Dataset) -> list[dict[str, Any]]:
         src, dst = m["from_client_id"], m["to_client_id"]
         if (src.endswith("-alias") and int(dst[1:]) % 2 == 0) or src.endswith("-a"):
             splits.append(split(m["account_id"], "unmerge", dst, src, [], 50))
-    again = next(m for m in data.merges if m["from_client_id"] == "c0-alias")
-    data.merges.append(merge_(again["account_id"], "c0-alias", "c0", T0 + 60 * DAY_MS))
+    again = next(m for m in data.merges if m["from_client_id"] == "c44-a")
+    data.merges.append(merge_(again["account_id"], "c44-a", "c44", T0 + 60 * DAY_MS))
     return splits
 
 
@@ -112,3 +112,56 @@ def test_every_report_applies_the_splits_as_the_reference_does(
     merged = {**BASE, **params}
     expected = getattr(ref, name)(ref.canonical(data.events, data.merges, splits), merged)
     assert _run(client, db, name, **merged) == expected
+
+
+def _ms(value: Any) -> int:
+    from datetime import UTC
+
+    return int(
+        value.replace(tzinfo=UTC).timestamp() * 1000
+        if value.tzinfo is None
+        else value.timestamp() * 1000
+    )
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        "split9@x.de",
+        "+49300000018",
+        "s9",
+        "c9",
+        "c18",
+        "c14-alias",
+        "c14",
+        "c44-b",
+        "c22-a",
+        "c22",
+    ],
+)
+def test_the_client_card_applies_the_splits_as_the_reference_does(
+    loaded: tuple[Client, str, Dataset, list[dict[str, Any]]], who: str
+) -> None:
+    client, db, data, splits = loaded
+    params = {**BASE, "client": who}
+    events = ref.canonical(data.events, data.merges, splits)
+    expected = ref.client_card(events, params)
+    assert expected
+    cols, got = clickhouse.query(client, "client_card", db, params)
+    names = (
+        "client_id",
+        "occurred_at",
+        "event_type",
+        "kind",
+        "channel",
+        "utm_campaign",
+        "multichannel",
+        "channels_before",
+        "since_previous_s",
+    )
+    pick = [cols.index(c) for c in names]
+    assert [(r[pick[0]], _ms(r[pick[1]]), *(r[i] for i in pick[2:])) for r in got] == expected
+    summary = _run(client, db, "client_summary", **params)
+    assert [(r[0], *r[1:5], _ms(r[5]), *r[6:]) for r in summary] == ref.client_summary(
+        events, params
+    )

@@ -31,30 +31,41 @@ FROM {db}.identity_splits
 ARRAY JOIN identifiers AS identifier
 GROUP BY account_id, identifier;
 
--- The events that carry a split identifier, with the client they belong to (before merges; the
--- columns are prefixed so they never collide with the events' in the canonical views). Few
--- rows: the IN filters read only the identifier columns (their skip indexes, 005) against a set
--- of the split identifiers, and the joins run on what they keep.
+-- The events that carry a split identifier, with the client they belong to before merges (email
+-- first, then phone, then cid) and the client they were stitched to. The columns are prefixed so
+-- they never collide with the events' in the canonical views. Few rows, found through the
+-- identifier columns' skip indexes (005): one IN per column against the split identifiers of its
+-- kind, no OR across differently indexed columns; with no splits, no granule is read.
 CREATE VIEW IF NOT EXISTS {db}.split_events AS
 SELECT
-    e.account_id AS split_account_id,
-    e.event_id AS split_event_id,
-    multiIf(m.to_client_id != '', m.to_client_id, p.to_client_id != '', p.to_client_id,
-            c.to_client_id) AS split_client_id
+    split_account_id,
+    split_event_id,
+    argMin(to_client_id, rank) AS split_client_id,
+    any(stitched) AS split_stitched_id
 FROM (
-    SELECT DISTINCT account_id, event_id, concat('email:', ifNull(email, '')) AS email_key,
-           concat('phone:', ifNull(phone, '')) AS phone_key, concat('cid:', ifNull(cid, '')) AS cid_key
-    FROM {db}.events
-    WHERE (account_id, concat('email:', ifNull(email, ''))) IN
-              (SELECT account_id, identifier FROM {db}.split_identifiers)
-       OR (account_id, concat('phone:', ifNull(phone, ''))) IN
-              (SELECT account_id, identifier FROM {db}.split_identifiers)
-       OR (account_id, concat('cid:', ifNull(cid, ''))) IN
-              (SELECT account_id, identifier FROM {db}.split_identifiers)
-) AS e
-LEFT JOIN {db}.split_identifiers AS m ON m.account_id = e.account_id AND m.identifier = e.email_key
-LEFT JOIN {db}.split_identifiers AS p ON p.account_id = e.account_id AND p.identifier = e.phone_key
-LEFT JOIN {db}.split_identifiers AS c ON c.account_id = e.account_id AND c.identifier = e.cid_key;
+    SELECT e.account_id AS split_account_id, e.event_id AS split_event_id,
+           e.client_id AS stitched, s.to_client_id AS to_client_id, 1 AS rank
+    FROM {db}.events AS e
+    INNER JOIN {db}.split_identifiers AS s
+        ON s.account_id = e.account_id AND s.identifier = concat('email:', e.email)
+    WHERE e.email IN (SELECT substring(identifier, 7) FROM {db}.split_identifiers
+                      WHERE startsWith(identifier, 'email:'))
+    UNION ALL
+    SELECT e.account_id, e.event_id, e.client_id, s.to_client_id, 2
+    FROM {db}.events AS e
+    INNER JOIN {db}.split_identifiers AS s
+        ON s.account_id = e.account_id AND s.identifier = concat('phone:', e.phone)
+    WHERE e.phone IN (SELECT substring(identifier, 7) FROM {db}.split_identifiers
+                      WHERE startsWith(identifier, 'phone:'))
+    UNION ALL
+    SELECT e.account_id, e.event_id, e.client_id, s.to_client_id, 3
+    FROM {db}.events AS e
+    INNER JOIN {db}.split_identifiers AS s
+        ON s.account_id = e.account_id AND s.identifier = concat('cid:', e.cid)
+    WHERE e.cid IN (SELECT substring(identifier, 5) FROM {db}.split_identifiers
+                    WHERE startsWith(identifier, 'cid:'))
+)
+GROUP BY split_account_id, split_event_id;
 
 -- client_aliases as in 002, with unmerges: the latest of a client's merges and unmerges decides
 -- (an unmerge maps the client to itself, which is no alias; at equal times the unmerge wins).

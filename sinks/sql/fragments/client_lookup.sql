@@ -10,25 +10,35 @@
 -- with the canonical id as client_id, computed exactly as events_canonical does. Each
 -- WITH (SELECT ...) is a scalar evaluated once per query. Ends with a comma: the including query
 -- adds more WITH elements (its event-time touches, fragments/event_time_touches.sql).
+-- Identity splits (013): splits = the events carrying a split identifier (split_events: account,
+-- event id, the client it belongs to, the client it was stitched to); an event's client is its
+-- split client if it has one, else its stitched id, before the merges (`links`) are applied, as
+-- in events_canonical; stitched also takes the stitched ids of split events that belong here.
     (
-        SELECT groupUniqArray((account_id, client_id))
+        SELECT groupArray((split_account_id, split_event_id, split_client_id, split_stitched_id))
+        FROM {db}.split_events
+        WHERE {account:String} = '' OR split_account_id = {account:String}
+    ) AS splits,
+    (
+        SELECT groupUniqArray((account_id, if(moved = '', client_id, moved)))
         FROM (
-            SELECT account_id, client_id FROM {db}.events
+            SELECT account_id, client_id, event_id FROM {db}.events
             WHERE client_id = {client:String}
               AND ({account:String} = '' OR account_id = {account:String})
             UNION ALL
-            SELECT account_id, client_id FROM {db}.events
+            SELECT account_id, client_id, event_id FROM {db}.events
             WHERE cid = {client:String}
               AND ({account:String} = '' OR account_id = {account:String})
             UNION ALL
-            SELECT account_id, client_id FROM {db}.events
+            SELECT account_id, client_id, event_id FROM {db}.events
             WHERE email = {client:String}
               AND ({account:String} = '' OR account_id = {account:String})
             UNION ALL
-            SELECT account_id, client_id FROM {db}.events
+            SELECT account_id, client_id, event_id FROM {db}.events
             WHERE phone = {client:String}
               AND ({account:String} = '' OR account_id = {account:String})
         )
+        ARRAY JOIN [arrayFirst(x -> (x.1, x.2) = (account_id, event_id), splits).3] AS moved
     ) AS matched,
     arrayPushBack(arrayMap(p -> p.2, matched), {client:String}) AS named,
     (
@@ -55,7 +65,10 @@
     (
         SELECT arrayConcat(
             groupUniqArray((account_id, client_id)),
-            arrayMap(l -> (l.1, l.2), arrayFilter(l -> has(canonical_ids, l.3), links)))
+            arrayMap(l -> (l.1, l.2), arrayFilter(l -> has(canonical_ids, l.3), links)),
+            arrayMap(x -> (x.1, x.4), arrayFilter(x -> has(canonical_ids,
+                if(arrayExists(l -> (l.1, l.2) = (x.1, x.3), links),
+                   arrayFirst(l -> (l.1, l.2) = (x.1, x.3), links).3, x.3)), splits)))
         FROM {db}.events
         WHERE has(canonical_ids, client_id)
           AND ({account:String} = '' OR account_id = {account:String})
@@ -64,10 +77,12 @@
         SELECT
             e.* EXCEPT (client_id),
             e.client_id AS stitched_client_id,
-            if(arrayExists(l -> (l.1, l.2) = (e.account_id, e.client_id), links),
-               arrayFirst(l -> (l.1, l.2) = (e.account_id, e.client_id), links).3,
-               e.client_id) AS client_id
+            if(arrayExists(l -> (l.1, l.2) = (e.account_id, own), links),
+               arrayFirst(l -> (l.1, l.2) = (e.account_id, own), links).3, own) AS client_id
         FROM {db}.events AS e FINAL
+        ARRAY JOIN [if(arrayFirst(x -> (x.1, x.2) = (e.account_id, e.event_id), splits).3 = '',
+                       e.client_id,
+                       arrayFirst(x -> (x.1, x.2) = (e.account_id, e.event_id), splits).3)] AS own
         PREWHERE has(stitched, (e.account_id, e.client_id))
              AND ({account:String} = '' OR e.account_id = {account:String})
     ),
