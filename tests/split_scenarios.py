@@ -7,14 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import uuid
 from typing import Any
 
 from pipeline.memory_store import MemoryStore
 from pipeline.store import ClientStore, Resolution, ResolveRequest, Store
+from touchline.codec import Codec
+from touchline.contracts import load
+from touchline.settings import REPO_ROOT
+from touchline.validation import coerce
 
 PHONE = "phone:+49305550100"
 E1, E2, E3 = "email:one@x.de", "email:two@x.de", "email:three@x.de"
 ACCOUNT = "acc"
+CONTRACTS = load(REPO_ROOT / "schemas")
+CODEC = Codec(CONTRACTS)
+T0 = 1_790_000_000_000
+MIN = 60_000
+RAW_PHONE = "030 5550100"
 
 
 def split_client(identifier: str) -> str:
@@ -81,3 +91,96 @@ def merge_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]
     assert second["client_id"] == a and second["merged_from"] == [b]
     third = run(loop, store, "p3", 3000, E3, PHONE)
     return {"a": a, "b": b, "third": third}
+
+
+def raw(
+    name: str, family: str, event_type: str, at: int, ids: dict[str, Any], **fields: Any
+) -> Any:
+    envelope = {
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"split-{name}")),
+        "event_type": event_type,
+        "occurred_at": at,
+        "received_at": at,
+        "source": fields.pop("source", "studio_system"),
+        "account_id": "acc",
+        "ids": ids,
+        "web": fields.pop("web", None),
+    }
+    datum, errors = coerce(
+        CONTRACTS.expanded[f"touchline.events.{family}"], {"envelope": envelope, **fields}
+    )
+    assert errors == [], errors
+    return name, CODEC.encode(f"touchline.events.{family}", datum)
+
+
+def journeys() -> list[tuple[str, bytes]]:
+    """The events, in event time, each with the name of the person it belongs to."""
+    ad = {
+        "page_url": "https://studio.example/?utm_source=google&utm_medium=cpc&utm_campaign=yoga",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "yoga",
+    }
+    return [
+        raw(
+            "p1-profile",
+            "ClientProfile",
+            "client_profile_synced",
+            T0,
+            {"email": "one@x.de", "phone": RAW_PHONE},
+            client_id="studio-1",
+        ),
+        raw(
+            "p2-visit",
+            "WebTouch",
+            "page_view",
+            T0 + 60 * MIN,
+            {"cid": "GA1.2.222.333"},
+            source="web",
+            web=ad,
+        ),
+        raw(
+            "p2-booking",
+            "BookingStep",
+            "appointment_booking_start",
+            T0 + 65 * MIN,
+            {"cid": "GA1.2.222.333", "email": "two@x.de"},
+            source="web",
+            web=ad,
+        ),
+        raw(
+            "p2-profile",
+            "ClientProfile",
+            "client_profile_synced",
+            T0 + 120 * MIN,
+            {"email": "two@x.de", "phone": RAW_PHONE},
+            client_id="studio-2",
+        ),
+        raw(
+            "p2-order",
+            "OrderPlaced",
+            "order_placed",
+            T0 + 180 * MIN,
+            {"email": "two@x.de"},
+            order_id="o-2",
+            total_minor=5000,
+            currency="EUR",
+        ),
+        raw(
+            "p3-profile",
+            "ClientProfile",
+            "client_profile_synced",
+            T0 + 240 * MIN,
+            {"email": "three@x.de", "phone": RAW_PHONE},
+            client_id="studio-3",
+        ),
+        raw(
+            "desk-call",
+            "InboundContact",
+            "contact_call",
+            T0 + 300 * MIN,
+            {"phone": "(030) 555-0100"},
+            source="call_tracking",
+            contact_id="call-1",
+        ),
+    ]

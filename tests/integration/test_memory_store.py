@@ -18,6 +18,7 @@ from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
 from synthetic import GeneratorConfig, generate
 from synthetic.arrival import arrival_order
+from tests.split_scenarios import journeys
 from touchline.codec import Codec
 from touchline.contracts import load
 from touchline.services.stack import Endpoints
@@ -26,7 +27,7 @@ from touchline.settings import REPO_ROOT
 pytestmark = pytest.mark.integration
 CONTRACTS = load(REPO_ROOT / "schemas")
 CODEC = Codec(CONTRACTS)
-CLOCK = ("processed_at", "merged_at")
+CLOCK = ("processed_at", "merged_at", "split_at")
 
 
 def records(clients: int, seed: int) -> list[bytes]:
@@ -51,6 +52,7 @@ def comparable(out: Output) -> dict[str, Any]:
         "enriched": decoded(out.enriched[1]) if out.enriched else None,
         "key": out.enriched[0] if out.enriched else None,
         "merges": [(key, decoded(value)) for key, value in out.merges],
+        "splits": [(key, decoded(value)) for key, value in out.splits],
         "dead_letter": out.dead_letter is not None,
     }
 
@@ -60,7 +62,7 @@ def test_memory_store_gives_what_redis_gives(services: Endpoints) -> None:
     redis_store = ClientStore(services.redis_url, f"t{uuid.uuid4().hex[:8]}", max_share=2)
     real = Processor(CODEC, redis_store, config)
     memory = Processor(CODEC, MemoryStore(max_share=2), config)
-    data = records(120, 4)
+    data = records(120, 4) + [value for _, value in journeys()]  # and a shared phone's splits
     rnd = random.Random(4)
     redelivered = data + rnd.sample(data, 200)  # at-least-once: a share comes again
     batches = [redelivered[i : i + 50] for i in range(0, len(redelivered), 50)]
@@ -79,5 +81,6 @@ def test_memory_store_gives_what_redis_gives(services: Endpoints) -> None:
     outcomes = {o.outcome for o in from_redis}
     assert {"enriched", "duplicate"} <= outcomes
     assert sum(len(o.merges) for o in from_redis) > 0  # identities did merge
+    assert sum(len(o.splits) for o in from_redis) > 0  # links through it were split
     for n, (a, b) in enumerate(zip(from_redis, from_memory, strict=True)):
         assert comparable(a) == comparable(b), f"record {n}"

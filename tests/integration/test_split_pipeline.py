@@ -22,19 +22,12 @@ from pipeline.processor import Processor, processor_config
 from pipeline.store import ClientStore
 from sinks import clickhouse
 from sinks.sink import Sink
+from tests.split_scenarios import CODEC, journeys
 from touchline import topics
-from touchline.codec import Codec
-from touchline.contracts import load
 from touchline.services.stack import Endpoints
-from touchline.settings import REPO_ROOT, Settings
-from touchline.validation import coerce
+from touchline.settings import Settings
 
 pytestmark = pytest.mark.integration
-CONTRACTS = load(REPO_ROOT / "schemas")
-CODEC = Codec(CONTRACTS)
-T0 = 1_790_000_000_000
-MIN = 60_000
-PHONE = "030 5550100"
 LOOP = asyncio.new_event_loop()
 REPORTS = (
     "attribution@by=channel",
@@ -42,99 +35,6 @@ REPORTS = (
     "booking_funnel@breakdown=channel",
     "booking_outcomes",
 )
-
-
-def raw(
-    name: str, family: str, event_type: str, at: int, ids: dict[str, Any], **fields: Any
-) -> Any:
-    envelope = {
-        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"split-{name}")),
-        "event_type": event_type,
-        "occurred_at": at,
-        "received_at": at,
-        "source": fields.pop("source", "studio_system"),
-        "account_id": "acc",
-        "ids": ids,
-        "web": fields.pop("web", None),
-    }
-    datum, errors = coerce(
-        CONTRACTS.expanded[f"touchline.events.{family}"], {"envelope": envelope, **fields}
-    )
-    assert errors == [], errors
-    return name, CODEC.encode(f"touchline.events.{family}", datum)
-
-
-def journeys() -> list[tuple[str, bytes]]:
-    """The events, in event time, each with the name of the person it belongs to."""
-    ad = {
-        "page_url": "https://studio.example/?utm_source=google&utm_medium=cpc&utm_campaign=yoga",
-        "utm_source": "google",
-        "utm_medium": "cpc",
-        "utm_campaign": "yoga",
-    }
-    return [
-        raw(
-            "p1-profile",
-            "ClientProfile",
-            "client_profile_synced",
-            T0,
-            {"email": "one@x.de", "phone": PHONE},
-            client_id="studio-1",
-        ),
-        raw(
-            "p2-visit",
-            "WebTouch",
-            "page_view",
-            T0 + 60 * MIN,
-            {"cid": "GA1.2.222.333"},
-            source="web",
-            web=ad,
-        ),
-        raw(
-            "p2-booking",
-            "BookingStep",
-            "appointment_booking_start",
-            T0 + 65 * MIN,
-            {"cid": "GA1.2.222.333", "email": "two@x.de"},
-            source="web",
-            web=ad,
-        ),
-        raw(
-            "p2-profile",
-            "ClientProfile",
-            "client_profile_synced",
-            T0 + 120 * MIN,
-            {"email": "two@x.de", "phone": PHONE},
-            client_id="studio-2",
-        ),
-        raw(
-            "p2-order",
-            "OrderPlaced",
-            "order_placed",
-            T0 + 180 * MIN,
-            {"email": "two@x.de"},
-            order_id="o-2",
-            total_minor=5000,
-            currency="EUR",
-        ),
-        raw(
-            "p3-profile",
-            "ClientProfile",
-            "client_profile_synced",
-            T0 + 240 * MIN,
-            {"email": "three@x.de", "phone": PHONE},
-            client_id="studio-3",
-        ),
-        raw(
-            "desk-call",
-            "InboundContact",
-            "contact_call",
-            T0 + 300 * MIN,
-            {"phone": "(030) 555-0100"},
-            source="call_tracking",
-            contact_id="call-1",
-        ),
-    ]
 
 
 def run(s: Settings, redis_url: str, order: list[tuple[str, bytes]]) -> dict[str, Any]:
