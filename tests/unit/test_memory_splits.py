@@ -59,3 +59,33 @@ def test_a_link_that_did_not_depend_on_the_shared_phone_is_kept() -> None:
     assert run(LOOP, store, "p2", 2000, E2, PHONE, "cid:1.1")["client_id"] == a
     assert run(LOOP, store, "p3", 3000, E3, PHONE)["splits"] == []
     assert owner(LOOP, store, E2) == a
+
+
+def test_the_worker_emits_each_split_once_and_counts_it() -> None:
+    from prometheus_client import REGISTRY
+
+    from pipeline import metrics
+    from pipeline.processor import Processor
+    from tests.split_scenarios import CODEC, journeys
+    from touchline.contracts import SPLIT
+
+    def counted() -> float:
+        found = [
+            REGISTRY.get_sample_value("touchline_identity_splits_total", {"kind": kind})
+            for kind in metrics.SPLIT_KINDS
+        ]
+        assert None not in found  # every kind is exported from the start, at 0
+        return sum(v or 0.0 for v in found)
+
+    processor = Processor(CODEC, MemoryStore(max_share=2))
+    batch = [(value, "raw", 0, n) for n, (_, value) in enumerate(journeys())]
+    before = counted()
+    first = LOOP.run_until_complete(processor.handle_batch(batch))
+    splits = [CODEC.decode(v) for o in first for _, v in o.splits]
+    assert [(name, s["kind"], s["identifiers"]) for name, s in splits] == [
+        (SPLIT, "unmerge", ["email:two@x.de"])
+    ]
+    assert counted() == before + 1
+    again = LOOP.run_until_complete(processor.handle_batch(batch))  # redelivered
+    assert [o.splits for o in again] == [o.splits for o in first]  # the same records again
+    assert counted() == before + 1  # counted once
