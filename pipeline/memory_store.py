@@ -16,6 +16,7 @@ import orjson
 
 from pipeline import memory_splits
 from pipeline.store import Resolution, ResolveRequest, decode_result
+from touchline.settings import default
 
 
 def _strong_kind(identifier: str) -> str | None:
@@ -88,7 +89,9 @@ def _trim(zset: dict[str, int], lookback_ms: int, cap: int) -> None:
 class MemoryStore:
     """resolve.lua and record.lua over Python dicts; ``max_share`` as in ClientStore."""
 
-    def __init__(self, max_share: int, provenance_cap: int = 64) -> None:
+    def __init__(
+        self, max_share: int, provenance_cap: int = default("identity_provenance_cap")
+    ) -> None:
         self.max_share = max_share
         self.provenance_cap = provenance_cap
         self.accounts: dict[str, _Account] = {}
