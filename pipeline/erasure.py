@@ -1,8 +1,10 @@
 """Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.store`): the
 identifiers they own (``id:``), the strong identifiers seen with them (``anchors:``, and their
 email or source ids in anyone else's anchors), each client's card, touches, contacts, channels,
-hits and visits, their entries in ``merged``, and the dedup results of their events (``seen:``,
-``pending:``). Shared identifiers (``shared:``) belong to no one person and stay.
+hits and visits, their entries in ``merged``, the dedup results of their events (``seen:``,
+``pending:``, ``splits:``), and the split provenance (``claimedvia:`` / ``mergedvia:``) under
+their identifiers or naming their clients or identifiers. Shared identifiers (``shared:``) belong
+to no one person and stay.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 import glob
 from collections.abc import Iterable
 
+import orjson
+
 from pipeline.store import ClientStore
 from pipeline.touches import Hit
 from touchline.privacy import RedisCluster
 from touchline.settings import Settings
 
 PER_CLIENT = ("card", "touches", "contacts", "channels", "hits", "session")
+PER_IDENTIFIER = ("id", "claimedvia", "mergedvia")  # pipeline/lua/split.lua's provenance
+PER_EVENT = ("seen", "pending", "splits")
 MAX_HOPS = 64
 
 
@@ -74,8 +80,8 @@ async def find_cluster(
 
 def _keys(base: str, clients: set[str], identifiers: set[str], event_ids: set[str]) -> list[str]:
     keys = [f"{base}{kind}:{c}" for c in sorted(clients) for kind in PER_CLIENT]
-    keys += [f"{base}id:{i}" for i in sorted(identifiers)]
-    keys += [f"{base}{kind}:{e}" for e in sorted(event_ids) for kind in ("seen", "pending")]
+    keys += [f"{base}{kind}:{i}" for i in sorted(identifiers) for kind in PER_IDENTIFIER]
+    keys += [f"{base}{kind}:{e}" for e in sorted(event_ids) for kind in PER_EVENT]
     return keys
 
 
@@ -106,6 +112,28 @@ async def erase(
             removed += int(await store.redis.delete(key))
         elif identifiers:
             removed += int(await store.redis.srem(key, *sorted(identifiers)))
+    return removed + await _erase_provenance(store, base, clients | identifiers)
+
+
+async def _provenance_naming(
+    store: ClientStore, base: str, names: set[str]
+) -> list[tuple[bytes, list[bytes]]]:
+    """Links recorded under any identifier (JSON arrays of client ids and identifiers) that name
+    any of ``names``, by key."""
+    out = []
+    for kind in ("claimedvia", "mergedvia"):
+        async for raw in store.redis.scan_iter(match=glob.escape(base) + kind + ":*", count=10_000):
+            members = await store.redis.smembers(raw)
+            naming = [m for m in members if names & set(orjson.loads(m))]
+            if naming:
+                out.append((raw, naming))
+    return out
+
+
+async def _erase_provenance(store: ClientStore, base: str, names: set[str]) -> int:
+    removed = 0
+    for key, members in await _provenance_naming(store, base, names):
+        removed += int(await store.redis.srem(key, *members))
     return removed
 
 
@@ -123,6 +151,7 @@ async def remaining(
     for start in range(0, len(keys), 500):
         left += int(await store.redis.exists(*keys[start : start + 500]))
     merged = await _merged(store, account)
+    left += sum(len(m) for _, m in await _provenance_naming(store, base, clients | identifiers))
     return left + sum(1 for m, to in merged.items() if m in clients or to in clients)
 
 

@@ -1,5 +1,5 @@
 """Erasing one person's identity cluster from ClickHouse: every row of every table that holds
-their clients (events, the derived tables, client profiles, identity merges), the daily
+their clients (events, the derived tables, client profiles, identity merges and splits), the daily
 aggregates recomputed without them, each table verified by a count, and the erasure log.
 
 The SQL is in ``sinks/sql/privacy/``; deletes are lightweight ``DELETE FROM`` (rows masked at
@@ -84,6 +84,8 @@ def count(client: Any, database: str, account: str, clients: list[str]) -> dict[
         out[f"clickhouse.{table}"] = int(result.result_rows[0][0])
     merges = _rows(client, "count_merges", database, account=account, clients=clients)
     out["clickhouse.identity_merges"] = int(merges[0][0])
+    splits = _rows(client, "count_splits", database, account=account, clients=clients)
+    out["clickhouse.identity_splits"] = int(splits[0][0])
     return out
 
 
@@ -103,6 +105,8 @@ def erase(client: Any, database: str, account: str, clients: set[str]) -> dict[s
             client.command(_sql("delete_rows", database, table), parameters=params)
     if before["clickhouse.identity_merges"]:
         client.command(_sql("delete_merges", database), parameters=params)
+    if before["clickhouse.identity_splits"]:
+        client.command(_sql("delete_splits", database), parameters=params)
     if days:
         day_params = {"account": account, "days": days}
         client.command(_sql("delete_daily", database), parameters=day_params)

@@ -165,3 +165,15 @@ def test_the_client_card_applies_the_splits_as_the_reference_does(
     assert [(r[0], *r[1:5], _ms(r[5]), *r[6:]) for r in summary] == ref.client_summary(
         events, params
     )
+
+
+def test_erasing_a_split_off_person_deletes_their_splits(
+    loaded: tuple[Client, str, Dataset, list[dict[str, Any]]],
+) -> None:
+    from sinks import erasure
+
+    client, db, _data, splits = loaded
+    account = next(x["account_id"] for x in splits if x["to_client_id"] == "s9")
+    found = erasure.erase(client, db, account, {"s9"})  # raises if a row of theirs is left
+    assert found["clickhouse.identity_splits"] == 1
+    assert erasure.count(client, db, account, ["s9"])["clickhouse.identity_splits"] == 0
