@@ -18,6 +18,7 @@ TTL_COLUMNS = {
     "client_profiles": "updated_at",
     "daily_events": "day",
     "identity_merges": "merged_at",
+    "identity_splits": "split_at",
     "erasure_log": "requested_at",
 }
 

@@ -209,7 +209,8 @@ class Sink:
                 elif name == MERGE:
                     merges.append((msg, rows.merge_to_row(datum)))
                 elif name == SPLIT:
-                    splits.append((msg, rows.split_to_row(datum)))
+                    hashed = getattr(self.pseudonymise, "identifier", None)
+                    splits.append((msg, rows.split_to_row(datum, hashed)))
                 else:
                     dead.append((msg, f"unexpected schema {name} on {msg.topic()}"))
             except DecodeError as exc:

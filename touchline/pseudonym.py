@@ -58,6 +58,16 @@ class RowPseudonymiser:
             }
         return row
 
+    def identifier(self, identifier: str) -> str:
+        """An identity split's ``kind:value`` as the events' column stores it: an email or phone
+        as ``kind:<pseudonym>``, so the split still finds its events and keeps no clear value."""
+        kind, _, value = identifier.partition(":")
+        return (
+            f"{kind}:{pseudonym(self.key, kind, value)}"
+            if kind in ("email", "phone")
+            else identifier
+        )
+
     def _payload(self, text: str, clear: dict[str, str]) -> str:
         try:
             walked = self._walk(orjson.loads(text), clear)

@@ -238,6 +238,7 @@ class Settings(BaseSettings):
             "client_profiles": 0,
             "daily_events": 0,
             "identity_merges": 0,
+            "identity_splits": 0,
             "erasure_log": 0,
         },
         description="JSON object table -> days a row is kept in ClickHouse (TTL on its event "
