@@ -32,25 +32,17 @@ ARRAY JOIN identifiers AS identifier
 GROUP BY account_id, identifier;
 
 -- The events that carry a split identifier, with the client they belong to before merges (email
--- first, then phone, then cid), its canonical client, and the client they were stitched to. The
--- columns are prefixed so they never collide with the events' in the canonical views. Few rows,
--- found through the identifier columns' skip indexes (005): one IN per column against the split
--- identifiers of its kind, no OR across differently indexed columns; with no splits, no granule
--- is read.
+-- first, then phone, then cid) and the client they were stitched to. The columns are prefixed so
+-- they never collide with the events' in the canonical views. Few rows, found through the
+-- identifier columns' skip indexes (005): one IN per column against the split identifiers of its
+-- kind, no OR across differently indexed columns; with no splits, no granule is read.
 CREATE VIEW IF NOT EXISTS {db}.split_events AS
 SELECT
-    x.split_account_id AS split_account_id,
-    x.split_event_id AS split_event_id,
-    x.split_client_id AS split_client_id,
-    x.split_stitched_id AS split_stitched_id,
-    if(ifNull(a.canonical_id, '') = '', x.split_client_id, a.canonical_id) AS split_canonical_id
-FROM (
-  SELECT
     split_account_id,
     split_event_id,
     argMin(to_client_id, rank) AS split_client_id,
     any(stitched) AS split_stitched_id
-  FROM (
+FROM (
     SELECT e.account_id AS split_account_id, e.event_id AS split_event_id,
            e.client_id AS stitched, s.to_client_id AS to_client_id, 1 AS rank
     FROM {db}.events AS e
@@ -72,11 +64,8 @@ FROM (
         ON s.account_id = e.account_id AND s.identifier = concat('cid:', e.cid)
     WHERE e.cid IN (SELECT substring(identifier, 5) FROM {db}.split_identifiers
                     WHERE startsWith(identifier, 'cid:'))
-  )
-  GROUP BY split_account_id, split_event_id
-) AS x
-LEFT JOIN {db}.client_aliases AS a
-    ON a.account_id = x.split_account_id AND a.client_id = x.split_client_id;
+)
+GROUP BY split_account_id, split_event_id;
 
 -- client_aliases as in 002, with unmerges: the latest of a client's merges and unmerges decides
 -- (an unmerge maps the client to itself, which is no alias; at equal times the unmerge wins).
@@ -115,10 +104,9 @@ LEFT JOIN latest AS l6 ON l6.account_id = l1.account_id AND l6.f = l5.t
 LEFT JOIN latest AS l7 ON l7.account_id = l1.account_id AND l7.f = l6.t
 LEFT JOIN latest AS l8 ON l8.account_id = l1.account_id AND l8.f = l7.t;
 
--- The canonical views of 002, 004 and 006 made again: an event that carries a split identifier
--- belongs to its split client's canonical client (split_events has it), any other to its stitched
--- client's. Two joins with plain keys, each on a small right side; the joined columns are
--- renamed, so e.* keeps its plain names.
+-- The canonical views of 002, 004 and 006 made again: the split client of an event that carries
+-- a split identifier, else its stitched client, then resolved through the merges (the joined
+-- columns are renamed, so e.* keeps its plain names next to two joins).
 CREATE OR REPLACE VIEW {db}.events_canonical AS
 WITH aliases AS (
     SELECT account_id AS alias_account_id, client_id AS alias_client_id, canonical_id
@@ -127,13 +115,13 @@ WITH aliases AS (
 SELECT
     e.* EXCEPT (client_id),
     e.client_id AS stitched_client_id,
-    multiIf(s.split_canonical_id != '', s.split_canonical_id,
-            ifNull(a.canonical_id, '') != '', a.canonical_id, e.client_id) AS client_id
+    if(ifNull(a.canonical_id, '') = '', if(s.split_client_id = '', e.client_id, s.split_client_id),
+       a.canonical_id) AS client_id
 FROM {db}.events AS e FINAL
-LEFT JOIN aliases AS a ON a.alias_account_id = e.account_id
-    AND a.alias_client_id = e.client_id
 LEFT JOIN {db}.split_events AS s ON s.split_account_id = e.account_id
-    AND s.split_event_id = e.event_id;
+    AND s.split_event_id = e.event_id
+LEFT JOIN aliases AS a ON a.alias_account_id = e.account_id
+    AND a.alias_client_id = if(s.split_client_id = '', e.client_id, s.split_client_id);
 
 CREATE OR REPLACE VIEW {db}.events_canonical_raw AS
 WITH aliases AS (
@@ -143,13 +131,13 @@ WITH aliases AS (
 SELECT
     e.* EXCEPT (client_id),
     e.client_id AS stitched_client_id,
-    multiIf(s.split_canonical_id != '', s.split_canonical_id,
-            ifNull(a.canonical_id, '') != '', a.canonical_id, e.client_id) AS client_id
+    if(ifNull(a.canonical_id, '') = '', if(s.split_client_id = '', e.client_id, s.split_client_id),
+       a.canonical_id) AS client_id
 FROM {db}.events AS e
-LEFT JOIN aliases AS a ON a.alias_account_id = e.account_id
-    AND a.alias_client_id = e.client_id
 LEFT JOIN {db}.split_events AS s ON s.split_account_id = e.account_id
-    AND s.split_event_id = e.event_id;
+    AND s.split_event_id = e.event_id
+LEFT JOIN aliases AS a ON a.alias_account_id = e.account_id
+    AND a.alias_client_id = if(s.split_client_id = '', e.client_id, s.split_client_id);
 
 CREATE OR REPLACE VIEW {db}.booking_steps_canonical AS
 WITH aliases AS (
@@ -159,10 +147,10 @@ WITH aliases AS (
 SELECT
     b.* EXCEPT (client_id),
     b.client_id AS stitched_client_id,
-    multiIf(s.split_canonical_id != '', s.split_canonical_id,
-            ifNull(a.canonical_id, '') != '', a.canonical_id, b.client_id) AS client_id
+    if(ifNull(a.canonical_id, '') = '', if(s.split_client_id = '', b.client_id, s.split_client_id),
+       a.canonical_id) AS client_id
 FROM {db}.booking_steps AS b
-LEFT JOIN aliases AS a ON a.alias_account_id = b.account_id
-    AND a.alias_client_id = b.client_id
 LEFT JOIN {db}.split_events AS s ON s.split_account_id = b.account_id
-    AND s.split_event_id = b.event_id;
+    AND s.split_event_id = b.event_id
+LEFT JOIN aliases AS a ON a.alias_account_id = b.account_id
+    AND a.alias_client_id = if(s.split_client_id = '', b.client_id, s.split_client_id);
