@@ -1,8 +1,9 @@
 """Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.store`): the
 identifiers they own (``id:``), the strong identifiers seen with them (``anchors:``, and their
 email or source ids in anyone else's anchors), each client's card, touches, contacts, channels,
-hits and visits, their entries in ``merged``, and the dedup results of their events (``seen:``,
-``pending:``). Shared identifiers (``shared:``) belong to no one person and stay.
+hits and visits, their entries in ``merged``, and the dedup state of their events (``inflight:``,
+``pending:``, their entries in ``seen:``). Shared identifiers (``shared:``) belong to no one person
+and stay.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ async def find_cluster(
 def _keys(base: str, clients: set[str], identifiers: set[str], event_ids: set[str]) -> list[str]:
     keys = [f"{base}{kind}:{c}" for c in sorted(clients) for kind in PER_CLIENT]
     keys += [f"{base}id:{i}" for i in sorted(identifiers)]
-    keys += [f"{base}{kind}:{e}" for e in sorted(event_ids) for kind in ("seen", "pending")]
+    keys += [f"{base}{kind}:{e}" for e in sorted(event_ids) for kind in ("inflight", "pending")]
     return keys
 
 
@@ -93,6 +94,7 @@ async def erase(
     keys = _keys(base, clients, identifiers, event_ids)
     for start in range(0, len(keys), 500):
         removed += int(await store.redis.delete(*keys[start : start + 500]))
+    removed += await store.unmark(account, event_ids)
     merged = await _merged(store, account)
     fields = [m for m, to in merged.items() if m in clients or to in clients]
     if fields:
@@ -122,6 +124,8 @@ async def remaining(
     left = 0
     for start in range(0, len(keys), 500):
         left += int(await store.redis.exists(*keys[start : start + 500]))
+    for event_id in event_ids:
+        left += int(await store.applied(account, event_id))
     merged = await _merged(store, account)
     return left + sum(1 for m, to in merged.items() if m in clients or to in clients)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from pipeline import dedupe
 from pipeline.store import Resolution, ResolveRequest, decode_result
 
 
@@ -46,7 +47,8 @@ def _union(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]
 class _Account:
     """One account's keys (``<prefix>:<account>:...`` in Redis)."""
 
-    seen: dict[str, str] = field(default_factory=dict)  # event id -> result (JSON text)
+    seen: dict[str, str] = field(default_factory=dict)  # applied event id -> short fingerprint
+    inflight: dict[str, str] = field(default_factory=dict)  # event id -> result until forgotten
     ids: dict[str, str] = field(default_factory=dict)  # identifier -> client
     anchors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     shared: set[str] = field(default_factory=set)
@@ -109,6 +111,10 @@ class MemoryStore:
                 out.append(exc)
         return out
 
+    async def forget(self, applied: list[tuple[str, str]]) -> None:
+        for account, event_id in applied:
+            self.accounts.get(account, _Account()).inflight.pop(event_id, None)
+
     def _usable(self, a: _Account, ids: list[str]) -> tuple[list[str], int]:
         """Step 1 of resolve.lua: identifiers not shared by more than max_share strong ones."""
         usable, shared = [], 0
@@ -129,9 +135,11 @@ class MemoryStore:
         return usable, shared
 
     def _resolve(self, a: _Account, r: ResolveRequest) -> Resolution:
-        if r.event_id in a.seen:
-            prior = decode_result(a.seen[r.event_id])
+        if r.event_id in a.inflight:
+            prior = decode_result(a.inflight[r.event_id])
             return Resolution(prior["client_id"], None, prior)
+        if r.event_id in a.seen:
+            return Resolution("", None, {"applied": a.seen[r.event_id]})
         usable, shared = self._usable(a, list(r.identifiers))
         owners: list[str] = []
         owned = set()
@@ -198,8 +206,10 @@ class MemoryStore:
         a.merged[o] = client
 
     def _record(self, a: _Account, event_id: str, item_client: str, ctx: dict[str, Any]) -> str:
+        if event_id in a.inflight:
+            return a.inflight[event_id]
         if event_id in a.seen:
-            return a.seen[event_id]
+            return orjson.dumps({"applied": a.seen[event_id]}).decode()
         client = a.canonical(item_client)
         at = ctx["occurred_at"]
         card, touches = a.card(client), a.zset("touches", client)
@@ -245,7 +255,10 @@ class MemoryStore:
             "enrichment": orjson.dumps(ctx["enrichment"]).decode(),
         }
         encoded = orjson.dumps(result).decode()
-        a.seen[event_id] = encoded
+        a.seen[event_id] = dedupe.short_fingerprint(
+            (ctx.get("enrichment") or {}).get("fingerprint", "")
+        )
+        a.inflight[event_id] = encoded
         return encoded
 
     def _contact(

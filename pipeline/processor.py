@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from pipeline import enrichment, metrics
+from pipeline import dedupe, enrichment, metrics
 from pipeline.outputs import enriched_record, merge_records
 from pipeline.record_context import Rules, record_context, sessionise
 from pipeline.store import Resolution, ResolveRequest, Store
@@ -38,6 +38,9 @@ class Output:
     stage: str = ""  # of a dead letter: decode | validate | enrich | dedupe | emit
     kind: str = ""  # of a dead letter: its reason class (pipeline.metrics.DEAD_LETTER_KINDS)
     occurred_at: int | None = None  # event time (epoch ms) of an enriched event
+    # (account, event_id) of an applied event: once Kafka confirmed this output, the store may
+    # forget the event's whole result (pipeline/dedupe.py)
+    applied: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,9 @@ class Processor:
                     outputs[i] = self.dead_letter(
                         "enrich", f"Redis script failed: {result}", *p.record, kind="redis_script"
                     )
+                elif "applied" in result:  # applied and its outputs confirmed before
+                    same = result["applied"] == dedupe.short_fingerprint(p.fingerprint)
+                    outputs[i] = Output(outcome="duplicate") if same else self._conflict(p)
                 elif result["enrichment"].get("fingerprint", p.fingerprint) != p.fingerprint:
                     outputs[i] = self._conflict(p)
                 else:
@@ -360,4 +366,5 @@ class Processor:
             merges=[(key, self.codec.encode(MERGE, m)) for m in merges],
             outcome="duplicate" if duplicate else "enriched",
             occurred_at=p.envelope.get("occurred_at"),
+            applied=(p.envelope["account_id"], p.envelope["event_id"]),
         )

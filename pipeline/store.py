@@ -18,8 +18,9 @@ Keys, all under ``<prefix>:<account>:``:
                                are derived from them in event time
 ``session:<client>``           the client's recent visits (JSON); a merge carries the merged
                                client's visits to the canonical client
-``seen:<event_id>``            the event's enrichment result; its presence makes every later
-                               delivery of the same event a no-op that returns the same result
+``seen:<generation>:<shard>``  (hash) the applied events, ~20-60 B each, and ``inflight:<event_id>``
+                               an applied event's result until Kafka confirmed its outputs: every
+                               later delivery is a no-op (``pipeline/dedupe.py``)
 
 ``resolve`` links identifiers to one client (merging clients that an event shows to be one person)
 and returns the client's live session; ``record`` applies the event to the card once. A crash
@@ -30,6 +31,7 @@ wait in ``pending:<event_id>`` for ``record`` to report them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,7 +40,9 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from pipeline import dedupe
 from pipeline.touches import Hit
+from touchline import clock
 from touchline.settings import Settings, default
 
 # Both scripts (pipeline/lua/resolve.lua, record.lua) take a whole batch (one JSON array in ARGV[3])
@@ -74,7 +78,9 @@ class ResolveRequest:
 class Resolution:
     client_id: str
     session: dict[str, Any] | None
-    prior: dict[str, Any] | None  # the stored result when the event was processed before
+    # when the event was applied before: its stored result while its outputs were unconfirmed,
+    # else ``{"applied": <short fingerprint>}`` (its outputs are in Kafka already)
+    prior: dict[str, Any] | None
     shared_identifiers: int = 0
     merged: tuple[str, ...] = ()  # clients this event merged into client_id
 
@@ -91,6 +97,10 @@ class Store(Protocol):
         self, requests: list[tuple[str, str, str, dict[str, Any]]]
     ) -> list[dict[str, Any] | Exception]: ...
 
+    async def forget(self, applied: list[tuple[str, str]]) -> None:
+        """(account, event_id) of events whose outputs Kafka has confirmed: their whole results
+        are no longer needed, only the compact entry that they were applied."""
+
 
 def _failure(reply: list[bytes]) -> Exception:
     """The slot of an event whose script failed: ``['error', message]``."""
@@ -103,6 +113,8 @@ def _resolution(reply: Any) -> Resolution | Exception:
     if reply[0] == b"seen":
         prior = decode_result(reply[1])
         return Resolution(prior["client_id"], None, prior)
+    if reply[0] == b"applied":
+        return Resolution("", None, {"applied": reply[1].decode()})
     session = orjson.loads(reply[2]) if reply[2] else None
     merged = tuple(m.decode() for m in _list(reply[4])) if len(reply) > 4 else ()
     return Resolution(reply[1].decode(), session, None, int(reply[3]), merged)
@@ -118,6 +130,8 @@ _AS_TEXT = ("session", "enrichment")  # context entries handed to Lua as JSON te
 
 def decode_result(raw: bytes | str) -> dict[str, Any]:
     result = dict(orjson.loads(raw))
+    if "applied" in result:  # applied and confirmed before: nothing else is kept
+        return result
     if isinstance(result.get("enrichment"), str):  # stored as JSON text inside the result
         result["enrichment"] = orjson.loads(result["enrichment"])
     result["channels_before"] = _list(result.get("channels_before"))
@@ -132,25 +146,31 @@ class ClientStore:
         prefix: str,
         *,
         max_share: int = default("identity_max_share"),
-        dedupe_ttl_s: int = default("worker_dedupe_days") * 86400,
+        dedupe_window_s: int = default("worker_dedupe_days") * 86400,
+        dedupe_shards: int = default("worker_dedupe_shards"),
     ) -> None:
         self.redis: Any = aioredis.Redis.from_url(url)
         self.prefix = prefix
         self.max_share = max_share
-        self.ttl = dedupe_ttl_s
+        self.window_s = dedupe_window_s
+        self.shards = dedupe_shards
         self._resolve = self.redis.register_script(lua("resolve"))
         self._record = self.redis.register_script(lua("record"))
 
     @classmethod
     def from_settings(cls, url: str, settings: Settings) -> ClientStore:
         """The store as the settings configure it: ``topic_prefix`` names its keys,
-        ``identity_max_share`` and ``worker_dedupe_days`` its rules."""
+        ``identity_max_share``, ``worker_dedupe_days`` and ``worker_dedupe_shards`` its rules."""
         return cls(
             url,
             settings.topic_prefix,
             max_share=settings.identity_max_share,
-            dedupe_ttl_s=settings.worker_dedupe_days * 86400,
+            dedupe_window_s=settings.worker_dedupe_days * 86400,
+            dedupe_shards=settings.worker_dedupe_shards,
         )
+
+    def _generation(self) -> int:
+        return dedupe.generation(clock.now_ms(), self.window_s)
 
     async def resolve_many(self, requests: list[ResolveRequest]) -> list[Resolution | Exception]:
         """Resolve a batch, in order, with one script call. An event's script error comes back in
@@ -158,10 +178,18 @@ class ClientStore:
         if not requests:
             return []
         batch = [
-            [r.account, r.event_id, r.new_client, r.occurred_at, list(r.identifiers)]
+            [
+                r.account,
+                r.event_id,
+                r.new_client,
+                r.occurred_at,
+                list(r.identifiers),
+                dedupe.mark(r.event_id, self.shards).lua(),
+            ]
             for r in requests
         ]
-        replies = await self._resolve(args=[self.prefix, self.max_share, orjson.dumps(batch)])
+        args: list[Any] = [self.prefix, self.max_share, orjson.dumps(batch), self._generation()]
+        replies = await self._resolve(args=args)
         return [_resolution(reply) for reply in replies]
 
     async def record_many(
@@ -180,12 +208,41 @@ class ClientStore:
                     {k: v for k, v in ctx.items() if k not in _AS_TEXT},
                     orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
                     orjson.dumps(ctx.get("enrichment")).decode(),
+                    dedupe.mark(event_id, self.shards).lua(),
+                    dedupe.short_fingerprint((ctx.get("enrichment") or {}).get("fingerprint", "")),
                 ]
                 for account, event_id, client_id, ctx in requests
             ]
         )
-        replies = await self._record(args=[self.prefix, self.ttl, batch])
+        replies = await self._record(args=[self.prefix, self.window_s, batch, self._generation()])
         return [_failure(r) if isinstance(r, list) else decode_result(r) for r in replies]
+
+    async def forget(self, applied: list[tuple[str, str]]) -> None:
+        """Delete the whole results of events whose outputs Kafka has confirmed (one call)."""
+        if applied:
+            await self.redis.delete(*(f"{self.prefix}:{a}:inflight:{e}" for a, e in applied))
+
+    async def unmark(self, account: str, event_ids: Iterable[str]) -> int:
+        """Delete the dedup entries of ``event_ids`` (erasure); how many went."""
+        base, now = f"{self.prefix}:{account}:", clock.now_ms()
+        fields: dict[str, list[str]] = {}
+        for event_id in event_ids:
+            for key, field in dedupe.entries(base, event_id, now, self.window_s, self.shards):
+                fields.setdefault(key, []).append(field)
+        removed = 0
+        for key, names in fields.items():
+            removed += int(await self.redis.hdel(key, *names))
+        return removed
+
+    async def applied(self, account: str, event_id: str) -> bool:
+        """Whether the worker has applied ``event_id`` (within the dedup window)."""
+        base = f"{self.prefix}:{account}:"
+        for key, field in dedupe.entries(
+            base, event_id, clock.now_ms(), self.window_s, self.shards
+        ):
+            if await self.redis.hexists(key, field):
+                return True
+        return False
 
     async def lookup(self, account: str, identifier: str) -> str | None:
         """The client that owns ``identifier`` (``phone:+49...``, ``email:...``, ``cid:...``)."""

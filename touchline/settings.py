@@ -194,8 +194,16 @@ class Settings(BaseSettings):
     )
     worker_dedupe_days: int = Field(
         30,
-        description="How long the worker keeps each event's result, so a redelivered event is "
-        "re-emitted byte for byte instead of counted again (days).",
+        ge=1,
+        description="How long the worker recognises an applied event_id (days): a copy within "
+        "this window (and at most twice it) is never applied again (pipeline/dedupe.py).",
+    )
+    worker_dedupe_shards: int = Field(
+        256,
+        ge=1,
+        le=65536,
+        description="Hashes per dedup generation and account: each stays a compact Redis listpack "
+        "up to 128 entries, so about 128 x this many events per window stay at ~20 B each.",
     )
 
     # --- sink ------------------------------------------------------------------------------

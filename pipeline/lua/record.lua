@@ -1,12 +1,13 @@
 -- include: common
--- ARGV: prefix, ttl_s, batch: [[account, event_id, client, context, session, enrichment]]
+-- ARGV: prefix, window_s, batch, generation (pipeline/dedupe.py)
+-- batch: [[account, event_id, client, context, session, enrichment, mark, fingerprint]]
 -- session and enrichment arrive as JSON text: Lua stores / returns them without decoding them.
-local ttl = tonumber(ARGV[2])
+local window_s = tonumber(ARGV[2])
 local function record(item)
   local event_id = item[2]
-  local seen_key = P .. 'seen:' .. event_id
-  local prior = redis.call('GET', seen_key)
+  local prior, fp = applied(event_id, item[7])
   if prior then return prior end
+  if fp then return cjson.encode({applied = fp}) end
   local client = canonical(item[3])
   local ctx = item[4]
   local at = ctx.occurred_at
@@ -86,7 +87,7 @@ local function record(item)
     merged_from = merged, enrichment = item[6],
   }
   local encoded = cjson.encode(result)
-  redis.call('SET', seen_key, encoded, 'EX', ttl)
+  mark_applied(event_id, item[7], item[8], encoded, window_s)
   return encoded
 end
 return run_batch(record)

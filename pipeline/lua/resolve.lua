@@ -1,5 +1,6 @@
 -- include: common
--- ARGV: prefix, max_share, batch: [[account, event_id, new_client, occurred_at, [identifiers]]]
+-- ARGV: prefix, max_share, batch, generation (pipeline/dedupe.py)
+-- batch: [[account, event_id, new_client, occurred_at, [identifiers], mark]]
 local max_share = tonumber(ARGV[2])
 local function strong_kind(k)
   if string.sub(k, 1, 6) == 'email:' then return 'email' end
@@ -13,8 +14,9 @@ end
 local function resolve(item)
   local event_id, at, ids = item[2], tonumber(item[4]), item[5]
   local n = #ids
-  local seen = redis.call('GET', P .. 'seen:' .. event_id)
-  if seen then return {'seen', seen} end
+  local prior, fp = applied(event_id, item[6])
+  if prior then return {'seen', prior} end
+  if fp then return {'applied', fp} end
 
   -- 1. identifiers seen with more distinct strong identifiers of one kind than max_share are
   -- shared, for good (shared:<identifier>): a shared identifier neither merges anyone nor

@@ -404,3 +404,42 @@ def test_a_merge_mid_visit_keeps_the_visit(processor: Processor, batched: bool) 
     assert later_page["channel"] == "paid_search" and not later_page["is_touch"]
     touches = card(processor, the_call["client_id"])["touches"]
     assert len(touches) == 2, touches  # the paid visit and the call, nothing more
+
+
+def forget(processor: Processor, *outs: Output) -> None:
+    """What the worker does once Kafka has confirmed these outputs."""
+    applied = [o.applied for o in outs if o.applied is not None]
+    LOOP.run_until_complete(processor.store.forget(applied))
+
+
+def test_a_copy_after_the_output_was_confirmed_is_dropped_not_reapplied(
+    processor: Processor,
+) -> None:
+    """Once its outputs are confirmed, an applied event keeps only its compact entry
+    (pipeline/dedupe.py): a later copy emits nothing (Kafka holds its output already) and a copy
+    that says something else is still a conflicting retry."""
+    first = visit(T0, "9.9", "google", "cpc")
+    (once,) = run(processor, first)
+    assert once.applied is not None
+    forget(processor, once)
+    again, changed = run(processor, first, _resent(first, occurred_at=T0 + 1000))
+    assert again.outcome == "duplicate" and again.enriched is None and again.merges == []
+    assert changed.outcome == "conflicting_retry" and changed.dead_letter is not None
+    assert card(processor, enriched(once)["client_id"])["card"]["touch_count"] == "1"
+    account, event_id = once.applied
+    assert LOOP.run_until_complete(processor.store.applied(account, event_id))
+
+
+def test_an_applied_event_is_recognised_for_one_window_at_least_and_two_at_most(
+    processor: Processor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window_ms = processor.store.window_s * 1000
+    now = [window_ms * 1000 + window_ms - 1]  # the last millisecond of a generation
+    monkeypatch.setattr("touchline.clock.now_ms", lambda: now[0])
+    first = visit(T0, "10.10", "google", "cpc")
+    (once,) = run(processor, first)
+    forget(processor, once)
+    now[0] += window_ms  # one window later: the previous generation is still read
+    assert run(processor, first)[0].outcome == "duplicate"
+    now[0] += window_ms  # two windows later: forgotten, applied again
+    assert run(processor, first)[0].outcome == "enriched"
