@@ -56,6 +56,7 @@ class Config:
     ai_assistant_as_referral: bool = default("ai_assistant_as_referral")
     hit_cap: int = default("hit_cap")
     record_chunk: int = default("worker_record_chunk")  # events per record script call
+    session_keep_ms: int = default("worker_session_keep_hours") * 3_600_000
 
 
 def processor_config(settings: Settings) -> Config:
@@ -69,6 +70,7 @@ def processor_config(settings: Settings) -> Config:
         own_hosts=frozenset(h.lower() for h in settings.own_hosts),
         ai_assistant_as_referral=settings.ai_assistant_as_referral,
         record_chunk=settings.worker_record_chunk,
+        session_keep_ms=settings.worker_session_keep_hours * 3_600_000,
     )
 
 
@@ -135,6 +137,7 @@ def _rules(config: Config) -> Rules:
         config.touch_cap,
         config.hit_cap,
         config.min_channels,
+        config.session_keep_ms,
     )
 
 
@@ -330,9 +333,7 @@ class Processor:
                 session = union_sessions(*(sessions.pop(o, None) for o in res.merged), session)
                 sessions[res.client_id] = session
             event_id, at = p.envelope["event_id"], p.envelope["occurred_at"]
-            placed = sessionise(
-                p.static, res.client_id, session, event_id, at, rules.session_timeout_ms
-            )
+            placed = sessionise(p.static, res.client_id, session, event_id, at, rules)
             context = record_context(
                 rules, p.static, placed, event_id, at, p.fingerprint, p.ids.phone
             )

@@ -37,6 +37,7 @@ class Rules:
     touch_cap: int
     hit_cap: int
     min_channels: int
+    session_keep_ms: int
 
 
 @dataclass(slots=True)
@@ -103,7 +104,7 @@ def sessionise(
     stored: dict[str, Any] | None,
     event_id: str,
     at: int,
-    timeout_ms: int,
+    rules: Rules,
 ) -> Sessionised:
     """The event among the client's recent sessions ``stored`` (``{"sessions": [...]}``, each
     with the channel of the visit that opened it). Only web events have sessions."""
@@ -118,8 +119,9 @@ def sessionise(
         event_id=event_id,
         campaign_key=campaign_key(static.campaign),
         landing_page=static.landing_page,
-        timeout_ms=timeout_ms,
+        timeout_ms=rules.session_timeout_ms,
         client_id=client_id,
+        keep_ms=rules.session_keep_ms,
     )
     channel = static.channel
     if new_session:

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Use this Redis instead of the local redis-server (redis://...)."
     )
+    redis_listpack_value: int = Field(
+        256,
+        ge=64,
+        description="The local redis-server keeps a sorted set or hash with members up to this "
+        "many bytes (and up to 128 of them) as one compact listpack: a card's hits fit, at about "
+        "half the memory of the default 64 (set the same on a Redis of your own).",
+    )
     redis_port: int = Field(
         0, description="Port of the local redis-server; 0 picks a free one and remembers it."
     )
@@ -191,6 +198,13 @@ class Settings(BaseSettings):
     )
     worker_record_chunk: int = Field(
         100, description="Events per Redis record-script call (a batch is pipelined in chunks)."
+    )
+    worker_session_keep_hours: int = Field(
+        24,
+        ge=1,
+        description="The worker keeps a client's visits last seen within this many hours of their "
+        "newest (at most 20) to place late pages in them; reports and cards derive visits in "
+        "event time from the stored events and hits, whatever it keeps.",
     )
     worker_dedupe_days: int = Field(
         30,
