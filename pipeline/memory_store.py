@@ -55,7 +55,6 @@ class _Account:
     merged: dict[str, str] = field(default_factory=dict)  # merged client -> its canonical
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     zsets: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (kind, client)
-    channels: dict[str, set[str]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, list[str]] = field(default_factory=dict)  # event id -> merged clients
 
@@ -195,11 +194,10 @@ class MemoryStore:
         for f, v in other.items():
             if f in ("touch_count", "contact_count") or f.startswith("revenue:"):
                 card[f] = int(card.get(f, 0)) + int(v)
-        for kind in ("touches", "contacts", "hits"):
+        for kind in ("contacts", "hits"):
             mine = a.zset(kind, client)
             for member, at in a.zsets.pop((kind, o), {}).items():
                 mine[member] = min(at, mine.get(member, at))
-        a.channels.setdefault(client, set()).update(a.channels.pop(o, set()))
         carried = _union(a.sessions.get(client), a.sessions.pop(o, None))
         if carried:
             a.sessions[client] = carried
@@ -212,22 +210,14 @@ class MemoryStore:
             return orjson.dumps({"applied": a.seen[event_id]}).decode()
         client = a.canonical(item_client)
         at = ctx["occurred_at"]
-        card, touches = a.card(client), a.zset("touches", client)
-        before: list[str] = []
-        for member, _ in sorted(touches.items(), key=lambda kv: (kv[1], kv[0])):
-            channel = member.split("|", 1)[1]
-            if at - ctx["lookback_ms"] <= touches[member] < at and channel not in before:
-                before.append(channel)
+        card = a.card(client)
         touch_seq = int(card.get("touch_count", 0))
         if ctx["is_touch"]:
             touch_seq = card["touch_count"] = touch_seq + 1
-            touches[f"{event_id}|{ctx['channel']}"] = at
-            a.channels.setdefault(client, set()).add(ctx["channel"])
             if "ft_at" not in card or at < int(card["ft_at"]):
                 card.update(ft_at=at, ft_channel=ctx["channel"])
                 card.update({f"ft_{k}": ctx.get(f"utm_{k}") or "" for k in ("source", "medium")})
                 card["ft_campaign"] = ctx.get("utm_campaign") or ""
-            _trim(touches, ctx["lookback_ms"], ctx["touch_cap"])
         if ctx.get("hit"):
             hits = a.zset("hits", client)
             hits[ctx["hit"]] = at
@@ -249,8 +239,6 @@ class MemoryStore:
             "touch_seq": touch_seq,
             "contact_seq": contact_seq,
             "since_prev_contact_ms": since_prev,
-            "channels_before": before,
-            "multichannel": bool(ctx["is_contact"]) and len(before) >= ctx["min_channels"],
             "merged_from": a.pending.pop(event_id, []),
             "enrichment": orjson.dumps(ctx["enrichment"]).decode(),
         }

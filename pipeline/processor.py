@@ -49,7 +49,6 @@ class Config:
 
     session_timeout_ms: int = default("session_timeout_minutes") * 60_000
     lookback_ms: int = default("lookback_days") * 86_400_000
-    touch_cap: int = default("touch_cap")
     min_channels: int = default("multichannel_min_channels")
     phone_region: str = default("phone_region")
     own_hosts: frozenset[str] = frozenset(default("own_hosts"))
@@ -63,7 +62,6 @@ def processor_config(settings: Settings) -> Config:
     return Config(
         session_timeout_ms=settings.session_timeout_minutes * 60_000,
         lookback_ms=settings.lookback_days * 86_400_000,
-        touch_cap=settings.touch_cap,
         hit_cap=settings.hit_cap,
         min_channels=settings.multichannel_min_channels,
         phone_region=settings.phone_region,
@@ -134,9 +132,7 @@ def _rules(config: Config) -> Rules:
     return Rules(
         config.session_timeout_ms,
         config.lookback_ms,
-        config.touch_cap,
         config.hit_cap,
-        config.min_channels,
         config.session_keep_ms,
     )
 

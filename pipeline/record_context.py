@@ -34,9 +34,7 @@ class Rules:
 
     session_timeout_ms: int
     lookback_ms: int
-    touch_cap: int
     hit_cap: int
-    min_channels: int
     session_keep_ms: int
 
 
@@ -77,10 +75,8 @@ class RecordContext:
         ctx: dict[str, Any] = {
             "occurred_at": self.occurred_at,
             "lookback_ms": rules.lookback_ms,
-            "touch_cap": rules.touch_cap,
             "hit_cap": rules.hit_cap,
             "hit": self.hit,
-            "min_channels": rules.min_channels,
             "is_touch": self.is_touch,
             "is_contact": self.is_contact,
             "channel": self.channel,

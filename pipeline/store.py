@@ -10,9 +10,7 @@ Keys, all under ``<prefix>:<account>:``:
                                seen with too many of); it then links and resolves no one
 ``card:<client>`` (hash)       the client card: first touch, first contact (name, phone), counters,
                                last location, ``revenue:<currency>`` totals
-``touches:<client>`` (zset)    ``event_id|channel`` scored by time, pruned to the lookback and cap
 ``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
-``channels:<client>`` (set)    every channel that touched the client
 ``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
                                time, pruned to the lookback and ``hit_cap``: the card's touches
                                are derived from them in event time
@@ -134,7 +132,6 @@ def decode_result(raw: bytes | str) -> dict[str, Any]:
         return result
     if isinstance(result.get("enrichment"), str):  # stored as JSON text inside the result
         result["enrichment"] = orjson.loads(result["enrichment"])
-    result["channels_before"] = _list(result.get("channels_before"))
     result["merged_from"] = _list(result.get("merged_from"))
     return result
 
@@ -260,14 +257,10 @@ class ClientStore:
             client = nxt.decode()
         raw = await self.redis.hgetall(base + "card:" + client)
         card = {k.decode(): v.decode() for k, v in raw.items()}
-        touches = await self.redis.zrange(base + "touches:" + client, 0, -1, withscores=True)
-        channels = await self.redis.smembers(base + "channels:" + client)
         hits = await self.redis.zrange(base + "hits:" + client, 0, -1, withscores=True)
         return {
             "client_id": client,
             "card": card,
-            "touches": [(m.decode(), int(s)) for m, s in touches],
-            "channels": sorted(c.decode() for c in channels),
             "hits": [Hit.from_member(m, s) for m, s in hits],
         }
 

@@ -164,7 +164,6 @@ class Settings(BaseSettings):
     multichannel_min_channels: int = Field(
         2, description="Distinct channels before a contact that make it multichannel."
     )
-    touch_cap: int = Field(500, description="Most touches kept per client card.")
     hit_cap: int = Field(
         2000,
         description="Most hits (web hits, contacts, leads) a client card keeps, within the "

@@ -117,7 +117,6 @@ def test_inner_configs_are_built_from_the_settings_in_effect() -> None:
     s = Settings(
         session_timeout_minutes=10,
         lookback_days=30,
-        touch_cap=7,
         multichannel_min_channels=3,
         phone_region="AT",
         own_hosts=["Studio.Example"],
@@ -131,7 +130,6 @@ def test_inner_configs_are_built_from_the_settings_in_effect() -> None:
     assert processor_config(s) == Config(
         session_timeout_ms=600_000,
         lookback_ms=30 * 86_400_000,
-        touch_cap=7,
         min_channels=3,
         phone_region="AT",
         own_hosts=frozenset({"studio.example"}),
