@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 FINGERPRINT_CHARS = 12
 
@@ -44,6 +45,7 @@ class Mark:
         return [self.shard, self.field]
 
 
+@lru_cache(maxsize=8192)  # resolve and record both need it, one batch apart at most
 def mark(event_id: str, shards: int) -> Mark:
     digest = hashlib.blake2b(event_id.encode(), digest_size=14).digest()
     shard = int.from_bytes(digest[:2], "big") % shards
