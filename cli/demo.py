@@ -133,14 +133,17 @@ def _sink_url(run: Path, dsn: str, database: str) -> str:
 def _loaded_before(redis_url: str, prefix: str, events: list[Any]) -> bool:
     """Whether the worker has already applied some of these events (its dedup entries exist):
     the demo's event ids are fixed by the seed, so a second run would only be dead-lettered."""
-    import redis
+    from pipeline.keys import account_key
+    from touchline import redis_client
 
     keys = [
-        f"{prefix}:{e['envelope'].get('account_id')}:seen:{e['envelope'].get('event_id')}"
+        account_key(
+            prefix, str(e["envelope"].get("account_id")), f"seen:{e['envelope'].get('event_id')}"
+        )
         for e in events[:200]
         if isinstance(e, dict) and isinstance(e.get("envelope"), dict)
     ]
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client.connect(redis_url)
     try:
         return bool(keys) and int(client.exists(*keys)) > 0
     finally:

@@ -1,25 +1,8 @@
 """Identities and client cards in Redis, changed only by two Lua scripts (atomic across workers):
 ``pipeline/lua/resolve.lua`` and ``pipeline/lua/record.lua`` (with ``common.lua`` included).
 
-Keys, all under ``<prefix>:<account>:``:
-
-``id:<identifier>``            owner client of an identifier (``email:a@b.de``, ``cid:1.2``, ...)
-``merged`` (hash)              merged client -> the client it was merged into (chains are chased)
-``anchors:<identifier>:<kind>`` distinct strong identifiers (emails, source-system ids) seen with it
-``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
-                               seen with too many of); it then links and resolves no one
-``card:<client>`` (hash)       the client card: first touch, first contact (name, phone), counters,
-                               last location, ``revenue:<currency>`` totals
-``touches:<client>`` (zset)    ``event_id|channel`` scored by time, pruned to the lookback and cap
-``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
-``channels:<client>`` (set)    every channel that touched the client
-``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
-                               time, pruned to the lookback and ``hit_cap``: the card's touches
-                               are derived from them in event time
-``session:<client>``           the client's recent visits (JSON); a merge carries the merged
-                               client's visits to the canonical client
-``seen:<event_id>``            the event's enrichment result; its presence makes every later
-                               delivery of the same event a no-op that returns the same result
+Keys: ``pipeline/keys.py`` (all of one account's under ``<prefix>:{<account>}:``, one Redis
+Cluster hash slot per account).
 
 ``resolve`` links identifiers to one client (merging clients that an event shows to be one person)
 and returns the client's live session; ``record`` applies the event to the card once. A crash
@@ -29,16 +12,19 @@ wait in ``pending:<event_id>`` for ``record`` to report them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
-import redis.asyncio as aioredis
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
+from pipeline import keys
 from pipeline.touches import Hit
+from touchline import redis_client
 from touchline.settings import Settings, default
 
 # Both scripts (pipeline/lua/resolve.lua, record.lua) take a whole batch (one JSON array in ARGV[3])
@@ -46,7 +32,9 @@ from touchline.settings import Settings, default
 # of failing the batch. One script call per batch instead of one per event: the per-command
 # packing, round trips and JSON were most of the worker's time. A script runs atomically, so a
 # batch is never interleaved with another worker's; every effect is still applied once per
-# event_id, so a retried batch is harmless.
+# event_id, so a retried batch is harmless. On a Redis Cluster a call may touch one hash slot only:
+# the batch then goes in one call per slot (its accounts' events in their order, the calls
+# concurrent), each routed by a key of its account in KEYS[1] (ClientStore._per_slot).
 LUA_DIR = Path(__file__).parent / "lua"
 _INCLUDE = re.compile(r"\s*-- include: (\w+)\s*")
 
@@ -134,7 +122,8 @@ class ClientStore:
         max_share: int = default("identity_max_share"),
         dedupe_ttl_s: int = default("worker_dedupe_days") * 86400,
     ) -> None:
-        self.redis: Any = aioredis.Redis.from_url(url)
+        self.redis: Any = redis_client.connect_async(url)
+        self.cluster = redis_client.is_cluster(self.redis)
         self.prefix = prefix
         self.max_share = max_share
         self.ttl = dedupe_ttl_s
@@ -161,7 +150,7 @@ class ClientStore:
             [r.account, r.event_id, r.new_client, r.occurred_at, list(r.identifiers)]
             for r in requests
         ]
-        replies = await self._resolve(args=[self.prefix, self.max_share, orjson.dumps(batch)])
+        replies = await self._per_slot(self._resolve, [self.prefix, self.max_share], batch)
         return [_resolution(reply) for reply in replies]
 
     async def record_many(
@@ -171,30 +160,61 @@ class ClientStore:
         call."""
         if not requests:
             return []
-        batch = orjson.dumps(
+        batch = [
             [
-                [
-                    account,
-                    event_id,
-                    client_id,
-                    {k: v for k, v in ctx.items() if k not in _AS_TEXT},
-                    orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
-                    orjson.dumps(ctx.get("enrichment")).decode(),
-                ]
-                for account, event_id, client_id, ctx in requests
+                account,
+                event_id,
+                client_id,
+                {k: v for k, v in ctx.items() if k not in _AS_TEXT},
+                orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
+                orjson.dumps(ctx.get("enrichment")).decode(),
             ]
-        )
-        replies = await self._record(args=[self.prefix, self.ttl, batch])
+            for account, event_id, client_id, ctx in requests
+        ]
+        replies = await self._per_slot(self._record, [self.prefix, self.ttl], batch)
         return [_failure(r) if isinstance(r, list) else decode_result(r) for r in replies]
+
+    def _group(self, account: str) -> int:
+        """Which script call an account's events go in: on a cluster, one per hash slot (a call
+        may touch one slot only); on a standalone Redis, one for the whole batch."""
+        if not self.cluster:
+            return 0
+        return key_slot(keys.account_key(self.prefix, account, keys.ROUTING_KEY).encode())
+
+    async def _per_slot(self, script: Any, head: list[Any], batch: list[list[Any]]) -> list[Any]:
+        """Run ``script`` with ARGV ``head`` + the JSON of a part of ``batch`` (items starting
+        with their account), one call per
+        :meth:`_group`, each account's items in their order, with a key of the group's first
+        account as KEYS[1] (a cluster client routes the call by it); the replies come back in the
+        batch's order. The calls run concurrently; if one fails, the others still finish before
+        the first error is raised (the caller retries the batch, which is harmless)."""
+        groups: dict[int, list[int]] = {}
+        for i, item in enumerate(batch):
+            groups.setdefault(self._group(item[0]), []).append(i)
+        calls = [
+            script(
+                keys=[keys.account_key(self.prefix, batch[idx[0]][0], keys.ROUTING_KEY)],
+                args=[*head, orjson.dumps([batch[i] for i in idx])],
+            )
+            for idx in groups.values()
+        ]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        replies: list[Any] = [None] * len(batch)
+        for idx, result in zip(groups.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            for i, reply in zip(idx, result, strict=True):
+                replies[i] = reply
+        return replies
 
     async def lookup(self, account: str, identifier: str) -> str | None:
         """The client that owns ``identifier`` (``phone:+49...``, ``email:...``, ``cid:...``)."""
-        owner = await self.redis.get(f"{self.prefix}:{account}:id:{identifier}")
+        owner = await self.redis.get(keys.account_key(self.prefix, account, f"id:{identifier}"))
         return owner.decode() if owner is not None else None
 
     async def card(self, account: str, client_id: str) -> dict[str, Any]:
         """The client card as stored (for the CLI and tests)."""
-        base = f"{self.prefix}:{account}:"
+        base = keys.account_base(self.prefix, account)
         client = client_id
         for _ in range(64):
             nxt = await self.redis.hget(base + "merged", client)

@@ -17,6 +17,7 @@ import httpx
 import orjson
 import redis
 
+from pipeline.keys import account_key
 from producers.events import now_ms
 
 TICK_S = 0.1  # the load posts one batch per tick: rate / 10 events
@@ -177,7 +178,7 @@ class Step:
 
     def _poll_redis(self) -> None:
         r = redis.Redis.from_url(self.redis_url)
-        base = f"{self.prefix}:{self.account}:seen:"
+        base = account_key(self.prefix, self.account, "seen:")
         while not self.stop_polls.is_set():
             with self.lock:
                 waiting = [m for m in self.markers if m.card is None]
