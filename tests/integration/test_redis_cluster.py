@@ -1,0 +1,148 @@
+"""The worker's client store on a real 3-node Redis Cluster (tests/redis_cluster.py): accounts
+whose hash tags land on different nodes go through resolve and record in shared batches, merges
+and a redelivery included, and everything comes out as on a standalone Redis with the same code."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+import redis
+
+from pipeline.keys import ROUTING_KEY, account_base, account_key
+from pipeline.store import ClientStore, ResolveRequest
+from touchline.redis_client import parse_cluster
+from touchline.services.stack import Endpoints
+
+pytestmark = pytest.mark.integration
+DAY = 86_400_000
+T0 = 1_750_000_000_000
+PER_NODE = 2
+
+
+def slot_owners(url: str) -> dict[int, int]:
+    """Every hash slot -> the port of the node serving it (``CLUSTER NODES``)."""
+    nodes = parse_cluster(url)
+    assert nodes is not None
+    client = redis.Redis(port=nodes.nodes[0][1], decode_responses=True)
+    owners: dict[int, int] = {}
+    for address, node in client.execute_command("CLUSTER NODES").items():  # parsed by redis-py
+        port = int(address.rsplit(":", 1)[1])
+        for first, last in node["slots"]:
+            owners.update(dict.fromkeys(range(int(first), int(last) + 1), port))
+    client.close()
+    return owners
+
+
+def accounts_per_node(url: str, prefix: str) -> dict[str, int]:
+    """PER_NODE accounts on each node: account -> the port serving its keys' slot, asked of
+    the cluster (``CLUSTER KEYSLOT``)."""
+    owners = slot_owners(url)
+    nodes = parse_cluster(url)
+    assert nodes is not None
+    client = redis.Redis(port=nodes.nodes[0][1])
+    chosen: dict[str, int] = {}
+    for i in range(1000):
+        account = f"studio-{i}"
+        slot = int(client.execute_command("CLUSTER KEYSLOT", account_key(prefix, account, "x")))
+        node = owners[slot]
+        if list(chosen.values()).count(node) < PER_NODE:
+            chosen[account] = node
+        if len(chosen) == PER_NODE * len(nodes.nodes):
+            break
+    client.close()
+    return chosen
+
+
+def request(account: str, n: int, *ids: str) -> ResolveRequest:
+    return ResolveRequest(account, f"e{n}", f"c-{account}-e{n}", T0 + n * 60_000, list(ids))
+
+
+def context(req: ResolveRequest, contact: bool) -> dict[str, Any]:
+    return {
+        "occurred_at": req.occurred_at,
+        "lookback_ms": 30 * DAY,
+        "touch_cap": 10,
+        "hit_cap": 10,
+        "min_channels": 2,
+        "is_touch": not contact,
+        "is_contact": contact,
+        "channel": "phone" if contact else f"paid_search_{req.event_id}",
+        "name": "Ada" if contact else None,
+        "phone": "+4930123" if contact else None,
+        "revenue_minor": 1500 if contact else 0,
+        "currency": "EUR",
+        "enrichment": {"processed_at": req.occurred_at},
+    }
+
+
+async def run(store: ClientStore, accounts: list[str]) -> dict[str, Any]:
+    """Two batches over every account, interleaved: visits by email and by cookie, then one event
+    with both (a merge); then a phone contact, and the merge batch delivered again."""
+
+    async def batch(reqs: list[tuple[ResolveRequest, bool]]) -> list[Any]:
+        resolved = await store.resolve_many([r for r, _ in reqs])
+        todo = [
+            (r.account, r.event_id, res.client_id, context(r, contact))
+            for (r, contact), res in zip(reqs, resolved, strict=True)
+            if not isinstance(res, Exception)
+        ]
+        recorded = await store.record_many(todo)
+        return [*resolved, *recorded]
+
+    first = [(request(a, 1, f"email:{a}@x.de"), False) for a in accounts]
+    first += [(request(a, 2, "cid:1.2"), False) for a in accounts]
+    first += [(request(a, 3, f"email:{a}@x.de", "cid:1.2"), False) for a in accounts]
+    out: dict[str, Any] = {"first": await batch(first)}
+    second = [(request(a, 4, "cid:1.2", "phone:+4930123"), True) for a in accounts]
+    out["second"] = await batch(second + first[-len(accounts) :])
+    out["cards"] = {a: await store.card(a, f"c-{a}-e2") for a in accounts}
+    out["owners"] = {a: await store.lookup(a, "phone:+4930123") for a in accounts}
+    return out
+
+
+def test_the_store_on_a_redis_cluster_equals_the_store_on_one_redis(
+    redis_cluster: str, services: Endpoints
+) -> None:
+    prefix = f"rc{uuid.uuid4().hex[:8]}"
+    placed = accounts_per_node(redis_cluster, prefix)
+    assert len(set(placed.values())) == 3, f"the accounts should span the 3 nodes: {placed}"
+    accounts = list(placed)
+
+    async def on(url: str) -> dict[str, Any]:
+        store = ClientStore(url, prefix)
+        try:
+            return await run(store, accounts)
+        finally:
+            await store.close()
+
+    clustered = asyncio.run(on(redis_cluster))
+    errors = [r for r in clustered["first"] + clustered["second"] if isinstance(r, Exception)]
+    assert not errors, f"script errors on the cluster: {[str(e) for e in errors[:2]]}"
+
+    # the merges happened (each account's events kept their order in a batch of many accounts)
+    merges = clustered["first"][3 * len(accounts) - len(accounts) : 3 * len(accounts)]
+    assert [m.merged for m in merges] == [(f"c-{a}-e2",) for a in accounts]
+    for a in accounts:
+        card = clustered["cards"][a]
+        assert card["client_id"] == f"c-{a}-e1" and card["card"]["contact_count"] == "1"
+        assert card["card"]["touch_count"] == "3" and card["card"]["revenue:EUR"] == "1500"
+        assert clustered["owners"][a] == f"c-{a}-e1"
+    # the redelivered merge events changed nothing and answered as the first time
+    redelivered = clustered["second"][len(accounts) : 2 * len(accounts)]
+    assert [r.prior for r in redelivered] == clustered["first"][-len(accounts) :]
+
+    # each account's keys live on the node its hash tag says, and only there
+    for a, port in placed.items():
+        for node in set(placed.values()):
+            client = redis.Redis(port=node)
+            found = list(client.scan_iter(match=account_base(prefix, a) + "*", count=1000))
+            client.close()
+            assert bool(found) == (node == port), (a, node, port)
+            if found:
+                assert account_key(prefix, a, ROUTING_KEY).encode() in found
+
+    standalone = asyncio.run(on(services.redis_url))
+    assert clustered == standalone

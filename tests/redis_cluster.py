@@ -1,0 +1,114 @@
+"""A real Redis Cluster for tests: three of Debian's ``redis-server`` with ``cluster-enabled`` on
+free ports in a temp dir, joined by ``redis-cli --cluster create`` (``redis-cli`` comes with
+redis-server, in redis-tools), three primaries and no replicas, stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from touchline.services.process import free_port
+from touchline.services.redis import require_redis_server
+
+NODES = 3
+START_S = 30.0
+
+
+def _free_ports(n: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < n:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+def _ready(port: int, check: str) -> bool:
+    """``ping``: the node answers; ``cluster_state:ok``: it serves every slot."""
+    client = redis.Redis(port=port, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        if check == "ping":
+            return bool(client.ping())
+        return bool(client.execute_command("CLUSTER INFO").get("cluster_state") == "ok")
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def _wait(ports: list[int], check: str, procs: list[subprocess.Popen[bytes]], log: Path) -> None:
+    deadline = time.monotonic() + START_S
+    while not all(_ready(p, check) for p in ports):
+        if any(proc.poll() is not None for proc in procs) or time.monotonic() > deadline:
+            raise RuntimeError(f"Redis Cluster: no {check} on {ports}; see the logs in {log}")
+        time.sleep(0.1)
+
+
+def start(directory: Path, nodes: int = NODES) -> tuple[list[int], list[subprocess.Popen[bytes]]]:
+    """Start the cluster's nodes in ``directory``; returns their ports and processes (stop them
+    with :func:`stop`, also when this raises)."""
+    server = require_redis_server()
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        raise RuntimeError("redis-cli is missing: sudo apt-get install redis-tools")
+    ports = _free_ports(2 * nodes)  # a client port and a cluster bus port each
+    procs: list[subprocess.Popen[bytes]] = []
+    for port, bus in zip(ports[:nodes], ports[nodes:], strict=True):
+        args = {
+            "port": port,
+            "cluster-port": bus,
+            "bind": "127.0.0.1",
+            "cluster-enabled": "yes",
+            "cluster-config-file": f"nodes-{port}.conf",
+            "cluster-node-timeout": 5000,
+            "dir": directory,
+            "logfile": directory / f"redis-{port}.log",
+            "save": "",
+            "appendonly": "no",
+            "daemonize": "no",
+        }
+        argv = [server, *(x for k, v in args.items() for x in (f"--{k}", str(v)))]
+        procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    primaries = ports[:nodes]
+    try:
+        _wait(primaries, "ping", procs, directory)
+        create = [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in primaries)]
+        subprocess.run(
+            [*create, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=START_S,
+        )
+        _wait(primaries, "cluster_state:ok", procs, directory)
+    except BaseException:
+        stop(procs)
+        raise
+    return primaries, procs
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A 3-node Redis Cluster for the session, as a ``TOUCHLINE_REDIS_URL``."""
+    ports, procs = start(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    finally:
+        stop(procs)
