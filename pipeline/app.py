@@ -33,6 +33,12 @@ from touchline.suppression import topic_name as suppression_topic
 
 log = logging.getLogger(__name__)
 TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# a Redis Cluster failing over or moving slots (CLUSTERDOWN, TRYAGAIN, a slot no node serves yet)
+TRANSIENT += (
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
+)
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:

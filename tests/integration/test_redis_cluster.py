@@ -10,16 +10,26 @@ from typing import Any
 
 import pytest
 import redis
+from redis.crc import key_slot
 
+from pipeline.app import TRANSIENT
 from pipeline.keys import ROUTING_KEY, account_base, account_key
+from pipeline.processor import Processor
 from pipeline.store import ClientStore, ResolveRequest
+from tests.support import wait_for
+from touchline.codec import Codec
+from touchline.contracts import load
 from touchline.redis_client import parse_cluster
 from touchline.services.stack import Endpoints
+from touchline.settings import REPO_ROOT
+from touchline.validation import coerce
 
 pytestmark = pytest.mark.integration
 DAY = 86_400_000
 T0 = 1_750_000_000_000
 PER_NODE = 2
+CONTRACTS = load(REPO_ROOT / "schemas")
+CODEC = Codec(CONTRACTS)
 
 
 def slot_owners(url: str) -> dict[int, int]:
@@ -146,3 +156,52 @@ def test_the_store_on_a_redis_cluster_equals_the_store_on_one_redis(
 
     standalone = asyncio.run(on(services.redis_url))
     assert clustered == standalone
+
+
+def page_view(account: str) -> bytes:
+    datum, errors = coerce(
+        CONTRACTS.expanded["touchline.events.WebTouch"],
+        {
+            "envelope": {
+                "event_id": str(uuid.uuid4()),
+                "event_type": "page_view",
+                "occurred_at": T0,
+                "received_at": T0,
+                "source": "web",
+                "account_id": account,
+                "ids": {"cid": "1.2"},
+            }
+        },
+    )
+    assert errors == []
+    return CODEC.encode("touchline.events.WebTouch", datum)
+
+
+def test_a_slot_no_node_serves_is_retried_not_dead_lettered(redis_cluster: str) -> None:
+    """CLUSTERDOWN (here: the account's slot taken from its node, as in a failover) raises one of
+    the worker's transient errors, which it retries, and the event goes through once the slot is
+    served again."""
+    prefix = f"rc{uuid.uuid4().hex[:8]}"
+    account, port = next(iter(accounts_per_node(redis_cluster, prefix).items()))
+    slot = key_slot(account_key(prefix, account, ROUTING_KEY).encode())
+    node = redis.Redis(port=port)
+    record = (page_view(account), "raw", 0, 0)
+
+    async def handle() -> Any:
+        store = ClientStore(redis_cluster, prefix)
+        try:
+            return await Processor(CODEC, store).handle_batch([record])
+        finally:
+            await store.close()
+
+    node.execute_command("CLUSTER DELSLOTS", slot)
+    try:
+        with pytest.raises(TRANSIENT) as caught:
+            asyncio.run(handle())
+        assert isinstance(caught.value, redis.exceptions.ClusterDownError)
+    finally:
+        node.execute_command("CLUSTER ADDSLOTS", slot)
+        wait_for(lambda: node.execute_command("CLUSTER INFO")["cluster_state"] == "ok", 30, "ok")
+        node.close()
+    (out,) = asyncio.run(handle())
+    assert out.outcome == "enriched"
