@@ -13,6 +13,7 @@ import redis
 from redis.crc import key_slot
 
 from pipeline.app import TRANSIENT
+from pipeline.erasure import RedisEraser
 from pipeline.keys import ROUTING_KEY, account_base, account_key
 from pipeline.processor import Processor
 from pipeline.store import ClientStore, ResolveRequest
@@ -205,3 +206,30 @@ def test_a_slot_no_node_serves_is_retried_not_dead_lettered(redis_cluster: str) 
         node.close()
     (out,) = asyncio.run(handle())
     assert out.outcome == "enriched"
+
+
+def test_erasure_removes_one_person_on_the_cluster_and_leaves_the_others(
+    redis_cluster: str,
+) -> None:
+    prefix = f"rc{uuid.uuid4().hex[:8]}"
+    gone, kept = list(accounts_per_node(redis_cluster, prefix))[:2]
+    events = {"e1", "e2", "e3", "e4"}
+
+    async def go() -> tuple[Any, int, int, dict[str, Any], list[bytes]]:
+        store = ClientStore(redis_cluster, prefix)
+        try:
+            await run(store, [gone, kept])
+            eraser = RedisEraser(store)
+            person = await eraser.find(gone, set(), {f"email:{gone}@x.de"})
+            removed = await eraser.erase(gone, person, events)
+            left = await eraser.remaining(gone, person, events)
+            keys = [k async for k in store.redis.scan_iter(match=account_base(prefix, gone) + "*")]
+            return person, removed, left, await store.card(kept, f"c-{kept}-e1"), keys
+        finally:
+            await store.close()
+
+    person, removed, left, other, keys = asyncio.run(go())
+    assert person.clients == {f"c-{gone}-e1", f"c-{gone}-e2"}
+    assert person.identifiers == {f"email:{gone}@x.de", "cid:1.2", "phone:+4930123"}
+    assert removed > 0 and left == 0 and keys == []
+    assert other["card"]["touch_count"] == "3" and other["client_id"] == f"c-{kept}-e1"
