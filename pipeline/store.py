@@ -12,15 +12,15 @@ wait in ``pending:<event_id>`` for ``record`` to report them.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 from redis.crc import key_slot
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from pipeline import keys
 from pipeline.touches import Hit
@@ -33,8 +33,8 @@ from touchline.settings import Settings, default
 # packing, round trips and JSON were most of the worker's time. A script runs atomically, so a
 # batch is never interleaved with another worker's; every effect is still applied once per
 # event_id, so a retried batch is harmless. On a Redis Cluster a call may touch one hash slot only:
-# the batch then goes in one call per slot (its accounts' events in their order, the calls
-# concurrent), each routed by a key of its account in KEYS[1] (ClientStore._per_slot).
+# the batch then goes in one call per slot (its accounts' events in their order), each routed by a
+# key of its account in KEYS[1], all in one cluster pipeline (ClientStore._per_slot).
 LUA_DIR = Path(__file__).parent / "lua"
 _INCLUDE = re.compile(r"\s*-- include: (\w+)\s*")
 
@@ -113,6 +113,12 @@ def decode_result(raw: bytes | str) -> dict[str, Any]:
     return result
 
 
+@lru_cache(maxsize=65536)
+def _slot(prefix: str, account: str) -> int:
+    """The hash slot of every key of ``account``."""
+    return key_slot(keys.account_key(prefix, account, keys.ROUTING_KEY).encode())
+
+
 class ClientStore:
     def __init__(
         self,
@@ -177,28 +183,28 @@ class ClientStore:
     def _group(self, account: str) -> int:
         """Which script call an account's events go in: on a cluster, one per hash slot (a call
         may touch one slot only); on a standalone Redis, one for the whole batch."""
-        if not self.cluster:
-            return 0
-        return key_slot(keys.account_key(self.prefix, account, keys.ROUTING_KEY).encode())
+        return _slot(self.prefix, account) if self.cluster else 0
 
     async def _per_slot(self, script: Any, head: list[Any], batch: list[list[Any]]) -> list[Any]:
         """Run ``script`` with ARGV ``head`` + the JSON of a part of ``batch`` (items starting
-        with their account), one call per
-        :meth:`_group`, each account's items in their order, with a key of the group's first
-        account as KEYS[1] (a cluster client routes the call by it); the replies come back in the
-        batch's order. The calls run concurrently; if one fails, the others still finish before
-        the first error is raised (the caller retries the batch, which is harmless)."""
+        with their account), one call per :meth:`_group`, each account's items in their order,
+        with a key of the group's first account as KEYS[1] (a cluster client routes the call by
+        it); the replies come back in the batch's order. A failed call raises its error once the
+        others are done (the caller retries the batch, which is harmless)."""
         groups: dict[int, list[int]] = {}
         for i, item in enumerate(batch):
             groups.setdefault(self._group(item[0]), []).append(i)
         calls = [
-            script(
-                keys=[keys.account_key(self.prefix, batch[idx[0]][0], keys.ROUTING_KEY)],
-                args=[*head, orjson.dumps([batch[i] for i in idx])],
+            (
+                keys.account_key(self.prefix, batch[idx[0]][0], keys.ROUTING_KEY),
+                orjson.dumps([batch[i] for i in idx]),
             )
             for idx in groups.values()
         ]
-        results = await asyncio.gather(*calls, return_exceptions=True)
+        if self.cluster:
+            results = await self._pipelined(script, head, calls)
+        else:
+            results = [await script(keys=[key], args=[*head, part]) for key, part in calls]
         replies: list[Any] = [None] * len(batch)
         for idx, result in zip(groups.values(), results, strict=True):
             if isinstance(result, BaseException):
@@ -206,6 +212,28 @@ class ClientStore:
             for i, reply in zip(idx, result, strict=True):
                 replies[i] = reply
         return replies
+
+    async def _pipelined(
+        self, script: Any, head: list[Any], calls: list[tuple[str, bytes]]
+    ) -> list[Any]:
+        """The calls as one cluster pipeline: redis-py sends each node its calls together (routed
+        by KEYS[1], following MOVED and ASK), far cheaper than a command each. A node without the
+        script (new, or a replica just promoted) gets it loaded and its calls once more."""
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for _ in range(2):
+            pipe = self.redis.pipeline(transaction=False)
+            for i in todo:
+                # (redis-py blocks the evalsha method of a cluster pipeline; the command itself
+                # routes by KEYS[1] like any keyed command)
+                pipe.execute_command("EVALSHA", script.sha, 1, calls[i][0], *head, calls[i][1])
+            for i, result in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
+                results[i] = result
+            todo = [i for i in todo if isinstance(results[i], NoScriptError)]
+            if not todo:
+                break
+            await self.redis.script_load(script.script)
+        return results
 
     async def lookup(self, account: str, identifier: str) -> str | None:
         """The client that owns ``identifier`` (``phone:+49...``, ``email:...``, ``cid:...``)."""

@@ -51,31 +51,54 @@ def _wait(ports: list[int], check: str, procs: list[subprocess.Popen[bytes]], lo
         time.sleep(0.1)
 
 
+def _server(directory: Path, port: int, **cluster: object) -> subprocess.Popen[bytes]:
+    """One redis-server on ``port`` (no persistence), with ``cluster`` settings if any."""
+    args: dict[str, object] = {
+        "port": port,
+        "bind": "127.0.0.1",
+        **cluster,
+        "dir": directory,
+        "logfile": directory / f"redis-{port}.log",
+        "save": "",
+        "appendonly": "no",
+        "daemonize": "no",
+    }
+    argv = [require_redis_server(), *(x for k, v in args.items() for x in (f"--{k}", str(v)))]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_standalone(directory: Path) -> tuple[int, subprocess.Popen[bytes]]:
+    """One plain redis-server configured like the cluster's nodes (a baseline for benches)."""
+    (port,) = _free_ports(1)
+    proc = _server(directory, port)
+    try:
+        _wait([port], "ping", [proc], directory)
+    except BaseException:
+        stop([proc])
+        raise
+    return port, proc
+
+
 def start(directory: Path, nodes: int = NODES) -> tuple[list[int], list[subprocess.Popen[bytes]]]:
     """Start the cluster's nodes in ``directory``; returns their ports and processes (stop them
     with :func:`stop`, also when this raises)."""
-    server = require_redis_server()
     cli = shutil.which("redis-cli")
     if cli is None:
         raise RuntimeError("redis-cli is missing: sudo apt-get install redis-tools")
     ports = _free_ports(2 * nodes)  # a client port and a cluster bus port each
-    procs: list[subprocess.Popen[bytes]] = []
-    for port, bus in zip(ports[:nodes], ports[nodes:], strict=True):
-        args = {
-            "port": port,
-            "cluster-port": bus,
-            "bind": "127.0.0.1",
-            "cluster-enabled": "yes",
-            "cluster-config-file": f"nodes-{port}.conf",
-            "cluster-node-timeout": 5000,
-            "dir": directory,
-            "logfile": directory / f"redis-{port}.log",
-            "save": "",
-            "appendonly": "no",
-            "daemonize": "no",
-        }
-        argv = [server, *(x for k, v in args.items() for x in (f"--{k}", str(v)))]
-        procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    procs = [
+        _server(
+            directory,
+            port,
+            **{
+                "cluster-enabled": "yes",
+                "cluster-port": bus,
+                "cluster-config-file": f"nodes-{port}.conf",
+                "cluster-node-timeout": 5000,
+            },
+        )
+        for port, bus in zip(ports[:nodes], ports[nodes:], strict=True)
+    ]
     primaries = ports[:nodes]
     try:
         _wait(primaries, "ping", procs, directory)
