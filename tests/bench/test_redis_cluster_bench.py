@@ -3,8 +3,8 @@ settings (no persistence), both started here, in the same run: events/s through 
 then ``record_many`` (the worker's two script calls per batch), script calls per batch, and CPU
 µs per event of this process (the client side of a worker) and of Redis (every node, from /proc).
 Batches of 500 events over 10 and over 100 accounts: on a cluster a batch goes out as one call
-per hash slot (one pipeline), on one Redis as one call. Median of three alternating runs. Set TOUCHLINE_BENCH_CLUSTER_EVENTS (default 20,000).
-Writes bench-results/redis_cluster.json.
+per hash slot (one pipeline), on one Redis as one call. Median of three alternating runs. Set
+TOUCHLINE_BENCH_CLUSTER_EVENTS (default 20,000). Writes bench-results/redis_cluster.json.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.store import ClientStore, ResolveRequest
+from pipeline.store import ClientStore, Resolution, ResolveRequest
 from tests import redis_cluster
 from tests.integration.test_redis_cluster import T0, context
 from touchline.settings import REPO_ROOT
@@ -71,6 +71,7 @@ async def drive(url: str, events: list[tuple[ResolveRequest, bool]]) -> dict[str
             todo = [
                 (r.account, r.event_id, res.client_id, context(r, contact))
                 for (r, contact), res in zip(batch, resolved, strict=True)
+                if isinstance(res, Resolution)
             ]
             recorded = await store.record_many(todo)
             assert not [x for x in [*resolved, *recorded] if isinstance(x, Exception)]
