@@ -21,6 +21,8 @@ from tests.support import wait_for
 from touchline.codec import Codec
 from touchline.contracts import load
 from touchline.redis_client import parse_cluster
+from touchline.services.process import free_port
+from touchline.services.redis import ping
 from touchline.services.stack import Endpoints
 from touchline.settings import REPO_ROOT
 from touchline.validation import coerce
@@ -233,3 +235,9 @@ def test_erasure_removes_one_person_on_the_cluster_and_leaves_the_others(
     assert person.identifiers == {f"email:{gone}@x.de", "cid:1.2", "phone:+4930123"}
     assert removed > 0 and left == 0 and keys == []
     assert other["card"]["touch_count"] == "3" and other["client_id"] == f"c-{kept}-e1"
+
+
+def test_services_status_sees_the_cluster(redis_cluster: str) -> None:
+    """`touchline services status` with TOUCHLINE_REDIS_URL=redis+cluster://... says up."""
+    assert ping(redis_cluster)
+    assert not ping(f"redis+cluster://127.0.0.1:{free_port()}")  # nothing listens there

@@ -67,10 +67,11 @@ def start(run_dir: Path, port: int) -> None:
 
 
 def ping(url: str) -> bool:
-    import redis
+    """Whether the Redis (or Redis Cluster) at ``url`` answers."""
+    from touchline import redis_client
 
     try:
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        client = redis_client.connect(url, socket_timeout=1, socket_connect_timeout=1)
         return bool(client.ping())
     except Exception:
         return False
