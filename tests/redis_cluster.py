@@ -14,11 +14,45 @@ from pathlib import Path
 import pytest
 import redis
 
+from pipeline.keys import account_key
+from touchline.redis_client import parse_cluster
 from touchline.services.process import free_port
 from touchline.services.redis import require_redis_server
 
 NODES = 3
 START_S = 30.0
+
+
+def slot_owners(url: str) -> dict[int, int]:
+    """Every hash slot -> the port of the node serving it (``CLUSTER NODES``)."""
+    nodes = parse_cluster(url)
+    assert nodes is not None
+    client = redis.Redis(port=nodes.nodes[0][1], decode_responses=True)
+    owners: dict[int, int] = {}
+    for address, node in client.execute_command("CLUSTER NODES").items():  # parsed by redis-py
+        port = int(address.rsplit(":", 1)[1])
+        for first, last in node["slots"]:
+            owners.update(dict.fromkeys(range(int(first), int(last) + 1), port))
+    client.close()
+    return owners
+
+
+def accounts_per_node(url: str, prefix: str, per_node: int = 2) -> dict[str, int]:
+    """``per_node`` accounts on each node: account -> the port serving its keys' slot, asked of
+    the cluster (``CLUSTER KEYSLOT``)."""
+    owners = slot_owners(url)
+    nodes = set(owners.values())
+    client = redis.Redis(port=next(iter(nodes)))
+    chosen: dict[str, int] = {}
+    for i in range(1000):
+        account = f"studio-{i}"
+        slot = int(client.execute_command("CLUSTER KEYSLOT", account_key(prefix, account, "x")))
+        if list(chosen.values()).count(owners[slot]) < per_node:
+            chosen[account] = owners[slot]
+        if len(chosen) == per_node * len(nodes):
+            break
+    client.close()
+    return chosen
 
 
 def _free_ports(n: int) -> list[int]:

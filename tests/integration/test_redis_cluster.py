@@ -17,10 +17,10 @@ from pipeline.erasure import RedisEraser
 from pipeline.keys import ROUTING_KEY, account_base, account_key
 from pipeline.processor import Processor
 from pipeline.store import ClientStore, ResolveRequest
+from tests.redis_cluster import accounts_per_node
 from tests.support import wait_for
 from touchline.codec import Codec
 from touchline.contracts import load
-from touchline.redis_client import parse_cluster
 from touchline.services.process import free_port
 from touchline.services.redis import ping
 from touchline.services.stack import Endpoints
@@ -30,43 +30,8 @@ from touchline.validation import coerce
 pytestmark = pytest.mark.integration
 DAY = 86_400_000
 T0 = 1_750_000_000_000
-PER_NODE = 2
 CONTRACTS = load(REPO_ROOT / "schemas")
 CODEC = Codec(CONTRACTS)
-
-
-def slot_owners(url: str) -> dict[int, int]:
-    """Every hash slot -> the port of the node serving it (``CLUSTER NODES``)."""
-    nodes = parse_cluster(url)
-    assert nodes is not None
-    client = redis.Redis(port=nodes.nodes[0][1], decode_responses=True)
-    owners: dict[int, int] = {}
-    for address, node in client.execute_command("CLUSTER NODES").items():  # parsed by redis-py
-        port = int(address.rsplit(":", 1)[1])
-        for first, last in node["slots"]:
-            owners.update(dict.fromkeys(range(int(first), int(last) + 1), port))
-    client.close()
-    return owners
-
-
-def accounts_per_node(url: str, prefix: str) -> dict[str, int]:
-    """PER_NODE accounts on each node: account -> the port serving its keys' slot, asked of
-    the cluster (``CLUSTER KEYSLOT``)."""
-    owners = slot_owners(url)
-    nodes = parse_cluster(url)
-    assert nodes is not None
-    client = redis.Redis(port=nodes.nodes[0][1])
-    chosen: dict[str, int] = {}
-    for i in range(1000):
-        account = f"studio-{i}"
-        slot = int(client.execute_command("CLUSTER KEYSLOT", account_key(prefix, account, "x")))
-        node = owners[slot]
-        if list(chosen.values()).count(node) < PER_NODE:
-            chosen[account] = node
-        if len(chosen) == PER_NODE * len(nodes.nodes):
-            break
-    client.close()
-    return chosen
 
 
 def request(account: str, n: int, *ids: str) -> ResolveRequest:
