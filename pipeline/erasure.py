@@ -1,8 +1,9 @@
 """Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.keys`): the
 identifiers they own (``id:``), the strong identifiers seen with them (``anchors:``, and their
-email or source ids in anyone else's anchors), each client's card, touches, contacts, channels,
-hits and visits, their entries in ``merged``, and the dedup results of their events (``seen:``,
-``pending:``). Shared identifiers (``shared:``) belong to no one person and stay.
+email or source ids in anyone else's anchors), each client's card, contacts,
+hits and visits, their entries in ``merged``, and the dedup state of their events (``inflight:``,
+``pending:``, their entries in ``seen:``). Shared identifiers (``shared:``) belong to no one person
+and stay.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pipeline.touches import Hit
 from touchline.privacy import RedisCluster
 from touchline.settings import Settings
 
-PER_CLIENT = ("card", "touches", "contacts", "channels", "hits", "session")
+PER_CLIENT = ("card", "contacts", "hits", "session")
 MAX_HOPS = 64
 
 
@@ -67,8 +68,6 @@ async def find_cluster(
     for c in found:
         for member in await store.redis.zrange(base + "contacts:" + c, 0, -1):
             cluster.event_ids.add(member.decode())
-        for member in await store.redis.zrange(base + "touches:" + c, 0, -1):
-            cluster.event_ids.add(member.decode().split("|", 1)[0])
         for member, score in await store.redis.zrange(base + "hits:" + c, 0, -1, withscores=True):
             cluster.event_ids.add(Hit.from_member(member, score).event_id)
     return cluster
@@ -77,7 +76,7 @@ async def find_cluster(
 def _keys(base: str, clients: set[str], identifiers: set[str], event_ids: set[str]) -> list[str]:
     keys = [f"{base}{kind}:{c}" for c in sorted(clients) for kind in PER_CLIENT]
     keys += [f"{base}id:{i}" for i in sorted(identifiers)]
-    keys += [f"{base}{kind}:{e}" for e in sorted(event_ids) for kind in ("seen", "pending")]
+    keys += [f"{base}{kind}:{e}" for e in sorted(event_ids) for kind in ("inflight", "pending")]
     return keys
 
 
@@ -95,6 +94,7 @@ async def erase(
     keys = _keys(base, clients, identifiers, event_ids)
     for start in range(0, len(keys), 500):
         removed += int(await store.redis.delete(*keys[start : start + 500]))
+    removed += await store.unmark(account, event_ids)
     merged = await _merged(store, account)
     fields = [m for m, to in merged.items() if m in clients or to in clients]
     if fields:
@@ -126,6 +126,8 @@ async def remaining(
     left = 0
     for start in range(0, len(keys), 500):
         left += int(await store.redis.exists(*keys[start : start + 500]))
+    for event_id in event_ids:
+        left += int(await store.applied(account, event_id))
     merged = await _merged(store, account)
     return left + sum(1 for m, to in merged.items() if m in clients or to in clients)
 

@@ -14,16 +14,15 @@ scan for ``<prefix>:*`` finds all of it.
                                seen with too many of); it then links and resolves no one
 ``card:<client>`` (hash)       the client card: first touch, first contact (name, phone), counters,
                                last location, ``revenue:<currency>`` totals
-``touches:<client>`` (zset)    ``event_id|channel`` scored by time, pruned to the lookback and cap
 ``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
-``channels:<client>`` (set)    every channel that touched the client
 ``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
                                time, pruned to the lookback and ``hit_cap``: the card's touches
                                are derived from them in event time
 ``session:<client>``           the client's recent visits (JSON); a merge carries the merged
                                client's visits to the canonical client
-``seen:<event_id>``            the event's enrichment result; its presence makes every later
-                               delivery of the same event a no-op that returns the same result
+``seen:<generation>:<shard>``  (hash) the applied events, ~20-60 B each, and ``inflight:<event_id>``
+                               an applied event's result until Kafka confirmed its outputs: every
+                               later delivery is a no-op (``pipeline/dedupe.py``)
 ``pending:<event_id>`` (list)  merges ``resolve`` made for the event, until ``record`` reports them
 """
 

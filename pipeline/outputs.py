@@ -60,8 +60,10 @@ def enriched_record(
         "is_touch": bool(info["is_touch"]),
         "is_contact": static.is_contact,
         "touch_seq": int(result["touch_seq"]),
-        "multichannel": bool(result["multichannel"]),
-        "channels_before": [str(ch) for ch in result["channels_before"]],
+        # not decided on arrival any more: the reports and the card derive multichannel contacts
+        # in event time (sinks/sql/fragments/event_time_touches.sql, pipeline/touches.py)
+        "multichannel": False,
+        "channels_before": [],
         "revenue_minor": static.revenue_minor,
         "currency": static.currency,
         "lines": static.lines,

@@ -2,7 +2,7 @@
 ``pipeline/lua/resolve.lua`` and ``pipeline/lua/record.lua`` (with ``common.lua`` included).
 
 Keys: ``pipeline/keys.py`` (all of one account's under ``<prefix>:{<account>}:``, one Redis
-Cluster hash slot per account).
+Cluster hash slot per account); the exactly-once part of them: ``pipeline/dedupe.py``.
 
 ``resolve`` links identifiers to one client (merging clients that an event shows to be one person)
 and returns the client's live session; ``record`` applies the event to the card once. A crash
@@ -13,6 +13,7 @@ wait in ``pending:<event_id>`` for ``record`` to report them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,9 +23,9 @@ import orjson
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError, ResponseError
 
-from pipeline import keys
+from pipeline import dedupe, keys
 from pipeline.touches import Hit
-from touchline import redis_client
+from touchline import clock, redis_client
 from touchline.settings import Settings, default
 
 # Both scripts (pipeline/lua/resolve.lua, record.lua) take a whole batch (one JSON array in ARGV[3])
@@ -62,7 +63,9 @@ class ResolveRequest:
 class Resolution:
     client_id: str
     session: dict[str, Any] | None
-    prior: dict[str, Any] | None  # the stored result when the event was processed before
+    # when the event was applied before: its stored result while its outputs were unconfirmed,
+    # else ``{"applied": <short fingerprint>}`` (its outputs are in Kafka already)
+    prior: dict[str, Any] | None
     shared_identifiers: int = 0
     merged: tuple[str, ...] = ()  # clients this event merged into client_id
 
@@ -79,6 +82,10 @@ class Store(Protocol):
         self, requests: list[tuple[str, str, str, dict[str, Any]]]
     ) -> list[dict[str, Any] | Exception]: ...
 
+    async def forget(self, applied: list[tuple[str, str]]) -> None:
+        """(account, event_id) of events whose outputs Kafka has confirmed: their whole results
+        are no longer needed, only the compact entry that they were applied."""
+
 
 def _failure(reply: list[bytes]) -> Exception:
     """The slot of an event whose script failed: ``['error', message]``."""
@@ -91,6 +98,8 @@ def _resolution(reply: Any) -> Resolution | Exception:
     if reply[0] == b"seen":
         prior = decode_result(reply[1])
         return Resolution(prior["client_id"], None, prior)
+    if reply[0] == b"applied":
+        return Resolution("", None, {"applied": reply[1].decode()})
     session = orjson.loads(reply[2]) if reply[2] else None
     merged = tuple(m.decode() for m in _list(reply[4])) if len(reply) > 4 else ()
     return Resolution(reply[1].decode(), session, None, int(reply[3]), merged)
@@ -106,9 +115,10 @@ _AS_TEXT = ("session", "enrichment")  # context entries handed to Lua as JSON te
 
 def decode_result(raw: bytes | str) -> dict[str, Any]:
     result = dict(orjson.loads(raw))
+    if "applied" in result:  # applied and confirmed before: nothing else is kept
+        return result
     if isinstance(result.get("enrichment"), str):  # stored as JSON text inside the result
         result["enrichment"] = orjson.loads(result["enrichment"])
-    result["channels_before"] = _list(result.get("channels_before"))
     result["merged_from"] = _list(result.get("merged_from"))
     return result
 
@@ -126,26 +136,32 @@ class ClientStore:
         prefix: str,
         *,
         max_share: int = default("identity_max_share"),
-        dedupe_ttl_s: int = default("worker_dedupe_days") * 86400,
+        dedupe_window_s: int = default("worker_dedupe_days") * 86400,
+        dedupe_shards: int = default("worker_dedupe_shards"),
     ) -> None:
         self.redis: Any = redis_client.connect_async(url)
         self.cluster = redis_client.is_cluster(self.redis)
         self.prefix = prefix
         self.max_share = max_share
-        self.ttl = dedupe_ttl_s
+        self.window_s = dedupe_window_s
+        self.shards = dedupe_shards
         self._resolve = self.redis.register_script(lua("resolve"))
         self._record = self.redis.register_script(lua("record"))
 
     @classmethod
     def from_settings(cls, url: str, settings: Settings) -> ClientStore:
         """The store as the settings configure it: ``topic_prefix`` names its keys,
-        ``identity_max_share`` and ``worker_dedupe_days`` its rules."""
+        ``identity_max_share``, ``worker_dedupe_days`` and ``worker_dedupe_shards`` its rules."""
         return cls(
             url,
             settings.topic_prefix,
             max_share=settings.identity_max_share,
-            dedupe_ttl_s=settings.worker_dedupe_days * 86400,
+            dedupe_window_s=settings.worker_dedupe_days * 86400,
+            dedupe_shards=settings.worker_dedupe_shards,
         )
+
+    def _generation(self) -> int:
+        return dedupe.generation(clock.now_ms(), self.window_s)
 
     async def resolve_many(self, requests: list[ResolveRequest]) -> list[Resolution | Exception]:
         """Resolve a batch, in order, with one script call. An event's script error comes back in
@@ -153,10 +169,18 @@ class ClientStore:
         if not requests:
             return []
         batch = [
-            [r.account, r.event_id, r.new_client, r.occurred_at, list(r.identifiers)]
+            [
+                r.account,
+                r.event_id,
+                r.new_client,
+                r.occurred_at,
+                list(r.identifiers),
+                dedupe.mark(r.event_id, self.shards).lua(),
+            ]
             for r in requests
         ]
-        replies = await self._per_slot(self._resolve, [self.prefix, self.max_share], batch)
+        head, tail = [self.prefix, self.max_share], [self._generation()]
+        replies = await self._per_slot(self._resolve, head, batch, tail)
         return [_resolution(reply) for reply in replies]
 
     async def record_many(
@@ -174,10 +198,13 @@ class ClientStore:
                 {k: v for k, v in ctx.items() if k not in _AS_TEXT},
                 orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
                 orjson.dumps(ctx.get("enrichment")).decode(),
+                dedupe.mark(event_id, self.shards).lua(),
+                dedupe.short_fingerprint((ctx.get("enrichment") or {}).get("fingerprint", "")),
             ]
             for account, event_id, client_id, ctx in requests
         ]
-        replies = await self._per_slot(self._record, [self.prefix, self.ttl], batch)
+        head, tail = [self.prefix, self.window_s], [self._generation()]
+        replies = await self._per_slot(self._record, head, batch, tail)
         return [_failure(r) if isinstance(r, list) else decode_result(r) for r in replies]
 
     def _group(self, account: str) -> int:
@@ -185,12 +212,14 @@ class ClientStore:
         may touch one slot only); on a standalone Redis, one for the whole batch."""
         return _slot(self.prefix, account) if self.cluster else 0
 
-    async def _per_slot(self, script: Any, head: list[Any], batch: list[list[Any]]) -> list[Any]:
+    async def _per_slot(
+        self, script: Any, head: list[Any], batch: list[list[Any]], tail: list[Any]
+    ) -> list[Any]:
         """Run ``script`` with ARGV ``head`` + the JSON of a part of ``batch`` (items starting
-        with their account), one call per :meth:`_group`, each account's items in their order,
-        with a key of the group's first account as KEYS[1] (a cluster client routes the call by
-        it); the replies come back in the batch's order. A failed call raises its error once the
-        others are done (the caller retries the batch, which is harmless)."""
+        with their account) + ``tail``, one call per :meth:`_group`, each account's items in
+        their order, with a key of the group's first account as KEYS[1] (a cluster client routes
+        the call by it); the replies come back in the batch's order. A failed call raises its
+        error once the others are done (the caller retries the batch, which is harmless)."""
         groups: dict[int, list[int]] = {}
         for i, item in enumerate(batch):
             groups.setdefault(self._group(item[0]), []).append(i)
@@ -202,9 +231,9 @@ class ClientStore:
             for idx in groups.values()
         ]
         if self.cluster:
-            results = await self._pipelined(script, head, calls)
+            results = await self._pipelined(script, head, calls, tail)
         else:
-            results = [await script(keys=[key], args=[*head, part]) for key, part in calls]
+            results = [await script(keys=[key], args=[*head, part, *tail]) for key, part in calls]
         replies: list[Any] = [None] * len(batch)
         for idx, result in zip(groups.values(), results, strict=True):
             if isinstance(result, BaseException):
@@ -214,7 +243,7 @@ class ClientStore:
         return replies
 
     async def _pipelined(
-        self, script: Any, head: list[Any], calls: list[tuple[str, bytes]]
+        self, script: Any, head: list[Any], calls: list[tuple[str, bytes]], tail: list[Any]
     ) -> list[Any]:
         """The calls as one cluster pipeline: redis-py sends each node its calls together (routed
         by KEYS[1], following MOVED and ASK), far cheaper than a command each. A node without the
@@ -226,7 +255,9 @@ class ClientStore:
             for i in todo:
                 # (redis-py blocks the evalsha method of a cluster pipeline; the command itself
                 # routes by KEYS[1] like any keyed command)
-                pipe.execute_command("EVALSHA", script.sha, 1, calls[i][0], *head, calls[i][1])
+                pipe.execute_command(
+                    "EVALSHA", script.sha, 1, calls[i][0], *head, calls[i][1], *tail
+                )
             for i, result in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
                 results[i] = result
             todo = [i for i in todo if isinstance(results[i], NoScriptError)]
@@ -234,6 +265,35 @@ class ClientStore:
                 break
             await self.redis.script_load(script.script)
         return results
+
+    async def forget(self, applied: list[tuple[str, str]]) -> None:
+        """Delete the whole results of events whose outputs Kafka has confirmed (one call)."""
+        if applied:
+            await self.redis.delete(
+                *(keys.account_key(self.prefix, a, f"inflight:{e}") for a, e in applied)
+            )
+
+    async def unmark(self, account: str, event_ids: Iterable[str]) -> int:
+        """Delete the dedup entries of ``event_ids`` (erasure); how many went."""
+        base, now = keys.account_base(self.prefix, account), clock.now_ms()
+        fields: dict[str, list[str]] = {}
+        for event_id in event_ids:
+            for key, field in dedupe.entries(base, event_id, now, self.window_s, self.shards):
+                fields.setdefault(key, []).append(field)
+        removed = 0
+        for key, names in fields.items():
+            removed += int(await self.redis.hdel(key, *names))
+        return removed
+
+    async def applied(self, account: str, event_id: str) -> bool:
+        """Whether the worker has applied ``event_id`` (within the dedup window)."""
+        base = keys.account_base(self.prefix, account)
+        for key, field in dedupe.entries(
+            base, event_id, clock.now_ms(), self.window_s, self.shards
+        ):
+            if await self.redis.hexists(key, field):
+                return True
+        return False
 
     async def lookup(self, account: str, identifier: str) -> str | None:
         """The client that owns ``identifier`` (``phone:+49...``, ``email:...``, ``cid:...``)."""
@@ -251,14 +311,10 @@ class ClientStore:
             client = nxt.decode()
         raw = await self.redis.hgetall(base + "card:" + client)
         card = {k.decode(): v.decode() for k, v in raw.items()}
-        touches = await self.redis.zrange(base + "touches:" + client, 0, -1, withscores=True)
-        channels = await self.redis.smembers(base + "channels:" + client)
         hits = await self.redis.zrange(base + "hits:" + client, 0, -1, withscores=True)
         return {
             "client_id": client,
             "card": card,
-            "touches": [(m.decode(), int(s)) for m, s in touches],
-            "channels": sorted(c.decode() for c in channels),
             "hits": [Hit.from_member(m, s) for m, s in hits],
         }
 

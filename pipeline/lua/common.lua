@@ -26,6 +26,26 @@ local function union_sessions(a, b)
   x.sessions = list
   return cjson.encode(x)
 end
+-- The exactly-once state (pipeline/dedupe.py). GEN: the worker clock's dedup generation.
+local GEN = tonumber(ARGV[4])
+-- An event already applied: its whole result while its outputs await Kafka's confirmation
+-- (inflight:), else the fingerprint its entry keeps (seen:<generation>:<shard>), else nothing.
+-- mark: {shard, field} of the event's entry.
+local function applied(event_id, mark)
+  local full = redis.call('GET', P .. 'inflight:' .. event_id)
+  if full then return full, nil end
+  for g = GEN, GEN - 1, -1 do
+    local fp = redis.call('HGET', P .. 'seen:' .. g .. ':' .. mark[1], mark[2])
+    if fp then return nil, fp end
+  end
+  return nil, nil
+end
+local function mark_applied(event_id, mark, fp, result, window)
+  local key = P .. 'seen:' .. GEN .. ':' .. mark[1]
+  redis.call('HSET', key, mark[2], fp)
+  redis.call('EXPIRE', key, 2 * window, 'NX')
+  redis.call('SET', P .. 'inflight:' .. event_id, result, 'EX', window)
+end
 local function run_batch(handle)
   local prefix, batch, out = ARGV[1], cjson.decode(ARGV[3]), {}
   for i, item in ipairs(batch) do

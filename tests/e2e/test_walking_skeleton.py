@@ -11,12 +11,13 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.dedupe import entries
 from pipeline.keys import account_base
 from sinks import clickhouse
 from sinks.sink import Sink
 from synthetic import booking_journeys
 from tests.support import read_topic, touchline_process, wait_for
-from touchline import topics
+from touchline import clock, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
 from touchline.services.process import free_port, port_open
@@ -85,7 +86,14 @@ def test_event_travels_every_hop(
     assert all(owners.values()) and len(set(owners.values())) == len(visitors)
     for client in owners.values():
         assert r.hget(f"{base}card:{client}", "touch_count") == b"1"
-    assert all(r.exists(f"{base}seen:{eid}") for eid in decoded)
+    window_s, now = s.worker_dedupe_days * 86400, clock.now_ms()
+    applied = [
+        any(r.hexists(k, f) for k, f in entries(base, eid, now, window_s, s.worker_dedupe_shards))
+        for eid in decoded
+    ]
+    assert all(applied), applied
+    # whole results are forgotten once Kafka confirmed the outputs built from them
+    wait_for(lambda: not list(r.scan_iter(match=f"{base}inflight:*")), 30, "inflight: forgotten")
 
     # Hop 4: the sink writes them to ClickHouse.
     client = clickhouse.connect(s.effective_clickhouse_dsn)

@@ -1,5 +1,5 @@
 """The identity and card scripts (pipeline/lua/) called directly against real Redis: merges carry
-the merged client's visits, redelivery changes nothing, touches are pruned to the lookback and
+the merged client's visits, redelivery changes nothing, hits are pruned to the lookback and
 the cap, and merges made before a crash are still reported."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.keys import account_base, account_key, deployment_pattern
 from pipeline.store import ClientStore, ResolveRequest, lua
+from pipeline.touches import WEB, Hit
 from touchline.services.stack import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,6 @@ def record(store: ClientStore, event_id: str, client: str, at: int, **ctx: Any) 
     context = {
         "occurred_at": at,
         "lookback_ms": 30 * DAY,
-        "touch_cap": 3,
         "min_channels": 2,
         "is_touch": True,
         "is_contact": False,
@@ -66,7 +66,7 @@ def test_the_scripts_build_the_keys_pipeline_keys_defines(store: ClientStore) ->
     base = account_base(store.prefix, "acc")
     assert base == f"{store.prefix}:{{acc}}:"
     assert {
-        base + name for name in ("card:" + client, "id:email:k@x.de", "id:cid:9.9", "seen:e1")
+        base + name for name in ("card:" + client, "id:email:k@x.de", "id:cid:9.9", "inflight:e1")
     } <= LOOP.run_until_complete(written())
     assert all(key.startswith(base) for key in LOOP.run_until_complete(written()))
 
@@ -110,17 +110,18 @@ def test_redelivery_returns_the_stored_result_and_changes_nothing(store: ClientS
     again = record(store, "e1", client, 1000, channel="email")
     assert again == first
     card = LOOP.run_until_complete(store.card("acc", client))
-    assert card["card"]["touch_count"] == "1" and card["channels"] == ["organic_search"]
+    assert card["card"]["touch_count"] == "1" and card["card"]["ft_channel"] == "organic_search"
     assert resolve(store, "e1", 1000, "cid:3.3").prior == first
 
 
-def test_touches_are_pruned_to_the_lookback_and_the_cap(store: ClientStore) -> None:
+def test_hits_are_pruned_to_the_lookback_and_the_cap(store: ClientStore) -> None:
     client = resolve(store, "t0", 0, "cid:4.4").client_id
     for n, at in enumerate([0, 40 * DAY, 41 * DAY, 42 * DAY, 43 * DAY]):
-        record(store, f"t{n}", client, at)
-    touches = LOOP.run_until_complete(store.card("acc", client))["touches"]
+        hit = Hit(at, f"t{n}", WEB, "organic_search", None, None).member()
+        record(store, f"t{n}", client, at, hit=hit, hit_cap=3)
+    hits = LOOP.run_until_complete(store.card("acc", client))["hits"]
     # day 0 is outside the 30-day lookback of day 43; the cap keeps the newest 3 of the rest
-    assert [at for _m, at in touches] == [41 * DAY, 42 * DAY, 43 * DAY]
+    assert [h.at for h in hits] == [41 * DAY, 42 * DAY, 43 * DAY]
 
 
 def test_merges_made_before_a_crash_are_still_reported(store: ClientStore) -> None:
