@@ -164,8 +164,9 @@ class ClientStore:
         return dedupe.generation(clock.now_ms(), self.window_s)
 
     async def resolve_many(self, requests: list[ResolveRequest]) -> list[Resolution | Exception]:
-        """Resolve a batch, in order, with one script call. An event's script error comes back in
-        its slot; a connection failure raises (the caller retries the batch)."""
+        """Resolve a batch, in order, with one script call (on a cluster one per hash slot). An
+        event's script error comes back in its slot; a connection failure raises (the caller
+        retries the batch)."""
         if not requests:
             return []
         batch = [
@@ -187,7 +188,7 @@ class ClientStore:
         self, requests: list[tuple[str, str, str, dict[str, Any]]]
     ) -> list[dict[str, Any] | Exception]:
         """Record a batch of (account, event_id, client_id, context), in order, with one script
-        call."""
+        call (on a cluster one per hash slot)."""
         if not requests:
             return []
         batch = [
