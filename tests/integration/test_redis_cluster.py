@@ -12,6 +12,7 @@ import pytest
 import redis
 from redis.crc import key_slot
 
+from pipeline import rebuild
 from pipeline.app import TRANSIENT
 from pipeline.erasure import RedisEraser
 from pipeline.keys import ROUTING_KEY, account_base, account_key
@@ -21,6 +22,7 @@ from tests.redis_cluster import accounts_per_node
 from tests.support import wait_for
 from touchline.codec import Codec
 from touchline.contracts import load
+from touchline.errors import TouchlineError
 from touchline.services.process import free_port
 from touchline.services.redis import ping
 from touchline.services.stack import Endpoints
@@ -206,3 +208,26 @@ def test_services_status_sees_the_cluster(redis_cluster: str) -> None:
     """`touchline services status` with TOUCHLINE_REDIS_URL=redis+cluster://... says up."""
     assert ping(redis_cluster)
     assert not ping(f"redis+cluster://127.0.0.1:{free_port()}")  # nothing listens there
+
+
+def test_rebuild_sees_and_flushes_the_state_on_every_node(redis_cluster: str) -> None:
+    """`touchline rebuild` refuses over a live state and `--flush` deletes it: on a cluster the
+    state is spread over every node, and the scans must cover them all."""
+    prefix = f"rc{uuid.uuid4().hex[:8]}"
+    accounts = list(accounts_per_node(redis_cluster, prefix, per_node=1))
+
+    async def fill() -> None:
+        store = ClientStore(redis_cluster, prefix)
+        try:
+            await run(store, accounts)
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    with pytest.raises(TouchlineError, match="already holds keys"):
+        asyncio.run(rebuild._prepare(redis_cluster, prefix, flush=False))
+    asyncio.run(rebuild._prepare(redis_cluster, prefix, flush=True))
+    for port in set(accounts_per_node(redis_cluster, prefix, per_node=1).values()):
+        client = redis.Redis(port=port)
+        assert list(client.scan_iter(match=f"{prefix}:*")) == [], port
+        client.close()
