@@ -134,7 +134,8 @@ def _sink_url(run: Path, dsn: str, database: str) -> str:
 def _loaded_before(redis_url: str, settings: Settings, events: list[Any]) -> bool:
     """Whether the worker has already applied some of these events (its dedup entries exist):
     the demo's event ids are fixed by the seed, so a second run would only be dead-lettered."""
-    import redis
+    from pipeline.keys import account_base
+    from touchline import redis_client
 
     window_s, now = settings.worker_dedupe_days * 86400, clock.now_ms()
     entries = [
@@ -142,14 +143,14 @@ def _loaded_before(redis_url: str, settings: Settings, events: list[Any]) -> boo
         for e in events[:200]
         if isinstance(e, dict) and isinstance(e.get("envelope"), dict)
         for entry in dedupe.entries(
-            f"{settings.topic_prefix}:{e['envelope'].get('account_id')}:",
+            account_base(settings.topic_prefix, str(e["envelope"].get("account_id"))),
             str(e["envelope"].get("event_id")),
             now,
             window_s,
             settings.worker_dedupe_shards,
         )
     ]
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client.connect(redis_url)
     try:
         pipe = client.pipeline(transaction=False)
         for key, field in entries:

@@ -32,7 +32,15 @@ from touchline.suppression import SuppressionList
 from touchline.suppression import topic_name as suppression_topic
 
 log = logging.getLogger(__name__)
-TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+TRANSIENT: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+    # a Redis Cluster failing over or moving slots (CLUSTERDOWN, TRYAGAIN, a slot not yet served)
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
+)
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:

@@ -2,7 +2,7 @@
 instead of a key per event. Pure: the layout and its arithmetic; ``pipeline/lua/common.lua``
 (``applied``, ``mark_applied``) reads and writes it in the same script calls that change cards.
 
-Two parts, both under an account's key base (``<prefix>:<account>:``):
+Two parts, both under an account's key base (``<prefix>:{<account>}:``, :mod:`pipeline.keys`):
 
 ``seen:<generation>:<shard>`` (hash)  one field per applied event: 12 bytes of a hash of its
     ``event_id`` (16 base64 characters) -> the first 12 hex digits of its fingerprint (what the

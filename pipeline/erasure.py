@@ -1,4 +1,4 @@
-"""Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.store`): the
+"""Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.keys`): the
 identifiers they own (``id:``), the strong identifiers seen with them (``anchors:``, and their
 email or source ids in anyone else's anchors), each client's card, contacts,
 hits and visits, their entries in ``merged``, and the dedup state of their events (``inflight:``,
@@ -8,9 +8,9 @@ and stay.
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Iterable
 
+from pipeline.keys import account_base, account_pattern
 from pipeline.store import ClientStore
 from pipeline.touches import Hit
 from touchline.privacy import RedisCluster
@@ -21,7 +21,7 @@ MAX_HOPS = 64
 
 
 def _base(store: ClientStore, account: str) -> str:
-    return f"{store.prefix}:{account}:"
+    return account_base(store.prefix, account)
 
 
 async def _merged(store: ClientStore, account: str) -> dict[str, str]:
@@ -55,7 +55,9 @@ async def find_cluster(
     cluster = RedisCluster(clients=found)
     if not found:
         return cluster
-    async for raw in store.redis.scan_iter(match=glob.escape(base) + "id:*", count=10_000):
+    async for raw in store.redis.scan_iter(
+        match=account_pattern(store.prefix, account, "id"), count=10_000
+    ):
         key = raw.decode()
         owner = await store.redis.get(key)
         if owner is not None and owner.decode() in found:
@@ -100,7 +102,9 @@ async def erase(
     # anchors: the sets of strong identifiers seen with an identifier. Theirs go whole; their
     # strong identifiers (email, source ids) leave everyone else's.
     own = tuple(f"{base}anchors:{i}:" for i in identifiers)
-    async for raw in store.redis.scan_iter(match=glob.escape(base) + "anchors:*", count=10_000):
+    async for raw in store.redis.scan_iter(
+        match=account_pattern(store.prefix, account, "anchors"), count=10_000
+    ):
         key = raw.decode()
         if key.startswith(own):
             removed += int(await store.redis.delete(key))

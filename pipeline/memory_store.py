@@ -45,7 +45,7 @@ def _union(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]
 
 @dataclass
 class _Account:
-    """One account's keys (``<prefix>:<account>:...`` in Redis)."""
+    """One account's keys (``<prefix>:{<account>}:...`` in Redis, :mod:`pipeline.keys`)."""
 
     seen: dict[str, str] = field(default_factory=dict)  # applied event id -> short fingerprint
     inflight: dict[str, str] = field(default_factory=dict)  # event id -> result until forgotten

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import glob
 from collections import Counter
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
+from pipeline.keys import deployment_pattern
 from pipeline.processor import Processor, Record, processor_config
 from pipeline.store import ClientStore
 from touchline import topics
@@ -104,14 +104,14 @@ async def replay(processor: Processor, events: list[Stored], batch: int) -> Coun
 
 
 async def _existing_keys(store: ClientStore) -> bool:
-    async for _ in store.redis.scan_iter(match=glob.escape(store.prefix) + ":*", count=10_000):
+    async for _ in store.redis.scan_iter(match=deployment_pattern(store.prefix), count=10_000):
         return True
     return False
 
 
 async def _flush(store: ClientStore) -> int:
     n = 0
-    async for key in store.redis.scan_iter(match=glob.escape(store.prefix) + ":*", count=10_000):
+    async for key in store.redis.scan_iter(match=deployment_pattern(store.prefix), count=10_000):
         n += int(await store.redis.delete(key))
     return n
 

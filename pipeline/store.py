@@ -1,24 +1,8 @@
 """Identities and client cards in Redis, changed only by two Lua scripts (atomic across workers):
 ``pipeline/lua/resolve.lua`` and ``pipeline/lua/record.lua`` (with ``common.lua`` included).
 
-Keys, all under ``<prefix>:<account>:``:
-
-``id:<identifier>``            owner client of an identifier (``email:a@b.de``, ``cid:1.2``, ...)
-``merged`` (hash)              merged client -> the client it was merged into (chains are chased)
-``anchors:<identifier>:<kind>`` distinct strong identifiers (emails, source-system ids) seen with it
-``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
-                               seen with too many of); it then links and resolves no one
-``card:<client>`` (hash)       the client card: first touch, first contact (name, phone), counters,
-                               last location, ``revenue:<currency>`` totals
-``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
-``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
-                               time, pruned to the lookback and ``hit_cap``: the card's touches
-                               are derived from them in event time
-``session:<client>``           the client's recent visits (JSON); a merge carries the merged
-                               client's visits to the canonical client
-``seen:<generation>:<shard>``  (hash) the applied events, ~20-60 B each, and ``inflight:<event_id>``
-                               an applied event's result until Kafka confirmed its outputs: every
-                               later delivery is a no-op (``pipeline/dedupe.py``)
+Keys: ``pipeline/keys.py`` (all of one account's under ``<prefix>:{<account>}:``, one Redis
+Cluster hash slot per account); the exactly-once part of them: ``pipeline/dedupe.py``.
 
 ``resolve`` links identifiers to one client (merging clients that an event shows to be one person)
 and returns the client's live session; ``record`` applies the event to the card once. A crash
@@ -31,16 +15,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
-import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError, ResponseError
 
-from pipeline import dedupe
+from pipeline import dedupe, keys
 from pipeline.touches import Hit
-from touchline import clock
+from touchline import clock, redis_client
 from touchline.settings import Settings, default
 
 # Both scripts (pipeline/lua/resolve.lua, record.lua) take a whole batch (one JSON array in ARGV[3])
@@ -48,7 +33,9 @@ from touchline.settings import Settings, default
 # of failing the batch. One script call per batch instead of one per event: the per-command
 # packing, round trips and JSON were most of the worker's time. A script runs atomically, so a
 # batch is never interleaved with another worker's; every effect is still applied once per
-# event_id, so a retried batch is harmless.
+# event_id, so a retried batch is harmless. On a Redis Cluster a call may touch one hash slot only:
+# the batch then goes in one call per slot (its accounts' events in their order), each routed by a
+# key of its account in KEYS[1], all in one cluster pipeline (ClientStore._per_slot).
 LUA_DIR = Path(__file__).parent / "lua"
 _INCLUDE = re.compile(r"\s*-- include: (\w+)\s*")
 
@@ -136,6 +123,12 @@ def decode_result(raw: bytes | str) -> dict[str, Any]:
     return result
 
 
+@lru_cache(maxsize=65536)
+def _slot(prefix: str, account: str) -> int:
+    """The hash slot of every key of ``account``."""
+    return key_slot(keys.account_key(prefix, account, keys.ROUTING_KEY).encode())
+
+
 class ClientStore:
     def __init__(
         self,
@@ -146,7 +139,8 @@ class ClientStore:
         dedupe_window_s: int = default("worker_dedupe_days") * 86400,
         dedupe_shards: int = default("worker_dedupe_shards"),
     ) -> None:
-        self.redis: Any = aioredis.Redis.from_url(url)
+        self.redis: Any = redis_client.connect_async(url)
+        self.cluster = redis_client.is_cluster(self.redis)
         self.prefix = prefix
         self.max_share = max_share
         self.window_s = dedupe_window_s
@@ -170,8 +164,9 @@ class ClientStore:
         return dedupe.generation(clock.now_ms(), self.window_s)
 
     async def resolve_many(self, requests: list[ResolveRequest]) -> list[Resolution | Exception]:
-        """Resolve a batch, in order, with one script call. An event's script error comes back in
-        its slot; a connection failure raises (the caller retries the batch)."""
+        """Resolve a batch, in order, with one script call (on a cluster one per hash slot). An
+        event's script error comes back in its slot; a connection failure raises (the caller
+        retries the batch)."""
         if not requests:
             return []
         batch = [
@@ -185,43 +180,103 @@ class ClientStore:
             ]
             for r in requests
         ]
-        args: list[Any] = [self.prefix, self.max_share, orjson.dumps(batch), self._generation()]
-        replies = await self._resolve(args=args)
+        head, tail = [self.prefix, self.max_share], [self._generation()]
+        replies = await self._per_slot(self._resolve, head, batch, tail)
         return [_resolution(reply) for reply in replies]
 
     async def record_many(
         self, requests: list[tuple[str, str, str, dict[str, Any]]]
     ) -> list[dict[str, Any] | Exception]:
         """Record a batch of (account, event_id, client_id, context), in order, with one script
-        call."""
+        call (on a cluster one per hash slot)."""
         if not requests:
             return []
-        batch = orjson.dumps(
+        batch = [
             [
-                [
-                    account,
-                    event_id,
-                    client_id,
-                    {k: v for k, v in ctx.items() if k not in _AS_TEXT},
-                    orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
-                    orjson.dumps(ctx.get("enrichment")).decode(),
-                    dedupe.mark(event_id, self.shards).lua(),
-                    dedupe.short_fingerprint((ctx.get("enrichment") or {}).get("fingerprint", "")),
-                ]
-                for account, event_id, client_id, ctx in requests
+                account,
+                event_id,
+                client_id,
+                {k: v for k, v in ctx.items() if k not in _AS_TEXT},
+                orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
+                orjson.dumps(ctx.get("enrichment")).decode(),
+                dedupe.mark(event_id, self.shards).lua(),
+                dedupe.short_fingerprint((ctx.get("enrichment") or {}).get("fingerprint", "")),
             ]
-        )
-        replies = await self._record(args=[self.prefix, self.window_s, batch, self._generation()])
+            for account, event_id, client_id, ctx in requests
+        ]
+        head, tail = [self.prefix, self.window_s], [self._generation()]
+        replies = await self._per_slot(self._record, head, batch, tail)
         return [_failure(r) if isinstance(r, list) else decode_result(r) for r in replies]
+
+    def _group(self, account: str) -> int:
+        """Which script call an account's events go in: on a cluster, one per hash slot (a call
+        may touch one slot only); on a standalone Redis, one for the whole batch."""
+        return _slot(self.prefix, account) if self.cluster else 0
+
+    async def _per_slot(
+        self, script: Any, head: list[Any], batch: list[list[Any]], tail: list[Any]
+    ) -> list[Any]:
+        """Run ``script`` with ARGV ``head`` + the JSON of a part of ``batch`` (items starting
+        with their account) + ``tail``, one call per :meth:`_group`, each account's items in
+        their order, with a key of the group's first account as KEYS[1] (a cluster client routes
+        the call by it); the replies come back in the batch's order. A failed call raises its
+        error once the others are done (the caller retries the batch, which is harmless)."""
+        groups: dict[int, list[int]] = {}
+        for i, item in enumerate(batch):
+            groups.setdefault(self._group(item[0]), []).append(i)
+        calls = [
+            (
+                keys.account_key(self.prefix, batch[idx[0]][0], keys.ROUTING_KEY),
+                orjson.dumps([batch[i] for i in idx]),
+            )
+            for idx in groups.values()
+        ]
+        if self.cluster:
+            results = await self._pipelined(script, head, calls, tail)
+        else:
+            results = [await script(keys=[key], args=[*head, part, *tail]) for key, part in calls]
+        replies: list[Any] = [None] * len(batch)
+        for idx, result in zip(groups.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            for i, reply in zip(idx, result, strict=True):
+                replies[i] = reply
+        return replies
+
+    async def _pipelined(
+        self, script: Any, head: list[Any], calls: list[tuple[str, bytes]], tail: list[Any]
+    ) -> list[Any]:
+        """The calls as one cluster pipeline: redis-py sends each node its calls together (routed
+        by KEYS[1], following MOVED and ASK), far cheaper than a command each. A node without the
+        script (new, or a replica just promoted) gets it loaded and its calls once more."""
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for _ in range(2):
+            pipe = self.redis.pipeline(transaction=False)
+            for i in todo:
+                # (redis-py blocks the evalsha method of a cluster pipeline; the command itself
+                # routes by KEYS[1] like any keyed command)
+                pipe.execute_command(
+                    "EVALSHA", script.sha, 1, calls[i][0], *head, calls[i][1], *tail
+                )
+            for i, result in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
+                results[i] = result
+            todo = [i for i in todo if isinstance(results[i], NoScriptError)]
+            if not todo:
+                break
+            await self.redis.script_load(script.script)
+        return results
 
     async def forget(self, applied: list[tuple[str, str]]) -> None:
         """Delete the whole results of events whose outputs Kafka has confirmed (one call)."""
         if applied:
-            await self.redis.delete(*(f"{self.prefix}:{a}:inflight:{e}" for a, e in applied))
+            await self.redis.delete(
+                *(keys.account_key(self.prefix, a, f"inflight:{e}") for a, e in applied)
+            )
 
     async def unmark(self, account: str, event_ids: Iterable[str]) -> int:
         """Delete the dedup entries of ``event_ids`` (erasure); how many went."""
-        base, now = f"{self.prefix}:{account}:", clock.now_ms()
+        base, now = keys.account_base(self.prefix, account), clock.now_ms()
         fields: dict[str, list[str]] = {}
         for event_id in event_ids:
             for key, field in dedupe.entries(base, event_id, now, self.window_s, self.shards):
@@ -233,7 +288,7 @@ class ClientStore:
 
     async def applied(self, account: str, event_id: str) -> bool:
         """Whether the worker has applied ``event_id`` (within the dedup window)."""
-        base = f"{self.prefix}:{account}:"
+        base = keys.account_base(self.prefix, account)
         for key, field in dedupe.entries(
             base, event_id, clock.now_ms(), self.window_s, self.shards
         ):
@@ -243,12 +298,12 @@ class ClientStore:
 
     async def lookup(self, account: str, identifier: str) -> str | None:
         """The client that owns ``identifier`` (``phone:+49...``, ``email:...``, ``cid:...``)."""
-        owner = await self.redis.get(f"{self.prefix}:{account}:id:{identifier}")
+        owner = await self.redis.get(keys.account_key(self.prefix, account, f"id:{identifier}"))
         return owner.decode() if owner is not None else None
 
     async def card(self, account: str, client_id: str) -> dict[str, Any]:
         """The client card as stored (for the CLI and tests)."""
-        base = f"{self.prefix}:{account}:"
+        base = keys.account_base(self.prefix, account)
         client = client_id
         for _ in range(64):
             nxt = await self.redis.hget(base + "merged", client)

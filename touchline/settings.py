@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from touchline import redis_client
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +39,10 @@ class Settings(BaseSettings):
     )
     kafka_version: str = Field("4.1.1", description="Apache Kafka version run by the local stack.")
     kafka_heap: str = Field("512m", description="Max JVM heap of the local broker.")
-    redis_url: str | None = Field(
-        None, description="Use this Redis instead of the local redis-server (redis://...)."
+    redis_url: Annotated[str | None, AfterValidator(redis_client.check_url)] = Field(
+        None,
+        description="Use this Redis instead of the local redis-server (redis://host:port/db), or "
+        "a Redis Cluster: redis+cluster://host:port[,host:port...] (rediss+cluster:// with TLS).",
     )
     redis_listpack_value: int = Field(
         256,

@@ -1,5 +1,5 @@
 -- Shared by every script (each includes this file first).
-local P  -- key prefix of the event being handled: <prefix>:<account>:
+local P  -- key prefix of the event being handled: <prefix>:{<account>}:
 local function s(v)  -- JSON null arrives as cjson.null, which Redis commands refuse
   if v == nil or v == cjson.null then return '' end
   return v
@@ -49,7 +49,9 @@ end
 local function run_batch(handle)
   local prefix, batch, out = ARGV[1], cjson.decode(ARGV[3]), {}
   for i, item in ipairs(batch) do
-    P = prefix .. ':' .. item[1] .. ':'
+    -- the same form as pipeline/keys.py account_base (test_lua_scripts holds them equal): the
+    -- braces are a Redis Cluster hash tag, so all keys of one account share a slot
+    P = prefix .. ':{' .. item[1] .. '}:'
     local ok, res = pcall(handle, item)
     if ok then
       out[i] = res

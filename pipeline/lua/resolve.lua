@@ -1,3 +1,7 @@
+#!lua
+-- The shebang without flags (Redis 7.0+): every key the script touches must hash to one slot,
+-- KEYS[1]'s (one account's key, for a cluster client to route the call; pipeline/keys.py). Keys
+-- built from ARGV are allowed so long as they stay in that slot; a standalone Redis checks nothing.
 -- include: common
 -- ARGV: prefix, max_share, batch, generation (pipeline/dedupe.py)
 -- batch: [[account, event_id, new_client, occurred_at, [identifiers], mark]]

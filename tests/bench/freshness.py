@@ -18,6 +18,7 @@ import orjson
 import redis
 
 from pipeline import dedupe
+from pipeline.keys import account_base
 from producers.events import now_ms
 from touchline import clock
 from touchline.settings import Settings
@@ -180,7 +181,7 @@ class Step:
 
     def _poll_redis(self) -> None:
         r = redis.Redis.from_url(self.redis_url)
-        base = f"{self.prefix}:{self.account}:"
+        base = account_base(self.prefix, self.account)
         window_s, shards = Settings().worker_dedupe_days * 86400, Settings().worker_dedupe_shards
         while not self.stop_polls.is_set():
             with self.lock:

@@ -12,6 +12,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.dedupe import entries
+from pipeline.keys import account_base
 from sinks import clickhouse
 from sinks.sink import Sink
 from synthetic import booking_journeys
@@ -52,7 +53,7 @@ def test_event_travels_every_hop(
     # hop 3: emits an enriched event per input event.
     visitors = {e["envelope"]["ids"]["cid"] for e in events}
     r = redis.Redis.from_url(s.redis_url or "")
-    base = f"{s.topic_prefix}:acc-e2e:"
+    base = account_base(s.topic_prefix, "acc-e2e")
     metrics_port = free_port()
     worker_settings = s.model_copy(update={"worker_metrics_port": metrics_port})
     with touchline_process(worker_settings, "worker", log=tmp_path / "worker.log"):

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from pipeline.keys import account_base, account_key, deployment_pattern
 from pipeline.store import ClientStore, ResolveRequest, lua
 from pipeline.touches import WEB, Hit
 from touchline.services.stack import Endpoints
@@ -52,6 +53,24 @@ def visit(session_id: str, at: int) -> dict[str, Any]:
     return {"sessions": [{**state, "landing_page": None, "campaign_key": None, "channel": "x"}]}
 
 
+def test_the_scripts_build_the_keys_pipeline_keys_defines(store: ClientStore) -> None:
+    """common.lua builds each account's key base itself: it must be pipeline/keys.py's (the
+    Python readers, erasure and the CLI find the keys by that one)."""
+    client = resolve(store, "e1", 1000, "email:k@x.de", "cid:9.9").client_id
+    record(store, "e1", client, 1000)
+
+    async def written() -> set[str]:
+        pattern = deployment_pattern(store.prefix)
+        return {k.decode() async for k in store.redis.scan_iter(match=pattern)}
+
+    base = account_base(store.prefix, "acc")
+    assert base == f"{store.prefix}:{{acc}}:"
+    assert {
+        base + name for name in ("card:" + client, "id:email:k@x.de", "id:cid:9.9", "inflight:e1")
+    } <= LOOP.run_until_complete(written())
+    assert all(key.startswith(base) for key in LOOP.run_until_complete(written()))
+
+
 def test_includes_are_resolved() -> None:
     for name in ("resolve", "record"):
         text = lua(name)
@@ -67,7 +86,8 @@ def test_a_merge_carries_the_merged_clients_visits(store: ClientStore) -> None:
     assert both.client_id == old.client_id and both.merged == (new.client_id,)
     ids = sorted(s["session_id"] for s in (both.session or {})["sessions"])
     assert ids == ["s-new", "s-old"]
-    assert LOOP.run_until_complete(store.redis.exists(f"{store.prefix}:acc:session:c-e2")) == 0
+    gone = account_key(store.prefix, "acc", "session:c-e2")
+    assert LOOP.run_until_complete(store.redis.exists(gone)) == 0
 
 
 def test_a_session_recorded_for_a_client_merged_meanwhile_joins_the_canonical(
@@ -78,7 +98,9 @@ def test_a_session_recorded_for_a_client_merged_meanwhile_joins_the_canonical(
     new = resolve(store, "e2", 2000, "cid:2.2")
     resolve(store, "e3", 3000, "email:b@x.de", "cid:2.2")  # merges before e2 is recorded
     record(store, "e2", new.client_id, 2000, session=visit("s-new", 2000))
-    raw = LOOP.run_until_complete(store.redis.get(f"{store.prefix}:acc:session:{old.client_id}"))
+    raw = LOOP.run_until_complete(
+        store.redis.get(account_key(store.prefix, "acc", f"session:{old.client_id}"))
+    )
     assert sorted(s["session_id"] for s in orjson.loads(raw)["sessions"]) == ["s-new", "s-old"]
 
 

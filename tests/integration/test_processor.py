@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline.card import Rules, touches_of
+from pipeline.keys import account_key
 from pipeline.processor import Config, Output, Processor, new_client_id
 from pipeline.store import ClientStore
 from pipeline.touches import Touch
@@ -322,7 +323,7 @@ def test_a_script_error_fails_only_its_own_event(processor: Processor) -> None:
     records = [visit(T0 + i * MIN, f"1.{i}", "google", "cpc") for i in range(3)]
     _, broken = CODEC.decode(records[1])
     client = new_client_id("acc", broken["envelope"]["event_id"])
-    key = f"{processor.store.prefix}:acc:card:{client}"
+    key = account_key(processor.store.prefix, "acc", f"card:{client}")
     LOOP.run_until_complete(processor.store.redis.set(key, "not a hash"))
 
     first, second, third = run_batch(processor, *records)

@@ -72,10 +72,11 @@ def start(run_dir: Path, port: int, listpack_value: int = default("redis_listpac
 
 
 def ping(url: str) -> bool:
-    import redis
+    """Whether the Redis (or Redis Cluster) at ``url`` answers."""
+    from touchline import redis_client
 
     try:
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        client = redis_client.connect(url, socket_timeout=1, socket_connect_timeout=1)
         return bool(client.ping())
     except Exception:
         return False
