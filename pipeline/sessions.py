@@ -151,8 +151,7 @@ def assign(
     keep: int = 20,
     keep_ms: int | None = None,
 ) -> tuple[list[SessionState], SessionState, bool]:
-    """Place an event among the client's recent sessions (oldest first, at most ``keep``, and
-    with ``keep_ms`` only those last seen within ``keep_ms`` of the newest one).
+    """Place an event among the client's recent sessions (oldest first, see :func:`_recent`).
 
     One client's events reach the worker out of time order (each event family has its own topic,
     and Kafka orders only within a partition), so a client keeps its recent sessions, not just
@@ -164,9 +163,8 @@ def assign(
     - a late event no recent session covers starts a one-event session of its own.
 
     Returns (sessions after the event, the event's session, whether it started a new session).
-    Limit: a visit whose own events arrive scrambled by more than ``timeout_ms`` can still split
-    in two (a touch already emitted is never retracted); the ClickHouse reports recompute from the
-    stored events and are not affected by arrival order.
+    Limit: a visit scrambled by more than ``timeout_ms`` can still split in two here; the reports
+    and the card derive visits in event time and are not affected by arrival order.
     """
     if timeout_ms <= 0:
         raise ValueError(f"timeout_ms must be positive, got {timeout_ms}")
