@@ -97,8 +97,11 @@ async def replay(processor: Processor, events: list[Stored], batch: int) -> Coun
         for start in range(0, len(events), batch):
             chunk = events[start : start + batch]
             records: list[Record] = [(s.value, s.topic, s.partition, s.offset) for s in chunk]
-            for output in await processor.handle_batch(records):
+            outputs = await processor.handle_batch(records)
+            for output in outputs:
                 outcomes[output.outcome] += 1
+            # their outputs reached Kafka before Redis was lost: keep only the compact entries
+            await processor.store.forget([o.applied for o in outputs if o.applied is not None])
             bar.update(len(chunk))
     return outcomes
 
