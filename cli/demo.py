@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from pipeline import dedupe
 from touchline import clock
 from touchline.errors import TouchlineError
 from touchline.services import process
@@ -130,19 +131,31 @@ def _sink_url(run: Path, dsn: str, database: str) -> str:
     return found[0]
 
 
-def _loaded_before(redis_url: str, prefix: str, events: list[Any]) -> bool:
+def _loaded_before(redis_url: str, settings: Settings, events: list[Any]) -> bool:
     """Whether the worker has already applied some of these events (its dedup entries exist):
     the demo's event ids are fixed by the seed, so a second run would only be dead-lettered."""
-    import redis
+    from pipeline.keys import account_base
+    from touchline import redis_client
 
-    keys = [
-        f"{prefix}:{e['envelope'].get('account_id')}:seen:{e['envelope'].get('event_id')}"
+    window_s, now = settings.worker_dedupe_days * 86400, clock.now_ms()
+    entries = [
+        entry
         for e in events[:200]
         if isinstance(e, dict) and isinstance(e.get("envelope"), dict)
+        for entry in dedupe.entries(
+            account_base(settings.topic_prefix, str(e["envelope"].get("account_id"))),
+            str(e["envelope"].get("event_id")),
+            now,
+            window_s,
+            settings.worker_dedupe_shards,
+        )
     ]
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client.connect(redis_url)
     try:
-        return bool(keys) and int(client.exists(*keys)) > 0
+        pipe = client.pipeline(transaction=False)
+        for key, field in entries:
+            pipe.hexists(key, field)
+        return any(pipe.execute())
     finally:
         client.close()
 
@@ -173,7 +186,7 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
     )
 
     events = demo_events(clients, seed)
-    if _loaded_before(endpoints.redis_url, settings.topic_prefix, events):
+    if _loaded_before(endpoints.redis_url, settings, events):
         print(
             "== this local stack already holds the demo's people from an earlier `touchline "
             "demo` (the same event ids, at other times, would be refused as conflicting "

@@ -32,7 +32,15 @@ from touchline.suppression import SuppressionList
 from touchline.suppression import topic_name as suppression_topic
 
 log = logging.getLogger(__name__)
-TRANSIENT = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+TRANSIENT: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+    # a Redis Cluster failing over or moving slots (CLUSTERDOWN, TRYAGAIN, a slot not yet served)
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
+)
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
@@ -139,6 +147,15 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             metrics.OUTPUTS_REFUSED.inc(len(refused))
         count(outputs, len(refused))
 
+    async def forget(outputs: list[Output]) -> None:
+        """Kafka has confirmed these outputs: the store keeps only the compact entries of their
+        events (pipeline/dedupe.py). Best effort: a result not forgotten expires by itself, and a
+        redelivery meanwhile re-emits it unchanged."""
+        try:
+            await processor().store.forget([o.applied for o in outputs if o.applied is not None])
+        except TRANSIENT as exc:
+            log.warning("Redis unavailable (%s); confirmed results are left to expire", exc)
+
     def outgoing(outputs: list[Output]) -> list[Outgoing]:
         out: list[Outgoing] = []
         for i, o in enumerate(outputs):
@@ -203,6 +220,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 e.message.incref()
             outputs = await handle(records)
             await asyncio.get_running_loop().run_in_executor(None, emit, records, outputs)
+            await forget(outputs)
             for e in events:
                 e.message.decref()
             metrics.PROCESSING.observe((time.perf_counter() - started) / max(len(records), 1))

@@ -1,32 +1,32 @@
-"""Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.store`): the
+"""Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.keys`): the
 identifiers they own (``id:``), the strong identifiers seen with them (``anchors:``, and their
-email or source ids in anyone else's anchors), each client's card, touches, contacts, channels,
-hits and visits, their entries in ``merged``, the dedup results of their events (``seen:``,
-``pending:``, ``splits:``), and the split provenance (``claimedvia:`` / ``mergedvia:``) under
-their identifiers or naming their clients or identifiers. Shared identifiers (``shared:``) belong
-to no one person and stay.
+email or source ids in anyone else's anchors), each client's card, contacts,
+hits and visits, their entries in ``merged``, the dedup state of their events (``inflight:``,
+``pending:``, ``splits:``, their entries in ``seen:``), and the split provenance (``claimedvia:`` /
+``mergedvia:``) under their identifiers or naming their clients or identifiers. Shared identifiers
+(``shared:``) belong to no one person and stay.
 """
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Iterable
 
 import orjson
 
+from pipeline.keys import account_base, account_pattern
 from pipeline.store import ClientStore
 from pipeline.touches import Hit
 from touchline.privacy import RedisCluster
 from touchline.settings import Settings
 
-PER_CLIENT = ("card", "touches", "contacts", "channels", "hits", "session")
+PER_CLIENT = ("card", "contacts", "hits", "session")
 PER_IDENTIFIER = ("id", "claimedvia", "mergedvia")  # pipeline/lua/split.lua's provenance
-PER_EVENT = ("seen", "pending", "splits")
+PER_EVENT = ("inflight", "pending", "splits")
 MAX_HOPS = 64
 
 
 def _base(store: ClientStore, account: str) -> str:
-    return f"{store.prefix}:{account}:"
+    return account_base(store.prefix, account)
 
 
 async def _merged(store: ClientStore, account: str) -> dict[str, str]:
@@ -60,7 +60,9 @@ async def find_cluster(
     cluster = RedisCluster(clients=found)
     if not found:
         return cluster
-    async for raw in store.redis.scan_iter(match=glob.escape(base) + "id:*", count=10_000):
+    async for raw in store.redis.scan_iter(
+        match=account_pattern(store.prefix, account, "id"), count=10_000
+    ):
         key = raw.decode()
         owner = await store.redis.get(key)
         if owner is not None and owner.decode() in found:
@@ -71,8 +73,6 @@ async def find_cluster(
     for c in found:
         for member in await store.redis.zrange(base + "contacts:" + c, 0, -1):
             cluster.event_ids.add(member.decode())
-        for member in await store.redis.zrange(base + "touches:" + c, 0, -1):
-            cluster.event_ids.add(member.decode().split("|", 1)[0])
         for member, score in await store.redis.zrange(base + "hits:" + c, 0, -1, withscores=True):
             cluster.event_ids.add(Hit.from_member(member, score).event_id)
     return cluster
@@ -99,6 +99,7 @@ async def erase(
     keys = _keys(base, clients, identifiers, event_ids)
     for start in range(0, len(keys), 500):
         removed += int(await store.redis.delete(*keys[start : start + 500]))
+    removed += await store.unmark(account, event_ids)
     merged = await _merged(store, account)
     fields = [m for m, to in merged.items() if m in clients or to in clients]
     if fields:
@@ -106,23 +107,26 @@ async def erase(
     # anchors: the sets of strong identifiers seen with an identifier. Theirs go whole; their
     # strong identifiers (email, source ids) leave everyone else's.
     own = tuple(f"{base}anchors:{i}:" for i in identifiers)
-    async for raw in store.redis.scan_iter(match=glob.escape(base) + "anchors:*", count=10_000):
+    async for raw in store.redis.scan_iter(
+        match=account_pattern(store.prefix, account, "anchors"), count=10_000
+    ):
         key = raw.decode()
         if key.startswith(own):
             removed += int(await store.redis.delete(key))
         elif identifiers:
             removed += int(await store.redis.srem(key, *sorted(identifiers)))
-    return removed + await _erase_provenance(store, base, clients | identifiers)
+    return removed + await _erase_provenance(store, account, clients | identifiers)
 
 
 async def _provenance_naming(
-    store: ClientStore, base: str, names: set[str]
+    store: ClientStore, account: str, names: set[str]
 ) -> list[tuple[bytes, list[bytes]]]:
     """Links recorded under any identifier (JSON arrays of client ids and identifiers) that name
     any of ``names``, by key."""
     out = []
     for kind in ("claimedvia", "mergedvia"):
-        async for raw in store.redis.scan_iter(match=glob.escape(base) + kind + ":*", count=10_000):
+        pattern = account_pattern(store.prefix, account, kind)
+        async for raw in store.redis.scan_iter(match=pattern, count=10_000):
             members = await store.redis.smembers(raw)
             naming = [m for m in members if names & set(orjson.loads(m))]
             if naming:
@@ -130,9 +134,9 @@ async def _provenance_naming(
     return out
 
 
-async def _erase_provenance(store: ClientStore, base: str, names: set[str]) -> int:
+async def _erase_provenance(store: ClientStore, account: str, names: set[str]) -> int:
     removed = 0
-    for key, members in await _provenance_naming(store, base, names):
+    for key, members in await _provenance_naming(store, account, names):
         removed += int(await store.redis.srem(key, *members))
     return removed
 
@@ -150,8 +154,10 @@ async def remaining(
     left = 0
     for start in range(0, len(keys), 500):
         left += int(await store.redis.exists(*keys[start : start + 500]))
+    for event_id in event_ids:
+        left += int(await store.applied(account, event_id))
     merged = await _merged(store, account)
-    left += sum(len(m) for _, m in await _provenance_naming(store, base, clients | identifiers))
+    left += sum(len(m) for _, m in await _provenance_naming(store, account, clients | identifiers))
     return left + sum(1 for m, to in merged.items() if m in clients or to in clients)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from pipeline import memory_splits
+from pipeline import dedupe, memory_splits
 from pipeline.store import Resolution, ResolveRequest, decode_result
 from touchline.settings import default
 
@@ -46,16 +46,16 @@ def _union(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]
 
 @dataclass
 class _Account:
-    """One account's keys (``<prefix>:<account>:...`` in Redis)."""
+    """One account's keys (``<prefix>:{<account>}:...`` in Redis, :mod:`pipeline.keys`)."""
 
-    seen: dict[str, str] = field(default_factory=dict)  # event id -> result (JSON text)
+    seen: dict[str, str] = field(default_factory=dict)  # applied event id -> short fingerprint
+    inflight: dict[str, str] = field(default_factory=dict)  # event id -> result until forgotten
     ids: dict[str, str] = field(default_factory=dict)  # identifier -> client
     anchors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     shared: set[str] = field(default_factory=set)
     merged: dict[str, str] = field(default_factory=dict)  # merged client -> its canonical
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     zsets: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (kind, client)
-    channels: dict[str, set[str]] = field(default_factory=dict)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, list[str]] = field(default_factory=dict)  # event id -> merged clients
     claimedvia: dict[str, set[str]] = field(default_factory=dict)  # split.lua's provenance
@@ -117,6 +117,10 @@ class MemoryStore:
                 out.append(exc)
         return out
 
+    async def forget(self, applied: list[tuple[str, str]]) -> None:
+        for account, event_id in applied:
+            self.accounts.get(account, _Account()).inflight.pop(event_id, None)
+
     def _usable(
         self, a: _Account, ids: list[str], account: str, event_id: str
     ) -> tuple[list[str], int]:
@@ -141,9 +145,11 @@ class MemoryStore:
         return usable, shared
 
     def _resolve(self, a: _Account, r: ResolveRequest) -> Resolution:
-        if r.event_id in a.seen:
-            prior = decode_result(a.seen[r.event_id])
+        if r.event_id in a.inflight:
+            prior = decode_result(a.inflight[r.event_id])
             return Resolution(prior["client_id"], None, prior)
+        if r.event_id in a.seen:
+            return Resolution("", None, {"applied": a.seen[r.event_id]})
         usable, shared = self._usable(a, list(r.identifiers), r.account, r.event_id)
         owners: list[str] = []
         owned: dict[str, str] = {}
@@ -203,37 +209,30 @@ class MemoryStore:
         for f, v in other.items():
             if f in ("touch_count", "contact_count") or f.startswith("revenue:"):
                 card[f] = int(card.get(f, 0)) + int(v)
-        for kind in ("touches", "contacts", "hits"):
+        for kind in ("contacts", "hits"):
             mine = a.zset(kind, client)
             for member, at in a.zsets.pop((kind, o), {}).items():
                 mine[member] = min(at, mine.get(member, at))
-        a.channels.setdefault(client, set()).update(a.channels.pop(o, set()))
         carried = _union(a.sessions.get(client), a.sessions.pop(o, None))
         if carried:
             a.sessions[client] = carried
         a.merged[o] = client
 
     def _record(self, a: _Account, event_id: str, item_client: str, ctx: dict[str, Any]) -> str:
+        if event_id in a.inflight:
+            return a.inflight[event_id]
         if event_id in a.seen:
-            return a.seen[event_id]
+            return orjson.dumps({"applied": a.seen[event_id]}).decode()
         client = a.canonical(item_client)
         at = ctx["occurred_at"]
-        card, touches = a.card(client), a.zset("touches", client)
-        before: list[str] = []
-        for member, _ in sorted(touches.items(), key=lambda kv: (kv[1], kv[0])):
-            channel = member.split("|", 1)[1]
-            if at - ctx["lookback_ms"] <= touches[member] < at and channel not in before:
-                before.append(channel)
+        card = a.card(client)
         touch_seq = int(card.get("touch_count", 0))
         if ctx["is_touch"]:
             touch_seq = card["touch_count"] = touch_seq + 1
-            touches[f"{event_id}|{ctx['channel']}"] = at
-            a.channels.setdefault(client, set()).add(ctx["channel"])
             if "ft_at" not in card or at < int(card["ft_at"]):
                 card.update(ft_at=at, ft_channel=ctx["channel"])
                 card.update({f"ft_{k}": ctx.get(f"utm_{k}") or "" for k in ("source", "medium")})
                 card["ft_campaign"] = ctx.get("utm_campaign") or ""
-            _trim(touches, ctx["lookback_ms"], ctx["touch_cap"])
         if ctx.get("hit"):
             hits = a.zset("hits", client)
             hits[ctx["hit"]] = at
@@ -255,14 +254,15 @@ class MemoryStore:
             "touch_seq": touch_seq,
             "contact_seq": contact_seq,
             "since_prev_contact_ms": since_prev,
-            "channels_before": before,
-            "multichannel": bool(ctx["is_contact"]) and len(before) >= ctx["min_channels"],
             "merged_from": a.pending.pop(event_id, []),
             "splits": a.splits.pop(event_id, []),
             "enrichment": orjson.dumps(ctx["enrichment"]).decode(),
         }
         encoded = orjson.dumps(result).decode()
-        a.seen[event_id] = encoded
+        a.seen[event_id] = dedupe.short_fingerprint(
+            (ctx.get("enrichment") or {}).get("fingerprint", "")
+        )
+        a.inflight[event_id] = encoded
         return encoded
 
     def _contact(

@@ -9,6 +9,10 @@ from typing import Any
 from pipeline import enrichment
 from touchline.identity import Identifiers
 
+# Not decided on arrival any more: the reports and the card derive multichannel contacts in
+# event time (sinks/sql/fragments/event_time_touches.sql, pipeline/touches.py).
+NOT_DECIDED_ON_ARRIVAL: dict[str, Any] = {"multichannel": False, "channels_before": []}
+
 
 def enriched_record(
     family: str,
@@ -61,8 +65,7 @@ def enriched_record(
         "is_touch": bool(info["is_touch"]),
         "is_contact": static.is_contact,
         "touch_seq": int(result["touch_seq"]),
-        "multichannel": bool(result["multichannel"]),
-        "channels_before": [str(ch) for ch in result["channels_before"]],
+        **NOT_DECIDED_ON_ARRIVAL,
         "revenue_minor": static.revenue_minor,
         "currency": static.currency,
         "lines": static.lines,

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from pipeline import enrichment, metrics
+from pipeline import dedupe, enrichment, metrics
 from pipeline.outputs import enriched_record, merge_records, split_records
 from pipeline.record_context import Rules, record_context, sessionise
 from pipeline.store import Resolution, ResolveRequest, Store
@@ -39,6 +39,9 @@ class Output:
     stage: str = ""  # of a dead letter: decode | validate | enrich | dedupe | emit
     kind: str = ""  # of a dead letter: its reason class (pipeline.metrics.DEAD_LETTER_KINDS)
     occurred_at: int | None = None  # event time (epoch ms) of an enriched event
+    # (account, event_id) of an applied event: once Kafka confirmed this output, the store may
+    # forget the event's whole result (pipeline/dedupe.py)
+    applied: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -47,26 +50,26 @@ class Config:
 
     session_timeout_ms: int = default("session_timeout_minutes") * 60_000
     lookback_ms: int = default("lookback_days") * 86_400_000
-    touch_cap: int = default("touch_cap")
     min_channels: int = default("multichannel_min_channels")
     phone_region: str = default("phone_region")
     own_hosts: frozenset[str] = frozenset(default("own_hosts"))
     ai_assistant_as_referral: bool = default("ai_assistant_as_referral")
     hit_cap: int = default("hit_cap")
     record_chunk: int = default("worker_record_chunk")  # events per record script call
+    session_keep_ms: int = default("worker_session_keep_hours") * 3_600_000
 
 
 def processor_config(settings: Settings) -> Config:
     return Config(
         session_timeout_ms=settings.session_timeout_minutes * 60_000,
         lookback_ms=settings.lookback_days * 86_400_000,
-        touch_cap=settings.touch_cap,
         hit_cap=settings.hit_cap,
         min_channels=settings.multichannel_min_channels,
         phone_region=settings.phone_region,
         own_hosts=frozenset(h.lower() for h in settings.own_hosts),
         ai_assistant_as_referral=settings.ai_assistant_as_referral,
         record_chunk=settings.worker_record_chunk,
+        session_keep_ms=settings.worker_session_keep_hours * 3_600_000,
     )
 
 
@@ -130,9 +133,8 @@ def _rules(config: Config) -> Rules:
     return Rules(
         config.session_timeout_ms,
         config.lookback_ms,
-        config.touch_cap,
         config.hit_cap,
-        config.min_channels,
+        config.session_keep_ms,
     )
 
 
@@ -236,6 +238,9 @@ class Processor:
                     outputs[i] = self.dead_letter(
                         "enrich", f"Redis script failed: {result}", *p.record, kind="redis_script"
                     )
+                elif "applied" in result:  # applied and its outputs confirmed before
+                    same = result["applied"] == dedupe.short_fingerprint(p.fingerprint)
+                    outputs[i] = Output(outcome="duplicate") if same else self._conflict(p)
                 elif result["enrichment"].get("fingerprint", p.fingerprint) != p.fingerprint:
                     outputs[i] = self._conflict(p)
                 else:
@@ -325,9 +330,7 @@ class Processor:
                 session = union_sessions(*(sessions.pop(o, None) for o in res.merged), session)
                 sessions[res.client_id] = session
             event_id, at = p.envelope["event_id"], p.envelope["occurred_at"]
-            placed = sessionise(
-                p.static, res.client_id, session, event_id, at, rules.session_timeout_ms
-            )
+            placed = sessionise(p.static, res.client_id, session, event_id, at, rules)
             context = record_context(
                 rules, p.static, placed, event_id, at, p.fingerprint, p.ids.phone
             )
@@ -368,4 +371,5 @@ class Processor:
             splits=[(s["to_client_id"].encode(), self.codec.encode(SPLIT, s)) for s in splits],
             outcome="duplicate" if duplicate else "enriched",
             occurred_at=p.envelope.get("occurred_at"),
+            applied=(p.envelope["account_id"], p.envelope["event_id"]),
         )

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import glob
 from collections import Counter
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
+from pipeline.keys import deployment_pattern
 from pipeline.processor import Processor, Record, processor_config
 from pipeline.store import ClientStore
 from touchline import topics
@@ -97,21 +97,24 @@ async def replay(processor: Processor, events: list[Stored], batch: int) -> Coun
         for start in range(0, len(events), batch):
             chunk = events[start : start + batch]
             records: list[Record] = [(s.value, s.topic, s.partition, s.offset) for s in chunk]
-            for output in await processor.handle_batch(records):
+            outputs = await processor.handle_batch(records)
+            for output in outputs:
                 outcomes[output.outcome] += 1
+            # their outputs reached Kafka before Redis was lost: keep only the compact entries
+            await processor.store.forget([o.applied for o in outputs if o.applied is not None])
             bar.update(len(chunk))
     return outcomes
 
 
 async def _existing_keys(store: ClientStore) -> bool:
-    async for _ in store.redis.scan_iter(match=glob.escape(store.prefix) + ":*", count=10_000):
+    async for _ in store.redis.scan_iter(match=deployment_pattern(store.prefix), count=10_000):
         return True
     return False
 
 
 async def _flush(store: ClientStore) -> int:
     n = 0
-    async for key in store.redis.scan_iter(match=glob.escape(store.prefix) + ":*", count=10_000):
+    async for key in store.redis.scan_iter(match=deployment_pattern(store.prefix), count=10_000):
         n += int(await store.redis.delete(key))
     return n
 

@@ -34,9 +34,8 @@ class Rules:
 
     session_timeout_ms: int
     lookback_ms: int
-    touch_cap: int
     hit_cap: int
-    min_channels: int
+    session_keep_ms: int
 
 
 @dataclass(slots=True)
@@ -76,10 +75,8 @@ class RecordContext:
         ctx: dict[str, Any] = {
             "occurred_at": self.occurred_at,
             "lookback_ms": rules.lookback_ms,
-            "touch_cap": rules.touch_cap,
             "hit_cap": rules.hit_cap,
             "hit": self.hit,
-            "min_channels": rules.min_channels,
             "is_touch": self.is_touch,
             "is_contact": self.is_contact,
             "channel": self.channel,
@@ -103,7 +100,7 @@ def sessionise(
     stored: dict[str, Any] | None,
     event_id: str,
     at: int,
-    timeout_ms: int,
+    rules: Rules,
 ) -> Sessionised:
     """The event among the client's recent sessions ``stored`` (``{"sessions": [...]}``, each
     with the channel of the visit that opened it). Only web events have sessions."""
@@ -118,8 +115,9 @@ def sessionise(
         event_id=event_id,
         campaign_key=campaign_key(static.campaign),
         landing_page=static.landing_page,
-        timeout_ms=timeout_ms,
+        timeout_ms=rules.session_timeout_ms,
         client_id=client_id,
+        keep_ms=rules.session_keep_ms,
     )
     channel = static.channel
     if new_session:

@@ -149,8 +149,9 @@ def assign(
     timeout_ms: int,
     client_id: str | None = None,
     keep: int = 20,
+    keep_ms: int | None = None,
 ) -> tuple[list[SessionState], SessionState, bool]:
-    """Place an event among the client's recent sessions (oldest first, at most ``keep``).
+    """Place an event among the client's recent sessions (oldest first, see :func:`_recent`).
 
     One client's events reach the worker out of time order (each event family has its own topic,
     and Kafka orders only within a partition), so a client keeps its recent sessions, not just
@@ -162,9 +163,8 @@ def assign(
     - a late event no recent session covers starts a one-event session of its own.
 
     Returns (sessions after the event, the event's session, whether it started a new session).
-    Limit: a visit whose own events arrive scrambled by more than ``timeout_ms`` can still split
-    in two (a touch already emitted is never retracted); the ClickHouse reports recompute from the
-    stored events and are not affected by arrival order.
+    Limit: a visit scrambled by more than ``timeout_ms`` can still split in two here; the reports
+    and the card derive visits in event time and are not affected by arrival order.
     """
     if timeout_ms <= 0:
         raise ValueError(f"timeout_ms must be positive, got {timeout_ms}")
@@ -181,7 +181,7 @@ def assign(
             client_id=client_id,
         )
         after = [*sessions, state] if is_new else [*sessions[:-1], state]
-        return after[-keep:], state, is_new
+        return _recent(after, keep, keep_ms), state, is_new
     for i in range(len(sessions) - 1, -1, -1):
         s = sessions[i]
         if s.started_at - timeout_ms <= occurred_at < s.last_seen_at + timeout_ms:
@@ -195,7 +195,17 @@ def assign(
                 campaign_key=(campaign_key or s.campaign_key) if earlier else s.campaign_key,
             )
             sessions[i] = joined
-            return sessions, joined, False
+            return _recent(sessions, keep, keep_ms), joined, False
     state = _start(occurred_at, event_id, campaign_key, landing_page, client_id)
     after = sorted([*sessions, state], key=lambda s: s.started_at)
-    return after[-keep:], state, True
+    return _recent(after, keep, keep_ms), state, True
+
+
+def _recent(sessions: list[SessionState], keep: int, keep_ms: int | None) -> list[SessionState]:
+    """The newest ``keep`` of ``sessions`` (by start), without those last seen more than
+    ``keep_ms`` before the newest ``last_seen_at``."""
+    kept = sessions[-keep:]
+    if keep_ms is None or not kept:
+        return kept
+    newest = max(s.last_seen_at for s in kept)
+    return [s for s in kept if s.last_seen_at >= newest - keep_ms]

@@ -1,29 +1,8 @@
 """Identities and client cards in Redis, changed only by two Lua scripts (atomic across workers):
 ``pipeline/lua/resolve.lua`` and ``pipeline/lua/record.lua`` (with ``common.lua`` included).
 
-Keys, all under ``<prefix>:<account>:``:
-
-``id:<identifier>``            owner client of an identifier (``email:a@b.de``, ``cid:1.2``, ...)
-``merged`` (hash)              merged client -> the client it was merged into (chains are chased)
-``anchors:<identifier>:<kind>`` distinct strong identifiers (emails, source-system ids) seen with it
-``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
-                               seen with too many of); it then links and resolves no one
-``card:<client>`` (hash)       the client card: first touch, first contact (name, phone), counters,
-                               last location, ``revenue:<currency>`` totals
-``touches:<client>`` (zset)    ``event_id|channel`` scored by time, pruned to the lookback and cap
-``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
-``channels:<client>`` (set)    every channel that touched the client
-``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
-                               time, pruned to the lookback and ``hit_cap``: the card's touches
-                               are derived from them in event time
-``session:<client>``           the client's recent visits (JSON); a merge carries the merged
-                               client's visits to the canonical client
-``claimedvia:<identifier>``    identifiers claimed, ``mergedvia:<identifier>`` clients merged,
-                               through that identifier alone (``pipeline/lua/split.lua``): split
-                               off again when it proves shared (``splits:<event_id>`` queues the
-                               splits for the event's result)
-``seen:<event_id>``            the event's enrichment result; its presence makes every later
-                               delivery of the same event a no-op that returns the same result
+Keys: ``pipeline/keys.py`` (all of one account's under ``<prefix>:{<account>}:``, one Redis
+Cluster hash slot per account); the exactly-once part of them: ``pipeline/dedupe.py``.
 
 ``resolve`` links identifiers to one client (merging clients that an event shows to be one person)
 and returns the client's live session; ``record`` applies the event to the card once. A crash
@@ -34,15 +13,19 @@ wait in ``pending:<event_id>`` for ``record`` to report them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
-import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError, ResponseError
 
+from pipeline import dedupe, keys
 from pipeline.touches import Hit
+from touchline import clock, redis_client
 from touchline.settings import Settings, default
 
 # Both scripts (pipeline/lua/resolve.lua, record.lua) take a whole batch (one JSON array in ARGV[3])
@@ -50,7 +33,9 @@ from touchline.settings import Settings, default
 # of failing the batch. One script call per batch instead of one per event: the per-command
 # packing, round trips and JSON were most of the worker's time. A script runs atomically, so a
 # batch is never interleaved with another worker's; every effect is still applied once per
-# event_id, so a retried batch is harmless.
+# event_id, so a retried batch is harmless. On a Redis Cluster a call may touch one hash slot only:
+# the batch then goes in one call per slot (its accounts' events in their order), each routed by a
+# key of its account in KEYS[1], all in one cluster pipeline (ClientStore._per_slot).
 LUA_DIR = Path(__file__).parent / "lua"
 _INCLUDE = re.compile(r"\s*-- include: (\w+)\s*")
 
@@ -78,7 +63,9 @@ class ResolveRequest:
 class Resolution:
     client_id: str
     session: dict[str, Any] | None
-    prior: dict[str, Any] | None  # the stored result when the event was processed before
+    # when the event was applied before: its stored result while its outputs were unconfirmed,
+    # else ``{"applied": <short fingerprint>}`` (its outputs are in Kafka already)
+    prior: dict[str, Any] | None
     shared_identifiers: int = 0
     merged: tuple[str, ...] = ()  # clients this event merged into client_id
 
@@ -95,6 +82,10 @@ class Store(Protocol):
         self, requests: list[tuple[str, str, str, dict[str, Any]]]
     ) -> list[dict[str, Any] | Exception]: ...
 
+    async def forget(self, applied: list[tuple[str, str]]) -> None:
+        """(account, event_id) of events whose outputs Kafka has confirmed: their whole results
+        are no longer needed, only the compact entry that they were applied."""
+
 
 def _failure(reply: list[bytes]) -> Exception:
     """The slot of an event whose script failed: ``['error', message]``."""
@@ -107,6 +98,8 @@ def _resolution(reply: Any) -> Resolution | Exception:
     if reply[0] == b"seen":
         prior = decode_result(reply[1])
         return Resolution(prior["client_id"], None, prior)
+    if reply[0] == b"applied":
+        return Resolution("", None, {"applied": reply[1].decode()})
     session = orjson.loads(reply[2]) if reply[2] else None
     merged = tuple(m.decode() for m in _list(reply[4])) if len(reply) > 4 else ()
     return Resolution(reply[1].decode(), session, None, int(reply[3]), merged)
@@ -133,12 +126,19 @@ _AS_TEXT = ("session", "enrichment")  # context entries handed to Lua as JSON te
 
 def decode_result(raw: bytes | str) -> dict[str, Any]:
     result = dict(orjson.loads(raw))
+    if "applied" in result:  # applied and confirmed before: nothing else is kept
+        return result
     if isinstance(result.get("enrichment"), str):  # stored as JSON text inside the result
         result["enrichment"] = orjson.loads(result["enrichment"])
-    result["channels_before"] = _list(result.get("channels_before"))
     result["merged_from"] = _list(result.get("merged_from"))
     result["splits"] = split_entries(result.get("splits"))
     return result
+
+
+@lru_cache(maxsize=65536)
+def _slot(prefix: str, account: str) -> int:
+    """The hash slot of every key of ``account``."""
+    return key_slot(keys.account_key(prefix, account, keys.ROUTING_KEY).encode())
 
 
 class ClientStore:
@@ -149,73 +149,176 @@ class ClientStore:
         *,
         max_share: int = default("identity_max_share"),
         provenance_cap: int = default("identity_provenance_cap"),
-        dedupe_ttl_s: int = default("worker_dedupe_days") * 86400,
+        dedupe_window_s: int = default("worker_dedupe_days") * 86400,
+        dedupe_shards: int = default("worker_dedupe_shards"),
     ) -> None:
-        self.redis: Any = aioredis.Redis.from_url(url)
+        self.redis: Any = redis_client.connect_async(url)
+        self.cluster = redis_client.is_cluster(self.redis)
         self.prefix = prefix
         self.max_share = max_share
         self.provenance_cap = provenance_cap
-        self.ttl = dedupe_ttl_s
+        self.window_s = dedupe_window_s
+        self.shards = dedupe_shards
         self._resolve = self.redis.register_script(lua("resolve"))
         self._record = self.redis.register_script(lua("record"))
 
     @classmethod
     def from_settings(cls, url: str, settings: Settings) -> ClientStore:
         """The store as the settings configure it: ``topic_prefix`` names its keys,
-        ``identity_max_share`` and ``worker_dedupe_days`` its rules."""
+        ``identity_max_share``, ``worker_dedupe_days`` and ``worker_dedupe_shards`` its rules."""
         return cls(
             url,
             settings.topic_prefix,
             max_share=settings.identity_max_share,
             provenance_cap=settings.identity_provenance_cap,
-            dedupe_ttl_s=settings.worker_dedupe_days * 86400,
+            dedupe_window_s=settings.worker_dedupe_days * 86400,
+            dedupe_shards=settings.worker_dedupe_shards,
         )
 
+    def _generation(self) -> int:
+        return dedupe.generation(clock.now_ms(), self.window_s)
+
     async def resolve_many(self, requests: list[ResolveRequest]) -> list[Resolution | Exception]:
-        """Resolve a batch, in order, with one script call. An event's script error comes back in
-        its slot; a connection failure raises (the caller retries the batch)."""
+        """Resolve a batch, in order, with one script call (on a cluster one per hash slot). An
+        event's script error comes back in its slot; a connection failure raises (the caller
+        retries the batch)."""
         if not requests:
             return []
         batch = [
-            [r.account, r.event_id, r.new_client, r.occurred_at, list(r.identifiers)]
+            [
+                r.account,
+                r.event_id,
+                r.new_client,
+                r.occurred_at,
+                list(r.identifiers),
+                dedupe.mark(r.event_id, self.shards).lua(),
+            ]
             for r in requests
         ]
-        replies = await self._resolve(
-            args=[self.prefix, self.max_share, orjson.dumps(batch), self.provenance_cap]
-        )
+        head, tail = [self.prefix, self.max_share], [self._generation(), self.provenance_cap]
+        replies = await self._per_slot(self._resolve, head, batch, tail)
         return [_resolution(reply) for reply in replies]
 
     async def record_many(
         self, requests: list[tuple[str, str, str, dict[str, Any]]]
     ) -> list[dict[str, Any] | Exception]:
         """Record a batch of (account, event_id, client_id, context), in order, with one script
-        call."""
+        call (on a cluster one per hash slot)."""
         if not requests:
             return []
-        batch = orjson.dumps(
+        batch = [
             [
-                [
-                    account,
-                    event_id,
-                    client_id,
-                    {k: v for k, v in ctx.items() if k not in _AS_TEXT},
-                    orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
-                    orjson.dumps(ctx.get("enrichment")).decode(),
-                ]
-                for account, event_id, client_id, ctx in requests
+                account,
+                event_id,
+                client_id,
+                {k: v for k, v in ctx.items() if k not in _AS_TEXT},
+                orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
+                orjson.dumps(ctx.get("enrichment")).decode(),
+                dedupe.mark(event_id, self.shards).lua(),
+                dedupe.short_fingerprint((ctx.get("enrichment") or {}).get("fingerprint", "")),
             ]
-        )
-        replies = await self._record(args=[self.prefix, self.ttl, batch])
+            for account, event_id, client_id, ctx in requests
+        ]
+        head, tail = [self.prefix, self.window_s], [self._generation()]
+        replies = await self._per_slot(self._record, head, batch, tail)
         return [_failure(r) if isinstance(r, list) else decode_result(r) for r in replies]
+
+    def _group(self, account: str) -> int:
+        """Which script call an account's events go in: on a cluster, one per hash slot (a call
+        may touch one slot only); on a standalone Redis, one for the whole batch."""
+        return _slot(self.prefix, account) if self.cluster else 0
+
+    async def _per_slot(
+        self, script: Any, head: list[Any], batch: list[list[Any]], tail: list[Any]
+    ) -> list[Any]:
+        """Run ``script`` with ARGV ``head`` + the JSON of a part of ``batch`` (items starting
+        with their account) + ``tail``, one call per :meth:`_group`, each account's items in
+        their order, with a key of the group's first account as KEYS[1] (a cluster client routes
+        the call by it); the replies come back in the batch's order. A failed call raises its
+        error once the others are done (the caller retries the batch, which is harmless)."""
+        groups: dict[int, list[int]] = {}
+        for i, item in enumerate(batch):
+            groups.setdefault(self._group(item[0]), []).append(i)
+        calls = [
+            (
+                keys.account_key(self.prefix, batch[idx[0]][0], keys.ROUTING_KEY),
+                orjson.dumps([batch[i] for i in idx]),
+            )
+            for idx in groups.values()
+        ]
+        if self.cluster:
+            results = await self._pipelined(script, head, calls, tail)
+        else:
+            results = [await script(keys=[key], args=[*head, part, *tail]) for key, part in calls]
+        replies: list[Any] = [None] * len(batch)
+        for idx, result in zip(groups.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                raise result
+            for i, reply in zip(idx, result, strict=True):
+                replies[i] = reply
+        return replies
+
+    async def _pipelined(
+        self, script: Any, head: list[Any], calls: list[tuple[str, bytes]], tail: list[Any]
+    ) -> list[Any]:
+        """The calls as one cluster pipeline: redis-py sends each node its calls together (routed
+        by KEYS[1], following MOVED and ASK), far cheaper than a command each. A node without the
+        script (new, or a replica just promoted) gets it loaded and its calls once more."""
+        results: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for _ in range(2):
+            pipe = self.redis.pipeline(transaction=False)
+            for i in todo:
+                # (redis-py blocks the evalsha method of a cluster pipeline; the command itself
+                # routes by KEYS[1] like any keyed command)
+                pipe.execute_command(
+                    "EVALSHA", script.sha, 1, calls[i][0], *head, calls[i][1], *tail
+                )
+            for i, result in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
+                results[i] = result
+            todo = [i for i in todo if isinstance(results[i], NoScriptError)]
+            if not todo:
+                break
+            await self.redis.script_load(script.script)
+        return results
+
+    async def forget(self, applied: list[tuple[str, str]]) -> None:
+        """Delete the whole results of events whose outputs Kafka has confirmed (one call)."""
+        if applied:
+            await self.redis.delete(
+                *(keys.account_key(self.prefix, a, f"inflight:{e}") for a, e in applied)
+            )
+
+    async def unmark(self, account: str, event_ids: Iterable[str]) -> int:
+        """Delete the dedup entries of ``event_ids`` (erasure); how many went."""
+        base, now = keys.account_base(self.prefix, account), clock.now_ms()
+        fields: dict[str, list[str]] = {}
+        for event_id in event_ids:
+            for key, field in dedupe.entries(base, event_id, now, self.window_s, self.shards):
+                fields.setdefault(key, []).append(field)
+        removed = 0
+        for key, names in fields.items():
+            removed += int(await self.redis.hdel(key, *names))
+        return removed
+
+    async def applied(self, account: str, event_id: str) -> bool:
+        """Whether the worker has applied ``event_id`` (within the dedup window)."""
+        base = keys.account_base(self.prefix, account)
+        for key, field in dedupe.entries(
+            base, event_id, clock.now_ms(), self.window_s, self.shards
+        ):
+            if await self.redis.hexists(key, field):
+                return True
+        return False
 
     async def lookup(self, account: str, identifier: str) -> str | None:
         """The client that owns ``identifier`` (``phone:+49...``, ``email:...``, ``cid:...``)."""
-        owner = await self.redis.get(f"{self.prefix}:{account}:id:{identifier}")
+        owner = await self.redis.get(keys.account_key(self.prefix, account, f"id:{identifier}"))
         return owner.decode() if owner is not None else None
 
     async def card(self, account: str, client_id: str) -> dict[str, Any]:
         """The client card as stored (for the CLI and tests)."""
-        base = f"{self.prefix}:{account}:"
+        base = keys.account_base(self.prefix, account)
         client = client_id
         for _ in range(64):
             nxt = await self.redis.hget(base + "merged", client)
@@ -224,14 +327,10 @@ class ClientStore:
             client = nxt.decode()
         raw = await self.redis.hgetall(base + "card:" + client)
         card = {k.decode(): v.decode() for k, v in raw.items()}
-        touches = await self.redis.zrange(base + "touches:" + client, 0, -1, withscores=True)
-        channels = await self.redis.smembers(base + "channels:" + client)
         hits = await self.redis.zrange(base + "hits:" + client, 0, -1, withscores=True)
         return {
             "client_id": client,
             "card": card,
-            "touches": [(m.decode(), int(s)) for m, s in touches],
-            "channels": sorted(c.decode() for c in channels),
             "hits": [Hit.from_member(m, s) for m, s in hits],
         }
 

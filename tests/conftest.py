@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.redis_cluster import redis_cluster  # noqa: F401 (a session fixture: 3-node cluster)
 from touchline.services.stack import Endpoints
 from touchline.settings import Settings
 

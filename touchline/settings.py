@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from touchline import redis_client
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +39,17 @@ class Settings(BaseSettings):
     )
     kafka_version: str = Field("4.1.1", description="Apache Kafka version run by the local stack.")
     kafka_heap: str = Field("512m", description="Max JVM heap of the local broker.")
-    redis_url: str | None = Field(
-        None, description="Use this Redis instead of the local redis-server (redis://...)."
+    redis_url: Annotated[str | None, AfterValidator(redis_client.check_url)] = Field(
+        None,
+        description="Use this Redis instead of the local redis-server (redis://host:port/db), or "
+        "a Redis Cluster: redis+cluster://host:port[,host:port...] (rediss+cluster:// with TLS).",
+    )
+    redis_listpack_value: int = Field(
+        256,
+        ge=64,
+        description="The local redis-server keeps a sorted set or hash with members up to this "
+        "many bytes (and up to 128 of them) as one compact listpack: a card's hits fit, at about "
+        "half the memory of the default 64 (set the same on a Redis of your own).",
     )
     redis_port: int = Field(
         0, description="Port of the local redis-server; 0 picks a free one and remembers it."
@@ -157,7 +168,6 @@ class Settings(BaseSettings):
     multichannel_min_channels: int = Field(
         2, description="Distinct channels before a contact that make it multichannel."
     )
-    touch_cap: int = Field(500, description="Most touches kept per client card.")
     hit_cap: int = Field(
         2000,
         description="Most hits (web hits, contacts, leads) a client card keeps, within the "
@@ -198,10 +208,25 @@ class Settings(BaseSettings):
     worker_record_chunk: int = Field(
         100, description="Events per Redis record-script call (a batch is pipelined in chunks)."
     )
+    worker_session_keep_hours: int = Field(
+        24,
+        ge=1,
+        description="The worker keeps a client's visits last seen within this many hours of their "
+        "newest (at most 20) to place late pages in them; reports and cards derive visits in "
+        "event time from the stored events and hits, whatever it keeps.",
+    )
     worker_dedupe_days: int = Field(
         30,
-        description="How long the worker keeps each event's result, so a redelivered event is "
-        "re-emitted byte for byte instead of counted again (days).",
+        ge=1,
+        description="How long the worker recognises an applied event_id (days): a copy within "
+        "this window (and at most twice it) is never applied again (pipeline/dedupe.py).",
+    )
+    worker_dedupe_shards: int = Field(
+        256,
+        ge=1,
+        le=65536,
+        description="Hashes per dedup generation and account: each stays a compact Redis listpack "
+        "up to 128 entries, so about 128 x this many events per window stay at ~20 B each.",
     )
 
     # --- sink ------------------------------------------------------------------------------

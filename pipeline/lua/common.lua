@@ -1,5 +1,5 @@
 -- Shared by every script (each includes this file first).
-local P  -- key prefix of the event being handled: <prefix>:<account>:
+local P  -- key prefix of the event being handled: <prefix>:{<account>}:
 local function s(v)  -- JSON null arrives as cjson.null, which Redis commands refuse
   if v == nil or v == cjson.null then return '' end
   return v
@@ -26,10 +26,32 @@ local function union_sessions(a, b)
   x.sessions = list
   return cjson.encode(x)
 end
+-- The exactly-once state (pipeline/dedupe.py). GEN: the worker clock's dedup generation.
+local GEN = tonumber(ARGV[4])
+-- An event already applied: its whole result while its outputs await Kafka's confirmation
+-- (inflight:), else the fingerprint its entry keeps (seen:<generation>:<shard>), else nothing.
+-- mark: {shard, field} of the event's entry.
+local function applied(event_id, mark)
+  local full = redis.call('GET', P .. 'inflight:' .. event_id)
+  if full then return full, nil end
+  for g = GEN, GEN - 1, -1 do
+    local fp = redis.call('HGET', P .. 'seen:' .. g .. ':' .. mark[1], mark[2])
+    if fp then return nil, fp end
+  end
+  return nil, nil
+end
+local function mark_applied(event_id, mark, fp, result, window)
+  local key = P .. 'seen:' .. GEN .. ':' .. mark[1]
+  redis.call('HSET', key, mark[2], fp)
+  redis.call('EXPIRE', key, 2 * window, 'NX')
+  redis.call('SET', P .. 'inflight:' .. event_id, result, 'EX', window)
+end
 local function run_batch(handle)
   local prefix, batch, out = ARGV[1], cjson.decode(ARGV[3]), {}
   for i, item in ipairs(batch) do
-    P = prefix .. ':' .. item[1] .. ':'
+    -- the same form as pipeline/keys.py account_base (test_lua_scripts holds them equal): the
+    -- braces are a Redis Cluster hash tag, so all keys of one account share a slot
+    P = prefix .. ':{' .. item[1] .. '}:'
     local ok, res = pcall(handle, item)
     if ok then
       out[i] = res

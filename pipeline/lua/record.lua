@@ -1,41 +1,34 @@
+#!lua
+-- The shebang without flags (Redis 7.0+): every key the script touches must hash to one slot,
+-- KEYS[1]'s (one account's key, for a cluster client to route the call; pipeline/keys.py). Keys
+-- built from ARGV are allowed so long as they stay in that slot; a standalone Redis checks nothing.
 -- include: common
 -- include: split
--- ARGV: prefix, ttl_s, batch: [[account, event_id, client, context, session, enrichment]]
+-- ARGV: prefix, window_s, batch, generation (pipeline/dedupe.py)
+-- batch: [[account, event_id, client, context, session, enrichment, mark, fingerprint]]
 -- session and enrichment arrive as JSON text: Lua stores / returns them without decoding them.
-local ttl = tonumber(ARGV[2])
+local window_s = tonumber(ARGV[2])
 local function record(item)
   local event_id = item[2]
-  local seen_key = P .. 'seen:' .. event_id
-  local prior = redis.call('GET', seen_key)
+  local prior, fp = applied(event_id, item[7])
   if prior then return prior end
+  if fp then return cjson.encode({applied = fp}) end
   local client = canonical(item[3])
   local ctx = item[4]
   local at = ctx.occurred_at
   local card = P .. 'card:' .. client
-  local tkey = P .. 'touches:' .. client
 
-  -- channels of the touches in [at - lookback, at)
-  local before, seen_ch = {}, {}
-  local window = redis.call('ZRANGEBYSCORE', tkey, at - ctx.lookback_ms, '(' .. at)
-  for _, member in ipairs(window) do
-    local ch = string.match(member, '|(.*)$')
-    if ch and not seen_ch[ch] then seen_ch[ch] = true; before[#before + 1] = ch end
-  end
-
+  -- whether it is a touch, and the first touch, as the worker saw them on arrival; the card's
+  -- touches and multichannel contacts are derived from its hits in event time (below)
   local touch_seq = tonumber(redis.call('HGET', card, 'touch_count') or '0')
   if ctx.is_touch then
     touch_seq = redis.call('HINCRBY', card, 'touch_count', 1)
-    redis.call('ZADD', tkey, at, event_id .. '|' .. ctx.channel)
-    redis.call('SADD', P .. 'channels:' .. client, ctx.channel)
     local ft = redis.call('HGET', card, 'ft_at')
     if not ft or at < tonumber(ft) then
       redis.call('HSET', card, 'ft_at', at, 'ft_channel', ctx.channel, 'ft_source',
                  s(ctx.utm_source), 'ft_medium', s(ctx.utm_medium), 'ft_campaign',
                  s(ctx.utm_campaign))
     end
-    local newest = redis.call('ZREVRANGE', tkey, 0, 0, 'WITHSCORES')
-    redis.call('ZREMRANGEBYSCORE', tkey, '-inf', '(' .. (tonumber(newest[2]) - ctx.lookback_ms))
-    redis.call('ZREMRANGEBYRANK', tkey, 0, -(ctx.touch_cap + 1))
   end
 
   -- the hit itself (web hit, contact, lead): the card derives its touches from these in event
@@ -82,12 +75,11 @@ local function record(item)
   redis.call('DEL', P .. 'pending:' .. event_id)
   local result = {
     client_id = client, touch_seq = touch_seq, contact_seq = contact_seq,
-    since_prev_contact_ms = since_prev, channels_before = before,
-    multichannel = ctx.is_contact and #before >= ctx.min_channels,
+    since_prev_contact_ms = since_prev,
     merged_from = merged, splits = take_splits(event_id), enrichment = item[6],
   }
   local encoded = cjson.encode(result)
-  redis.call('SET', seen_key, encoded, 'EX', ttl)
+  mark_applied(event_id, item[7], item[8], encoded, window_s)
   return encoded
 end
 return run_batch(record)

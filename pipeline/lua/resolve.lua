@@ -1,9 +1,13 @@
+#!lua
+-- The shebang without flags (Redis 7.0+): every key the script touches must hash to one slot,
+-- KEYS[1]'s (one account's key, for a cluster client to route the call; pipeline/keys.py). Keys
+-- built from ARGV are allowed so long as they stay in that slot; a standalone Redis checks nothing.
 -- include: common
 -- include: split
--- ARGV: prefix, max_share, batch: [[account, event_id, new_client, occurred_at, [identifiers]]],
--- provenance_cap
+-- ARGV: prefix, max_share, batch, generation (pipeline/dedupe.py), provenance_cap (split.lua)
+-- batch: [[account, event_id, new_client, occurred_at, [identifiers], mark]]
 local max_share = tonumber(ARGV[2])
-local provenance_cap = tonumber(ARGV[4])
+local provenance_cap = tonumber(ARGV[5])
 local function strong_kind(k)
   if string.sub(k, 1, 6) == 'email:' then return 'email' end
   if string.sub(k, 1, 4) == 'ext.' then
@@ -16,8 +20,9 @@ end
 local function resolve(item)
   local event_id, at, ids = item[2], tonumber(item[4]), item[5]
   local n = #ids
-  local seen = redis.call('GET', P .. 'seen:' .. event_id)
-  if seen then return {'seen', seen} end
+  local prior, fp = applied(event_id, item[6])
+  if prior then return {'seen', prior} end
+  if fp then return {'applied', fp} end
 
   -- 1. identifiers seen with more distinct strong identifiers of one kind than max_share are
   -- shared, for good (shared:<identifier>): a shared identifier neither merges anyone nor
@@ -105,19 +110,16 @@ local function resolve(item)
           redis.call('HINCRBY', card, f, flat[i + 1])
         end
       end
-      for _, z in ipairs({'touches:', 'contacts:', 'hits:'}) do
+      for _, z in ipairs({'contacts:', 'hits:'}) do
         redis.call('ZUNIONSTORE', P .. z .. client, 2, P .. z .. client, P .. z .. o,
                    'AGGREGATE', 'MIN')
       end
-      redis.call('SUNIONSTORE', P .. 'channels:' .. client, P .. 'channels:' .. client,
-                 P .. 'channels:' .. o)
       -- the merged client's visits go on as the canonical client's (a page after the merge
       -- joins the visit it belongs to instead of opening a second touch)
       local carried = union_sessions(redis.call('GET', P .. 'session:' .. client),
                                      redis.call('GET', P .. 'session:' .. o))
       if carried then redis.call('SET', P .. 'session:' .. client, carried) end
-      redis.call('DEL', other, P .. 'touches:' .. o, P .. 'contacts:' .. o, P .. 'channels:' .. o,
-                 P .. 'session:' .. o, P .. 'hits:' .. o)
+      redis.call('DEL', other, P .. 'contacts:' .. o, P .. 'session:' .. o, P .. 'hits:' .. o)
       redis.call('HSET', P .. 'merged', o, client)
       merges[#merges + 1] = o
     end

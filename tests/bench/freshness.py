@@ -17,7 +17,11 @@ import httpx
 import orjson
 import redis
 
+from pipeline import dedupe
+from pipeline.keys import account_base
 from producers.events import now_ms
+from touchline import clock
+from touchline.settings import Settings
 
 TICK_S = 0.1  # the load posts one batch per tick: rate / 10 events
 SENDERS = 4  # connections posting the load, taking the ticks in turn
@@ -81,7 +85,7 @@ class Marker:
     name: str
     event_id: str
     acked: float  # time.monotonic() when the ingest API answered 2xx
-    card: float | None = None  # ... when its seen: key (written with the card) was in Redis
+    card: float | None = None  # ... when its dedup entry (written with the card) was in Redis
     queryable: float | None = None  # ... when the sink's report query listed it
 
 
@@ -177,18 +181,21 @@ class Step:
 
     def _poll_redis(self) -> None:
         r = redis.Redis.from_url(self.redis_url)
-        base = f"{self.prefix}:{self.account}:seen:"
+        base = account_base(self.prefix, self.account)
+        window_s, shards = Settings().worker_dedupe_days * 86400, Settings().worker_dedupe_shards
         while not self.stop_polls.is_set():
             with self.lock:
                 waiting = [m for m in self.markers if m.card is None]
             if waiting:
                 pipe = r.pipeline(transaction=False)
-                for m in waiting:
-                    pipe.exists(base + m.event_id)
+                now_ms = clock.now_ms()
+                for m in waiting:  # its dedup entry: written by the call that updates the card
+                    for key, field in dedupe.entries(base, m.event_id, now_ms, window_s, shards):
+                        pipe.hexists(key, field)
                 found = pipe.execute()
                 now = time.monotonic()
-                for m, hit in zip(waiting, found, strict=True):
-                    if hit:
+                for i, m in enumerate(waiting):
+                    if found[2 * i] or found[2 * i + 1]:
                         m.card = now
             time.sleep(REDIS_POLL_S)
         r.close()

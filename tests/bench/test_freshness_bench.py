@@ -3,7 +3,7 @@
 session starts), ClickHouse in the sink (chDB).
 
 At each rate an open-loop load posts batches every 100 ms while a marker event is posted every
-250 ms; from each marker's 2xx the bench polls Redis for its ``seen:`` key (written by the same Lua
+250 ms; from each marker's 2xx the bench polls Redis for its dedup entry (written by the same Lua
 call that updates the client card) every 10 ms and the sink's report endpoint (``appointments`` in
 the markers' own account) every 200 ms (a marker it lists counts from the query's start).
 Rates: 100 and 1,000 ev/s, then a step search up the rates in TOUCHLINE_BENCH_FRESH_SEARCH,
@@ -217,7 +217,8 @@ def test_freshness_and_cpu_per_event(stack_settings: Settings, tmp_path: Path) -
     top = max(held, key=lambda f: f["rate"]) if held else None
     shared = bool(os.environ.get("TOUCHLINE_KAFKA_BOOTSTRAP"))
     result = {
-        "what": "marker 2xx -> seen: key in Redis (card) and -> listed by the sink's report query",
+        "what": "marker 2xx -> its dedup entry in Redis (written with the card) and -> listed "
+        "by the sink's report query",
         "fixed_rates": fixed,
         "highest_sustained_ev_s": top["rate"] if top else None,
         "cpu_us_per_event_at_highest_sustained": top["cpu_us_per_event"] if top else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.e2e import privacy_support as ps
 from tests.support import drained, touchline_process, wait_for
@@ -49,6 +50,9 @@ def test_rebuild_recreates_every_card(live_settings: Settings, tmp_path: Path) -
     assert done.returncode == 0, done.stderr[-2000:]
     assert "enriched" in done.stdout, done.stdout
     after = ps.cards(s, lookups)
+    r = redis.Redis.from_url(s.redis_url or "")
+    assert not list(r.scan_iter(match=f"{s.topic_prefix}:*inflight:*")), "results not forgotten"
+    r.close()
     differ = [pid for pid in before if after[pid] != before[pid]]
     assert not differ, f"{len(differ)} cards differ after the rebuild: {differ[:3]}"
 

@@ -11,11 +11,13 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from pipeline.dedupe import entries
+from pipeline.keys import account_base
 from sinks import clickhouse
 from sinks.sink import Sink
 from synthetic import booking_journeys
 from tests.support import read_topic, touchline_process, wait_for
-from touchline import topics
+from touchline import clock, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
 from touchline.services.process import free_port, port_open
@@ -51,7 +53,7 @@ def test_event_travels_every_hop(
     # hop 3: emits an enriched event per input event.
     visitors = {e["envelope"]["ids"]["cid"] for e in events}
     r = redis.Redis.from_url(s.redis_url or "")
-    base = f"{s.topic_prefix}:acc-e2e:"
+    base = account_base(s.topic_prefix, "acc-e2e")
     metrics_port = free_port()
     worker_settings = s.model_copy(update={"worker_metrics_port": metrics_port})
     with touchline_process(worker_settings, "worker", log=tmp_path / "worker.log"):
@@ -84,7 +86,14 @@ def test_event_travels_every_hop(
     assert all(owners.values()) and len(set(owners.values())) == len(visitors)
     for client in owners.values():
         assert r.hget(f"{base}card:{client}", "touch_count") == b"1"
-    assert all(r.exists(f"{base}seen:{eid}") for eid in decoded)
+    window_s, now = s.worker_dedupe_days * 86400, clock.now_ms()
+    applied = [
+        any(r.hexists(k, f) for k, f in entries(base, eid, now, window_s, s.worker_dedupe_shards))
+        for eid in decoded
+    ]
+    assert all(applied), applied
+    # whole results are forgotten once Kafka confirmed the outputs built from them
+    wait_for(lambda: not list(r.scan_iter(match=f"{base}inflight:*")), 30, "inflight: forgotten")
 
     # Hop 4: the sink writes them to ClickHouse.
     client = clickhouse.connect(s.effective_clickhouse_dsn)

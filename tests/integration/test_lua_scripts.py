@@ -1,5 +1,5 @@
 """The identity and card scripts (pipeline/lua/) called directly against real Redis: merges carry
-the merged client's visits, redelivery changes nothing, touches are pruned to the lookback and
+the merged client's visits, redelivery changes nothing, hits are pruned to the lookback and
 the cap, and merges made before a crash are still reported."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
+from pipeline.keys import account_base, account_key, deployment_pattern
 from pipeline.store import ClientStore, ResolveRequest, lua
+from pipeline.touches import WEB, Hit
 from touchline.services.stack import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -36,7 +38,6 @@ def record(store: ClientStore, event_id: str, client: str, at: int, **ctx: Any) 
     context = {
         "occurred_at": at,
         "lookback_ms": 30 * DAY,
-        "touch_cap": 3,
         "min_channels": 2,
         "is_touch": True,
         "is_contact": False,
@@ -50,6 +51,24 @@ def record(store: ClientStore, event_id: str, client: str, at: int, **ctx: Any) 
 def visit(session_id: str, at: int) -> dict[str, Any]:
     state = {"session_id": session_id, "started_at": at, "last_seen_at": at, "seq": 1}
     return {"sessions": [{**state, "landing_page": None, "campaign_key": None, "channel": "x"}]}
+
+
+def test_the_scripts_build_the_keys_pipeline_keys_defines(store: ClientStore) -> None:
+    """common.lua builds each account's key base itself: it must be pipeline/keys.py's (the
+    Python readers, erasure and the CLI find the keys by that one)."""
+    client = resolve(store, "e1", 1000, "email:k@x.de", "cid:9.9").client_id
+    record(store, "e1", client, 1000)
+
+    async def written() -> set[str]:
+        pattern = deployment_pattern(store.prefix)
+        return {k.decode() async for k in store.redis.scan_iter(match=pattern)}
+
+    base = account_base(store.prefix, "acc")
+    assert base == f"{store.prefix}:{{acc}}:"
+    assert {
+        base + name for name in ("card:" + client, "id:email:k@x.de", "id:cid:9.9", "inflight:e1")
+    } <= LOOP.run_until_complete(written())
+    assert all(key.startswith(base) for key in LOOP.run_until_complete(written()))
 
 
 def test_includes_are_resolved() -> None:
@@ -67,7 +86,8 @@ def test_a_merge_carries_the_merged_clients_visits(store: ClientStore) -> None:
     assert both.client_id == old.client_id and both.merged == (new.client_id,)
     ids = sorted(s["session_id"] for s in (both.session or {})["sessions"])
     assert ids == ["s-new", "s-old"]
-    assert LOOP.run_until_complete(store.redis.exists(f"{store.prefix}:acc:session:c-e2")) == 0
+    gone = account_key(store.prefix, "acc", "session:c-e2")
+    assert LOOP.run_until_complete(store.redis.exists(gone)) == 0
 
 
 def test_a_session_recorded_for_a_client_merged_meanwhile_joins_the_canonical(
@@ -78,7 +98,9 @@ def test_a_session_recorded_for_a_client_merged_meanwhile_joins_the_canonical(
     new = resolve(store, "e2", 2000, "cid:2.2")
     resolve(store, "e3", 3000, "email:b@x.de", "cid:2.2")  # merges before e2 is recorded
     record(store, "e2", new.client_id, 2000, session=visit("s-new", 2000))
-    raw = LOOP.run_until_complete(store.redis.get(f"{store.prefix}:acc:session:{old.client_id}"))
+    raw = LOOP.run_until_complete(
+        store.redis.get(account_key(store.prefix, "acc", f"session:{old.client_id}"))
+    )
     assert sorted(s["session_id"] for s in orjson.loads(raw)["sessions"]) == ["s-new", "s-old"]
 
 
@@ -88,17 +110,18 @@ def test_redelivery_returns_the_stored_result_and_changes_nothing(store: ClientS
     again = record(store, "e1", client, 1000, channel="email")
     assert again == first
     card = LOOP.run_until_complete(store.card("acc", client))
-    assert card["card"]["touch_count"] == "1" and card["channels"] == ["organic_search"]
+    assert card["card"]["touch_count"] == "1" and card["card"]["ft_channel"] == "organic_search"
     assert resolve(store, "e1", 1000, "cid:3.3").prior == first
 
 
-def test_touches_are_pruned_to_the_lookback_and_the_cap(store: ClientStore) -> None:
+def test_hits_are_pruned_to_the_lookback_and_the_cap(store: ClientStore) -> None:
     client = resolve(store, "t0", 0, "cid:4.4").client_id
     for n, at in enumerate([0, 40 * DAY, 41 * DAY, 42 * DAY, 43 * DAY]):
-        record(store, f"t{n}", client, at)
-    touches = LOOP.run_until_complete(store.card("acc", client))["touches"]
+        hit = Hit(at, f"t{n}", WEB, "organic_search", None, None).member()
+        record(store, f"t{n}", client, at, hit=hit, hit_cap=3)
+    hits = LOOP.run_until_complete(store.card("acc", client))["hits"]
     # day 0 is outside the 30-day lookback of day 43; the cap keeps the newest 3 of the rest
-    assert [at for _m, at in touches] == [41 * DAY, 42 * DAY, 43 * DAY]
+    assert [h.at for h in hits] == [41 * DAY, 42 * DAY, 43 * DAY]
 
 
 def test_merges_made_before_a_crash_are_still_reported(store: ClientStore) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pipeline.keys import account_base
 from pipeline.store import ClientStore
 from tests.split_scenarios import (
     E1,
@@ -71,7 +72,9 @@ def test_a_merge_through_a_phone_that_proves_shared_is_undone(store: ClientStore
         }
     ]
     assert owner(LOOP, store, E2) == out["b"] and owner(LOOP, store, E1) == out["a"]
-    merged = LOOP.run_until_complete(store.redis.hgetall(f"{store.prefix}:acc:merged"))
+    merged = LOOP.run_until_complete(
+        store.redis.hgetall(account_base(store.prefix, "acc") + "merged")
+    )
     assert merged == {}
 
 
@@ -110,7 +113,7 @@ def test_erasing_a_person_removes_the_links_recorded_about_them(store: ClientSto
     run(LOOP, store, "p1", 1000, E1, PHONE)
     b = run(LOOP, store, "b1", 1500, E2, "cid:2.2")["client_id"]
     run(LOOP, store, "p2", 2000, E2, PHONE)  # b merged into p1's client through the phone
-    base = f"{store.prefix}:acc:"
+    base = account_base(store.prefix, "acc")
     assert LOOP.run_until_complete(store.redis.scard(base + "mergedvia:" + PHONE)) == 1
     clients, identifiers, events = {b}, {E2, "cid:2.2"}, {"b1", "p2"}
     LOOP.run_until_complete(erasure.erase(store, "acc", clients, identifiers, events))

@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
+from pipeline.card import Rules, touches_of
+from pipeline.keys import account_key
 from pipeline.processor import Config, Output, Processor, new_client_id
 from pipeline.store import ClientStore
+from pipeline.touches import Touch
 from touchline.codec import Codec
 from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE, load
 from touchline.services.stack import Endpoints
@@ -103,6 +106,15 @@ def card(processor: Processor, client_id: str) -> dict[str, Any]:
     return LOOP.run_until_complete(processor.store.card("acc", client_id))
 
 
+def touches(processor: Processor, client_id: str) -> list[Touch]:
+    """The live card's touches, derived in event time from its hits."""
+    return touches_of(card(processor, client_id), Rules(30 * MIN, 90 * 86_400_000, 2))
+
+
+def contacts(processor: Processor, client_id: str) -> list[Touch]:
+    return [t for t in touches(processor, client_id) if t.is_contact]
+
+
 def test_identities_across_channels_merge_into_one_client(processor: Processor) -> None:
     web, phone_call, appointment, booking = run(
         processor,
@@ -143,7 +155,8 @@ def test_identities_across_channels_merge_into_one_client(processor: Processor) 
     assert merged["card"]["touch_count"] == "3"  # web visit, the call, the booking visit
     assert merged["card"]["contact_count"] == "1"
     assert merged["card"]["name"] == "Anna"
-    assert merged["channels"] == ["email", "paid_search", "phone_call"]
+    channels = {t.channel for t in touches(processor, merged["client_id"])}
+    assert channels == {"email", "paid_search", "phone_call"}
 
 
 def test_redelivery_changes_nothing_and_reemits_the_same_bytes(processor: Processor) -> None:
@@ -191,14 +204,10 @@ def test_multichannel_counts_only_distinct_channels_before_the_contact(
         call(T0 + 180 * MIN, "+4930555111"),
     )
     first_call, second_call = enriched(outs[2]), enriched(outs[4])
-    assert first_call["is_contact"] and first_call["multichannel"]
-    assert first_call["channels_before"] == ["email", "paid_search"]
-    assert second_call["channels_before"] == [
-        "email",
-        "paid_search",
-        "phone_call",
-        "organic_social",
-    ]
+    first, second = contacts(processor, first_call["client_id"])
+    assert first_call["is_contact"] and first.multichannel
+    assert first.channels_before == ("email", "paid_search")
+    assert second.channels_before == ("email", "paid_search", "phone_call", "organic_social")
     assert second_call["attributes"]["since_previous_contact_ms"] == str(60 * MIN)
     assert first_call["attributes"]["location"] == "(undefined)"
 
@@ -304,8 +313,8 @@ def test_a_batch_is_processed_in_event_time(processor: Processor) -> None:
         ),
         visit(T0 + 60 * MIN, "6.6", "google", "cpc"),
     )
-    the_call = enriched(outs[0])
-    assert the_call["channels_before"] == ["email", "paid_search"] and the_call["multichannel"]
+    (the_call,) = contacts(processor, enriched(outs[0])["client_id"])
+    assert the_call.channels_before == ("email", "paid_search") and the_call.multichannel
 
 
 def test_a_script_error_fails_only_its_own_event(processor: Processor) -> None:
@@ -314,7 +323,7 @@ def test_a_script_error_fails_only_its_own_event(processor: Processor) -> None:
     records = [visit(T0 + i * MIN, f"1.{i}", "google", "cpc") for i in range(3)]
     _, broken = CODEC.decode(records[1])
     client = new_client_id("acc", broken["envelope"]["event_id"])
-    key = f"{processor.store.prefix}:acc:card:{client}"
+    key = account_key(processor.store.prefix, "acc", f"card:{client}")
     LOOP.run_until_complete(processor.store.redis.set(key, "not a hash"))
 
     first, second, third = run_batch(processor, *records)
@@ -402,5 +411,44 @@ def test_a_merge_mid_visit_keeps_the_visit(processor: Processor, batched: bool) 
     assert the_call["client_id"] == later_page["client_id"]
     assert later_page["session_id"] == first_page["session_id"]  # the visit went on
     assert later_page["channel"] == "paid_search" and not later_page["is_touch"]
-    touches = card(processor, the_call["client_id"])["touches"]
-    assert len(touches) == 2, touches  # the paid visit and the call, nothing more
+    derived = touches(processor, the_call["client_id"])
+    assert len(derived) == 2, derived  # the paid visit and the call, nothing more
+
+
+def forget(processor: Processor, *outs: Output) -> None:
+    """What the worker does once Kafka has confirmed these outputs."""
+    applied = [o.applied for o in outs if o.applied is not None]
+    LOOP.run_until_complete(processor.store.forget(applied))
+
+
+def test_a_copy_after_the_output_was_confirmed_is_dropped_not_reapplied(
+    processor: Processor,
+) -> None:
+    """Once its outputs are confirmed, an applied event keeps only its compact entry
+    (pipeline/dedupe.py): a later copy emits nothing (Kafka holds its output already) and a copy
+    that says something else is still a conflicting retry."""
+    first = visit(T0, "9.9", "google", "cpc")
+    (once,) = run(processor, first)
+    assert once.applied is not None
+    forget(processor, once)
+    again, changed = run(processor, first, _resent(first, occurred_at=T0 + 1000))
+    assert again.outcome == "duplicate" and again.enriched is None and again.merges == []
+    assert changed.outcome == "conflicting_retry" and changed.dead_letter is not None
+    assert card(processor, enriched(once)["client_id"])["card"]["touch_count"] == "1"
+    account, event_id = once.applied
+    assert LOOP.run_until_complete(processor.store.applied(account, event_id))
+
+
+def test_an_applied_event_is_recognised_for_one_window_at_least_and_two_at_most(
+    processor: Processor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window_ms = processor.store.window_s * 1000
+    now = [window_ms * 1000 + window_ms - 1]  # the last millisecond of a generation
+    monkeypatch.setattr("touchline.clock.now_ms", lambda: now[0])
+    first = visit(T0, "10.10", "google", "cpc")
+    (once,) = run(processor, first)
+    forget(processor, once)
+    now[0] += window_ms  # one window later: the previous generation is still read
+    assert run(processor, first)[0].outcome == "duplicate"
+    now[0] += window_ms  # two windows later: forgotten, applied again
+    assert run(processor, first)[0].outcome == "enriched"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from pipeline.keys import account_key
 from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
 from producers.publisher import Message, Publisher
@@ -96,7 +97,8 @@ def test_sigkilled_worker_loses_nothing_and_counts_nothing_twice(
 
     r = redis.Redis.from_url(s.redis_url or "")
     merged = {
-        k.decode(): v.decode() for k, v in r.hgetall(f"{s.topic_prefix}:{ACCOUNT}:merged").items()
+        k.decode(): v.decode()
+        for k, v in r.hgetall(account_key(s.topic_prefix, ACCOUNT, "merged")).items()
     }
 
     def canonical(client: str) -> str:

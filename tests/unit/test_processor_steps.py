@@ -10,6 +10,7 @@ from typing import Any
 
 from pipeline.memory_store import MemoryStore
 from pipeline.processor import Config, Output, Processor
+from pipeline.touches import Hit, Touch, derive
 from touchline.codec import Codec
 from touchline.contracts import ENRICHED, MERGE, load
 from touchline.settings import REPO_ROOT
@@ -75,8 +76,20 @@ def processor(store: MemoryStore | None = None) -> Processor:
     return Processor(CODEC, store or MemoryStore(max_share=2), config)
 
 
+def touches(store: MemoryStore, client: str) -> list[Touch]:
+    """The card's touches, derived in event time from its hits (as pipeline.card does)."""
+    hits = store.accounts["acc"].zsets.get(("hits", client), {})
+    return derive(
+        [Hit.from_member(member, at) for member, at in hits.items()],
+        timeout_ms=30 * MIN,
+        lookback_ms=90 * 86_400_000,
+        min_channels=2,
+    )
+
+
 def test_visits_and_a_call_stitch_merge_and_make_a_multichannel_contact() -> None:
-    p = processor()
+    store = MemoryStore(max_share=2)
+    p = processor(store)
     first, second, same_visit = (
         enriched(o)
         for o in run(
@@ -91,7 +104,8 @@ def test_visits_and_a_call_stitch_merge_and_make_a_multichannel_contact() -> Non
     # a call from the second device's visitor names both cookies' owner by phone: no merge yet
     (linked,) = run(p, call(T0 + 3 * 86_400_000, "+49 30 1234567", cid="333.444"))
     contact = enriched(linked)
-    assert contact["client_id"] == second["client_id"] and not contact["multichannel"]
+    assert contact["client_id"] == second["client_id"]
+    assert [t.multichannel for t in touches(store, contact["client_id"]) if t.is_contact] == [False]
     # the first device calls from the same phone: the two clients merge into the older one
     (merging,) = run(p, call(T0 + 4 * 86_400_000, "+49 30 1234567", cid="111.222"))
     merged = enriched(merging)
@@ -100,7 +114,11 @@ def test_visits_and_a_call_stitch_merge_and_make_a_multichannel_contact() -> Non
     name, merge = CODEC.decode(merging.merges[0][1])
     assert name == MERGE and merge["from_client_id"] == second["client_id"]
     # both visits' channels (and the first call's) are now before this contact
-    assert merged["multichannel"] and merged["touch_seq"] == 4
+    assert merged["touch_seq"] == 4
+    contacts = [t for t in touches(store, merged["client_id"]) if t.is_contact]
+    # in event time, once merged: the first call too had both devices' visits before it
+    assert [t.multichannel for t in contacts] == [True, True]
+    assert contacts[0].channels_before == ("paid_search", "email")
 
 
 def test_a_redelivered_event_is_re_emitted_byte_for_byte_and_counts_once() -> None:

@@ -52,7 +52,7 @@ CALL = replace(
 
 
 def _visit(static: Static, stored: dict[str, Any] | None, event_id: str, at: int) -> Any:
-    placed = sessionise(static, "c1", stored, event_id, at, RULES.session_timeout_ms)
+    placed = sessionise(static, "c1", stored, event_id, at, RULES)
     return placed, record_context(RULES, static, placed, event_id, at, "fp", "+4915100000001")
 
 

@@ -283,3 +283,33 @@ def test_assign_keeps_at_most_keep_sessions() -> None:
             keep=20,
         )
     assert len(h) == 20 and h[0].started_at == 10 * 2 * ASSIGN_TIMEOUT
+
+
+def test_assign_keeps_only_sessions_seen_within_keep_ms_of_the_newest() -> None:
+    from pipeline.sessions import assign
+
+    hour = 3_600_000
+    h: list[SessionState] = []
+    for i, at in enumerate((0, 10 * hour, 30 * hour, 33 * hour)):
+        h, _, _ = assign(
+            h,
+            occurred_at=at,
+            event_id=str(i),
+            campaign_key=None,
+            landing_page=None,
+            timeout_ms=ASSIGN_TIMEOUT,
+            keep_ms=24 * hour,
+        )
+    assert [s.started_at for s in h] == [10 * hour, 30 * hour, 33 * hour]
+    # a stray page older than the window still gets its own visit, which is not kept
+    h, stray, new = assign(
+        h,
+        occurred_at=2 * hour,
+        event_id="stray",
+        campaign_key=None,
+        landing_page=None,
+        timeout_ms=ASSIGN_TIMEOUT,
+        keep_ms=24 * hour,
+    )
+    assert new and stray.started_at == 2 * hour
+    assert [s.started_at for s in h] == [10 * hour, 30 * hour, 33 * hour]

@@ -107,7 +107,8 @@ def test_inner_defaults_are_the_settings_defaults() -> None:
     assert _default_of(card.identifier_key, "region") == region
     assert _default_of(events.partition_key, "phone_region") == region
     assert _default_of(ClientStore, "max_share") == default("identity_max_share")
-    assert _default_of(ClientStore, "dedupe_ttl_s") == default("worker_dedupe_days") * 86400
+    assert _default_of(ClientStore, "dedupe_window_s") == default("worker_dedupe_days") * 86400
+    assert _default_of(ClientStore, "dedupe_shards") == default("worker_dedupe_shards")
     assert _default_of(Sink, "batch_rows") == default("sink_batch_rows")
     assert _default_of(Sink, "batch_seconds") == default("sink_batch_seconds")
 
@@ -116,7 +117,6 @@ def test_inner_configs_are_built_from_the_settings_in_effect() -> None:
     s = Settings(
         session_timeout_minutes=10,
         lookback_days=30,
-        touch_cap=7,
         multichannel_min_channels=3,
         phone_region="AT",
         own_hosts=["Studio.Example"],
@@ -124,12 +124,12 @@ def test_inner_configs_are_built_from_the_settings_in_effect() -> None:
         worker_record_chunk=5,
         identity_max_share=4,
         worker_dedupe_days=2,
+        worker_dedupe_shards=16,
         topic_prefix="p",
     )
     assert processor_config(s) == Config(
         session_timeout_ms=600_000,
         lookback_ms=30 * 86_400_000,
-        touch_cap=7,
         min_channels=3,
         phone_region="AT",
         own_hosts=frozenset({"studio.example"}),
@@ -137,7 +137,7 @@ def test_inner_configs_are_built_from_the_settings_in_effect() -> None:
         record_chunk=5,
     )
     store = ClientStore.from_settings("redis://127.0.0.1:9/0", s)  # connects lazily: never here
-    assert (store.prefix, store.max_share, store.ttl) == ("p", 4, 2 * 86400)
+    assert (store.prefix, store.max_share, store.window_s, store.shards) == ("p", 4, 2 * 86400, 16)
 
 
 def test_the_lookback_cap_is_on_the_setting_and_the_cli_names_it(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from touchline.errors import TouchlineError
 from touchline.services import process
+from touchline.settings import default
 
 
 def require_redis_server() -> str:
@@ -33,7 +34,7 @@ def require_redis_server() -> str:
     )
 
 
-def start(run_dir: Path, port: int) -> None:
+def start(run_dir: Path, port: int, listpack_value: int = default("redis_listpack_value")) -> None:
     server = require_redis_server()
     data = run_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,10 @@ def start(run_dir: Path, port: int) -> None:
             "yes",
             "--appendfsync",
             "everysec",
+            "--zset-max-listpack-value",
+            str(listpack_value),
+            "--hash-max-listpack-value",
+            str(listpack_value),
             "--daemonize",
             "no",
         ],
@@ -67,10 +72,11 @@ def start(run_dir: Path, port: int) -> None:
 
 
 def ping(url: str) -> bool:
-    import redis
+    """Whether the Redis (or Redis Cluster) at ``url`` answers."""
+    from touchline import redis_client
 
     try:
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        client = redis_client.connect(url, socket_timeout=1, socket_connect_timeout=1)
         return bool(client.ping())
     except Exception:
         return False

@@ -62,7 +62,7 @@ def up(settings: Settings, monitoring: bool = False) -> Endpoints:
             port = _pick(settings.redis_port, old.get("port"), "Redis", "TOUCHLINE_REDIS_PORT")
             state["redis"] = {"port": port}
             _save_state(settings, state)
-            redis.start(rdir, port)
+            redis.start(rdir, port, settings.redis_listpack_value)
     if settings.schema_registry_url is None and settings.local_registry:
         sdir = run / "registry"
         if process.read_pid(sdir / "registry.pid") is None:

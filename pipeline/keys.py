@@ -1,0 +1,59 @@
+"""The Redis key layout of the worker's client store: the one definition in Python (the Lua scripts
+build the same form in ``pipeline/lua/common.lua``, ``run_batch``; a test holds the two equal).
+
+Every key of one account lives under ``<prefix>:{<account>}:``. The braces are a Redis Cluster
+hash tag: only ``<account>`` is hashed, so all of an account's keys share one hash slot and each
+Lua call, which touches many of them, stays on one node. On a standalone Redis the braces are
+just characters. Everything under ``<prefix>:`` belongs to one deployment (``topic_prefix``): a
+scan for ``<prefix>:*`` finds all of it.
+
+``id:<identifier>``            owner client of an identifier (``email:a@b.de``, ``cid:1.2``, ...)
+``merged`` (hash)              merged client -> the client it was merged into (chains are chased)
+``anchors:<identifier>:<kind>`` distinct strong identifiers (emails, source-system ids) seen with it
+``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
+                               seen with too many of); it then links and resolves no one
+``card:<client>`` (hash)       the client card: first touch, first contact (name, phone), counters,
+                               last location, ``revenue:<currency>`` totals
+``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
+``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
+                               time, pruned to the lookback and ``hit_cap``: the card's touches
+                               are derived from them in event time
+``session:<client>``           the client's recent visits (JSON); a merge carries the merged
+                               client's visits to the canonical client
+``seen:<generation>:<shard>``  (hash) the applied events, ~20-60 B each, and ``inflight:<event_id>``
+                               an applied event's result until Kafka confirmed its outputs: every
+                               later delivery is a no-op (``pipeline/dedupe.py``)
+``pending:<event_id>`` (list)  merges ``resolve`` made for the event, until ``record`` reports them
+``claimedvia:<identifier>``    identifiers claimed, ``mergedvia:<identifier>`` clients merged,
+                               through that identifier alone (``pipeline/lua/split.lua``): split
+                               off again when it proves shared; ``splits:<event_id>`` (list) the
+                               splits ``resolve`` made for the event, until ``record`` reports them
+"""
+
+from __future__ import annotations
+
+import glob
+
+# A script call names one real key of the batch's account as KEYS[1], for a cluster client to
+# route the call to the node holding the account's slot (pipeline.store).
+ROUTING_KEY = "merged"
+
+
+def account_base(prefix: str, account: str) -> str:
+    """``<prefix>:{<account>}:``, the start of every key of ``account``."""
+    return f"{prefix}:{{{account}}}:"
+
+
+def account_key(prefix: str, account: str, name: str) -> str:
+    """The key ``name`` (``card:<client>``, ``id:<identifier>``, ...) of ``account``."""
+    return account_base(prefix, account) + name
+
+
+def deployment_pattern(prefix: str) -> str:
+    """A SCAN pattern matching every key of the deployment ``prefix`` (and nothing else)."""
+    return glob.escape(prefix) + ":*"
+
+
+def account_pattern(prefix: str, account: str, kind: str) -> str:
+    """A SCAN pattern for the keys of one ``kind`` (``id``, ``anchors``, ...) of ``account``."""
+    return glob.escape(account_base(prefix, account)) + kind + ":*"
