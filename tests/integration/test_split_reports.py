@@ -5,6 +5,7 @@ split identifier goes to the split-off client, an undone merge no longer maps.""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,10 +56,11 @@ def plant(data: Dataset) -> list[dict[str, Any]]:
     return splits
 
 
-@pytest.fixture
-def loaded(chdb_settings: Settings) -> tuple[Client, str, Dataset, list[dict[str, Any]]]:
-    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
-    db = chdb_settings.clickhouse_database
+Loaded = tuple[Client, str, Dataset, list[dict[str, Any]]]
+
+
+def _load(dsn: str, db: str) -> Loaded:
+    client = clickhouse.connect(dsn)
     clickhouse.migrate(client, db)
     data = generate(seed=7, clients=150)
     splits = plant(data)
@@ -70,14 +72,24 @@ def loaded(chdb_settings: Settings) -> tuple[Client, str, Dataset, list[dict[str
     return client, db, data, splits
 
 
+@pytest.fixture(scope="module")
+def shared(chdb_dir: Path) -> Loaded:
+    """One loaded database for the tests that only read it."""
+    return _load(f"chdb://{chdb_dir}", f"splits{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def loaded(chdb_settings: Settings) -> Loaded:
+    """A database of its own, for a test that changes it."""
+    return _load(chdb_settings.effective_clickhouse_dsn, chdb_settings.clickhouse_database)
+
+
 def _run(ch: Client, db: str, name: str, **params: Any) -> list[tuple[Any, ...]]:
     return clickhouse.query(ch, name, db, params)[1]
 
 
-def test_splits_give_each_person_their_own_events(
-    loaded: tuple[Client, str, Dataset, list[dict[str, Any]]],
-) -> None:
-    client, db, data, splits = loaded
+def test_splits_give_each_person_their_own_events(shared: Loaded) -> None:
+    client, db, data, splits = shared
     expected = sorted(
         (e["event_id"], e["client_id"]) for e in ref.canonical(data.events, data.merges, splits)
     )
@@ -106,9 +118,9 @@ def test_splits_give_each_person_their_own_events(
     ],
 )
 def test_every_report_applies_the_splits_as_the_reference_does(
-    loaded: tuple[Client, str, Dataset, list[dict[str, Any]]], name: str, params: dict[str, Any]
+    shared: Loaded, name: str, params: dict[str, Any]
 ) -> None:
-    client, db, data, splits = loaded
+    client, db, data, splits = shared
     merged = {**BASE, **params}
     expected = getattr(ref, name)(ref.canonical(data.events, data.merges, splits), merged)
     assert _run(client, db, name, **merged) == expected
@@ -139,10 +151,8 @@ def _ms(value: Any) -> int:
         "c22",
     ],
 )
-def test_the_client_card_applies_the_splits_as_the_reference_does(
-    loaded: tuple[Client, str, Dataset, list[dict[str, Any]]], who: str
-) -> None:
-    client, db, data, splits = loaded
+def test_the_client_card_applies_the_splits_as_the_reference_does(shared: Loaded, who: str) -> None:
+    client, db, data, splits = shared
     params = {**BASE, "client": who}
     events = ref.canonical(data.events, data.merges, splits)
     expected = ref.client_card(events, params)
@@ -167,9 +177,7 @@ def test_the_client_card_applies_the_splits_as_the_reference_does(
     )
 
 
-def test_erasing_a_split_off_person_deletes_their_splits(
-    loaded: tuple[Client, str, Dataset, list[dict[str, Any]]],
-) -> None:
+def test_erasing_a_split_off_person_deletes_their_splits(loaded: Loaded) -> None:
     from sinks import erasure
 
     client, db, _data, splits = loaded
