@@ -52,33 +52,6 @@ def split_client_id(account: str, identifier: str) -> str:
     return "s" + hashlib.sha1(f"{account}|{identifier}".encode()).hexdigest()[:19]
 
 
-def _move_claim(
-    a: _Account, account: str, group: list[str], via: str, budget: int
-) -> dict[str, Any] | None:
-    owner, at = group[0], group[1]
-    new = split_client_id(account, group[2])
-    moved: list[str] = []
-    queue, head = [group], 0
-    while head < len(queue) and len(moved) < budget:
-        g = queue[head]
-        head += 1
-        for k in g[2:]:
-            if a.ids.get(k) == g[0] and k not in a.shared:
-                a.ids[k] = new
-                moved.append(k)
-                queue.extend(orjson.loads(m) for m in sorted(a.claimedvia.pop(k, set())))
-    if not moved:
-        return None
-    a.card(new).setdefault("created_at", at)
-    return {
-        "kind": "claim",
-        "to_client_id": new,
-        "from_client_id": a.canonical(owner),
-        "identifiers": moved,
-        "via": via,
-    }
-
-
 def _undo_merge(a: _Account, entry: list[str], shared_id: str, via: str) -> dict[str, Any] | None:
     o, into = entry[0], entry[1]
     if a.merged.get(o) != into:
@@ -94,6 +67,41 @@ def _undo_merge(a: _Account, entry: list[str], shared_id: str, via: str) -> dict
     }
 
 
+def _move_claim(
+    a: _Account, account: str, group: list[str], via: str, budget: int, out: list[dict[str, Any]]
+) -> None:
+    owner, at = group[0], group[1]
+    new = split_client_id(account, group[2])
+    moved: list[str] = []
+    merges: list[tuple[str, list[str]]] = []
+    queue, head = [group], 0
+    while head < len(queue) and len(moved) < budget:
+        g = queue[head]
+        head += 1
+        for k in g[2:]:
+            if a.ids.get(k) == g[0] and k not in a.shared:
+                a.ids[k] = new
+                moved.append(k)
+                queue.extend(orjson.loads(m) for m in sorted(a.claimedvia.pop(k, set())))
+                merges.extend((k, orjson.loads(m)) for m in sorted(a.mergedvia.pop(k, set())))
+    if not moved:
+        return
+    a.card(new).setdefault("created_at", at)
+    out.append(
+        {
+            "kind": "claim",
+            "to_client_id": new,
+            "from_client_id": a.canonical(owner),
+            "identifiers": moved,
+            "via": via,
+        }
+    )
+    for k, entry in merges:
+        split = _undo_merge(a, entry, k, via)
+        if split:
+            out.append(split)
+
+
 def split_through(a: _Account, account: str, event_id: str, k: str, cap: int) -> int:
     via = k.split(":", 1)[0]
     out: list[dict[str, Any]] = []
@@ -102,8 +110,6 @@ def split_through(a: _Account, account: str, event_id: str, k: str, cap: int) ->
         if split:
             out.append(split)
     for c in sorted(a.claimedvia.pop(k, set())):
-        split = _move_claim(a, account, orjson.loads(c), via, cap)
-        if split:
-            out.append(split)
+        _move_claim(a, account, orjson.loads(c), via, cap, out)
     a.splits.setdefault(event_id, []).extend(orjson.dumps(s).decode() for s in out)
     return len(out)

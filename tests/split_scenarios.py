@@ -93,6 +93,18 @@ def merge_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]
     return {"a": a, "b": b, "third": third}
 
 
+def merge_through_a_claim(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
+    """Person 2's email, claimed through the phone, then merges client x (their web client id)
+    into person 1's client: when the phone proves shared, the email moves and the merge that
+    rested on it alone is undone."""
+    a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
+    run(loop, store, "p2", 2000, E2, PHONE)  # claims E2 through PHONE
+    x = run(loop, store, "x1", 2500, "cid:9.9")["client_id"]
+    assert run(loop, store, "x2", 2600, E2, "cid:9.9")["merged_from"] == [x]  # through E2 alone
+    third = run(loop, store, "p3", 3000, E3, PHONE)
+    return {"a": a, "x": x, "third": third}
+
+
 def raw(
     name: str, family: str, event_type: str, at: int, ids: dict[str, Any], **fields: Any
 ) -> Any:

@@ -10,7 +10,8 @@
 -- Each set holds at most `cap` members (further links through k are not recorded, and so not
 -- split). When k proves shared, both sets are consumed: every claim group moves to a client of its
 -- own (id derived from account and the group's first identifier: a retry gives the same id), the
--- groups claimed through a moved identifier follow it, and every merge is undone. The splits wait
+-- groups claimed through a moved identifier follow it, and every merge is undone (those made
+-- through a moved identifier alone too). The splits wait
 -- in splits:<event_id> (JSON texts) for record.lua to put them in the event's stored result, so
 -- the worker emits them once, and again from that result on redelivery.
 local function add_capped(key, member, cap)
@@ -50,33 +51,6 @@ local function split_client_id(account, identifier)
   return 's' .. string.sub(redis.sha1hex(account .. '|' .. identifier), 1, 19)
 end
 
--- Move one claim group (and, breadth first, the groups claimed through its identifiers) to a
--- client of its own; returns the split entry, or nil when nothing still pointed to the claimer.
-local function move_claim(account, group, via, budget)
-  local owner, at = group[1], group[2]
-  local new = split_client_id(account, group[3])
-  local moved, queue, head = {}, {group}, 1
-  while head <= #queue and #moved < budget do
-    local g = queue[head]
-    head = head + 1
-    for i = 3, #g do
-      local k = g[i]
-      if redis.call('GET', P .. 'id:' .. k) == g[1] and redis.call('EXISTS', P .. 'shared:' .. k) == 0 then
-        redis.call('SET', P .. 'id:' .. k, new)
-        moved[#moved + 1] = k
-        local follow = redis.call('SMEMBERS', P .. 'claimedvia:' .. k)
-        table.sort(follow)
-        for _, m in ipairs(follow) do queue[#queue + 1] = cjson.decode(m) end
-        redis.call('DEL', P .. 'claimedvia:' .. k)
-      end
-    end
-  end
-  if #moved == 0 then return nil end
-  redis.call('HSETNX', P .. 'card:' .. new, 'created_at', at)
-  return {kind = 'claim', to_client_id = new, from_client_id = canonical(owner),
-          identifiers = moved, via = via}
-end
-
 -- Undo one merge: the merged client is its own canonical again (its card restarts from its
 -- creation time: the hits, touches and revenue it brought stay on the client it was merged into).
 local function undo_merge(entry, shared_id, via)
@@ -92,6 +66,41 @@ local function undo_merge(entry, shared_id, via)
           identifiers = ids, via = via}
 end
 
+-- Move one claim group (and, breadth first, the groups claimed through its identifiers) to a
+-- client of its own, appending its split to out; the merges made through a moved identifier
+-- alone are undone too (they rested on a link that now belongs to someone else).
+local function move_claim(account, group, via, budget, out)
+  local owner, at = group[1], group[2]
+  local new = split_client_id(account, group[3])
+  local moved, merges, queue, head = {}, {}, {group}, 1
+  while head <= #queue and #moved < budget do
+    local g = queue[head]
+    head = head + 1
+    for i = 3, #g do
+      local k = g[i]
+      if redis.call('GET', P .. 'id:' .. k) == g[1] and redis.call('EXISTS', P .. 'shared:' .. k) == 0 then
+        redis.call('SET', P .. 'id:' .. k, new)
+        moved[#moved + 1] = k
+        local follow = redis.call('SMEMBERS', P .. 'claimedvia:' .. k)
+        table.sort(follow)
+        for _, m in ipairs(follow) do queue[#queue + 1] = cjson.decode(m) end
+        local through = redis.call('SMEMBERS', P .. 'mergedvia:' .. k)
+        table.sort(through)
+        for _, m in ipairs(through) do merges[#merges + 1] = {k, cjson.decode(m)} end
+        redis.call('DEL', P .. 'claimedvia:' .. k, P .. 'mergedvia:' .. k)
+      end
+    end
+  end
+  if #moved == 0 then return end
+  redis.call('HSETNX', P .. 'card:' .. new, 'created_at', at)
+  out[#out + 1] = {kind = 'claim', to_client_id = new, from_client_id = canonical(owner),
+                   identifiers = moved, via = via}
+  for _, m in ipairs(merges) do
+    local split = undo_merge(m[2], m[1], via)
+    if split then out[#out + 1] = split end
+  end
+end
+
 -- k has just proved shared: undo what was linked through it; the splits are queued for record.
 local function split_through(account, event_id, k, cap)
   local via = string.match(k, '^([^:]*)')
@@ -104,10 +113,7 @@ local function split_through(account, event_id, k, cap)
   end
   local claims = redis.call('SMEMBERS', P .. 'claimedvia:' .. k)
   table.sort(claims)
-  for _, c in ipairs(claims) do
-    local split = move_claim(account, cjson.decode(c), via, cap)
-    if split then out[#out + 1] = split end
-  end
+  for _, c in ipairs(claims) do move_claim(account, cjson.decode(c), via, cap, out) end
   redis.call('DEL', P .. 'mergedvia:' .. k, P .. 'claimedvia:' .. k)
   for _, split in ipairs(out) do
     redis.call('RPUSH', P .. 'splits:' .. event_id, cjson.encode(split))

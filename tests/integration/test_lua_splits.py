@@ -19,6 +19,7 @@ from tests.split_scenarios import (
     PHONE,
     claim_split,
     merge_split,
+    merge_through_a_claim,
     owner,
     record,
     resolve,
@@ -121,3 +122,12 @@ def test_erasing_a_person_removes_the_links_recorded_about_them(store: ClientSto
     assert LOOP.run_until_complete(store.redis.exists(base + "mergedvia:" + E2)) == 0
     left = erasure.remaining(store, "acc", clients, identifiers, events)
     assert LOOP.run_until_complete(left) == 0
+
+
+def test_a_merge_through_a_claimed_identifier_is_undone_when_it_moves(store: ClientStore) -> None:
+    out = merge_through_a_claim(LOOP, store)
+    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in out["third"]["splits"]] == [
+        ("claim", split_client(E2), [E2]),
+        ("unmerge", out["x"], ["cid:9.9"]),
+    ]
+    assert owner(LOOP, store, "cid:9.9") == out["x"] and owner(LOOP, store, E2) == split_client(E2)

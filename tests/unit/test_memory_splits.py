@@ -13,6 +13,7 @@ from tests.split_scenarios import (
     PHONE,
     claim_split,
     merge_split,
+    merge_through_a_claim,
     owner,
     run,
     split_client,
@@ -89,3 +90,13 @@ def test_the_worker_emits_each_split_once_and_counts_it() -> None:
     again = LOOP.run_until_complete(processor.handle_batch(batch))  # redelivered
     assert [o.splits for o in again] == [o.splits for o in first]  # the same records again
     assert counted() == before + 1  # counted once
+
+
+def test_a_merge_through_a_claimed_identifier_is_undone_when_it_moves() -> None:
+    store = MemoryStore(max_share=2)
+    out = merge_through_a_claim(LOOP, store)
+    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in out["third"]["splits"]] == [
+        ("claim", split_client(E2), [E2]),
+        ("unmerge", out["x"], ["cid:9.9"]),
+    ]
+    assert owner(LOOP, store, "cid:9.9") == out["x"] and owner(LOOP, store, E2) == split_client(E2)
