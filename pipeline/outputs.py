@@ -8,7 +8,6 @@ from typing import Any
 from pipeline import enrichment
 from touchline.identity import Identifiers
 
-
 # Not decided on arrival any more: the reports and the card derive multichannel contacts in
 # event time (sinks/sql/fragments/event_time_touches.sql, pipeline/touches.py).
 NOT_DECIDED_ON_ARRIVAL: dict[str, Any] = {"multichannel": False, "channels_before": []}
