@@ -10,7 +10,6 @@ SPLITS claim splits; the medians and their ratios are printed and written to
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
@@ -21,8 +20,8 @@ from typing import Any
 import pytest
 
 from sinks import clickhouse
+from tests.bench import results
 from tests.bench.test_clickhouse_bench import GENERATE, MERGES, _merges_done
-from touchline.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(3600)]
 
@@ -117,6 +116,4 @@ def test_split_views_cost(tmp_path_factory: pytest.TempPathFactory) -> None:
         "with_splits": some,
         "baseline": "the same queries over the canonical views before 013, same run",
     }
-    out = REPO_ROOT / "bench-results" / "split_views.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    results.write("split_views", result)
