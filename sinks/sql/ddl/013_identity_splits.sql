@@ -35,36 +35,32 @@ GROUP BY account_id, identifier;
 -- first, then phone, then cid) and the client they were stitched to. The columns are prefixed so
 -- they never collide with the events' in the canonical views. Few rows, found through the
 -- identifier columns' skip indexes (005): one IN per column against the split identifiers of its
--- kind, no OR across differently indexed columns; with no splits, no granule is read.
+-- kind, no OR across differently indexed columns (with no splits, no granule is read), then one
+-- join with the split identifiers.
 CREATE VIEW IF NOT EXISTS {db}.split_events AS
 SELECT
     split_account_id,
     split_event_id,
-    argMin(to_client_id, rank) AS split_client_id,
+    argMin(s.to_client_id, rank) AS split_client_id,
     any(stitched) AS split_stitched_id
 FROM (
-    SELECT e.account_id AS split_account_id, e.event_id AS split_event_id,
-           e.client_id AS stitched, s.to_client_id AS to_client_id, 1 AS rank
-    FROM {db}.events AS e
-    INNER JOIN {db}.split_identifiers AS s
-        ON s.account_id = e.account_id AND s.identifier = concat('email:', e.email)
-    WHERE e.email IN (SELECT substring(identifier, 7) FROM {db}.split_identifiers
-                      WHERE startsWith(identifier, 'email:'))
+    SELECT account_id AS split_account_id, event_id AS split_event_id, client_id AS stitched,
+           concat('email:', email) AS key, 1 AS rank
+    FROM {db}.events
+    WHERE email IN (SELECT substring(identifier, 7) FROM {db}.split_identifiers
+                    WHERE startsWith(identifier, 'email:'))
     UNION ALL
-    SELECT e.account_id, e.event_id, e.client_id, s.to_client_id, 2
-    FROM {db}.events AS e
-    INNER JOIN {db}.split_identifiers AS s
-        ON s.account_id = e.account_id AND s.identifier = concat('phone:', e.phone)
-    WHERE e.phone IN (SELECT substring(identifier, 7) FROM {db}.split_identifiers
-                      WHERE startsWith(identifier, 'phone:'))
+    SELECT account_id, event_id, client_id, concat('phone:', phone), 2
+    FROM {db}.events
+    WHERE phone IN (SELECT substring(identifier, 7) FROM {db}.split_identifiers
+                    WHERE startsWith(identifier, 'phone:'))
     UNION ALL
-    SELECT e.account_id, e.event_id, e.client_id, s.to_client_id, 3
-    FROM {db}.events AS e
-    INNER JOIN {db}.split_identifiers AS s
-        ON s.account_id = e.account_id AND s.identifier = concat('cid:', e.cid)
-    WHERE e.cid IN (SELECT substring(identifier, 5) FROM {db}.split_identifiers
-                    WHERE startsWith(identifier, 'cid:'))
-)
+    SELECT account_id, event_id, client_id, concat('cid:', cid), 3
+    FROM {db}.events
+    WHERE cid IN (SELECT substring(identifier, 5) FROM {db}.split_identifiers
+                  WHERE startsWith(identifier, 'cid:'))
+) AS e
+INNER JOIN {db}.split_identifiers AS s ON s.account_id = e.split_account_id AND s.identifier = e.key
 GROUP BY split_account_id, split_event_id;
 
 -- client_aliases as in 002, with unmerges: the latest of a client's merges and unmerges decides
