@@ -99,17 +99,17 @@ async def erase(
     fields = [m for m, to in merged.items() if m in clients or to in clients]
     if fields:
         removed += int(await store.redis.hdel(base + "merged", *fields))
-    # anchors: the sets of strong identifiers seen with an identifier. Theirs go whole; their
-    # strong identifiers (email, source ids) leave everyone else's.
-    own = tuple(f"{base}anchors:{i}:" for i in identifiers)
+    # anchors: the strong identifiers seen with an identifier (a hash each). Theirs go whole;
+    # their strong identifiers (email, source ids) leave everyone else's.
+    own = {f"{base}anchors:{i}" for i in identifiers}
     async for raw in store.redis.scan_iter(
         match=account_pattern(store.prefix, account, "anchors"), count=10_000
     ):
         key = raw.decode()
-        if key.startswith(own):
+        if key in own:
             removed += int(await store.redis.delete(key))
         elif identifiers:
-            removed += int(await store.redis.srem(key, *sorted(identifiers)))
+            removed += int(await store.redis.hdel(key, *sorted(identifiers)))
     return removed
 
 

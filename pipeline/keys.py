@@ -9,11 +9,12 @@ scan for ``<prefix>:*`` finds all of it.
 
 ``id:<identifier>``            owner client of an identifier (``email:a@b.de``, ``cid:1.2``, ...)
 ``merged`` (hash)              merged client -> the client it was merged into (chains are chased)
-``anchors:<identifier>:<kind>`` distinct strong identifiers (emails, source-system ids) seen with it
+``anchors:<identifier>``       (hash) strong identifiers (emails, source-system ids) seen with it ->
+                               their kind; none are added once it is shared
 ``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
                                seen with too many of); it then links and resolves no one
-``card:<client>`` (hash)       the client card: first touch, first contact (name, phone), counters,
-                               last location, ``revenue:<currency>`` totals
+``card:<client>`` (hash)       the client card: first contact (name, phone), counters, last
+                               location, ``revenue:<currency>`` totals
 ``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
 ``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
                                time, pruned to the lookback and ``hit_cap``: the card's touches

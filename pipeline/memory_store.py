@@ -50,7 +50,7 @@ class _Account:
     seen: dict[str, str] = field(default_factory=dict)  # applied event id -> short fingerprint
     inflight: dict[str, str] = field(default_factory=dict)  # event id -> result until forgotten
     ids: dict[str, str] = field(default_factory=dict)  # identifier -> client
-    anchors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    anchors: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> strong id -> kind
     shared: set[str] = field(default_factory=set)
     merged: dict[str, str] = field(default_factory=dict)  # merged client -> its canonical
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -119,14 +119,15 @@ class MemoryStore:
         usable, shared = [], 0
         for i, k in enumerate(ids):
             too_many = k in a.shared
+            anchors = a.anchors.setdefault(k, {})
             for j, other in enumerate(ids):
                 kind = _strong_kind(other)
-                if j != i and kind and kind != _strong_kind(k):
-                    anchors = a.anchors.setdefault((k, kind), set())
-                    anchors.add(other)
-                    if len(anchors) > self.max_share:
-                        too_many = True
-                        a.shared.add(k)
+                if too_many or j == i or not kind or kind == _strong_kind(k) or other in anchors:
+                    continue
+                anchors[other] = kind
+                if sum(1 for seen in anchors.values() if seen == kind) > self.max_share:
+                    too_many = True
+                    a.shared.add(k)
             if too_many:
                 shared += 1
             else:
@@ -185,7 +186,6 @@ class MemoryStore:
                         card.pop(e, None)
 
         min_field("created_at", ())
-        min_field("ft_at", ("ft_channel", "ft_source", "ft_medium", "ft_campaign"))
         min_field("fc_at", ("name", "phone"))
         if "lc_at" in other and ("lc_at" not in card or int(other["lc_at"]) > int(card["lc_at"])):
             card["lc_at"] = other["lc_at"]
@@ -214,10 +214,6 @@ class MemoryStore:
         touch_seq = int(card.get("touch_count", 0))
         if ctx["is_touch"]:
             touch_seq = card["touch_count"] = touch_seq + 1
-            if "ft_at" not in card or at < int(card["ft_at"]):
-                card.update(ft_at=at, ft_channel=ctx["channel"])
-                card.update({f"ft_{k}": ctx.get(f"utm_{k}") or "" for k in ("source", "medium")})
-                card["ft_campaign"] = ctx.get("utm_campaign") or ""
         if ctx.get("hit"):
             hits = a.zset("hits", client)
             hits[ctx["hit"]] = at

@@ -17,18 +17,10 @@ local function record(item)
   local at = ctx.occurred_at
   local card = P .. 'card:' .. client
 
-  -- whether it is a touch, and the first touch, as the worker saw them on arrival; the card's
-  -- touches and multichannel contacts are derived from its hits in event time (below)
+  -- how many touches the worker has seen on arrival (the enriched event's touch_seq); the card's
+  -- touches, first touch and multichannel contacts are derived from its hits in event time
   local touch_seq = tonumber(redis.call('HGET', card, 'touch_count') or '0')
-  if ctx.is_touch then
-    touch_seq = redis.call('HINCRBY', card, 'touch_count', 1)
-    local ft = redis.call('HGET', card, 'ft_at')
-    if not ft or at < tonumber(ft) then
-      redis.call('HSET', card, 'ft_at', at, 'ft_channel', ctx.channel, 'ft_source',
-                 s(ctx.utm_source), 'ft_medium', s(ctx.utm_medium), 'ft_campaign',
-                 s(ctx.utm_campaign))
-    end
-  end
+  if ctx.is_touch then touch_seq = redis.call('HINCRBY', card, 'touch_count', 1) end
 
   -- the hit itself (web hit, contact, lead): the card derives its touches from these in event
   -- time (pipeline/touches.py), so they come out the same in any arrival order
