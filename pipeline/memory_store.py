@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from pipeline import dedupe
+from pipeline.record_context import session_id_of
 from pipeline.store import Resolution, ResolveRequest, decode_result
 
 
@@ -38,8 +39,8 @@ def _union(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]
         return a
     if not a:
         return b
-    have = {s["session_id"] for s in a.get("sessions") or []}
-    extra = [s for s in b.get("sessions") or [] if s["session_id"] not in have]
+    have = {session_id_of(s) for s in a.get("sessions") or []}
+    extra = [s for s in b.get("sessions") or [] if session_id_of(s) not in have]
     return {**a, "sessions": [*(a.get("sessions") or []), *extra]}
 
 
