@@ -1,4 +1,4 @@
-"""The worker's exactly-once state: which events it has applied, in about 20-60 bytes per event
+"""The worker's exactly-once state: which events it has applied, in about 37 bytes per event
 instead of a key per event. Pure: the layout and its arithmetic; ``pipeline/lua/common.lua``
 (``applied``, ``mark_applied``) reads and writes it in the same script calls that change cards.
 
@@ -11,8 +11,9 @@ Two parts, both under an account's key base (``<prefix>:{<account>}:``, :mod:`pi
     and the previous generation and written to the current one, and a generation's keys expire
     ``2 * window`` after they were created. So every applied event is recognised for **at least
     one window and at most two** (``worker_dedupe_days``). ``shard`` (the first byte of the hash,
-    ``worker_dedupe_shards`` of them) keeps each hash small: Redis stores a hash of up to 128
-    short fields as one compact listpack, and a big one is never a single huge key.
+    ``worker_dedupe_shards`` of them) keeps each hash small: Redis stores a hash of up to
+    ``hash-max-listpack-entries`` (512 by default) short fields as one compact listpack (~37 B per
+    event measured, ~96 B once a hash outgrows it), and a big one is never a single huge key.
 ``inflight:<event_id>``               the event's whole result (client, enrichment) from the moment
     it was applied until Kafka has confirmed the outputs built from it; the worker then deletes
     it (:meth:`pipeline.store.ClientStore.forget`). A redelivery in that interval (a crash before
