@@ -1,6 +1,6 @@
 """Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.keys`): the
 identifiers they own (``id:``), the strong identifiers seen with them (``anchors:``, and their
-email or source ids in anyone else's anchors), each client's card, contacts,
+email or source ids in anyone else's anchors), each client's card,
 hits and visits, their entries in ``merged``, and the dedup state of their events (``inflight:``,
 ``pending:``, their entries in ``seen:``). Shared identifiers (``shared:``) belong to no one person
 and stay.
@@ -16,7 +16,7 @@ from pipeline.touches import Hit
 from touchline.privacy import RedisCluster
 from touchline.settings import Settings
 
-PER_CLIENT = ("card", "contacts", "hits", "session")
+PER_CLIENT = ("card", "hits", "session")
 MAX_HOPS = 64
 
 
@@ -66,8 +66,6 @@ async def find_cluster(
         if await store.redis.exists(base + "shared:" + ident):
             cluster.shared.add(ident)
     for c in found:
-        for member in await store.redis.zrange(base + "contacts:" + c, 0, -1):
-            cluster.event_ids.add(member.decode())
         for member, score in await store.redis.zrange(base + "hits:" + c, 0, -1, withscores=True):
             cluster.event_ids.add(Hit.from_member(member, score).event_id)
     return cluster

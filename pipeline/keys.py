@@ -15,7 +15,6 @@ scan for ``<prefix>:*`` finds all of it.
                                seen with too many of); it then links and resolves no one
 ``card:<client>`` (hash)       the client card: first contact (name, phone), counters, last
                                location, ``revenue:<currency>`` totals
-``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
 ``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
                                time, pruned to the lookback and ``hit_cap``: the card's touches
                                are derived from them in event time

@@ -195,10 +195,9 @@ class MemoryStore:
         for f, v in other.items():
             if f in ("touch_count", "contact_count") or f.startswith("revenue:"):
                 card[f] = int(card.get(f, 0)) + int(v)
-        for kind in ("contacts", "hits"):
-            mine = a.zset(kind, client)
-            for member, at in a.zsets.pop((kind, o), {}).items():
-                mine[member] = min(at, mine.get(member, at))
+        mine = a.zset("hits", client)
+        for member, at in a.zsets.pop(("hits", o), {}).items():
+            mine[member] = min(at, mine.get(member, at))
         carried = _union(a.sessions.get(client), a.sessions.pop(o, None))
         if carried:
             a.sessions[client] = carried
@@ -219,9 +218,9 @@ class MemoryStore:
             hits = a.zset("hits", client)
             hits[ctx["hit"]] = at
             _trim(hits, ctx["lookback_ms"], ctx["hit_cap"])
-        since_prev, contact_seq = -1, 0
+        contact_seq = 0
         if ctx["is_contact"]:
-            since_prev, contact_seq = self._contact(a, client, event_id, ctx)
+            contact_seq = self._contact(a, client, ctx)
         currency = ctx.get("currency") or ""
         if ctx["revenue_minor"] != 0 and currency:
             key = f"revenue:{currency}"
@@ -235,7 +234,6 @@ class MemoryStore:
             "client_id": client,
             "touch_seq": touch_seq,
             "contact_seq": contact_seq,
-            "since_prev_contact_ms": since_prev,
             "merged_from": a.pending.pop(event_id, []),
             "enrichment": orjson.dumps(ctx["enrichment"]).decode(),
         }
@@ -246,20 +244,15 @@ class MemoryStore:
         a.inflight[event_id] = encoded
         return encoded
 
-    def _contact(
-        self, a: _Account, client: str, event_id: str, ctx: dict[str, Any]
-    ) -> tuple[int, int]:
-        """record.lua's contact part: (ms since the previous contact or -1, contact number)."""
-        card, contacts = a.card(client), a.zset("contacts", client)
+    def _contact(self, a: _Account, client: str, ctx: dict[str, Any]) -> int:
+        """record.lua's contact part: the contact's number on the card."""
+        card = a.card(client)
         contact_seq = card["contact_count"] = int(card.get("contact_count", 0)) + 1
         at = ctx["occurred_at"]
-        earlier = [t for t in contacts.values() if t < at]
-        since_prev = at - max(earlier) if earlier else -1
-        contacts[event_id] = at
         if "fc_at" not in card or at < int(card["fc_at"]):
             card.update(fc_at=at, name=ctx.get("name") or "", phone=ctx.get("phone") or "")
         if "lc_at" not in card or at >= int(card["lc_at"]):
             card["lc_at"] = at
             if ctx.get("location"):
                 card["location"] = ctx["location"]
-        return since_prev, contact_seq
+        return contact_seq

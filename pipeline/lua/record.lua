@@ -32,14 +32,9 @@ local function record(item)
     redis.call('ZREMRANGEBYRANK', hkey, 0, -(ctx.hit_cap + 1))
   end
 
-  local since_prev, contact_seq = -1, 0
+  local contact_seq = 0
   if ctx.is_contact then
-    local ckey = P .. 'contacts:' .. client
     contact_seq = redis.call('HINCRBY', card, 'contact_count', 1)
-    local prev = redis.call('ZREVRANGEBYSCORE', ckey, '(' .. at, '-inf', 'WITHSCORES',
-                            'LIMIT', 0, 1)
-    if #prev > 0 then since_prev = at - tonumber(prev[2]) end
-    redis.call('ZADD', ckey, at, event_id)
     local fc = redis.call('HGET', card, 'fc_at')
     if not fc or at < tonumber(fc) then
       redis.call('HSET', card, 'fc_at', at, 'name', s(ctx.name), 'phone', s(ctx.phone))
@@ -66,7 +61,6 @@ local function record(item)
   redis.call('DEL', P .. 'pending:' .. event_id)
   local result = {
     client_id = client, touch_seq = touch_seq, contact_seq = contact_seq,
-    since_prev_contact_ms = since_prev,
     merged_from = merged, enrichment = item[6],
   }
   local encoded = cjson.encode(result)

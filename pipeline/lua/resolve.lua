@@ -110,16 +110,14 @@ local function resolve(item)
           redis.call('HINCRBY', card, f, flat[i + 1])
         end
       end
-      for _, z in ipairs({'contacts:', 'hits:'}) do
-        redis.call('ZUNIONSTORE', P .. z .. client, 2, P .. z .. client, P .. z .. o,
-                   'AGGREGATE', 'MIN')
-      end
+      redis.call('ZUNIONSTORE', P .. 'hits:' .. client, 2, P .. 'hits:' .. client,
+                 P .. 'hits:' .. o, 'AGGREGATE', 'MIN')
       -- the merged client's visits go on as the canonical client's (a page after the merge
       -- joins the visit it belongs to instead of opening a second touch)
       local carried = union_sessions(redis.call('GET', P .. 'session:' .. client),
                                      redis.call('GET', P .. 'session:' .. o))
       if carried then redis.call('SET', P .. 'session:' .. client, carried) end
-      redis.call('DEL', other, P .. 'contacts:' .. o, P .. 'session:' .. o, P .. 'hits:' .. o)
+      redis.call('DEL', other, P .. 'session:' .. o, P .. 'hits:' .. o)
       redis.call('HSET', P .. 'merged', o, client)
       merges[#merges + 1] = o
     end
