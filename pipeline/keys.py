@@ -20,7 +20,7 @@ scan for ``<prefix>:*`` finds all of it.
                                are derived from them in event time
 ``session:<client>``           the client's recent visits (JSON); a merge carries the merged
                                client's visits to the canonical client
-``seen:<generation>:<shard>``  (hash) the applied events, ~37 B each, and ``inflight:<event_id>``
+``seen:<generation>:<shard>``  (hash) the applied events, ~32 B each, and ``inflight:<event_id>``
                                an applied event's result until Kafka confirmed its outputs: every
                                later delivery is a no-op (``pipeline/dedupe.py``)
 ``pending:<event_id>`` (list)  merges ``resolve`` made for the event, until ``record`` reports them
