@@ -138,3 +138,22 @@ def drained(settings: Settings, groups: dict[str, list[str]]) -> bool:
         finally:
             consumer.close()
     return True
+
+
+def publish_raw(settings: Settings, codec: Any, prepared: list[Any]) -> set[str]:
+    """Publish prepared events (``producers.events.Prepared``) to their raw topics, as ingest
+    does, waiting for Kafka; their event ids."""
+    from producers.publisher import Message, Publisher
+    from touchline import topics
+
+    publisher = Publisher(settings.kafka_bootstrap or "")
+    publisher.publish_sync(
+        [
+            Message(
+                topics.raw(settings, p.family.topic), p.key, codec.encode(p.family.name, p.datum)
+            )
+            for p in prepared
+        ]
+    )
+    publisher.close()
+    return {p.datum["envelope"]["event_id"] for p in prepared}

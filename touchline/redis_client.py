@@ -10,6 +10,7 @@ every Lua call over them, stay in one slot.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -73,33 +74,22 @@ def check_url(url: str | None) -> str | None:
 
 def connect_async(url: str, **options: Any) -> Any:
     """A ``redis.asyncio`` client: ``Redis`` or ``RedisCluster`` as the URL says."""
-    cluster = parse_cluster(url)
-    if cluster is None:
-        from redis.asyncio import Redis
-
-        return Redis.from_url(url, **options)
-    from redis.asyncio.cluster import ClusterNode, RedisCluster
-
-    return RedisCluster(
-        startup_nodes=[ClusterNode(host, port) for host, port in cluster.nodes],
-        username=cluster.username,
-        password=cluster.password,
-        ssl=cluster.ssl,
-        **options,
-    )
+    return _client("redis.asyncio", url, options)
 
 
 def connect(url: str, **options: Any) -> Any:
     """A blocking client: ``redis.Redis`` or ``redis.cluster.RedisCluster`` as the URL says."""
+    return _client("redis", url, options)
+
+
+def _client(package: str, url: str, options: dict[str, Any]) -> Any:
+    """``package.Redis`` for a plain URL, ``package.cluster.RedisCluster`` for a cluster one."""
     cluster = parse_cluster(url)
     if cluster is None:
-        from redis import Redis
-
-        return Redis.from_url(url, **options)
-    from redis.cluster import ClusterNode, RedisCluster
-
-    return RedisCluster(
-        startup_nodes=[ClusterNode(host, port) for host, port in cluster.nodes],
+        return importlib.import_module(package).Redis.from_url(url, **options)
+    module = importlib.import_module(f"{package}.cluster")
+    return module.RedisCluster(
+        startup_nodes=[module.ClusterNode(host, port) for host, port in cluster.nodes],
         username=cluster.username,
         password=cluster.password,
         ssl=cluster.ssl,

@@ -24,8 +24,8 @@ import pytest
 
 from pipeline.store import ClientStore, Resolution, ResolveRequest
 from tests import redis_cluster
+from tests.bench.results import write as write_result
 from tests.integration.test_redis_cluster import T0, context
-from touchline.settings import REPO_ROOT
 
 pytestmark = pytest.mark.bench
 EVENTS = int(os.environ.get("TOUCHLINE_BENCH_CLUSTER_EVENTS", "20000"))
@@ -130,7 +130,5 @@ def test_store_throughput_on_a_cluster_beside_one_redis(tmp_path: Path) -> None:
         "results": results,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
-    out = REPO_ROOT / "bench-results" / "redis_cluster.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("redis_cluster", result)
     print(json.dumps(result, indent=2))

@@ -11,7 +11,6 @@ TOUCHLINE_BENCH_REDIS_CLIENTS (default 1,000). Writes bench-results/redis_memory
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import uuid
 from collections import Counter
@@ -24,6 +23,7 @@ from pipeline.processor import Processor, processor_config
 from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
 from synthetic import GeneratorConfig, generate
+from tests.bench.results import write as write_result
 from touchline.codec import Codec
 from touchline.contracts import load_cached
 from touchline.services.stack import Endpoints
@@ -31,7 +31,6 @@ from touchline.settings import REPO_ROOT, Settings
 
 pytestmark = pytest.mark.bench
 CLIENTS = int(os.environ.get("TOUCHLINE_BENCH_REDIS_CLIENTS", "1000"))
-RESULTS = REPO_ROOT / "bench-results" / "redis_memory.json"
 
 
 def journeys() -> tuple[list[bytes], list[tuple[str, str]]]:
@@ -127,6 +126,5 @@ def test_redis_bytes_per_card(services: Endpoints) -> None:
         f"  dedup {result['dedupe_bytes_per_event']} B/event vs a bare key per event "
         f"{result['baseline_key_per_event_bytes_per_event']} B/event (same run)"
     )
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("redis_memory", result)
     assert cards > 0 and total > 0

@@ -16,7 +16,6 @@ Writes bench-results/redis_rewrite.json.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import threading
@@ -33,6 +32,7 @@ from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
 from synthetic import GeneratorConfig, generate
 from tests.bench.freshness import pct
+from tests.bench.results import write as write_result
 from tests.support import wait_for
 from touchline.codec import Codec
 from touchline.contracts import load_cached
@@ -42,7 +42,6 @@ from touchline.settings import REPO_ROOT, Settings
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(1800)]
 CLIENTS = int(os.environ.get("TOUCHLINE_BENCH_REWRITE_CLIENTS", "3000"))
-RESULTS = REPO_ROOT / "bench-results" / "redis_rewrite.json"
 BATCH = 100  # events per timed batch (a worker's batch is up to 500): more samples for the p99
 
 
@@ -147,6 +146,5 @@ def test_aof_rewrite_stall(tmp_path: Path) -> None:
     for name in ("quiet", "rewriting", "rewriting_no_fsync"):
         print(f"\n{name:20} {result[name]}")
     print(f"dataset {result['used_memory_mb']} MB for {CLIENTS} clients")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("redis_rewrite", result)
     assert result["rewriting"]["rewrites"] > 0, "no rewrite ran while the stream was processed"

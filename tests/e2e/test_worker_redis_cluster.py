@@ -12,10 +12,9 @@ from confluent_kafka import Consumer, TopicPartition
 
 from pipeline.keys import account_base
 from producers.events import Prepared, prepare
-from producers.publisher import Message, Publisher
 from synthetic import GeneratorConfig, generate
 from tests.redis_cluster import accounts_per_node
-from tests.support import read_topic, touchline_process
+from tests.support import publish_raw, read_topic, touchline_process
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
@@ -47,15 +46,7 @@ def test_a_worker_on_a_redis_cluster_enriches_every_event(
         prepared += [
             p for e in generated.events if isinstance(p := prepare(contracts, e), Prepared)
         ]
-    publisher = Publisher(bootstrap)
-    publisher.publish_sync(
-        [
-            Message(topics.raw(s, p.family.topic), p.key, codec.encode(p.family.name, p.datum))
-            for p in prepared
-        ]
-    )
-    publisher.close()
-    expected = {p.datum["envelope"]["event_id"] for p in prepared}
+    expected = publish_raw(s, codec, prepared)
 
     with touchline_process(s, "worker", log=tmp_path / "worker.log"):
         enriched = read_topic(bootstrap, topics.enriched(s), len(expected), 120)

@@ -14,9 +14,8 @@ import redis
 from pipeline.keys import account_key
 from pipeline.store import ClientStore
 from producers.events import Prepared, prepare
-from producers.publisher import Message, Publisher
 from synthetic import GeneratorConfig, generate
-from tests.support import read_topic, touchline_process, wait_for
+from tests.support import publish_raw, read_topic, touchline_process, wait_for
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
@@ -38,15 +37,7 @@ def test_sigkilled_worker_loses_nothing_and_counts_nothing_twice(
     truth = generated.truth
     prepared = [p for e in generated.events if isinstance(p := prepare(contracts, e), Prepared)]
     assert len(prepared) == len(generated.events) - len(truth.malformed)
-    publisher = Publisher(bootstrap)
-    publisher.publish_sync(
-        [
-            Message(topics.raw(s, p.family.topic), p.key, codec.encode(p.family.name, p.datum))
-            for p in prepared
-        ]
-    )
-    publisher.close()
-    expected = {p.datum["envelope"]["event_id"] for p in prepared}
+    expected = publish_raw(s, codec, prepared)
 
     def enriched_count() -> int:
         from confluent_kafka import Consumer, TopicPartition
