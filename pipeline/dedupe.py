@@ -1,18 +1,20 @@
-"""The worker's exactly-once state: which events it has applied, in about 20-60 bytes per event
+"""The worker's exactly-once state: which events it has applied, in about 32 bytes per event
 instead of a key per event. Pure: the layout and its arithmetic; ``pipeline/lua/common.lua``
 (``applied``, ``mark_applied``) reads and writes it in the same script calls that change cards.
 
 Two parts, both under an account's key base (``<prefix>:{<account>}:``, :mod:`pipeline.keys`):
 
 ``seen:<generation>:<shard>`` (hash)  one field per applied event: 12 bytes of a hash of its
-    ``event_id`` (16 base64 characters) -> the first 12 hex digits of its fingerprint (what the
-    event said, so a *different* copy of an applied id is still told apart: a conflicting retry).
+    ``event_id`` (16 base64 characters) -> 6 bytes of a hash of its fingerprint (8 characters:
+    what the event said, so a *different* copy of an applied id is still told apart: a
+    conflicting retry).
     ``generation`` = the worker clock's time // ``window``; an event is looked up in the current
     and the previous generation and written to the current one, and a generation's keys expire
     ``2 * window`` after they were created. So every applied event is recognised for **at least
     one window and at most two** (``worker_dedupe_days``). ``shard`` (the first byte of the hash,
-    ``worker_dedupe_shards`` of them) keeps each hash small: Redis stores a hash of up to 128
-    short fields as one compact listpack, and a big one is never a single huge key.
+    ``worker_dedupe_shards`` of them) keeps each hash small: Redis stores a hash of up to
+    ``hash-max-listpack-entries`` (512 by default) short fields as one compact listpack (~32 B per
+    event measured, ~96 B once a hash outgrows it), and a big one is never a single huge key.
 ``inflight:<event_id>``               the event's whole result (client, enrichment) from the moment
     it was applied until Kafka has confirmed the outputs built from it; the worker then deletes
     it (:meth:`pipeline.store.ClientStore.forget`). A redelivery in that interval (a crash before
@@ -30,8 +32,6 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-
-FINGERPRINT_CHARS = 12
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,9 @@ def mark(event_id: str, shards: int) -> Mark:
 
 
 def short_fingerprint(fingerprint: str) -> str:
-    """What the entry keeps of an event's fingerprint (:func:`pipeline.processor.fingerprint`)."""
-    return fingerprint[:FINGERPRINT_CHARS]
+    """What the entry keeps of an event's fingerprint (:func:`pipeline.processor.fingerprint`):
+    6 bytes of its hash, as 8 base64 characters."""
+    return base64.b64encode(hashlib.blake2b(fingerprint.encode(), digest_size=6).digest()).decode()
 
 
 def generation(now_ms: int, window_s: int) -> int:

@@ -1,10 +1,10 @@
 """Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.keys`): the
 identifiers they own (``id:``), the strong identifiers seen with them (``anchors:``, and their
-email or source ids in anyone else's anchors), each client's card, contacts,
-hits and visits, their entries in ``merged``, the dedup state of their events (``inflight:``,
-``pending:``, ``splits:``, their entries in ``seen:``), and the split provenance (``claimedvia:`` /
-``mergedvia:``) under their identifiers or naming their clients or identifiers. Shared identifiers
-(``shared:``) belong to no one person and stay.
+email or source ids in anyone else's anchors), each client's card, hits and visits, their entries
+in ``merged``, the dedup state of their events (``inflight:``, ``pending:``, ``splits:``, their
+entries in ``seen:``), and the split provenance (``claimedvia:`` / ``mergedvia:``) under their
+identifiers or naming their clients or identifiers. Shared identifiers (``shared:``) belong to no
+one person and stay.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pipeline.touches import Hit
 from touchline.privacy import RedisCluster
 from touchline.settings import Settings
 
-PER_CLIENT = ("card", "contacts", "hits", "session")
+PER_CLIENT = ("card", "hits", "session")
 PER_IDENTIFIER = ("id", "claimedvia", "mergedvia")  # pipeline/lua/split.lua's provenance
 PER_EVENT = ("inflight", "pending", "splits")
 MAX_HOPS = 64
@@ -71,8 +71,6 @@ async def find_cluster(
         if await store.redis.exists(base + "shared:" + ident):
             cluster.shared.add(ident)
     for c in found:
-        for member in await store.redis.zrange(base + "contacts:" + c, 0, -1):
-            cluster.event_ids.add(member.decode())
         for member, score in await store.redis.zrange(base + "hits:" + c, 0, -1, withscores=True):
             cluster.event_ids.add(Hit.from_member(member, score).event_id)
     return cluster
@@ -104,17 +102,17 @@ async def erase(
     fields = [m for m, to in merged.items() if m in clients or to in clients]
     if fields:
         removed += int(await store.redis.hdel(base + "merged", *fields))
-    # anchors: the sets of strong identifiers seen with an identifier. Theirs go whole; their
-    # strong identifiers (email, source ids) leave everyone else's.
-    own = tuple(f"{base}anchors:{i}:" for i in identifiers)
+    # anchors: the strong identifiers seen with an identifier (a hash each). Theirs go whole;
+    # their strong identifiers (email, source ids) leave everyone else's.
+    own = {f"{base}anchors:{i}" for i in identifiers}
     async for raw in store.redis.scan_iter(
         match=account_pattern(store.prefix, account, "anchors"), count=10_000
     ):
         key = raw.decode()
-        if key.startswith(own):
+        if key in own:
             removed += int(await store.redis.delete(key))
         elif identifiers:
-            removed += int(await store.redis.srem(key, *sorted(identifiers)))
+            removed += int(await store.redis.hdel(key, *sorted(identifiers)))
     return removed + await _erase_provenance(store, account, clients | identifiers)
 
 

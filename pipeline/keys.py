@@ -9,18 +9,18 @@ scan for ``<prefix>:*`` finds all of it.
 
 ``id:<identifier>``            owner client of an identifier (``email:a@b.de``, ``cid:1.2``, ...)
 ``merged`` (hash)              merged client -> the client it was merged into (chains are chased)
-``anchors:<identifier>:<kind>`` distinct strong identifiers (emails, source-system ids) seen with it
+``anchors:<identifier>``       (hash) strong identifiers (emails, source-system ids) seen with it ->
+                               their kind; none are added once it is shared
 ``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
                                seen with too many of); it then links and resolves no one
-``card:<client>`` (hash)       the client card: first touch, first contact (name, phone), counters,
-                               last location, ``revenue:<currency>`` totals
-``contacts:<client>`` (zset)   inbound contacts by time (time since the previous contact)
+``card:<client>`` (hash)       the client card: first contact (name, phone), counters, last
+                               location, ``revenue:<currency>`` totals
 ``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
                                time, pruned to the lookback and ``hit_cap``: the card's touches
                                are derived from them in event time
 ``session:<client>``           the client's recent visits (JSON); a merge carries the merged
                                client's visits to the canonical client
-``seen:<generation>:<shard>``  (hash) the applied events, ~20-60 B each, and ``inflight:<event_id>``
+``seen:<generation>:<shard>``  (hash) the applied events, ~32 B each, and ``inflight:<event_id>``
                                an applied event's result until Kafka confirmed its outputs: every
                                later delivery is a no-op (``pipeline/dedupe.py``)
 ``pending:<event_id>`` (list)  merges ``resolve`` made for the event, until ``record`` reports them

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from pipeline import dedupe, memory_splits
+from pipeline.record_context import session_id_of
 from pipeline.store import Resolution, ResolveRequest, decode_result
 from touchline.settings import default
 
@@ -39,8 +40,8 @@ def _union(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]
         return a
     if not a:
         return b
-    have = {s["session_id"] for s in a.get("sessions") or []}
-    extra = [s for s in b.get("sessions") or [] if s["session_id"] not in have]
+    have = {session_id_of(s) for s in a.get("sessions") or []}
+    extra = [s for s in b.get("sessions") or [] if session_id_of(s) not in have]
     return {**a, "sessions": [*(a.get("sessions") or []), *extra]}
 
 
@@ -51,7 +52,7 @@ class _Account:
     seen: dict[str, str] = field(default_factory=dict)  # applied event id -> short fingerprint
     inflight: dict[str, str] = field(default_factory=dict)  # event id -> result until forgotten
     ids: dict[str, str] = field(default_factory=dict)  # identifier -> client
-    anchors: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    anchors: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> strong id -> kind
     shared: set[str] = field(default_factory=set)
     merged: dict[str, str] = field(default_factory=dict)  # merged client -> its canonical
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -128,14 +129,15 @@ class MemoryStore:
         usable, shared = [], 0
         for i, k in enumerate(ids):
             was_shared = too_many = k in a.shared
+            anchors = a.anchors.setdefault(k, {})
             for j, other in enumerate(ids):
                 kind = _strong_kind(other)
-                if j != i and kind and kind != _strong_kind(k):
-                    anchors = a.anchors.setdefault((k, kind), set())
-                    anchors.add(other)
-                    if len(anchors) > self.max_share:
-                        too_many = True
-                        a.shared.add(k)
+                if too_many or j == i or not kind or kind == _strong_kind(k) or other in anchors:
+                    continue
+                anchors[other] = kind
+                if sum(1 for seen in anchors.values() if seen == kind) > self.max_share:
+                    too_many = True
+                    a.shared.add(k)
             if too_many:
                 shared += 1
             else:
@@ -200,7 +202,6 @@ class MemoryStore:
                         card.pop(e, None)
 
         min_field("created_at", ())
-        min_field("ft_at", ("ft_channel", "ft_source", "ft_medium", "ft_campaign"))
         min_field("fc_at", ("name", "phone"))
         if "lc_at" in other and ("lc_at" not in card or int(other["lc_at"]) > int(card["lc_at"])):
             card["lc_at"] = other["lc_at"]
@@ -209,10 +210,9 @@ class MemoryStore:
         for f, v in other.items():
             if f in ("touch_count", "contact_count") or f.startswith("revenue:"):
                 card[f] = int(card.get(f, 0)) + int(v)
-        for kind in ("contacts", "hits"):
-            mine = a.zset(kind, client)
-            for member, at in a.zsets.pop((kind, o), {}).items():
-                mine[member] = min(at, mine.get(member, at))
+        mine = a.zset("hits", client)
+        for member, at in a.zsets.pop(("hits", o), {}).items():
+            mine[member] = min(at, mine.get(member, at))
         carried = _union(a.sessions.get(client), a.sessions.pop(o, None))
         if carried:
             a.sessions[client] = carried
@@ -229,17 +229,13 @@ class MemoryStore:
         touch_seq = int(card.get("touch_count", 0))
         if ctx["is_touch"]:
             touch_seq = card["touch_count"] = touch_seq + 1
-            if "ft_at" not in card or at < int(card["ft_at"]):
-                card.update(ft_at=at, ft_channel=ctx["channel"])
-                card.update({f"ft_{k}": ctx.get(f"utm_{k}") or "" for k in ("source", "medium")})
-                card["ft_campaign"] = ctx.get("utm_campaign") or ""
         if ctx.get("hit"):
             hits = a.zset("hits", client)
             hits[ctx["hit"]] = at
             _trim(hits, ctx["lookback_ms"], ctx["hit_cap"])
-        since_prev, contact_seq = -1, 0
+        contact_seq = 0
         if ctx["is_contact"]:
-            since_prev, contact_seq = self._contact(a, client, event_id, ctx)
+            contact_seq = self._contact(a, client, ctx)
         currency = ctx.get("currency") or ""
         if ctx["revenue_minor"] != 0 and currency:
             key = f"revenue:{currency}"
@@ -253,7 +249,6 @@ class MemoryStore:
             "client_id": client,
             "touch_seq": touch_seq,
             "contact_seq": contact_seq,
-            "since_prev_contact_ms": since_prev,
             "merged_from": a.pending.pop(event_id, []),
             "splits": a.splits.pop(event_id, []),
             "enrichment": orjson.dumps(ctx["enrichment"]).decode(),
@@ -265,20 +260,15 @@ class MemoryStore:
         a.inflight[event_id] = encoded
         return encoded
 
-    def _contact(
-        self, a: _Account, client: str, event_id: str, ctx: dict[str, Any]
-    ) -> tuple[int, int]:
-        """record.lua's contact part: (ms since the previous contact or -1, contact number)."""
-        card, contacts = a.card(client), a.zset("contacts", client)
+    def _contact(self, a: _Account, client: str, ctx: dict[str, Any]) -> int:
+        """record.lua's contact part: the contact's number on the card."""
+        card = a.card(client)
         contact_seq = card["contact_count"] = int(card.get("contact_count", 0)) + 1
         at = ctx["occurred_at"]
-        earlier = [t for t in contacts.values() if t < at]
-        since_prev = at - max(earlier) if earlier else -1
-        contacts[event_id] = at
         if "fc_at" not in card or at < int(card["fc_at"]):
             card.update(fc_at=at, name=ctx.get("name") or "", phone=ctx.get("phone") or "")
         if "lc_at" not in card or at >= int(card["lc_at"]):
             card["lc_at"] = at
             if ctx.get("location"):
                 card["location"] = ctx["location"]
-        return since_prev, contact_seq
+        return contact_seq

@@ -28,8 +28,6 @@ def enriched_record(
     attributes = dict(static.attributes)
     if static.is_contact:
         attributes["contact_seq"] = str(result["contact_seq"])
-        if result["since_prev_contact_ms"] >= 0:
-            attributes["since_previous_contact_ms"] = str(result["since_prev_contact_ms"])
         attributes["location"] = static.location or "(undefined)"
     c = static.campaign
     return {

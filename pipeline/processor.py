@@ -19,7 +19,7 @@ import orjson
 
 from pipeline import dedupe, enrichment, metrics
 from pipeline.outputs import enriched_record, merge_records, split_records
-from pipeline.record_context import Rules, record_context, sessionise
+from pipeline.record_context import Rules, record_context, session_id_of, sessionise
 from pipeline.store import Resolution, ResolveRequest, Store
 from touchline import deadletter
 from touchline.codec import Codec, DecodeError
@@ -118,8 +118,8 @@ def union_sessions(*parts: dict[str, Any] | None) -> dict[str, Any] | None:
     seen: set[str] = set()
     for part in parts:
         for one in (part or {}).get("sessions") or []:
-            if one["session_id"] not in seen:
-                seen.add(one["session_id"])
+            if session_id_of(one) not in seen:
+                seen.add(session_id_of(one))
                 merged.append(one)
     return {"sessions": merged} if merged else None
 

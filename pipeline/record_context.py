@@ -28,6 +28,17 @@ NO_SESSION: dict[str, Any] = {
 }
 
 
+# A stored visit (``session:<client>`` in Redis, JSON ``{"sessions": [row, ...]}``) is one row of
+# these fields, in this order: a list, not an object, keeps the names out of every stored copy.
+# A visit stored as an object (before rows) is read too.
+SESSION_ROW = (*SessionState.__dataclass_fields__, "channel")
+
+
+def session_id_of(stored: Any) -> str:
+    """The session id of a stored visit (a row, or an object stored before rows)."""
+    return str(stored["session_id"] if isinstance(stored, dict) else stored[0])
+
+
 @dataclass(frozen=True)
 class Rules:
     """The worker's rules the record step applies (from ``pipeline.processor.Config``)."""
@@ -58,9 +69,6 @@ class RecordContext:
     is_touch: bool
     is_contact: bool
     channel: str
-    utm_source: str | None
-    utm_medium: str | None
-    utm_campaign: str | None
     name: str | None
     phone: str | None
     location: str | None
@@ -79,10 +87,6 @@ class RecordContext:
             "hit": self.hit,
             "is_touch": self.is_touch,
             "is_contact": self.is_contact,
-            "channel": self.channel,
-            "utm_source": self.utm_source,
-            "utm_medium": self.utm_medium,
-            "utm_campaign": self.utm_campaign,
             "name": self.name,
             "phone": self.phone,
             "location": self.location,
@@ -106,7 +110,10 @@ def sessionise(
     with the channel of the visit that opened it). Only web events have sessions."""
     if not static.has_web:
         return Sessionised(None, dict(NO_SESSION), static.channel, False)
-    recent_dicts = (stored or {}).get("sessions", [])
+    recent_dicts = [
+        d if isinstance(d, dict) else dict(zip(SESSION_ROW, d, strict=True))
+        for d in (stored or {}).get("sessions", [])
+    ]
     channels = {d["session_id"]: d.get("channel") for d in recent_dicts}
     recent = [SessionState(**{k: v for k, v in d.items() if k != "channel"}) for d in recent_dicts]
     after, state, new_session = assign(
@@ -125,8 +132,8 @@ def sessionise(
     else:
         channel = channels.get(state.session_id) or channel  # pages keep the visit's
     sessions = {
-        # vars(): flat dataclasses of scalars; asdict() deep-copies and was a hot spot
-        "sessions": [{**vars(s), "channel": channels.get(s.session_id)} for s in after]
+        # vars(): flat dataclasses of scalars, in field order; asdict() deep-copies (a hot spot)
+        "sessions": [[*vars(s).values(), channels.get(s.session_id)] for s in after]
     }
     info = {
         "session_id": state.session_id,
@@ -173,9 +180,6 @@ def record_context(
         is_touch=is_touch,
         is_contact=static.is_contact,
         channel=placed.channel,
-        utm_source=campaign.source,
-        utm_medium=campaign.medium,
-        utm_campaign=campaign.campaign,
         name=static.name,
         phone=phone if static.is_contact and phone else None,
         location=static.location,

@@ -63,6 +63,26 @@ def campaign_key(c: Campaign) -> str | None:
     return "|".join("" if p is None else p.replace("\\", "\\\\").replace("|", "\\|") for p in parts)
 
 
+def campaign_in_key(key: str | None) -> str | None:
+    """The campaign (``utm_campaign``) a :func:`campaign_key` holds; None when it holds none."""
+    if key is None:
+        return None
+    parts, part, escaped = [], [], False
+    for ch in key:
+        if escaped:
+            part.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "|":
+            parts.append("".join(part))
+            part = []
+        else:
+            part.append(ch)
+    parts.append("".join(part))
+    return parts[2] or None if len(parts) > 2 else None
+
+
 def _start(
     occurred_at: int,
     event_id: str,

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import orjson
 
+from pipeline.sessions import campaign_in_key
+
 WEB, CONTACT, LEAD = 1, 2, 4  # Hit.flags
 
 
@@ -37,13 +39,15 @@ class Hit:
     campaign: str | None  # utm_campaign, for display
 
     def member(self) -> str:
-        """The hit as the card's sorted-set member (scored by ``at``)."""
-        fields = [self.event_id, self.flags, self.channel, self.campaign_key, self.campaign]
-        return orjson.dumps(fields).decode()
+        """The hit as the card's sorted-set member (scored by ``at``); the campaign is not
+        repeated: its campaign key holds it (:func:`pipeline.sessions.campaign_in_key`)."""
+        return orjson.dumps([self.event_id, self.flags, self.channel, self.campaign_key]).decode()
 
     @classmethod
     def from_member(cls, member: str | bytes, at: float) -> Hit:
-        event_id, flags, channel, key, campaign = orjson.loads(member)
+        fields = orjson.loads(member)  # a member stored before carried the campaign fifth
+        event_id, flags, channel, key = fields[:4]
+        campaign = fields[4] if len(fields) > 4 else campaign_in_key(key)
         return cls(int(at), event_id, int(flags), channel, key, campaign)
 
 

@@ -226,7 +226,8 @@ class Settings(BaseSettings):
         ge=1,
         le=65536,
         description="Hashes per dedup generation and account: each stays a compact Redis listpack "
-        "up to 128 entries, so about 128 x this many events per window stay at ~20 B each.",
+        "up to hash-max-listpack-entries (512 by default), so about 512 x this many events per "
+        "window cost ~32 B each (about 96 B beyond); changing it starts a fresh dedup window.",
     )
 
     # --- sink ------------------------------------------------------------------------------

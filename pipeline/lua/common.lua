@@ -13,15 +13,17 @@ local function canonical(c)
   return c
 end
 -- Two clients' recent sessions (JSON text {"sessions": [...]}, or false / '' for none) as one:
--- every session of a, then those of b that a does not have (by session_id).
+-- every session of a, then those of b that a does not have (by session id: a visit is a row whose
+-- first value is its id, pipeline/record_context.py SESSION_ROW, or an object stored before rows).
+local function session_id(one) return one.session_id or one[1] end
 local function union_sessions(a, b)
   if not b or b == '' then return a end
   if not a or a == '' then return b end
   local x, y = cjson.decode(a), cjson.decode(b)
   local list, have = x.sessions or {}, {}
-  for _, one in ipairs(list) do have[one.session_id] = true end
+  for _, one in ipairs(list) do have[session_id(one)] = true end
   for _, one in ipairs(y.sessions or {}) do
-    if not have[one.session_id] then list[#list + 1] = one end
+    if not have[session_id(one)] then list[#list + 1] = one end
   end
   x.sessions = list
   return cjson.encode(x)

@@ -18,18 +18,10 @@ local function record(item)
   local at = ctx.occurred_at
   local card = P .. 'card:' .. client
 
-  -- whether it is a touch, and the first touch, as the worker saw them on arrival; the card's
-  -- touches and multichannel contacts are derived from its hits in event time (below)
+  -- how many touches the worker has seen on arrival (the enriched event's touch_seq); the card's
+  -- touches, first touch and multichannel contacts are derived from its hits in event time
   local touch_seq = tonumber(redis.call('HGET', card, 'touch_count') or '0')
-  if ctx.is_touch then
-    touch_seq = redis.call('HINCRBY', card, 'touch_count', 1)
-    local ft = redis.call('HGET', card, 'ft_at')
-    if not ft or at < tonumber(ft) then
-      redis.call('HSET', card, 'ft_at', at, 'ft_channel', ctx.channel, 'ft_source',
-                 s(ctx.utm_source), 'ft_medium', s(ctx.utm_medium), 'ft_campaign',
-                 s(ctx.utm_campaign))
-    end
-  end
+  if ctx.is_touch then touch_seq = redis.call('HINCRBY', card, 'touch_count', 1) end
 
   -- the hit itself (web hit, contact, lead): the card derives its touches from these in event
   -- time (pipeline/touches.py), so they come out the same in any arrival order
@@ -41,14 +33,9 @@ local function record(item)
     redis.call('ZREMRANGEBYRANK', hkey, 0, -(ctx.hit_cap + 1))
   end
 
-  local since_prev, contact_seq = -1, 0
+  local contact_seq = 0
   if ctx.is_contact then
-    local ckey = P .. 'contacts:' .. client
     contact_seq = redis.call('HINCRBY', card, 'contact_count', 1)
-    local prev = redis.call('ZREVRANGEBYSCORE', ckey, '(' .. at, '-inf', 'WITHSCORES',
-                            'LIMIT', 0, 1)
-    if #prev > 0 then since_prev = at - tonumber(prev[2]) end
-    redis.call('ZADD', ckey, at, event_id)
     local fc = redis.call('HGET', card, 'fc_at')
     if not fc or at < tonumber(fc) then
       redis.call('HSET', card, 'fc_at', at, 'name', s(ctx.name), 'phone', s(ctx.phone))
@@ -75,7 +62,6 @@ local function record(item)
   redis.call('DEL', P .. 'pending:' .. event_id)
   local result = {
     client_id = client, touch_seq = touch_seq, contact_seq = contact_seq,
-    since_prev_contact_ms = since_prev,
     merged_from = merged, splits = take_splits(event_id), enrichment = item[6],
   }
   local encoded = cjson.encode(result)

@@ -28,17 +28,23 @@ local function resolve(item)
   -- shared, for good (shared:<identifier>): a shared identifier neither merges anyone nor
   -- resolves an event that carries nothing else (a call from the front-desk phone gets a client
   -- of its own instead of landing on whoever used the phone first)
+  -- anchors:<identifier> (hash): each strong identifier seen with it -> its kind; kept until the
+  -- identifier proves shared (a shared one needs no more of them)
   local usable, shared = {}, 0
   for i = 1, n do
     local k = ids[i]
     local was_shared = redis.call('EXISTS', P .. 'shared:' .. k) == 1
     local too_many = was_shared
+    local akey = P .. 'anchors:' .. k
     for j = 1, n do
       local kind = strong_kind(ids[j])
-      if j ~= i and kind and kind ~= strong_kind(k) then
-        local akey = P .. 'anchors:' .. k .. ':' .. kind
-        redis.call('SADD', akey, ids[j])
-        if redis.call('SCARD', akey) > max_share then
+      if not too_many and j ~= i and kind and kind ~= strong_kind(k)
+         and redis.call('HSETNX', akey, ids[j], kind) == 1 then
+        local same = 0
+        for _, seen_kind in ipairs(redis.call('HVALS', akey)) do
+          if seen_kind == kind then same = same + 1 end
+        end
+        if same > max_share then
           too_many = true
           redis.call('SET', P .. 'shared:' .. k, kind)
         end
@@ -95,7 +101,6 @@ local function resolve(item)
     if o ~= client then
       local card, other = P .. 'card:' .. client, P .. 'card:' .. o
       min_field(card, other, 'created_at', {})
-      min_field(card, other, 'ft_at', {'ft_channel', 'ft_source', 'ft_medium', 'ft_campaign'})
       min_field(card, other, 'fc_at', {'name', 'phone'})
       local lc_a, lc_b = redis.call('HGET', card, 'lc_at'), redis.call('HGET', other, 'lc_at')
       if lc_b and (not lc_a or tonumber(lc_b) > tonumber(lc_a)) then
@@ -110,16 +115,14 @@ local function resolve(item)
           redis.call('HINCRBY', card, f, flat[i + 1])
         end
       end
-      for _, z in ipairs({'contacts:', 'hits:'}) do
-        redis.call('ZUNIONSTORE', P .. z .. client, 2, P .. z .. client, P .. z .. o,
-                   'AGGREGATE', 'MIN')
-      end
+      redis.call('ZUNIONSTORE', P .. 'hits:' .. client, 2, P .. 'hits:' .. client,
+                 P .. 'hits:' .. o, 'AGGREGATE', 'MIN')
       -- the merged client's visits go on as the canonical client's (a page after the merge
       -- joins the visit it belongs to instead of opening a second touch)
       local carried = union_sessions(redis.call('GET', P .. 'session:' .. client),
                                      redis.call('GET', P .. 'session:' .. o))
       if carried then redis.call('SET', P .. 'session:' .. client, carried) end
-      redis.call('DEL', other, P .. 'contacts:' .. o, P .. 'session:' .. o, P .. 'hits:' .. o)
+      redis.call('DEL', other, P .. 'session:' .. o, P .. 'hits:' .. o)
       redis.call('HSET', P .. 'merged', o, client)
       merges[#merges + 1] = o
     end

@@ -110,7 +110,7 @@ def test_redelivery_returns_the_stored_result_and_changes_nothing(store: ClientS
     again = record(store, "e1", client, 1000, channel="email")
     assert again == first
     card = LOOP.run_until_complete(store.card("acc", client))
-    assert card["card"]["touch_count"] == "1" and card["card"]["ft_channel"] == "organic_search"
+    assert card["card"]["touch_count"] == "1"
     assert resolve(store, "e1", 1000, "cid:3.3").prior == first
 
 
@@ -134,3 +134,16 @@ def test_merges_made_before_a_crash_are_still_reported(store: ClientStore) -> No
     assert retried.merged == ()  # nothing left to merge
     result = record(store, "m3", retried.client_id, 3000)
     assert result["merged_from"] == [b]  # the merge made before the crash is reported
+
+
+def test_an_identifier_keeps_its_anchors_until_it_proves_shared(store: ClientStore) -> None:
+    """anchors:<identifier> holds the strong identifiers seen with it (max_share 2 here): the
+    third email makes the front-desk phone shared, and from then on it collects no more."""
+    for n in range(1, 6):
+        resolve(store, f"a{n}", n * 1000, "phone:+49305550100", f"email:p{n}@x.de")
+    base = account_base(store.prefix, "acc")
+    anchors = LOOP.run_until_complete(store.redis.hgetall(base + "anchors:phone:+49305550100"))
+    assert {k.decode(): v.decode() for k, v in anchors.items()} == {
+        f"email:p{n}@x.de": "email" for n in (1, 2, 3)
+    }
+    assert LOOP.run_until_complete(store.redis.get(base + "shared:phone:+49305550100")) == b"email"

@@ -12,7 +12,7 @@ from typing import Any
 from pipeline import touches
 from pipeline.enrichment import Static
 from pipeline.processor import Config, _rules
-from pipeline.record_context import NO_SESSION, record_context, sessionise
+from pipeline.record_context import NO_SESSION, SESSION_ROW, record_context, sessionise
 from pipeline.utm import Campaign
 from touchline.settings import REPO_ROOT
 
@@ -102,3 +102,15 @@ def test_every_field_record_lua_reads_is_in_the_context() -> None:
     assert read <= given, f"record.lua reads what the context lacks: {read - given}"
     # session and enrichment travel as JSON text beside the table (ClientStore.record_many)
     assert given - read == {"session", "enrichment"}
+
+
+def test_visits_are_stored_as_rows_and_objects_stored_before_are_still_read() -> None:
+    _, ctx = _visit(PAGE, None, "e1", T)
+    assert ctx.session is not None
+    (row,) = ctx.session["sessions"]
+    assert isinstance(row, list) and len(row) == len(SESSION_ROW)
+    as_object = {"sessions": [dict(zip(SESSION_ROW, row, strict=True))]}
+    from_rows, _ = _visit(NEXT_PAGE, ctx.session, "e2", T + 5 * MINUTE)
+    from_object, _ = _visit(NEXT_PAGE, as_object, "e2", T + 5 * MINUTE)
+    assert from_rows.info == from_object.info and from_rows.channel == "paid_search"
+    assert from_rows.sessions == from_object.sessions
