@@ -125,7 +125,7 @@ async def _provenance_naming(
     for kind in ("claimedvia", "mergedvia"):
         pattern = account_pattern(store.prefix, account, kind)
         async for raw in store.redis.scan_iter(match=pattern, count=10_000):
-            members = await store.redis.smembers(raw)
+            members = await store.redis.hkeys(raw)
             naming = [m for m in members if names & set(orjson.loads(m))]
             if naming:
                 out.append((raw, naming))
@@ -135,7 +135,7 @@ async def _provenance_naming(
 async def _erase_provenance(store: ClientStore, account: str, names: set[str]) -> int:
     removed = 0
     for key, members in await _provenance_naming(store, account, names):
-        removed += int(await store.redis.srem(key, *members))
+        removed += int(await store.redis.hdel(key, *members))
     return removed
 
 

@@ -24,10 +24,11 @@ scan for ``<prefix>:*`` finds all of it.
                                an applied event's result until Kafka confirmed its outputs: every
                                later delivery is a no-op (``pipeline/dedupe.py``)
 ``pending:<event_id>`` (list)  merges ``resolve`` made for the event, until ``record`` reports them
-``claimedvia:<identifier>``    identifiers claimed, ``mergedvia:<identifier>`` clients merged,
-                               through that identifier alone (``pipeline/lua/split.lua``): split
-                               off again when it proves shared; ``splits:<event_id>`` (list) the
-                               splits ``resolve`` made for the event, until ``record`` reports them
+``claimedvia:<identifier>``    (hash, member -> '') identifiers claimed and
+``mergedvia:<identifier>``     (hash) clients merged through that identifier alone
+                               (``pipeline/lua/split.lua``): split off again when it proves
+                               shared; ``splits:<event_id>`` (list) the splits ``resolve`` made
+                               for the event, until ``record`` reports them
 """
 
 from __future__ import annotations

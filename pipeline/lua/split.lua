@@ -3,19 +3,20 @@
 --
 -- Provenance, written by resolve when a link depended on exactly one identifier k of the event
 -- (the only usable identifier the event carried that some client already owned):
---   claimedvia:<k> (set)  JSON [client, claimed_at, id, ...]: identifiers one event claimed for
+--   claimedvia:<k> (hash) JSON [client, claimed_at, id, ...]: identifiers one event claimed for
 --                         client through k
---   mergedvia:<k>  (set)  JSON [merged, into, merged_created_at, id, ...]: client merged into
+--   mergedvia:<k>  (hash) JSON [merged, into, merged_created_at, id, ...]: client merged into
 --                         `into` through k; the ids are those the event carried that merged owned
--- Each set holds at most `cap` members (further links through k are not recorded, and so not
--- split). When k proves shared, both sets are consumed: every claim group moves to a client of its
+-- Each (a hash: member -> '', stored as a compact listpack, unlike a set of strings) holds at
+-- most `cap` members (further links through k are not recorded, and so not
+-- split). When k proves shared, both are consumed: every claim group moves to a client of its
 -- own (id derived from account and the group's first identifier: a retry gives the same id), the
 -- groups claimed through a moved identifier follow it, and every merge is undone (those made
 -- through a moved identifier alone too). The splits wait
 -- in splits:<event_id> (JSON texts) for record.lua to put them in the event's stored result, so
 -- the worker emits them once, and again from that result on redelivery.
 local function add_capped(key, member, cap)
-  if redis.call('SCARD', key) < cap then redis.call('SADD', key, member) end
+  if redis.call('HLEN', key) < cap then redis.call('HSETNX', key, member, '') end
 end
 
 -- ids: the usable identifiers of the event; owner_of[k]: canonical owner of the owned ones (before
@@ -81,10 +82,10 @@ local function move_claim(account, group, via, budget, out)
       if redis.call('GET', P .. 'id:' .. k) == g[1] and redis.call('EXISTS', P .. 'shared:' .. k) == 0 then
         redis.call('SET', P .. 'id:' .. k, new)
         moved[#moved + 1] = k
-        local follow = redis.call('SMEMBERS', P .. 'claimedvia:' .. k)
+        local follow = redis.call('HKEYS', P .. 'claimedvia:' .. k)
         table.sort(follow)
         for _, m in ipairs(follow) do queue[#queue + 1] = cjson.decode(m) end
-        local through = redis.call('SMEMBERS', P .. 'mergedvia:' .. k)
+        local through = redis.call('HKEYS', P .. 'mergedvia:' .. k)
         table.sort(through)
         for _, m in ipairs(through) do merges[#merges + 1] = {k, cjson.decode(m)} end
         redis.call('DEL', P .. 'claimedvia:' .. k, P .. 'mergedvia:' .. k)
@@ -105,13 +106,13 @@ end
 local function split_through(account, event_id, k, cap)
   local via = string.match(k, '^([^:]*)')
   local out = {}
-  local merges = redis.call('SMEMBERS', P .. 'mergedvia:' .. k)
+  local merges = redis.call('HKEYS', P .. 'mergedvia:' .. k)
   table.sort(merges)
   for _, m in ipairs(merges) do
     local split = undo_merge(cjson.decode(m), k, via)
     if split then out[#out + 1] = split end
   end
-  local claims = redis.call('SMEMBERS', P .. 'claimedvia:' .. k)
+  local claims = redis.call('HKEYS', P .. 'claimedvia:' .. k)
   table.sort(claims)
   for _, c in ipairs(claims) do move_claim(account, cjson.decode(c), via, cap, out) end
   redis.call('DEL', P .. 'mergedvia:' .. k, P .. 'claimedvia:' .. k)

@@ -115,10 +115,10 @@ def test_erasing_a_person_removes_the_links_recorded_about_them(store: ClientSto
     b = run(LOOP, store, "b1", 1500, E2, "cid:2.2")["client_id"]
     run(LOOP, store, "p2", 2000, E2, PHONE)  # b merged into p1's client through the phone
     base = account_base(store.prefix, "acc")
-    assert LOOP.run_until_complete(store.redis.scard(base + "mergedvia:" + PHONE)) == 1
+    assert LOOP.run_until_complete(store.redis.hlen(base + "mergedvia:" + PHONE)) == 1
     clients, identifiers, events = {b}, {E2, "cid:2.2"}, {"b1", "p2"}
     LOOP.run_until_complete(erasure.erase(store, "acc", clients, identifiers, events))
-    assert LOOP.run_until_complete(store.redis.scard(base + "mergedvia:" + PHONE)) == 0
+    assert LOOP.run_until_complete(store.redis.hlen(base + "mergedvia:" + PHONE)) == 0
     assert LOOP.run_until_complete(store.redis.exists(base + "mergedvia:" + E2)) == 0
     left = erasure.remaining(store, "acc", clients, identifiers, events)
     assert LOOP.run_until_complete(left) == 0
