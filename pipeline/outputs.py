@@ -9,6 +9,10 @@ from typing import Any
 from pipeline import enrichment
 from touchline.identity import Identifiers
 
+# Not decided on arrival any more: the reports and the card derive multichannel contacts in
+# event time (sinks/sql/fragments/event_time_touches.sql, pipeline/touches.py).
+NOT_DECIDED_ON_ARRIVAL: dict[str, Any] = {"multichannel": False, "channels_before": []}
+
 
 def enriched_record(
     family: str,
@@ -59,8 +63,7 @@ def enriched_record(
         "is_touch": bool(info["is_touch"]),
         "is_contact": static.is_contact,
         "touch_seq": int(result["touch_seq"]),
-        # multichannel / channels_before: left to their schema defaults (false, []); the reports
-        # and the card derive multichannel contacts in event time, not on arrival
+        **NOT_DECIDED_ON_ARRIVAL,
         "revenue_minor": static.revenue_minor,
         "currency": static.currency,
         "lines": static.lines,
