@@ -36,11 +36,12 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from tests.bench.freshness import Step, cpu_seconds, listening_pid, pct, sustained
+from tests.bench.results import write as write_result
 from tests.support import touchline_process, wait_for
 from touchline import topics
 from touchline.contracts import load_cached
 from touchline.services.process import free_port, port_open
-from touchline.settings import REPO_ROOT, Settings
+from touchline.settings import Settings
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(1800)]
 
@@ -243,8 +244,6 @@ def test_freshness_and_cpu_per_event(stack_settings: Settings, tmp_path: Path) -
             "python": platform.python_version(),
         },
     }
-    out = REPO_ROOT / "bench-results" / "freshness.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("freshness", result)
     print(json.dumps({k: v for k, v in result.items() if k != "steps"}, indent=2))
     assert fixed, "no fixed-rate step ran"

@@ -14,7 +14,8 @@ import pytest
 
 from producers import generate_command
 from synthetic import GeneratorConfig, generate
-from touchline.settings import REPO_ROOT, Settings
+from tests.bench.results import write as write_result
+from touchline.settings import Settings
 
 pytestmark = pytest.mark.bench
 
@@ -63,9 +64,7 @@ def test_generator_throughput(tmp_path: Path) -> None:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
     }
-    out = REPO_ROOT / "bench-results" / "generator.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("generator", result)
     print()
     print(
         f"generator: {events} events for {CLIENTS} clients in {total_s:.2f}s "
