@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import orjson
 
+from pipeline import sessions
 from pipeline.channels import classify
 from pipeline.devices import device_type
 from pipeline.utm import Campaign, effective_campaign, referrer_host
@@ -50,6 +52,12 @@ class Static:
     name: str | None
     location: str | None
     landing_page: str | None
+
+    @cached_property
+    def campaign_key(self) -> str | None:
+        """The campaign's :func:`pipeline.sessions.campaign_key` (sessions and hits both need
+        it; worked out once per event)."""
+        return sessions.campaign_key(self.campaign)
 
 
 def _line(**values: Any) -> dict[str, Any]:

@@ -25,8 +25,9 @@ def enriched_record(
     env = datum["envelope"]
     web = env.get("web") or {}
     info = result["enrichment"]
-    attributes = dict(static.attributes)
+    attributes = static.attributes
     if static.is_contact:
+        attributes = dict(attributes)
         attributes["contact_seq"] = str(result["contact_seq"])
         attributes["location"] = static.location or "(undefined)"
     c = static.campaign

@@ -77,7 +77,7 @@ T = TypeVar("T")
 Record = tuple[bytes, str | None, int | None, int | None]  # value, topic, partition, offset
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Pending:
     record: Record
     family: str
@@ -85,11 +85,7 @@ class _Pending:
     ids: Identifiers
     static: enrichment.Static
     fingerprint: str
-
-    @property
-    def envelope(self) -> dict[str, Any]:
-        envelope: dict[str, Any] = self.datum["envelope"]
-        return envelope
+    envelope: dict[str, Any]  # datum["envelope"]
 
 
 @dataclass
@@ -215,7 +211,7 @@ class Processor:
             return self.dead_letter(
                 "enrich", f"{type(exc).__name__}: {exc}", original, topic, partition, offset
             )
-        return _Pending(record, name, datum, ids, static, fingerprint(datum))
+        return _Pending(record, name, datum, ids, static, fingerprint(datum), envelope)
 
     async def handle_batch(self, records: Sequence[Record]) -> list[Output]:
         """Process records in order: one Redis script call resolves the whole batch, then one per
@@ -286,7 +282,7 @@ class Processor:
         # One client's events come from several topics, so a batch holds them out of time order;
         # processing it in event time (stable: a partition's own order is kept for equal times)
         # gives sessions and the multichannel flag the order in which things happened.
-        pending.sort(key=lambda item: item[1].datum["envelope"]["occurred_at"])
+        pending.sort(key=lambda item: item[1].envelope["occurred_at"])
         return outputs, pending
 
     async def _resolve(self, pending: list[tuple[int, _Pending]]) -> list[Resolution | Exception]:

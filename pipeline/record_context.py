@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline import touches
 from pipeline.enrichment import Static
-from pipeline.sessions import SessionState, assign, campaign_key, time_on_site
+from pipeline.sessions import SessionState, assign, time_on_site
 from touchline.clock import now_ms
 
 # The session fields of an event outside any web session.
@@ -32,6 +32,7 @@ NO_SESSION: dict[str, Any] = {
 # these fields, in this order: a list, not an object, keeps the names out of every stored copy.
 # A visit stored as an object (before rows) is read too.
 SESSION_ROW = (*SessionState.__dataclass_fields__, "channel")
+_ROW_LENGTH = len(SESSION_ROW)
 
 
 def session_id_of(stored: Any) -> str:
@@ -84,18 +85,24 @@ class RecordContext:
             "occurred_at": self.occurred_at,
             "lookback_ms": rules.lookback_ms,
             "hit_cap": rules.hit_cap,
-            "hit": self.hit,
-            "is_touch": self.is_touch,
-            "is_contact": self.is_contact,
-            "name": self.name,
-            "phone": self.phone,
-            "location": self.location,
-            "revenue_minor": self.revenue_minor,
-            "currency": self.currency,
-            "session": self.session,
-            "enrichment": self.enrichment,
         }
-        return {k: v for k, v in ctx.items() if v is not None}
+        if self.hit is not None:
+            ctx["hit"] = self.hit
+        ctx["is_touch"] = self.is_touch
+        ctx["is_contact"] = self.is_contact
+        if self.name is not None:
+            ctx["name"] = self.name
+        if self.phone is not None:
+            ctx["phone"] = self.phone
+        if self.location is not None:
+            ctx["location"] = self.location
+        ctx["revenue_minor"] = self.revenue_minor
+        if self.currency is not None:
+            ctx["currency"] = self.currency
+        if self.session is not None:
+            ctx["session"] = self.session
+        ctx["enrichment"] = self.enrichment
+        return ctx
 
 
 def sessionise(
@@ -110,17 +117,22 @@ def sessionise(
     with the channel of the visit that opened it). Only web events have sessions."""
     if not static.has_web:
         return Sessionised(None, dict(NO_SESSION), static.channel, False)
-    recent_dicts = [
-        d if isinstance(d, dict) else dict(zip(SESSION_ROW, d, strict=True))
-        for d in (stored or {}).get("sessions", [])
-    ]
-    channels = {d["session_id"]: d.get("channel") for d in recent_dicts}
-    recent = [SessionState(**{k: v for k, v in d.items() if k != "channel"}) for d in recent_dicts]
+    channels: dict[str, Any] = {}
+    recent: list[SessionState] = []
+    for d in (stored or {}).get("sessions", []):
+        if isinstance(d, dict):  # a visit stored as an object (before rows)
+            channels[d["session_id"]] = d.get("channel")
+            recent.append(SessionState(**{k: v for k, v in d.items() if k != "channel"}))
+        elif len(d) == _ROW_LENGTH:  # a row: SESSION_ROW order, the channel last
+            channels[d[0]] = d[-1]
+            recent.append(SessionState(*d[:-1]))
+        else:
+            raise ValueError(f"a stored visit of {len(d)} fields, not {_ROW_LENGTH}")
     after, state, new_session = assign(
         recent,
         occurred_at=at,
         event_id=event_id,
-        campaign_key=campaign_key(static.campaign),
+        campaign_key=static.campaign_key,
         landing_page=static.landing_page,
         timeout_ms=rules.session_timeout_ms,
         client_id=client_id,
@@ -163,9 +175,7 @@ def record_context(
         | (touches.LEAD if static.is_lead else 0)
     )
     campaign = static.campaign
-    hit = touches.Hit(
-        at, event_id, flags, static.channel, campaign_key(campaign), campaign.campaign
-    )
+    hit = touches.Hit(at, event_id, flags, static.channel, static.campaign_key, campaign.campaign)
     enrichment = {
         **placed.info,
         "channel": placed.channel,

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -126,6 +127,7 @@ def _utm_from(source: Mapping[str, Any]) -> dict[str, str | None] | None:
 
 
 _CAMPAIGN_INPUTS = ("landing_page", "page_url", *UTM_FIELDS, *WEB_CLICK_ID_FIELDS)
+_campaign_inputs = itemgetter(*_CAMPAIGN_INPUTS)
 
 
 def effective_campaign(web: Mapping[str, Any] | None) -> Campaign:
@@ -133,7 +135,11 @@ def effective_campaign(web: Mapping[str, Any] | None) -> Campaign:
     if not web:
         return NO_CAMPAIGN
     # A visit's pages repeat the same landing page and tags: the result is cached by its inputs.
-    return _campaign(tuple(web.get(f) for f in _CAMPAIGN_INPUTS))
+    try:
+        inputs = _campaign_inputs(web)  # a decoded web context has every field
+    except KeyError:
+        inputs = tuple(web.get(f) for f in _CAMPAIGN_INPUTS)
+    return _campaign(inputs)
 
 
 @lru_cache(maxsize=8192)
