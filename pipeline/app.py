@@ -18,7 +18,7 @@ import faust
 import redis.exceptions
 from confluent_kafka import Producer
 
-from pipeline import metrics
+from pipeline import devices, metrics
 from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
@@ -80,10 +80,12 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 settings.privacy_key,
             ).start()
             state["processor"] = Processor(codec, store, processor_config(settings), suppression)
+            devices.warm_up()  # the user-agent parser compiles its rules now, not in a batch
             # Everything alive now (Faust, schemas, parsers) lives as long as the worker: keep it
             # out of the cyclic collector's scans, which otherwise revisit it batch after batch.
             gc.collect()
             gc.freeze()
+            gc.set_threshold(settings.worker_gc_threshold, *gc.get_threshold()[1:])
             # Outputs go through confluent-kafka and are confirmed one by one before a batch is
             # acknowledged (pipeline.delivery). No message timeout: an output waits in the
             # producer for as long as Kafka is away, and the inputs stay uncommitted.

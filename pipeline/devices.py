@@ -129,6 +129,12 @@ def device_type(user_agent: str | None) -> str:
     return _device_type(text)
 
 
+def warm_up() -> None:
+    """Build the parser now (it compiles uap-core's rules on first use, a few hundred ms), so
+    that cost falls at the worker's start rather than in its first batch."""
+    ua_parser.parse("Mozilla/5.0")
+
+
 def cache_clear() -> None:
     """Empty the per-user-agent cache (benchmarks measure cold calls with it)."""
     _device_type.cache_clear()

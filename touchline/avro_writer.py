@@ -190,13 +190,18 @@ def _string(gen: _Source, var: str, out: list[str], ind: str) -> None:
 
 
 def _long(gen: _Source, var: str, out: list[str], ind: str, low: str, high: str) -> None:
+    z = gen.fresh("z")
     out += [
         f"{ind}if type({var}) is not int or not {low} <= {var} <= {high}:",
         f"{ind}    _fail('not a long or int')",
         f"{ind}if 0 <= {var} < 64:",
         f"{ind}    append({var} << 1)",
-        f"{ind}else:",
-        f"{ind}    _wl(buf, {var})",
+        f"{ind}else:",  # zigzag varint, as _write_long
+        f"{ind}    {z} = ({var} << 1) ^ ({var} >> 63)",
+        f"{ind}    while {z} > 0x7F:",
+        f"{ind}        append(({z} & 0x7F) | 0x80)",
+        f"{ind}        {z} >>= 7",
+        f"{ind}    append({z})",
     ]
 
 

@@ -215,6 +215,13 @@ class Settings(BaseSettings):
         "newest (at most 20) to place late pages in them; reports and cards derive visits in "
         "event time from the stored events and hits, whatever it keeps.",
     )
+    worker_gc_threshold: int = Field(
+        50_000,
+        ge=1,
+        description="Allocations between the worker's young-generation garbage collections "
+        "(Python's gc threshold 0, default 700): each batch keeps tens of thousands of objects "
+        "alive, which a small threshold rescans collection after collection.",
+    )
     worker_dedupe_days: int = Field(
         30,
         ge=1,
