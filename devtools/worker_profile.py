@@ -3,9 +3,10 @@
 Runs the fixed input of ``devtools.worker_outputs`` (generated clients, prepared and encoded as
 ingest does) through ``Processor.handle_batch`` in batches of 500, against the Redis of
 ``TOUCHLINE_REDIS_URL`` (keys under a fresh prefix, deleted afterwards) or the in-memory store
-(``--memory``), and prints this process's CPU µs per event (Redis' own CPU is not in it) and the
-outputs' digest. With ``--profile N`` it runs under cProfile and prints the N costliest functions
-by own time and by cumulative time.
+(``--memory``), set up as the worker sets itself up (parser warmed, GC frozen and thresholded),
+and prints this process's CPU µs per event (Redis' own CPU is not in it) and the outputs'
+digest. With ``--profile N`` it runs under cProfile and prints the N costliest functions by own
+time and by cumulative time.
 
     PYTHONPATH=. python -m devtools.worker_profile --clients 1000 --seed 7 --profile 30
 """
@@ -15,12 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import pstats
 import time
 import uuid
 
 from devtools import worker_outputs
+from pipeline import devices
 from pipeline.memory_store import MemoryStore
 from pipeline.processor import Output, Processor, processor_config
 from pipeline.store import ClientStore, Store
@@ -58,6 +61,11 @@ def main() -> None:
     codec = Codec(contracts)
     input_ = worker_outputs.records(contracts, codec, args.clients, args.seed)
     prefix = f"profile-{uuid.uuid4().hex[:8]}"
+    # as the worker starts (pipeline/app.py): parser warmed, start-up objects frozen out of GC
+    devices.warm_up()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(settings.worker_gc_threshold, *gc.get_threshold()[1:])
     profiler = cProfile.Profile() if args.profile else None
 
     async def measured() -> tuple[list[Output], float, float, str]:

@@ -182,7 +182,7 @@ def revenue(family: str, d: dict[str, Any]) -> tuple[int, str | None]:
 def attributes(d: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in d.items():
-        if key in _NOT_ATTRIBUTES or value is None or isinstance(value, list | dict):
+        if key in _NOT_ATTRIBUTES or value is None or isinstance(value, (list, dict)):
             continue
         out[key] = str(value).lower() if isinstance(value, bool) else str(value)
     return out

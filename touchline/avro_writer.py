@@ -2,8 +2,9 @@
 
 :func:`compile_writer` turns a fastavro-parsed schema into Python source, one function per named
 type, each field's checks and bytes written inline (no call per field or per value), compiles it
-once and returns the top function. Written out like this, an ``EnrichedEvent`` takes about half
-the time of a writer made of one closure per field, and a third of ``fastavro.schemaless_writer``.
+once and returns the top function. Written out like this, an ``EnrichedEvent`` takes about 30 %
+less time than with a writer made of one closure per field (12 µs against 17 measured), and less
+than half of ``fastavro.schemaless_writer``'s (27 µs).
 
 Strict where fastavro is lenient (an int for a boolean, a float for a long...): such data raises
 :class:`Mismatch` instead, so a writer that succeeds wrote what fastavro would. Unions other than
