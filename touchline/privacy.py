@@ -86,7 +86,7 @@ class RedisCluster:
     """One person as Redis knows them."""
 
     clients: set[str] = field(default_factory=set)
-    identifiers: set[str] = field(default_factory=set)  # identifier keys they own (id:<key>)
+    identifiers: set[str] = field(default_factory=set)  # identifiers they own (in ids:<shard>)
     shared: set[str] = field(default_factory=set)  # identifiers of theirs that are shared
     event_ids: set[str] = field(default_factory=set)  # from their touches, contacts and hits
 
