@@ -69,22 +69,30 @@ def run(
     ``received_at``."""
     contracts = load_cached(settings.schemas_dir)
     codec = Codec(contracts)
-    out = Stored()
-    accepted: list[Prepared] = []
+    values: list[bytes] = []
+    refused = 0
     for event in events:
         prepared = prepare(contracts, event, received_at, phone_region=settings.phone_region)
         if isinstance(prepared, Prepared):
-            accepted.append(prepared)
+            values.append(codec.encode(prepared.family.name, prepared.datum))
         else:
-            out.refused += 1
+            refused += 1
+    out = process(values, settings, in_event_time)
+    out.refused = refused
+    return out
+
+
+def process(values: Iterable[bytes], settings: Settings, in_event_time: bool = True) -> Stored:
+    """Raw records (Avro, as on the raw topics) through the worker's steps, oldest first
+    (``in_event_time=False``: in the order given)."""
+    codec = Codec(load_cached(settings.schemas_dir))
+    records = list(values)
     if in_event_time:
-        accepted.sort(
-            key=lambda p: (p.datum["envelope"]["occurred_at"], p.datum["envelope"]["event_id"])
-        )
+        records.sort(key=lambda value: _event_time(codec, value))
     store = MemoryStore(settings.identity_max_share, settings.identity_provenance_cap)
     processor = Processor(codec, store, processor_config(settings))
-    outputs = asyncio.run(_one_at_a_time(processor, codec, accepted))
-    for output in outputs:
+    out = Stored()
+    for output in asyncio.run(_one_at_a_time(processor, records)):
         if output.enriched is None:
             out.dead_letters += output.dead_letter is not None
             continue
@@ -94,10 +102,13 @@ def run(
     return out
 
 
-async def _one_at_a_time(
-    processor: Processor, codec: Codec, events: list[Prepared]
-) -> list[Output]:
-    return [await processor.handle(codec.encode(p.family.name, p.datum)) for p in events]
+def _event_time(codec: Codec, value: bytes) -> tuple[int, str]:
+    envelope = codec.decode(value)[1]["envelope"]
+    return int(envelope["occurred_at"]), str(envelope["event_id"])
+
+
+async def _one_at_a_time(processor: Processor, records: list[bytes]) -> list[Output]:
+    return [await processor.handle(value) for value in records]
 
 
 def _decoded(codec: Codec, value: bytes, name: str) -> Event:
