@@ -1,4 +1,4 @@
-"""The demo's check against the event-time reference (``cli/demo.py::check_reference``,
+"""The demo's check against the event-time reference (``cli/demo_check.py``,
 ``reference/event_time.py``): it notices a changed number, and the worker's steps over the
 in-memory store give the reference's reports for any arrival order."""
 
@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from cli.demo import CHECKED, check_reference, demo_events
+from cli.demo import demo_events
+from cli.demo_check import CHECKED, check_reports
 from reference import event_time
 from sinks import clickhouse, parameters
 from synthetic.arrival import arrival_order
@@ -50,10 +51,10 @@ def test_the_check_names_the_query_whose_numbers_differ(
 
         return answer
 
-    check_reference(runner(None), events, SETTINGS)
+    check_reports(runner(None), stored)
     assert "attribution (by=campaign):" in capsys.readouterr().out
     with pytest.raises(TouchlineError, match=r"^engagement\(breakdown=channel\) from ClickHouse"):
-        check_reference(runner("engagement"), events, SETTINGS)
+        check_reports(runner("engagement"), stored)
 
 
 @pytest.mark.parametrize("seed", range(4))
