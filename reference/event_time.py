@@ -56,17 +56,22 @@ class Stored:
     splits: list[Event] = field(default_factory=list)
     refused: int = 0  # events the ingest API would refuse (malformed)
     dead_letters: int = 0  # events the worker would dead-letter
+    store: MemoryStore | None = None  # the worker's state after them: cards, identities
 
     def canonical(self) -> list[Event]:
         return canonical(self.events, self.merges, self.splits)
 
 
 def run(
-    events: Iterable[Any], settings: Settings, received_at: int, in_event_time: bool = True
+    events: Iterable[Any],
+    settings: Settings,
+    received_at: int,
+    in_event_time: bool = True,
+    batches: Iterable[int] = (),
 ) -> Stored:
     """The events (JSON objects, as posted) through validation and the worker's steps, in event
-    time (``in_event_time=False``: in the order given, as they arrived); each is received at
-    ``received_at``."""
+    time (``in_event_time=False``: in the order given, as they arrived; ``batches`` as in
+    :func:`process`); each is received at ``received_at``."""
     contracts = load_cached(settings.schemas_dir)
     codec = Codec(contracts)
     values: list[bytes] = []
@@ -77,22 +82,28 @@ def run(
             values.append(codec.encode(prepared.family.name, prepared.datum))
         else:
             refused += 1
-    out = process(values, settings, in_event_time)
+    out = process(values, settings, in_event_time, batches)
     out.refused = refused
     return out
 
 
-def process(values: Iterable[bytes], settings: Settings, in_event_time: bool = True) -> Stored:
+def process(
+    values: Iterable[bytes],
+    settings: Settings,
+    in_event_time: bool = True,
+    batches: Iterable[int] = (),
+) -> Stored:
     """Raw records (Avro, as on the raw topics) through the worker's steps, oldest first
-    (``in_event_time=False``: in the order given)."""
+    (``in_event_time=False``: in the order given), one at a time or, with ``batches``, in
+    batches of those sizes (the last size repeats), as the worker takes them from Kafka."""
     codec = Codec(load_cached(settings.schemas_dir))
     records = list(values)
     if in_event_time:
         records.sort(key=lambda value: _event_time(codec, value))
     store = MemoryStore(settings.identity_max_share, settings.identity_provenance_cap)
     processor = Processor(codec, store, processor_config(settings))
-    out = Stored()
-    for output in asyncio.run(_one_at_a_time(processor, records)):
+    out = Stored(store=store)
+    for output in asyncio.run(_in_batches(processor, records, list(batches) or [1])):
         if output.enriched is None:
             out.dead_letters += output.dead_letter is not None
             continue
@@ -107,8 +118,14 @@ def _event_time(codec: Codec, value: bytes) -> tuple[int, str]:
     return int(envelope["occurred_at"]), str(envelope["event_id"])
 
 
-async def _one_at_a_time(processor: Processor, records: list[bytes]) -> list[Output]:
-    return [await processor.handle(value) for value in records]
+async def _in_batches(processor: Processor, records: list[bytes], sizes: list[int]) -> list[Output]:
+    out: list[Output] = []
+    taken = 0
+    while len(out) < len(records):
+        batch = records[len(out) : len(out) + sizes[min(taken, len(sizes) - 1)]]
+        out.extend(await processor.handle_batch([(value, None, None, None) for value in batch]))
+        taken += 1
+    return out
 
 
 def _decoded(codec: Codec, value: bytes, name: str) -> Event:
