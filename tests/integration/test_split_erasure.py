@@ -1,0 +1,223 @@
+"""Erasure where identity splits exist (issue 10, identity splits): two people joined through a
+shared front-desk phone, then split apart when a third profile proved the phone shared. Stored
+rows as the worker and the sink leave them (tests/split_scenarios.py): person B's events from
+while they were joined are stored under person A's stitched client id, the split
+(sinks/sql/ddl/013_identity_splits.sql) gives them back to B in every report.
+
+Erasing either person (sinks/erasure.py, chDB) removes exactly their rows, as the reports
+attribute them (events wherever stored, the rows derived from them, their profile, the merges and
+splits naming their clients), and leaves every row of the other person and the other person's
+client card and summary as they were. Both kinds of split: a claim (B's email claimed through the
+phone) and an unmerge (B's client merged into A's through the phone, undone)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from sinks import clickhouse, erasure, rows
+from tests.report_data import BASE, event, line
+from tests.report_data import merge as merge_
+from touchline.settings import Settings
+
+ACC = "acc"
+T0 = 1_735_732_800_000  # 2025-01-01T12:00Z
+H = 3_600_000
+PHONE, E1, E2, E3 = "+49305550100", "one@x.de", "two@x.de", "three@x.de"
+PAGE = {"family": "touchline.events.WebTouch", "event_type": "page_view", "is_touch": True}
+KINDS: dict[str, dict[str, Any]] = {
+    "profile": {"family": "touchline.events.ClientProfile", "event_type": "client_profile_synced"},
+    "page": {**PAGE, "channel": "paid_search", "own_channel": "paid_search", "session_id": "s"},
+    "booking": {
+        "family": "touchline.events.BookingStep",
+        "event_type": "appointment_booking_start",
+        "lines": [line(store_id="st1", service_id="yoga")],
+    },
+    "order": {
+        "family": "touchline.events.OrderPlaced",
+        "event_type": "order_placed",
+        "revenue_minor": 5000,
+        "currency": "EUR",
+        "lines": [line(service_id="yoga", amount_minor=5000)],
+    },
+    "call": {
+        "family": "touchline.events.InboundContact",
+        "event_type": "contact_call",
+        "is_contact": True,
+        "channel": "call",
+        "own_channel": "call",
+    },
+}
+
+
+def _ev(name: str, stitched: str, hour: int, kind: str, **ids: Any) -> dict[str, Any]:
+    attributes = {"first_name": name} if kind == "profile" else {}
+    return event(
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"split-erasure-{name}")),
+        account_id=ACC,
+        client_id=stitched,
+        occurred_at=T0 + hour * H,
+        attributes=attributes,
+        **KINDS[kind],
+        **ids,
+    )
+
+
+def _split(kind: str, src: str, dst: str, hour: int) -> dict[str, Any]:
+    return {
+        "split_at": T0 + hour * H,
+        "account_id": ACC,
+        "kind": kind,
+        "from_client_id": src,
+        "to_client_id": dst,
+        "identifiers": [f"email:{E2}"],
+        "via": f"phone:{PHONE}",
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"split-erasure-{kind}-split")),
+    }
+
+
+def claim() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """A (client a) owns the phone; B claims their email through it, so B's events go to a until
+    C's profile proves the phone shared: B's email is split off to client s."""
+    events = [
+        _ev("A-profile", "a", 0, "profile", email=E1, phone=PHONE),
+        _ev("A-visit", "a", 1, "page", cid="1.1"),
+        _ev("A-order", "a", 2, "order", email=E1),
+        _ev("B-profile", "a", 3, "profile", email=E2, phone=PHONE),
+        _ev("B-booking", "a", 4, "booking", email=E2, cid="2.2"),
+        _ev("B-order", "a", 5, "order", email=E2),
+        _ev("A-call", "a", 6, "call", phone=PHONE),
+        _ev("C-profile", "c", 7, "profile", email=E3, phone=PHONE),
+        _ev("B-visit", "s", 8, "page", email=E2, cid="2.2"),
+        _ev("C-visit", "c", 9, "page", cid="3.3"),
+    ]
+    return events, [], [_split("claim", "a", "s", 7)]
+
+
+def unmerge() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """B's client b is merged into A's client a through the phone (B's profile carries it), then
+    undone when C's profile proves the phone shared."""
+    events = [
+        _ev("A-profile", "a", 0, "profile", email=E1, phone=PHONE),
+        _ev("A-visit", "a", 1, "page", cid="1.1"),
+        _ev("B-visit", "b", 2, "page", email=E2, cid="2.2"),
+        _ev("B-profile", "a", 3, "profile", email=E2, phone=PHONE),
+        _ev("B-order", "a", 4, "order", email=E2),
+        _ev("A-order", "a", 5, "order", email=E1),
+        _ev("C-profile", "c", 7, "profile", email=E3, phone=PHONE),
+        _ev("B-booking", "b", 8, "booking", email=E2, cid="2.2"),
+        _ev("A-call", "a", 9, "call", phone=PHONE),
+    ]
+    merges = [merge_(ACC, "b", "a", T0 + 3 * H)]
+    return events, merges, [_split("unmerge", "a", "b", 7)]
+
+
+SCENARIOS = {
+    "claim": (claim, {"A": "a", "B": "s", "C": "c"}),
+    "unmerge": (unmerge, {"A": "a", "B": "b", "C": "c"}),
+}
+
+
+def _load(s: Settings, scenario: str) -> Client:
+    events, merges, splits = SCENARIOS[scenario][0]()
+    client = clickhouse.connect(s.effective_clickhouse_dsn)
+    db = s.clickhouse_database
+    clickhouse.migrate(client, db)
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in events])
+    if merges:
+        clickhouse.insert_merges(client, db, [rows.merge_to_row(m) for m in merges])
+    clickhouse.insert_splits(client, db, [rows.split_to_row(x) for x in splits])
+    return client
+
+
+def _by_person(client: Client, db: str, table: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of a table keyed by whose event it is (the event names start with the person),
+    rows without an event id (client_profiles) by their first name."""
+    if table == "client_profiles":
+        sql = f"SELECT first_name, * FROM `{db}`.client_profiles FINAL ORDER BY ALL"
+    else:
+        sql = f"SELECT toString(event_id), * FROM `{db}`.{table} ORDER BY ALL"
+    ids = {
+        str(uuid.uuid5(uuid.NAMESPACE_URL, f"split-erasure-{p}-{k}")): p
+        for p in "ABC"
+        for k in ("profile", "visit", "order", "booking", "call")
+    }
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for r in client.query(sql).result_rows:
+        who = str(r[0])[0] if table == "client_profiles" else ids[str(r[0])]
+        out.setdefault(who, []).append(tuple(r[1:]))
+    return out
+
+
+TABLES = ("events", "touches", "order_lines", "booking_steps", "client_profiles")
+
+
+def _snapshot(client: Client, db: str) -> dict[str, Any]:
+    return {t: _by_person(client, db, t) for t in TABLES}
+
+
+def _card(client: Client, db: str, who: str) -> Any:
+    params = {**BASE, "account": ACC, "client": who}
+    return (
+        clickhouse.query(client, "client_card", db, params)[1],
+        clickhouse.query(client, "client_summary", db, params)[1],
+    )
+
+
+def _identity(client: Client, db: str, table: str) -> list[tuple[str, str]]:
+    sql = f"SELECT from_client_id, to_client_id FROM `{db}`.{table} ORDER BY ALL"
+    return [(str(r[0]), str(r[1])) for r in client.query(sql).result_rows]
+
+
+@pytest.mark.parametrize("erased", ["A", "B"])
+@pytest.mark.parametrize("scenario", ["claim", "unmerge"])
+def test_erasing_one_of_two_split_people_takes_exactly_their_rows(
+    chdb_settings: Settings, scenario: str, erased: str
+) -> None:
+    client, db = _load(chdb_settings, scenario), chdb_settings.clickhouse_database
+    clients = SCENARIOS[scenario][1]
+    kept = "B" if erased == "A" else "A"
+    emails = {"A": E1, "B": E2, "C": E3}
+    before = _snapshot(client, db)
+    assert all(before["events"][p] for p in "ABC")
+    cards = {p: _card(client, db, emails[p]) for p in (kept, "C")}
+    assert cards[kept][0] and [r[0] for r in cards[kept][1]] == [clients[kept]]
+
+    cluster = erasure.find_cluster(client, db, ACC, set(), {f"email:{emails[erased]}"})
+    assert cluster.clients == {clients[erased]}
+    found = erasure.erase(client, db, ACC, cluster.clients)  # raises if a row of theirs is left
+
+    after = _snapshot(client, db)
+    for table in TABLES[:-1]:
+        assert erased not in after[table], table  # nothing of theirs, wherever it was stored
+        for person in (kept, "C"):
+            assert after[table].get(person) == before[table].get(person), (table, person)
+    # client_profiles: one row per stitched client, made from the latest profile event stored
+    # under it; what is left is what the profile events left make
+    latest: dict[str, tuple[int, str]] = {}
+    for e in SCENARIOS[scenario][0]()[0]:
+        if e["family"].endswith("ClientProfile") and not e["attributes"]["first_name"].startswith(
+            erased
+        ):
+            latest[e["client_id"]] = max(
+                latest.get(e["client_id"], (0, "")),
+                (e["occurred_at"], e["attributes"]["first_name"]),
+            )
+    profiles = sorted((r[1], r[5]) for rs in after["client_profiles"].values() for r in rs)
+    assert profiles == sorted((c, name) for c, (_, name) in latest.items())
+    assert found["clickhouse.events"] == len(before["events"][erased])
+    for p in (kept, "C"):
+        assert _card(client, db, emails[p]) == cards[p], p
+    assert _card(client, db, emails[erased]) == ([], [])
+    named = [
+        pair
+        for t in ("identity_merges", "identity_splits")
+        for pair in _identity(client, db, t)
+        if clients[erased] in pair
+    ]
+    assert named == []
+    again = erasure.find_cluster(client, db, ACC, set(), {f"email:{emails[erased]}"})
+    assert again.clients == set()  # nothing of theirs left to find
