@@ -52,8 +52,9 @@ def find_cluster(
     client: Any, database: str, account: str, clients: set[str], identifier_keys: set[str]
 ) -> Cluster:
     """The clients the events carrying the identifiers belong to (as the reports attribute them),
-    plus ``clients``, closed over today's merges (both directions), with the identifiers and event
-    ids of their events."""
+    plus ``clients``, closed over today's merges (both directions), with the identifiers of their
+    events that no other client's events carry (a shared phone belongs to no one) and their event
+    ids."""
     by_kind: dict[str, list[str]] = {"email": [], "phone": [], "cid": []}
     for key in identifier_keys:
         kind, _, value = key.partition(":")
@@ -86,7 +87,12 @@ def find_cluster(
         emails, phones, cids, events = _rows(
             client, "cluster_identifiers", database, account=account, clients=sorted(found)
         )[0]
-        cluster.emails, cluster.phones, cluster.cids = set(emails), set(phones), set(cids)
+        params = {"account": account, "clients": sorted(found)}
+        ids = {"emails": emails, "phones": phones, "cids": cids}
+        shared = set(_rows(client, "shared_identifiers", database, **params, **ids))
+        cluster.emails = {e for e in emails if ("email", e) not in shared}
+        cluster.phones = {p for p in phones if ("phone", p) not in shared}
+        cluster.cids = {c for c in cids if ("cid", c) not in shared}
         cluster.event_ids = set(events)
     return cluster
 

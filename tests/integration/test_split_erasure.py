@@ -188,6 +188,9 @@ def test_erasing_one_of_two_split_people_takes_exactly_their_rows(
 
     cluster = erasure.find_cluster(client, db, ACC, set(), {f"email:{emails[erased]}"})
     assert cluster.clients == {clients[erased]}
+    # the shared phone is no one's: it neither widens the cluster in Redis nor gets suppressed
+    cids = {"A": "1.1", "B": "2.2"}
+    assert cluster.identifier_keys() == {f"email:{emails[erased]}", f"cid:{cids[erased]}"}
     found = erasure.erase(client, db, ACC, cluster.clients)  # raises if a row of theirs is left
 
     after = _snapshot(client, db)
