@@ -8,7 +8,8 @@ Erasing either person (sinks/erasure.py, chDB) removes exactly their rows, as th
 attribute them (events wherever stored, the rows derived from them, their profile, the merges and
 splits naming their clients), and leaves every row of the other person and the other person's
 client card and summary as they were. Both kinds of split: a claim (B's email claimed through the
-phone) and an unmerge (B's client merged into A's through the phone, undone)."""
+phone) and an unmerge (B's client merged into A's through the phone, undone). Then the whole
+`touchline erase` (Redis too) after the worker and the sink made the rows."""
 
 from __future__ import annotations
 
@@ -18,9 +19,14 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from cli.main import _privacy_sides
 from sinks import clickhouse, erasure, rows
+from tests.integration.test_split_pipeline import run as pipeline_run
 from tests.report_data import BASE, event, line
 from tests.report_data import merge as merge_
+from tests.split_scenarios import journeys
+from touchline import privacy
+from touchline.services.stack import Endpoints
 from touchline.settings import Settings
 
 ACC = "acc"
@@ -224,3 +230,43 @@ def test_erasing_one_of_two_split_people_takes_exactly_their_rows(
     assert named == []
     again = erasure.find_cluster(client, db, ACC, set(), {f"email:{emails[erased]}"})
     assert again.clients == set()  # nothing of theirs left to find
+
+
+def _people(client: Client, db: str) -> tuple[list[list[str]], dict[str, Any]]:
+    """The events (by name, tests/split_scenarios.journeys) of each canonical client, and the
+    client card and summary of each email."""
+    names = {str(uuid.uuid5(uuid.NAMESPACE_URL, f"split-{n}")): n for n, _ in journeys()}
+    people: dict[str, list[str]] = {}
+    sql = f"SELECT toString(event_id), client_id FROM `{db}`.events_canonical ORDER BY ALL"
+    for event_id, client_id in client.query(sql).result_rows:
+        people.setdefault(client_id, []).append(names[event_id])
+    cards = {e: _card(client, db, e) for e in (E1, E2, E3)}
+    return sorted(sorted(p) for p in people.values()), cards
+
+
+@pytest.mark.parametrize("who", [E1, E2])
+def test_touchline_erase_takes_one_of_the_people_split_off_a_shared_phone(
+    chdb_settings: Settings, services: Endpoints, who: str
+) -> None:
+    """The whole `touchline erase` (Redis and ClickHouse sides as the CLI composes them) after
+    tests/split_scenarios.journeys went through the worker's processor and the sink in event
+    time (person 2 merged into person 1 through the phone, undone when person 3 proves it
+    shared): the person asked for goes, the others keep their events, cards and summaries."""
+    s = chdb_settings.model_copy(
+        update={
+            "kafka_bootstrap": services.kafka_bootstrap,
+            "redis_url": services.redis_url,
+            "identity_max_share": 2,
+        }
+    )
+    assert pipeline_run(s, services.redis_url, journeys())["splits"] == 1
+    client = clickhouse.connect(s.effective_clickhouse_dsn)
+    people, cards = _people(client, s.clickhouse_database)
+    person = {E1: ["p1-profile"], E2: ["p2-booking", "p2-order", "p2-profile", "p2-visit"]}
+    assert person[who] in people
+    privacy.compose(_privacy_sides)  # what the CLI does
+    result = privacy.erase(s, privacy.Request(ACC, email=who))
+    assert result.verified and result.counts["clickhouse.events"] == len(person[who])
+    left, cards_left = _people(client, s.clickhouse_database)
+    assert left == [p for p in people if p != person[who]]
+    assert cards_left == {**cards, who: ([], [])}
