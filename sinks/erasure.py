@@ -89,10 +89,10 @@ def find_cluster(
         )[0]
         params = {"account": account, "clients": sorted(found)}
         ids = {"emails": emails, "phones": phones, "cids": cids}
-        shared = set(_rows(client, "shared_identifiers", database, **params, **ids))
-        cluster.emails = {e for e in emails if ("email", e) not in shared}
-        cluster.phones = {p for p in phones if ("phone", p) not in shared}
-        cluster.cids = {c for c in cids if ("cid", c) not in shared}
+        others = _rows(client, "shared_identifiers", database, **params, **ids)
+        cluster.emails = set(emails) - {r[0] for r in others}
+        cluster.phones = set(phones) - {r[1] for r in others}
+        cluster.cids = set(cids) - {r[2] for r in others}
         cluster.event_ids = set(events)
     return cluster
 
