@@ -7,8 +7,10 @@ exactly their rows: theirs stored under the other's client id go, the other's st
 stay.
 
 What goes: the selected events and the rows derived from them (``touches``, ``order_lines``,
-``booking_steps``, by event id), ``client_profiles`` rows of the erased clients or made from their
-profile events (the other stitched clients' rows are made again from their profile events left),
+``booking_steps``, by event id), ``client_profiles`` rows made from their profile events or
+stored under the erased clients (the rows of the stitched clients concerned are made again from
+the profile events left: another person's profile event stored under an erased client id is
+that person's, like the event),
 the ``identity_merges`` naming the erased clients, the ``identity_splits`` naming them (a split
 from an erased client to someone else carries that person's identifiers: it stays, with its
 from_client_id blanked); the daily aggregates of their days recomputed; every table verified by

@@ -13,6 +13,7 @@ phone) and an unmerge (B's client merged into A's through the phone, undone). Th
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from cli.main import _privacy_sides
+from pipeline.store import ClientStore
 from sinks import clickhouse, erasure, rows
 from tests.integration.test_split_pipeline import run as pipeline_run
 from tests.report_data import BASE, event, line
@@ -271,9 +273,26 @@ def test_touchline_erase_takes_one_of_the_people_split_off_a_shared_phone(
     people, cards = _people(client, s.clickhouse_database)
     person = {E1: ["p1-profile"], E2: ["p2-booking", "p2-order", "p2-profile", "p2-visit"]}
     assert person[who] in people
+    live = _live_cards(s, [e for e in (E1, E2, E3) if e != who])
     privacy.compose(_privacy_sides)  # what the CLI does
     result = privacy.erase(s, privacy.Request(ACC, email=who))
     assert result.verified and result.counts["clickhouse.events"] == len(person[who])
     left, cards_left = _people(client, s.clickhouse_database)
     assert left == [p for p in people if p != person[who]]
     assert cards_left == {**cards, who: ([], [])}
+    assert _live_cards(s, list(live)) == live  # the others' live cards in Redis too
+
+
+def _live_cards(s: Settings, emails: list[str]) -> dict[str, Any]:
+    async def cards() -> dict[str, Any]:
+        store = ClientStore(s.redis_url or "", s.topic_prefix, max_share=2)
+        try:
+            out = {}
+            for e in emails:
+                found = await store.lookup(ACC, f"email:{e}")
+                out[e] = await store.card(ACC, found) if found else None
+            return out
+        finally:
+            await store.close()
+
+    return asyncio.run(cards())
