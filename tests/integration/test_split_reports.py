@@ -1,5 +1,5 @@
 """Identity splits in ClickHouse (sinks/sql/ddl/013_identity_splits.sql): every report applies
-them as the plain-Python reference does (tests/reference_reports.canonical): an event carrying a
+them as the plain-Python reference does (reference.canonical): an event carrying a
 split identifier goes to the split-off client, an undone merge no longer maps."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+import reference as ref
 from sinks import clickhouse, rows
-from tests import reference_reports as ref
 from tests.report_data import BASE, DAY_MS, T0, Dataset, generate
 from tests.report_data import merge as merge_
 from touchline.settings import Settings
