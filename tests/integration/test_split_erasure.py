@@ -25,7 +25,7 @@ from cli.main import _privacy_sides
 from pipeline.store import ClientStore
 from sinks import clickhouse, erasure, rows
 from tests.integration.test_split_pipeline import run as pipeline_run
-from tests.report_data import BASE, event, line
+from tests.report_data import BASE, event, line, split
 from tests.report_data import merge as merge_
 from tests.split_scenarios import journeys
 from touchline import privacy
@@ -80,16 +80,8 @@ def _ev(acc: str, name: str, stitched: str, hour: int, kind: str, **ids: Any) ->
 
 
 def _split(acc: str, kind: str, src: str, dst: str, hour: int) -> dict[str, Any]:
-    return {
-        "split_at": T0 + hour * H,
-        "account_id": acc,
-        "kind": kind,
-        "from_client_id": src,
-        "to_client_id": dst,
-        "identifiers": [f"email:{E2}"],
-        "via": f"phone:{PHONE}",
-        "event_id": _id(acc, f"{kind}-split"),
-    }
+    ids, at, event_id = [f"email:{E2}"], T0 + hour * H, _id(acc, f"{kind}-split")
+    return split(acc, kind, src, dst, ids, at, via=f"phone:{PHONE}", event_id=event_id)
 
 
 def claim(acc: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
