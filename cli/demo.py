@@ -2,7 +2,10 @@
 
 Starts the local stack, a worker, the ingest API and the sink as background processes, POSTs
 generated events over HTTP, waits until the sink has written them, stops the processes (so this
-process can open the chDB directory) and prints the reports.
+process can open the chDB directory) and prints the reports. Then it checks every report query
+ClickHouse answered (and those it did not print) against the event-time reference: the same events
+run through the worker's steps oldest first, the reports recomputed in plain Python
+(``reference/``). Arrival order must not change a number; a difference fails the demo.
 """
 
 from __future__ import annotations
@@ -192,6 +195,7 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
             "demo` (the same event ids, at other times, would be refused as conflicting "
             "retries): showing the reports over what it holds; `make clean` starts afresh"
         )
+        events = []  # what it holds is not what these events would make: nothing to check
     else:
         _send(base, events, clients, settings, status)
 
@@ -200,9 +204,15 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
     def runner(name: str, params: Any) -> Any:
         return remote_query(url, name, params)
 
-    print_reports(runner)
-    for name in PROCESSES:
-        process.stop(run / f"{name}.pid")
+    try:
+        print_reports(runner)
+        if events:
+            from cli.demo_check import check_reference
+
+            check_reference(runner, events, settings, endpoints.redis_url)
+    finally:
+        for name in PROCESSES:
+            process.stop(run / f"{name}.pid")
     print(
         "\nMore: `touchline report --help` (funnel, attribution, client_card, appointments, "
         "classes, engagement), `touchline report NAME --help` for one report's options, "

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import reference_reports as ref
+import reference as ref
 from tests.e2e import privacy_support as ps
 from tests.support import drained, touchline_process, wait_for
 from touchline import topics

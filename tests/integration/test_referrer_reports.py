@@ -10,9 +10,9 @@ from typing import Any
 
 from pipeline import enrichment
 from pipeline.channels import AI_ASSISTANT, EMAIL, REFERRAL
+from reference import STEPS_ALL
 from sinks import clickhouse, rows
 from sinks.labels import CHANNELS
-from tests.reference_reports import STEPS_ALL
 from tests.report_data import BASE, T0, event
 from touchline.settings import REPO_ROOT, Settings
 

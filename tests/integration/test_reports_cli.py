@@ -14,8 +14,8 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
+import reference as ref
 from sinks import clickhouse
-from tests import reference_reports as ref
 from tests.report_data import generate
 from tests.support import settings_env, touchline_process, wait_for
 from touchline import topics

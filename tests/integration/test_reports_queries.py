@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
+import reference as ref
 from sinks import clickhouse, rows
 from sinks.parameters import DEFAULTS
-from tests import reference_reports as ref
 from tests.report_data import BASE, DAY_MS, T0, Dataset, event, generate
 from tests.report_data import merge as merge_
 from touchline.settings import Settings

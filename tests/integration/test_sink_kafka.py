@@ -13,9 +13,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+import reference as ref
 from sinks import batches, clickhouse, rows
 from sinks.sink import Sink
-from tests import reference_reports as ref
 from tests.report_data import Dataset, event, generate
 from tests.support import read_topic
 from touchline import topics

@@ -4,7 +4,10 @@ do not import the local stack (``touchline.services``: starting Kafka, Redis, th
 runtime module imports developer tooling (``devtools``, ``tests``); the composition root (``cli``:
 the command line and the demo) imports everything and nothing imports it. The synthetic data
 (``synthetic``: the generator and the arrival replay) imports only the core, and only the allowed
-runtime modules import it. Imports inside functions count.
+runtime modules import it. The event-time reference (``reference``: the reports again in plain
+Python, and the worker's steps run in event time) sits above the apps like the composition root:
+it imports the core, the apps and the synthetic data, and only ``cli`` and the tests import it.
+Imports inside functions count.
 
 ``ALLOWED`` lists today's exceptions, each by file and imported package. It only shrinks: an arrow
 that is gone must be removed from it (the test says so), and a new one fails the test."""
@@ -23,6 +26,7 @@ ROOT = "cli"  # the composition root
 LOCAL_STACK = "touchline.services"
 TOOLING = ("devtools", "tests")
 SYNTHETIC = "synthetic"
+REFERENCE = "reference"
 
 # (importing file, imported package) -> why it is still there.
 ALLOWED: dict[tuple[str, str], str] = {
@@ -57,7 +61,7 @@ def imports(path: Path, root: Path = REPO_ROOT) -> set[str]:
 def arrows() -> dict[tuple[str, str], list[str]]:
     """(importing file, imported package) -> the forbidden modules it imports."""
     out: dict[tuple[str, str], list[str]] = {}
-    for top in (CORE, *APPS, SYNTHETIC):
+    for top in (CORE, *APPS, SYNTHETIC, REFERENCE):
         for path in sorted((REPO_ROOT / top).rglob("*.py")):
             rel = str(path.relative_to(REPO_ROOT))
             in_stack = rel.startswith(LOCAL_STACK.replace(".", "/") + "/")
@@ -66,9 +70,10 @@ def arrows() -> dict[tuple[str, str], list[str]]:
                 forbidden = (
                     target in TOOLING
                     or target == ROOT
-                    or (target in APPS and target != top)
-                    or (target == LOCAL_STACK and not in_stack and top in (CORE, SYNTHETIC))
-                    or (target == SYNTHETIC and top != SYNTHETIC)
+                    or (target == REFERENCE and top != REFERENCE)
+                    or (target in APPS and target != top and top != REFERENCE)
+                    or (target == LOCAL_STACK and not in_stack and top not in (*APPS, ROOT))
+                    or (target == SYNTHETIC and top not in (SYNTHETIC, REFERENCE))
                 )
                 if forbidden:
                     out.setdefault((rel, target), []).append(module)

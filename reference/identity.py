@@ -1,0 +1,73 @@
+"""Who an event belongs to: identity splits, then merges, applied to the stored (stitched) client
+ids, as the canonical views of sinks/sql/ddl/013_identity_splits.sql do. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reference.selection import Event
+
+
+def canonical_map(merges: list[Event], splits: Sequence[Event] = ()) -> dict[tuple[str, str], str]:
+    """Each merged-away client with its canonical client: the latest of a client's merges and
+    unmerges (identity splits of kind ``unmerge``; at equal times the unmerge) decides, an unmerged
+    client is no alias; chains are followed."""
+    latest: dict[tuple[str, str], tuple[tuple[Any, ...], str]] = {}
+
+    def consider(key: tuple[str, str], order: tuple[Any, ...], target: str) -> None:
+        if key not in latest or order > latest[key][0]:
+            latest[key] = (order, target)
+
+    for m in merges:
+        if m["from_client_id"] != m["to_client_id"]:
+            key = (m["account_id"], m["from_client_id"])
+            consider(key, (m["merged_at"], 0, m["event_id"]), m["to_client_id"])
+    for x in splits:
+        if x["kind"] == "unmerge":
+            key = (x["account_id"], x["to_client_id"])
+            consider(key, (x["split_at"], 1, x["event_id"]), x["to_client_id"])
+    links = {key: target for key, (_, target) in latest.items() if key[1] != target}
+    out = {}
+    for (account, src), target in links.items():
+        for _ in range(7):
+            nxt = links.get((account, target))
+            if nxt is None:
+                break
+            target = nxt
+        out[(account, src)] = target
+    return out
+
+
+def split_owner(splits: Sequence[Event]) -> dict[tuple[str, str], str]:
+    """(account, identifier) -> the client its events belong to: the latest split naming it."""
+    latest: dict[tuple[str, str], tuple[tuple[Any, ...], str]] = {}
+    for x in splits:
+        for identifier in x["identifiers"]:
+            key, order = (x["account_id"], identifier), (x["split_at"], x["event_id"])
+            if key not in latest or order > latest[key][0]:
+                latest[key] = (order, x["to_client_id"])
+    return {key: client for key, (_, client) in latest.items()}
+
+
+def canonical(
+    events: list[Event], merges: list[Event], splits: Sequence[Event] = ()
+) -> list[Event]:
+    """Distinct events (by event_id) with client_id resolved: an event carrying a split identifier
+    (its email, else phone, else cid) belongs to that split's client, then merges are followed."""
+    cmap = canonical_map(merges, splits)
+    owners = split_owner(splits)
+    seen: dict[str, Event] = {}
+    for e in events:
+        client = e["client_id"]
+        for kind in ("email", "phone", "cid"):
+            owner = owners.get((e["account_id"], f"{kind}:{e[kind]}")) if e[kind] else None
+            if owner is not None:
+                client = owner
+                break
+        seen[e["event_id"]] = {
+            **e,
+            "stitched_client_id": e["client_id"],
+            "client_id": cmap.get((e["account_id"], client), client),
+        }
+    return list(seen.values())
