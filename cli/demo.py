@@ -207,7 +207,9 @@ def run_demo(settings: Settings, clients: int, seed: int) -> int:
     try:
         print_reports(runner)
         if events:
-            check_reference(runner, events, settings)
+            from cli.demo_check import check_reference
+
+            check_reference(runner, events, settings, endpoints.redis_url)
     finally:
         for name in PROCESSES:
             process.stop(run / f"{name}.pid")
@@ -243,51 +245,6 @@ def print_reports(runner: Any) -> None:
         label = ", ".join(f"{k}={v}" for k, v in params.items())
         print(f"\n== {name}{f' ({label})' if label else ''}: from ClickHouse")
         print(tables.render_sections(shown, "table"))
-
-
-# The report queries checked against the event-time reference, with their parameters: all but
-# the client card (a person's client id depends on which of their events came first).
-CHECKED: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("booking_funnel", {"breakdown": "channel"}),
-    ("booking_outcomes", {"breakdown": "channel"}),
-    ("attribution", {}),
-    ("attribution", {"by": "campaign"}),
-    ("appointments", {}),
-    ("classes", {}),
-    ("class_cancellations", {}),
-    ("engagement", {"breakdown": "channel"}),
-    ("experiments", {}),
-    ("feedback", {}),
-)
-
-
-def check_reference(runner: Any, events: list[Any], settings: Settings) -> None:
-    """Every CHECKED query from ClickHouse equals the reference computed in event time from the
-    posted events; raises with the first differing rows otherwise."""
-    from reference import event_time
-    from sinks import clickhouse, parameters
-
-    stored = event_time.run(events, settings, clock.now_ms())
-    print(
-        f"\n== checking against the event-time reference: the {len(stored.events)} accepted events "
-        "run through the worker's steps oldest first, every report recomputed in plain Python"
-    )
-    for name, params in CHECKED:
-        got = runner(name, params)[1]
-        resolved = parameters.resolve(clickhouse.query_sql(name), params)
-        want = event_time.expected(stored, name, resolved)
-        # as the query endpoint sends them: JSON, dates as ISO text
-        got, want = (json.loads(json.dumps(rows, default=str)) for rows in (got, want))
-        label = ", ".join(f"{k}={v}" for k, v in params.items())
-        if got != want:
-            extra = [r for r in got if r not in want][:3]
-            missing = [r for r in want if r not in got][:3]
-            raise TouchlineError(
-                f"{name}({label}) from ClickHouse differs from the event-time reference: "
-                f"{len(got)} rows against {len(want)}; only in ClickHouse {extra}, only in the "
-                f"reference {missing}"
-            )
-        print(f"   {name}{f' ({label})' if label else ''}: {len(got)} rows, equal")
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -17,6 +17,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     import faust
 
+    from pipeline import id_layout
     from pipeline.app import create_app
     from touchline import logthrottle, topics
     from touchline.services import targets
@@ -27,6 +28,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
             logthrottle.install(logger, settings.log_repeats_per_minute)
 
     endpoints, _ = topics.ready(settings)
+    id_layout.check(endpoints.redis_url, settings.topic_prefix, settings.identity_id_shards)
     app = create_app(settings, endpoints)
     target: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if settings.worker_metrics_port:

@@ -1,5 +1,6 @@
 """Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.keys`): the
-identifiers they own (``id:``), the strong identifiers seen with them (``anchors:``, and their
+identifiers they own (their fields in ``ids:<shard>``, and ``id:`` keys of the layout before),
+the strong identifiers seen with them (``anchors:``, and their
 email or source ids in anyone else's anchors), each client's card, hits and visits, their entries
 in ``merged``, the dedup state of their events (``inflight:``, ``pending:``, ``splits:``, their
 entries in ``seen:``), and the split provenance (``claimedvia:`` / ``mergedvia:``) under their
@@ -13,14 +14,16 @@ from collections.abc import Iterable
 
 import orjson
 
-from pipeline.keys import account_base, account_pattern
+from pipeline.keys import account_base, account_pattern, id_key
 from pipeline.store import ClientStore
 from pipeline.touches import Hit
 from touchline.privacy import RedisCluster
 from touchline.settings import Settings
 
 PER_CLIENT = ("card", "hits", "session")
-PER_IDENTIFIER = ("id", "claimedvia", "mergedvia")  # pipeline/lua/split.lua's provenance
+# "id": the key per identifier of the layout before the ids:<shard> hashes (pipeline/keys.py);
+# claimedvia / mergedvia: pipeline/lua/split.lua's provenance
+PER_IDENTIFIER = ("id", "claimedvia", "mergedvia")
 PER_EVENT = ("inflight", "pending", "splits")
 MAX_HOPS = 64
 
@@ -60,13 +63,7 @@ async def find_cluster(
     cluster = RedisCluster(clients=found)
     if not found:
         return cluster
-    async for raw in store.redis.scan_iter(
-        match=account_pattern(store.prefix, account, "id"), count=10_000
-    ):
-        key = raw.decode()
-        owner = await store.redis.get(key)
-        if owner is not None and owner.decode() in found:
-            cluster.identifiers.add(key[len(base) + 3 :])
+    cluster.identifiers |= await _owned_by(store, account, found)
     for ident in cluster.identifiers:
         if await store.redis.exists(base + "shared:" + ident):
             cluster.shared.add(ident)
@@ -74,6 +71,35 @@ async def find_cluster(
         for member, score in await store.redis.zrange(base + "hits:" + c, 0, -1, withscores=True):
             cluster.event_ids.add(Hit.from_member(member, score).event_id)
     return cluster
+
+
+async def _owned_by(store: ClientStore, account: str, clients: set[str]) -> set[str]:
+    """The identifiers ``clients`` own: fields of the ``ids:<shard>`` hashes, and ``id:`` keys
+    of the layout before."""
+    base, owned = _base(store, account), set()
+    async for raw in store.redis.scan_iter(
+        match=account_pattern(store.prefix, account, "ids"), count=10_000
+    ):
+        async for ident, owner in store.redis.hscan_iter(raw, count=1000):
+            if owner.decode() in clients:
+                owned.add(ident.decode())
+    async for raw in store.redis.scan_iter(
+        match=account_pattern(store.prefix, account, "id"), count=10_000
+    ):
+        key = raw.decode()
+        owner = await store.redis.get(key)
+        if owner is not None and owner.decode() in clients:
+            owned.add(key[len(base) + 3 :])
+    return owned
+
+
+def _id_fields(store: ClientStore, account: str, identifiers: set[str]) -> dict[str, list[str]]:
+    """The identifiers by the ``ids:<shard>`` hash holding their owners."""
+    fields: dict[str, list[str]] = {}
+    for ident in sorted(identifiers):
+        key = id_key(store.prefix, account, ident, store.id_shards)
+        fields.setdefault(key, []).append(ident)
+    return fields
 
 
 def _keys(base: str, clients: set[str], identifiers: set[str], event_ids: set[str]) -> list[str]:
@@ -97,6 +123,8 @@ async def erase(
     keys = _keys(base, clients, identifiers, event_ids)
     for start in range(0, len(keys), 500):
         removed += int(await store.redis.delete(*keys[start : start + 500]))
+    for key, idents in _id_fields(store, account, identifiers).items():
+        removed += int(await store.redis.hdel(key, *idents))
     removed += await store.unmark(account, event_ids)
     merged = await _merged(store, account)
     fields = [m for m, to in merged.items() if m in clients or to in clients]
@@ -152,6 +180,9 @@ async def remaining(
     left = 0
     for start in range(0, len(keys), 500):
         left += int(await store.redis.exists(*keys[start : start + 500]))
+    for key, idents in _id_fields(store, account, identifiers).items():
+        for ident in idents:
+            left += int(await store.redis.hexists(key, ident))
     for event_id in event_ids:
         left += int(await store.applied(account, event_id))
     merged = await _merged(store, account)

@@ -7,7 +7,13 @@ Lua call, which touches many of them, stays on one node. On a standalone Redis t
 just characters. Everything under ``<prefix>:`` belongs to one deployment (``topic_prefix``): a
 scan for ``<prefix>:*`` finds all of it.
 
-``id:<identifier>``            owner client of an identifier (``email:a@b.de``, ``cid:1.2``, ...)
+``ids:<shard>`` (hash)         identifier (``email:a@b.de``, ``cid:1.2``, ...) -> its owner client;
+                               ``shard`` = :func:`id_shard` (``identity_id_shards`` of them per
+                               account): a field of a small hash (a compact listpack) costs a
+                               few bytes where a key of its own cost ~140 B
+``id:<identifier>``            the layout before (one key per identifier): still read, and moved
+                               into its ``ids:`` hash by the first script that looks it up
+                               (``pipeline/lua/ids.lua``)
 ``merged`` (hash)              merged client -> the client it was merged into (chains are chased)
 ``anchors:<identifier>``       (hash) strong identifiers (emails, source-system ids) seen with it ->
                                their kind; none are added once it is shared
@@ -34,10 +40,27 @@ scan for ``<prefix>:*`` finds all of it.
 from __future__ import annotations
 
 import glob
+import hashlib
 
 # A script call names one real key of the batch's account as KEYS[1], for a cluster client to
 # route the call to the node holding the account's slot (pipeline.store).
 ROUTING_KEY = "merged"
+
+
+def id_shard(identifier: str, shards: int) -> str:
+    """Which ``ids:<shard>`` hash holds ``identifier``'s owner: the first 32 bits of its SHA-1
+    modulo ``shards``, in hex (``pipeline/lua/ids.lua`` computes the same with redis.sha1hex)."""
+    return format(int(hashlib.sha1(identifier.encode()).hexdigest()[:8], 16) % shards, "x")
+
+
+def id_key(prefix: str, account: str, identifier: str, shards: int) -> str:
+    """The hash whose field ``identifier`` holds its owner client."""
+    return account_key(prefix, account, "ids:" + id_shard(identifier, shards))
+
+
+def legacy_id_key(prefix: str, account: str, identifier: str) -> str:
+    """``id:<identifier>``, the key an identifier's owner had before the ``ids:`` hashes."""
+    return account_key(prefix, account, "id:" + identifier)
 
 
 def account_base(prefix: str, account: str) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
+from pipeline import id_layout
 from pipeline.keys import deployment_pattern
 from pipeline.processor import Processor, Record, processor_config
 from pipeline.store import ClientStore
@@ -123,6 +124,7 @@ def rebuild(settings: Settings, *, flush: bool = False, partial: bool = False) -
     endpoints, contracts = topics.ready(settings)
     codec = Codec(contracts, endpoints.schema_registry_url)
     asyncio.run(_prepare(endpoints.redis_url, settings.topic_prefix, flush))
+    id_layout.check(endpoints.redis_url, settings.topic_prefix, settings.identity_id_shards)
     events = read_raw(
         endpoints.kafka_bootstrap, topics.all_raw(settings, contracts), codec, partial
     )

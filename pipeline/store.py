@@ -151,6 +151,7 @@ class ClientStore:
         provenance_cap: int = default("identity_provenance_cap"),
         dedupe_window_s: int = default("worker_dedupe_days") * 86400,
         dedupe_shards: int = default("worker_dedupe_shards"),
+        id_shards: int = default("identity_id_shards"),
     ) -> None:
         self.redis: Any = redis_client.connect_async(url)
         self.cluster = redis_client.is_cluster(self.redis)
@@ -159,13 +160,15 @@ class ClientStore:
         self.provenance_cap = provenance_cap
         self.window_s = dedupe_window_s
         self.shards = dedupe_shards
+        self.id_shards = id_shards
         self._resolve = self.redis.register_script(lua("resolve"))
         self._record = self.redis.register_script(lua("record"))
 
     @classmethod
     def from_settings(cls, url: str, settings: Settings) -> ClientStore:
         """The store as the settings configure it: ``topic_prefix`` names its keys,
-        ``identity_max_share``, ``worker_dedupe_days`` and ``worker_dedupe_shards`` its rules."""
+        ``identity_max_share``, ``identity_id_shards``, ``worker_dedupe_days`` and
+        ``worker_dedupe_shards`` its rules."""
         return cls(
             url,
             settings.topic_prefix,
@@ -173,6 +176,7 @@ class ClientStore:
             provenance_cap=settings.identity_provenance_cap,
             dedupe_window_s=settings.worker_dedupe_days * 86400,
             dedupe_shards=settings.worker_dedupe_shards,
+            id_shards=settings.identity_id_shards,
         )
 
     def _generation(self) -> int:
@@ -195,7 +199,8 @@ class ClientStore:
             ]
             for r in requests
         ]
-        head, tail = [self.prefix, self.max_share], [self._generation(), self.provenance_cap]
+        head = [self.prefix, self.max_share]
+        tail = [self._generation(), self.provenance_cap, self.id_shards]
         replies = await self._per_slot(self._resolve, head, batch, tail)
         return [_resolution(reply) for reply in replies]
 
@@ -312,8 +317,13 @@ class ClientStore:
         return False
 
     async def lookup(self, account: str, identifier: str) -> str | None:
-        """The client that owns ``identifier`` (``phone:+49...``, ``email:...``, ``cid:...``)."""
-        owner = await self.redis.get(keys.account_key(self.prefix, account, f"id:{identifier}"))
+        """The client that owns ``identifier`` (``phone:+49...``, ``email:...``, ``cid:...``): its
+        field in ``ids:<shard>``, else the key of the layout before (``id:<identifier>``, moved
+        into the hash by the next script that looks it up)."""
+        key = keys.id_key(self.prefix, account, identifier, self.id_shards)
+        owner = await self.redis.hget(key, identifier)
+        if owner is None:
+            owner = await self.redis.get(keys.legacy_id_key(self.prefix, account, identifier))
         return owner.decode() if owner is not None else None
 
     async def card(self, account: str, client_id: str) -> dict[str, Any]:

@@ -56,35 +56,54 @@ class Stored:
     splits: list[Event] = field(default_factory=list)
     refused: int = 0  # events the ingest API would refuse (malformed)
     dead_letters: int = 0  # events the worker would dead-letter
+    store: MemoryStore | None = None  # the worker's state after them: cards, identities
 
     def canonical(self) -> list[Event]:
         return canonical(self.events, self.merges, self.splits)
 
 
 def run(
-    events: Iterable[Any], settings: Settings, received_at: int, in_event_time: bool = True
+    events: Iterable[Any],
+    settings: Settings,
+    received_at: int,
+    in_event_time: bool = True,
+    batches: Iterable[int] = (),
 ) -> Stored:
     """The events (JSON objects, as posted) through validation and the worker's steps, in event
-    time (``in_event_time=False``: in the order given, as they arrived); each is received at
-    ``received_at``."""
+    time (``in_event_time=False``: in the order given, as they arrived; ``batches`` as in
+    :func:`process`); each is received at ``received_at``."""
     contracts = load_cached(settings.schemas_dir)
     codec = Codec(contracts)
-    out = Stored()
-    accepted: list[Prepared] = []
+    values: list[bytes] = []
+    refused = 0
     for event in events:
         prepared = prepare(contracts, event, received_at, phone_region=settings.phone_region)
         if isinstance(prepared, Prepared):
-            accepted.append(prepared)
+            values.append(codec.encode(prepared.family.name, prepared.datum))
         else:
-            out.refused += 1
+            refused += 1
+    out = process(values, settings, in_event_time, batches)
+    out.refused = refused
+    return out
+
+
+def process(
+    values: Iterable[bytes],
+    settings: Settings,
+    in_event_time: bool = True,
+    batches: Iterable[int] = (),
+) -> Stored:
+    """Raw records (Avro, as on the raw topics) through the worker's steps, oldest first
+    (``in_event_time=False``: in the order given), one at a time or, with ``batches``, in
+    batches of those sizes (the last size repeats), as the worker takes them from Kafka."""
+    codec = Codec(load_cached(settings.schemas_dir))
+    records = list(values)
     if in_event_time:
-        accepted.sort(
-            key=lambda p: (p.datum["envelope"]["occurred_at"], p.datum["envelope"]["event_id"])
-        )
+        records.sort(key=lambda value: _event_time(codec, value))
     store = MemoryStore(settings.identity_max_share, settings.identity_provenance_cap)
     processor = Processor(codec, store, processor_config(settings))
-    outputs = asyncio.run(_one_at_a_time(processor, codec, accepted))
-    for output in outputs:
+    out = Stored(store=store)
+    for output in asyncio.run(_in_batches(processor, records, list(batches) or [1])):
         if output.enriched is None:
             out.dead_letters += output.dead_letter is not None
             continue
@@ -94,10 +113,19 @@ def run(
     return out
 
 
-async def _one_at_a_time(
-    processor: Processor, codec: Codec, events: list[Prepared]
-) -> list[Output]:
-    return [await processor.handle(codec.encode(p.family.name, p.datum)) for p in events]
+def _event_time(codec: Codec, value: bytes) -> tuple[int, str]:
+    envelope = codec.decode(value)[1]["envelope"]
+    return int(envelope["occurred_at"]), str(envelope["event_id"])
+
+
+async def _in_batches(processor: Processor, records: list[bytes], sizes: list[int]) -> list[Output]:
+    out: list[Output] = []
+    taken = 0
+    while len(out) < len(records):
+        batch = records[len(out) : len(out) + sizes[min(taken, len(sizes) - 1)]]
+        out.extend(await processor.handle_batch([(value, None, None, None) for value in batch]))
+        taken += 1
+    return out
 
 
 def _decoded(codec: Codec, value: bytes, name: str) -> Event:

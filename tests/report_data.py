@@ -97,6 +97,29 @@ def merge(account: str, src: str, dst: str, at: int) -> dict[str, Any]:
     }
 
 
+def split(
+    account: str,
+    kind: str,
+    src: str,
+    dst: str,
+    identifiers: list[str],
+    at: int,
+    via: str = "phone",
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """An IdentitySplit datum: ``claim`` (the identifiers go from src to dst) or ``unmerge``."""
+    return {
+        "split_at": at,
+        "account_id": account,
+        "kind": kind,
+        "from_client_id": src,
+        "to_client_id": dst,
+        "identifiers": identifiers,
+        "via": via,
+        "event_id": event_id or str(uuid.uuid4()),
+    }
+
+
 @dataclass
 class Dataset:
     events: list[dict[str, Any]] = field(default_factory=list)

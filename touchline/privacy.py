@@ -86,9 +86,13 @@ class RedisCluster:
     """One person as Redis knows them."""
 
     clients: set[str] = field(default_factory=set)
-    identifiers: set[str] = field(default_factory=set)  # identifier keys they own (id:<key>)
+    identifiers: set[str] = field(default_factory=set)  # identifiers they own (in ids:<shard>)
     shared: set[str] = field(default_factory=set)  # identifiers of theirs that are shared
     event_ids: set[str] = field(default_factory=set)  # from their touches, contacts and hits
+
+    def own(self) -> set[str]:
+        """Their identifiers that are theirs alone (not shared)."""
+        return self.identifiers - self.shared
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,8 @@ async def _erase(
     try:
         start = {req.client} if req.client else set()
         rc = await redis.find(account, start, keys)
-        cc = ch.find(account, start | rc.clients, _stored(settings, keys | rc.identifiers))
+        # a shared identifier (a front-desk phone) is no one's: it widens neither store's cluster
+        cc = ch.find(account, start | rc.clients, _stored(settings, keys | rc.own()))
         rc = await redis.find(account, start | cc.clients, keys | cc.identifier_keys())
         clients = rc.clients | cc.clients
         rc.clients = clients

@@ -184,6 +184,16 @@ class Settings(BaseSettings):
         description="Links (claims, merges) recorded per identifier that depended on it alone, so "
         "they can be split if it proves shared; links beyond this many are not split.",
     )
+    identity_id_shards: int = Field(
+        256,
+        ge=1,
+        le=65536,
+        description="Hashes per account holding identifier -> client (ids:<shard>): each stays a "
+        "compact Redis listpack up to hash-max-listpack-entries (512 by default), so ~512 x this "
+        "many identifiers per account cost ~55 B each (~140 B as keys of their own). Fixed once "
+        "a deployment has identities: workers refuse another value until `touchline rebuild "
+        "--flush` replays them.",
+    )
     phone_region: str = Field("DE", description="Region for phone numbers without country code.")
     own_hosts: list[str] = Field(
         default_factory=list,

@@ -3,6 +3,7 @@
 -- KEYS[1]'s (one account's key, for a cluster client to route the call; pipeline/keys.py). Keys
 -- built from ARGV are allowed so long as they stay in that slot; a standalone Redis checks nothing.
 -- include: common
+-- include: ids
 -- include: split
 -- ARGV: prefix, window_s, batch, generation (pipeline/dedupe.py)
 -- batch: [[account, event_id, client, context, session, enrichment, mark, fingerprint]]

@@ -3,8 +3,10 @@
 -- KEYS[1]'s (one account's key, for a cluster client to route the call; pipeline/keys.py). Keys
 -- built from ARGV are allowed so long as they stay in that slot; a standalone Redis checks nothing.
 -- include: common
+-- include: ids
 -- include: split
--- ARGV: prefix, max_share, batch, generation (pipeline/dedupe.py), provenance_cap (split.lua)
+-- ARGV: prefix, max_share, batch, generation (pipeline/dedupe.py), provenance_cap (split.lua),
+-- id_shards (ids.lua)
 -- batch: [[account, event_id, new_client, occurred_at, [identifiers], mark]]
 local max_share = tonumber(ARGV[2])
 local provenance_cap = tonumber(ARGV[5])
@@ -57,7 +59,7 @@ local function resolve(item)
   -- 2. owners of the usable identifiers
   local owners, owned = {}, {}
   for _, k in ipairs(usable) do
-    local o = redis.call('GET', P .. 'id:' .. k)
+    local o = owner_of(k)
     if o then
       o = canonical(o)
       owned[k] = o
@@ -134,7 +136,7 @@ local function resolve(item)
 
   -- 4. claim the usable identifiers nobody owns yet
   for _, k in ipairs(usable) do
-    if not owned[k] then redis.call('SET', P .. 'id:' .. k, client) end
+    if not owned[k] then set_owner(k, client) end
   end
   record_provenance(usable, owned, client, merges, created_of, at, provenance_cap)
   local session = redis.call('GET', P .. 'session:' .. client) or ''

@@ -1,5 +1,6 @@
 -- Splits (issue 10, item 4): links made through an identifier that later proves shared are undone.
--- Included by resolve.lua (provenance, split) and record.lua (take_splits) after common.lua.
+-- Included by resolve.lua (provenance, split) and record.lua (take_splits) after common.lua and
+-- ids.lua.
 --
 -- Provenance, written by resolve when a link depended on exactly one identifier k of the event
 -- (the only usable identifier the event carried that some client already owned):
@@ -79,8 +80,8 @@ local function move_claim(account, group, via, budget, out)
     head = head + 1
     for i = 3, #g do
       local k = g[i]
-      if redis.call('GET', P .. 'id:' .. k) == g[1] and redis.call('EXISTS', P .. 'shared:' .. k) == 0 then
-        redis.call('SET', P .. 'id:' .. k, new)
+      if owner_of(k) == g[1] and redis.call('EXISTS', P .. 'shared:' .. k) == 0 then
+        set_owner(k, new)
         moved[#moved + 1] = k
         local follow = redis.call('HKEYS', P .. 'claimedvia:' .. k)
         table.sort(follow)

@@ -1,6 +1,7 @@
 """Redis bytes per client card: generated journeys (``synthetic``, the demo's generator) through
 the worker's Processor into real Redis under a prefix of their own, then ``MEMORY USAGE`` of every
-key, grouped by kind (``card``, ``hits``, ``seen``, ``id``, ...), divided by the cards kept.
+key, grouped by kind (``card``, ``hits``, ``seen``, ``ids``, ...), divided by the cards kept; and
+the identifier owners in the ``ids:<shard>`` hashes, their encodings and bytes per identifier.
 
 Same-run baseline: the least a key-per-event dedup costs, i.e. one ``SET <prefix>:seen:<event_id>
 1 EX <window>`` per event in the same Redis (the layout before the compact dedup stored the whole
@@ -65,6 +66,16 @@ def usage(r: redis.Redis, prefix: str) -> tuple[Counter[str], Counter[str]]:
     return size, keys
 
 
+def identifiers(r: redis.Redis, prefix: str) -> tuple[int, Counter[str]]:
+    """How many identifier owners the ``ids:<shard>`` hashes hold, and those hashes' encodings
+    (``listpack`` while compact)."""
+    fields, encodings = 0, Counter[str]()
+    for key in r.scan_iter(match=f"{prefix}:*:ids:*", count=10_000):
+        fields += int(r.hlen(key))
+        encodings[r.object("encoding", key).decode()] += 1
+    return fields, encodings
+
+
 def process(url: str, prefix: str, raw: list[bytes], settings: Settings) -> None:
     async def go() -> None:
         store = ClientStore.from_settings(url, settings.model_copy(update={"topic_prefix": prefix}))
@@ -95,6 +106,7 @@ def test_redis_bytes_per_card(services: Endpoints) -> None:
     prefix = f"mem{uuid.uuid4().hex[:8]}"
     process(services.redis_url, prefix, raw, settings)
     size, keys = usage(r, prefix)
+    owners, encodings = identifiers(r, prefix)
     drop(r, prefix)
 
     base = f"base{uuid.uuid4().hex[:8]}"
@@ -115,6 +127,10 @@ def test_redis_bytes_per_card(services: Endpoints) -> None:
         "bytes_per_card": round(total / cards),
         "bytes_per_card_by_kind": {k: round(v / cards) for k, v in size.most_common()},
         "keys_by_kind": dict(keys.most_common()),
+        "identifiers": owners,
+        "id_shards": settings.identity_id_shards,
+        "ids_hash_encodings": dict(encodings),
+        "ids_bytes_per_identifier": round(size["ids"] / max(owners, 1), 1),
         "dedupe_bytes_per_event": round((size["seen"] + size["inflight"]) / len(raw), 1),
         "baseline_key_per_event_bytes_per_event": round(sum(baseline.values()) / len(raw), 1),
         "aim_bytes_per_card": 3072,
@@ -122,6 +138,10 @@ def test_redis_bytes_per_card(services: Endpoints) -> None:
     }
     print(f"\nRedis: {result['bytes_per_card']} B per card over {cards} cards, {len(raw)} events")
     print("  by kind:", result["bytes_per_card_by_kind"])
+    print(
+        f"  {owners} identifiers in {keys['ids']} ids: hashes {dict(encodings)}: "
+        f"{result['ids_bytes_per_identifier']} B each"
+    )
     print(
         f"  dedup {result['dedupe_bytes_per_event']} B/event vs a bare key per event "
         f"{result['baseline_key_per_event_bytes_per_event']} B/event (same run)"

@@ -12,7 +12,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.dedupe import entries
-from pipeline.keys import account_base
+from pipeline.keys import account_base, id_key
 from sinks import clickhouse
 from sinks.sink import Sink
 from synthetic import booking_journeys
@@ -82,7 +82,11 @@ def test_event_travels_every_hop(
         if name == "touchline_worker_offset_lag" and ("topic", booking) in labels
     ]
     assert lags and all(v == 0 for v in lags), samples
-    owners = {cid: (r.get(f"{base}id:cid:{cid}") or b"").decode() for cid in visitors}
+    owners = {}
+    for cid in visitors:
+        key = f"cid:{cid}"  # its owner: a field of one of the ids: hashes (pipeline/keys.py)
+        owner = r.hget(id_key(s.topic_prefix, "acc-e2e", key, s.identity_id_shards), key)
+        owners[cid] = (owner or b"").decode()
     assert all(owners.values()) and len(set(owners.values())) == len(visitors)
     for client in owners.values():
         assert r.hget(f"{base}card:{client}", "touch_count") == b"1"

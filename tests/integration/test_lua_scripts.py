@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.keys import account_base, account_key, deployment_pattern
+from pipeline.keys import account_base, account_key, deployment_pattern, id_key
 from pipeline.store import ClientStore, ResolveRequest, lua
 from pipeline.touches import WEB, Hit
 from touchline.services.stack import Endpoints
@@ -65,8 +65,8 @@ def test_the_scripts_build_the_keys_pipeline_keys_defines(store: ClientStore) ->
 
     base = account_base(store.prefix, "acc")
     assert base == f"{store.prefix}:{{acc}}:"
-    assert {
-        base + name for name in ("card:" + client, "id:email:k@x.de", "id:cid:9.9", "inflight:e1")
+    assert {base + name for name in ("card:" + client, "inflight:e1")} | {
+        id_key(store.prefix, "acc", k, store.id_shards) for k in ("email:k@x.de", "cid:9.9")
     } <= LOOP.run_until_complete(written())
     assert all(key.startswith(base) for key in LOOP.run_until_complete(written()))
 

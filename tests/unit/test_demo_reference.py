@@ -1,4 +1,4 @@
-"""The demo's check against the event-time reference (``cli/demo.py::check_reference``,
+"""The demo's check against the event-time reference (``cli/demo_check.py``,
 ``reference/event_time.py``): it notices a changed number, and the worker's steps over the
 in-memory store give the reference's reports for any arrival order."""
 
@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from cli.demo import CHECKED, check_reference, demo_events
+from cli.demo import demo_events
+from cli.demo_check import CHECKED, check_reports
+from pipeline.processor import processor_config
+from pipeline.touches import Hit, derive
 from reference import event_time
 from sinks import clickhouse, parameters
 from synthetic.arrival import arrival_order
@@ -50,19 +53,63 @@ def test_the_check_names_the_query_whose_numbers_differ(
 
         return answer
 
-    check_reference(runner(None), events, SETTINGS)
+    check_reports(runner(None), stored)
     assert "attribution (by=campaign):" in capsys.readouterr().out
     with pytest.raises(TouchlineError, match=r"^engagement\(breakdown=channel\) from ClickHouse"):
-        check_reference(runner("engagement"), events, SETTINGS)
+        check_reports(runner("engagement"), stored)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_any_arrival_order_gives_the_reports_of_event_time(events: list[Any], seed: int) -> None:
+def people(stored: event_time.Stored) -> list[tuple[str, str]]:
+    return sorted({(e["account_id"], e["email"]) for e in stored.events if e["email"]})
+
+
+def cards(stored: event_time.Stored) -> dict[str, list[tuple[Any, ...]]]:
+    """Each person's live card touches (the in-memory store's, found by email) as (time, channel,
+    contact, multichannel)."""
+    assert stored.store is not None
+    config = processor_config(SETTINGS)
+    out = {}
+    for account, email in people(stored):
+        state = stored.store.accounts[account]
+        client = state.canonical(state.ids[f"email:{email}"])
+        hits = state.zsets.get(("hits", client), {})
+        touches = derive(
+            [Hit.from_member(member, at) for member, at in hits.items()],
+            timeout_ms=config.session_timeout_ms,
+            lookback_ms=config.lookback_ms,
+            min_channels=config.min_channels,
+        )
+        out[email] = [(t.at, t.channel, t.is_contact, t.multichannel) for t in touches]
+    return out
+
+
+def reference_cards(stored: event_time.Stored) -> dict[str, list[tuple[Any, ...]]]:
+    sql = clickhouse.query_sql("client_card")
+    out = {}
+    for account, email in people(stored):
+        params = parameters.resolve(sql, {"account": account, "client": email})
+        rows = event_time.expected(stored, "client_card", params)
+        out[email] = [(r[1], r[4], r[3] == "contact", r[6]) for r in rows]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_any_arrival_order_and_batching_gives_the_reports_and_cards_of_event_time(
+    events: list[Any], seed: int
+) -> None:
     """The worker's steps over the in-memory store, fed in the demo's realistic arrival order
-    and in shuffled orders, store what gives every checked report as in event time."""
-    in_time = reports(event_time.run(events, SETTINGS, NOW))
+    and in a shuffled order, in random batch sizes (one resolve and one record call per batch,
+    as the worker does), store what gives every checked report as in event time, and leave
+    every person's live card with the reference client card's touches."""
+    in_time = event_time.run(events, SETTINGS, NOW)
+    expected_cards = reference_cards(in_time)
+    assert sum(map(len, expected_cards.values())) > 40
+    assert cards(in_time) == expected_cards
+    rnd = random.Random(seed)
     shuffled = list(events)
-    random.Random(seed).shuffle(shuffled)
+    rnd.shuffle(shuffled)
     for order in (arrival_order(events, seed), shuffled):
-        arrived = event_time.run(order, SETTINGS, NOW, in_event_time=False)
-        assert reports(arrived) == in_time
+        batches = [rnd.randint(1, 300) for _ in range(40)]
+        arrived = event_time.run(order, SETTINGS, NOW, in_event_time=False, batches=batches)
+        assert reports(arrived) == reports(in_time)
+        assert cards(arrived) == expected_cards

@@ -46,7 +46,7 @@ def test_a_bad_url_is_refused_in_one_line(url: str, reason: str) -> None:
 
 
 def test_one_accounts_keys_share_a_slot() -> None:
-    names = ("merged", "card:c1", "id:email:a@b.de", "seen:e1", "anchors:cid:1.2:email")
+    names = ("merged", "card:c1", "id:email:a@b.de", "ids:3f", "seen:e1", "anchors:cid:1.2:email")
     for account in ("acc", "studio-7", "a:b", "x{y", "a}b"):
         slots = {key_slot(account_key("tl", account, n).encode()) for n in names}
         assert len(slots) == 1, account

@@ -109,6 +109,7 @@ def test_inner_defaults_are_the_settings_defaults() -> None:
     assert _default_of(ClientStore, "max_share") == default("identity_max_share")
     assert _default_of(ClientStore, "dedupe_window_s") == default("worker_dedupe_days") * 86400
     assert _default_of(ClientStore, "dedupe_shards") == default("worker_dedupe_shards")
+    assert _default_of(ClientStore, "id_shards") == default("identity_id_shards")
     assert _default_of(Sink, "batch_rows") == default("sink_batch_rows")
     assert _default_of(Sink, "batch_seconds") == default("sink_batch_seconds")
 
@@ -125,6 +126,7 @@ def test_inner_configs_are_built_from_the_settings_in_effect() -> None:
         identity_max_share=4,
         worker_dedupe_days=2,
         worker_dedupe_shards=16,
+        identity_id_shards=8,
         topic_prefix="p",
     )
     assert processor_config(s) == Config(
@@ -138,6 +140,7 @@ def test_inner_configs_are_built_from_the_settings_in_effect() -> None:
     )
     store = ClientStore.from_settings("redis://127.0.0.1:9/0", s)  # connects lazily: never here
     assert (store.prefix, store.max_share, store.window_s, store.shards) == ("p", 4, 2 * 86400, 16)
+    assert store.id_shards == 8
 
 
 def test_the_lookback_cap_is_on_the_setting_and_the_cli_names_it(

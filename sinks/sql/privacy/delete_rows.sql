@@ -1,3 +1,4 @@
--- Lightweight DELETE: the rows are masked at once and dropped by later merges.
+-- Lightweight DELETE of the selected events' rows (by event id): masked at once, dropped by
+-- later merges.
 DELETE FROM {db}.{table}
-WHERE account_id = {account:String} AND has({clients:Array(String)}, client_id)
+WHERE account_id = {account:String} AND has({events:Array(UUID)}, event_id)
