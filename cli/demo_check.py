@@ -72,10 +72,9 @@ def check_cards(stored: event_time.Stored, settings: Settings, redis_url: str) -
     people = sorted({(e["account_id"], e["email"]) for e in stored.events if e["email"]})
     config = processor_config(settings)
     rules = Rules(config.session_timeout_ms, config.lookback_ms, config.min_channels)
-    sql = clickhouse.query_sql("client_card")
 
     async def live() -> list[list[tuple[Any, ...]]]:
-        store = ClientStore(redis_url, settings.topic_prefix)
+        store = ClientStore.from_settings(redis_url, settings)
         try:
             out = []
             for account, email in people:
@@ -94,9 +93,7 @@ def check_cards(stored: event_time.Stored, settings: Settings, redis_url: str) -
     cards = asyncio.run(live())
     differ = []
     for (account, email), got in zip(people, cards, strict=True):
-        params = parameters.resolve(sql, {"account": account, "client": email})
-        rows = event_time.expected(stored, "client_card", params)
-        want = [(r[1], r[4], r[3] == "contact", r[6]) for r in rows]
+        want = event_time.card_touches(stored, account, email)
         if got != want:
             differ.append((email, got, want))
     touches = sum(map(len, cards))

@@ -26,6 +26,7 @@ from reference.identity import canonical
 from reference.selection import Event
 from reference.studio import appointments, class_cancellations, classes
 from reference.web import engagement, experiments, feedback
+from sinks import clickhouse, parameters
 from touchline.codec import Codec
 from touchline.contracts import ENRICHED, MERGE, SPLIT, load_cached
 from touchline.settings import Settings
@@ -138,3 +139,12 @@ def _decoded(codec: Codec, value: bytes, name: str) -> Event:
 def expected(stored: Stored, query: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """The rows ``query`` must give over ``stored``, with its resolved parameters."""
     return QUERIES[query](stored.canonical(), dict(params))
+
+
+def card_touches(stored: Stored, account: str, client: str) -> list[tuple[Any, ...]]:
+    """The reference client card of ``client`` (any identifier) as the live card shows its
+    touches: (time in ms, channel, contact or not, multichannel)."""
+    params = parameters.resolve(
+        clickhouse.query_sql("client_card"), {"account": account, "client": client}
+    )
+    return [(r[1], r[4], r[3] == "contact", r[6]) for r in expected(stored, "client_card", params)]

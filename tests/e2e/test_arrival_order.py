@@ -230,8 +230,8 @@ def reference(s: Settings, people: dict[str, str]) -> dict[str, Any]:
         out[name] = sorted(json.dumps(list(r), default=str) for r in rows)
     for key in people.values():
         if key.startswith("email:"):
-            rows = expected("client_card", {"client": key[6:]})
-            out["touches " + key[6:]] = [[r[1], r[4], r[3] == "contact", r[6]] for r in rows]
+            touches = event_time.card_touches(stored, ACCOUNT, key[6:])
+            out["touches " + key[6:]] = [list(t) for t in touches]
     return out
 
 

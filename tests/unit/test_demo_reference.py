@@ -84,13 +84,9 @@ def cards(stored: event_time.Stored) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def reference_cards(stored: event_time.Stored) -> dict[str, list[tuple[Any, ...]]]:
-    sql = clickhouse.query_sql("client_card")
-    out = {}
-    for account, email in people(stored):
-        params = parameters.resolve(sql, {"account": account, "client": email})
-        rows = event_time.expected(stored, "client_card", params)
-        out[email] = [(r[1], r[4], r[3] == "contact", r[6]) for r in rows]
-    return out
+    return {
+        email: event_time.card_touches(stored, account, email) for account, email in people(stored)
+    }
 
 
 @pytest.mark.parametrize("seed", range(6))
