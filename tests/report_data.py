@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from synthetic import FUNNEL_STEPS
@@ -118,6 +119,37 @@ def split(
         "via": via,
         "event_id": event_id or str(uuid.uuid4()),
     }
+
+
+# The reference client card's row (reference.cards.client_card), by the client_card query's columns.
+CARD_COLUMNS = (
+    "client_id",
+    "occurred_at",
+    "event_type",
+    "kind",
+    "channel",
+    "utm_campaign",
+    "multichannel",
+    "channels_before",
+    "since_previous_s",
+)
+
+
+def ms(value: Any) -> int:
+    """A ClickHouse DateTime64 as read back (naive means UTC) in epoch milliseconds."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return int(aware.timestamp() * 1000)
+
+
+def card_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """The client_card query's rows in the reference's shape (occurred_at in ms)."""
+    pick = [columns.index(c) for c in CARD_COLUMNS]
+    return [(r[pick[0]], ms(r[pick[1]]), *(r[i] for i in pick[2:])) for r in rows]
+
+
+def summary_rows(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """The client_summary query's rows in the reference's shape (first touch in ms)."""
+    return [(r[0], *r[1:5], ms(r[5]), *r[6:]) for r in rows]
 
 
 @dataclass

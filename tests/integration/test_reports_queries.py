@@ -11,7 +11,16 @@ from clickhouse_connect.driver.client import Client
 import reference as ref
 from sinks import clickhouse, rows
 from sinks.parameters import DEFAULTS
-from tests.report_data import BASE, DAY_MS, T0, Dataset, event, generate
+from tests.report_data import (
+    BASE,
+    DAY_MS,
+    T0,
+    Dataset,
+    card_rows,
+    event,
+    generate,
+    summary_rows,
+)
 from tests.report_data import merge as merge_
 from touchline.settings import Settings
 
@@ -146,16 +155,6 @@ def test_attribution_matches_reference(
     assert _run(client, db, "attribution", **params) == expected
 
 
-def _ms(value: Any) -> int:
-    from datetime import UTC
-
-    return (
-        int(value.replace(tzinfo=UTC).timestamp() * 1000)
-        if value.tzinfo is None
-        else int(value.timestamp() * 1000)
-    )
-
-
 # Events naming a client by email or phone (the generated data has none): one on a merged-away id
 # of a chain, one sharing the email in the other account, one on a merged-away alias.
 CARD_EXTRA = [
@@ -206,27 +205,10 @@ def test_client_card_matches_reference(
     events = ref.canonical(data.events + extra, data.merges)
     expected = ref.client_card(events, params)
     cols, got = clickhouse.query(client, "client_card", db, params)
-    pick = [
-        cols.index(c)
-        for c in (
-            "client_id",
-            "occurred_at",
-            "event_type",
-            "kind",
-            "channel",
-            "utm_campaign",
-            "multichannel",
-            "channels_before",
-            "since_previous_s",
-        )
-    ]
-    rows_ = [tuple(r[i] for i in pick) for r in got]
     assert expected
-    assert [(r[0], _ms(r[1]), *r[2:]) for r in rows_] == expected
+    assert card_rows(cols, got) == expected
     summary = _run(client, db, "client_summary", **params)
-    assert [(r[0], *r[1:5], _ms(r[5]), *r[6:]) for r in summary] == ref.client_summary(
-        events, params
-    )
+    assert summary_rows(summary) == ref.client_summary(events, params)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,16 @@ from clickhouse_connect.driver.client import Client
 
 import reference as ref
 from sinks import clickhouse, rows
-from tests.report_data import BASE, DAY_MS, T0, Dataset, generate, split
+from tests.report_data import (
+    BASE,
+    DAY_MS,
+    T0,
+    Dataset,
+    card_rows,
+    generate,
+    split,
+    summary_rows,
+)
 from tests.report_data import merge as merge_
 from touchline.settings import Settings
 
@@ -114,16 +123,6 @@ def test_every_report_applies_the_splits_as_the_reference_does(
     assert _run(client, db, name, **merged) == expected
 
 
-def _ms(value: Any) -> int:
-    from datetime import UTC
-
-    return int(
-        value.replace(tzinfo=UTC).timestamp() * 1000
-        if value.tzinfo is None
-        else value.timestamp() * 1000
-    )
-
-
 @pytest.mark.parametrize(
     "who",
     [
@@ -146,23 +145,9 @@ def test_the_client_card_applies_the_splits_as_the_reference_does(shared: Loaded
     expected = ref.client_card(events, params)
     assert expected
     cols, got = clickhouse.query(client, "client_card", db, params)
-    names = (
-        "client_id",
-        "occurred_at",
-        "event_type",
-        "kind",
-        "channel",
-        "utm_campaign",
-        "multichannel",
-        "channels_before",
-        "since_previous_s",
-    )
-    pick = [cols.index(c) for c in names]
-    assert [(r[pick[0]], _ms(r[pick[1]]), *(r[i] for i in pick[2:])) for r in got] == expected
+    assert card_rows(cols, got) == expected
     summary = _run(client, db, "client_summary", **params)
-    assert [(r[0], *r[1:5], _ms(r[5]), *r[6:]) for r in summary] == ref.client_summary(
-        events, params
-    )
+    assert summary_rows(summary) == ref.client_summary(events, params)
 
 
 def test_erasing_a_split_off_person_deletes_their_splits(loaded: Loaded) -> None:
