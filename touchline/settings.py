@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         "Default: chdb://<state_dir>/clickhouse.",
     )
     clickhouse_database: str = Field("touchline", description="ClickHouse database name.")
+    touch_derivation_ids: int = Field(
+        1000,
+        ge=1,
+        description="Client ids re-derived per query when the sink keeps the materialised "
+        "event-time touches current (sinks/touch_derivation.py).",
+    )
     clickhouse_cluster: str | None = Field(
         None,
         description="ClickHouse cluster (a name in the servers' remote_servers): migrations create "
