@@ -27,6 +27,7 @@ def record_provenance(
     created_of: dict[str, int],
     at: int,
     cap: int,
+    event: tuple[str, str],  # the event's id and the client it would get alone
 ) -> None:
     supports: dict[str, list[str]] = {}
     claimed = []
@@ -36,6 +37,9 @@ def record_provenance(
         else:
             claimed.append(k)
     mine = supports.get(client)
+    if len(ids) == 1 and not claimed and not merged and mine:
+        entry = orjson.dumps([event[0], client, event[1], str(at)]).decode()
+        _add_capped(a.lookedupvia.setdefault(ids[0], set()), entry, cap)
     if claimed and not merged and mine and len(mine) == 1:
         group = orjson.dumps([client, str(at), *claimed]).decode()
         _add_capped(a.claimedvia.setdefault(mine[0], set()), group, cap)
@@ -102,6 +106,21 @@ def _move_claim(
             out.append(split)
 
 
+def _move_lookup(a: _Account, entry: list[str], via: str) -> dict[str, Any]:
+    event_id, client, own, at = entry
+    hits = a.zset("hits", a.canonical(client))
+    for member in [m for m in hits if m.startswith(f'["{event_id}"')]:
+        a.zset("hits", own)[member] = hits.pop(member)
+    a.card(own).setdefault("created_at", at)
+    return {
+        "kind": "lookup",
+        "to_client_id": own,
+        "from_client_id": client,
+        "identifiers": [f"event:{event_id}"],
+        "via": via,
+    }
+
+
 def split_through(a: _Account, account: str, event_id: str, k: str, cap: int) -> int:
     via = k.split(":", 1)[0]
     out: list[dict[str, Any]] = []
@@ -111,5 +130,6 @@ def split_through(a: _Account, account: str, event_id: str, k: str, cap: int) ->
             out.append(split)
     for c in sorted(a.claimedvia.pop(k, set())):
         _move_claim(a, account, orjson.loads(c), via, cap, out)
+    out.extend(_move_lookup(a, orjson.loads(x), via) for x in sorted(a.lookedupvia.pop(k, set())))
     a.splits.setdefault(event_id, []).extend(orjson.dumps(s).decode() for s in out)
     return len(out)

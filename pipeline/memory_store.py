@@ -60,6 +60,7 @@ class _Account:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, list[str]] = field(default_factory=dict)  # event id -> merged clients
     claimedvia: dict[str, set[str]] = field(default_factory=dict)  # split.lua's provenance
+    lookedupvia: dict[str, set[str]] = field(default_factory=dict)
     mergedvia: dict[str, set[str]] = field(default_factory=dict)
     splits: dict[str, list[str]] = field(default_factory=dict)  # event id -> splits (JSON)
 
@@ -183,7 +184,15 @@ class MemoryStore:
             if k not in owned:
                 a.ids[k] = client
         memory_splits.record_provenance(
-            a, usable, owned, client, merges, created_of, r.occurred_at, self.provenance_cap
+            a,
+            usable,
+            owned,
+            client,
+            merges,
+            created_of,
+            r.occurred_at,
+            self.provenance_cap,
+            (r.event_id, r.new_client),
         )
         session = a.sessions.get(client)
         return Resolution(client, _copy(session) if session else None, None, shared, tuple(merges))

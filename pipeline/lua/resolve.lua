@@ -138,7 +138,8 @@ local function resolve(item)
   for _, k in ipairs(usable) do
     if not owned[k] then set_owner(k, client) end
   end
-  record_provenance(usable, owned, client, merges, created_of, at, provenance_cap)
+  record_provenance(usable, owned, client, merges, created_of, at, provenance_cap, event_id,
+                    item[3])
   local session = redis.call('GET', P .. 'session:' .. client) or ''
   return {'new', client, session, tostring(shared), merges}
 end

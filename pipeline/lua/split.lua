@@ -8,12 +8,17 @@
 --                         client through k
 --   mergedvia:<k>  (hash) JSON [merged, into, merged_created_at, id, ...]: client merged into
 --                         `into` through k; the ids are those the event carried that merged owned
+--   lookedupvia:<k> (hash) JSON [event_id, client, own_client, at]: an event that carried nothing
+--                         usable but k (a call from a phone alone) and so went to k's owner,
+--                         `client`; own_client is the client it gets when k is shared
 -- Each (a hash: member -> '', stored as a compact listpack, unlike a set of strings) holds at
 -- most `cap` members (further links through k are not recorded, and so not
--- split). When k proves shared, both are consumed: every claim group moves to a client of its
--- own (id derived from account and the group's first identifier: a retry gives the same id), the
--- groups claimed through a moved identifier follow it, and every merge is undone (those made
--- through a moved identifier alone too). The splits wait
+-- split). When k proves shared, all three are consumed: every claim group moves to a client of
+-- its own (id derived from account and the group's first identifier: a retry gives the same id),
+-- the groups claimed through a moved identifier follow it, every merge is undone (those made
+-- through a moved identifier alone too), and every event looked up through k alone goes to the
+-- client it would have had had it arrived after k proved shared (its own, from its event id),
+-- its hit with it: so the outcome does not depend on whether it arrived before or after. The splits wait
 -- in splits:<event_id> (JSON texts) for record.lua to put them in the event's stored result, so
 -- the worker emits them once, and again from that result on redelivery.
 local function add_capped(key, member, cap)
@@ -22,8 +27,8 @@ end
 
 -- ids: the usable identifiers of the event; owner_of[k]: canonical owner of the owned ones (before
 -- the merges); client: the event's client; merged: clients merged into it, created_of[o] their
--- creation times; at: event time
-local function record_provenance(ids, owner_of, client, merged, created_of, at, cap)
+-- creation times; at: event time; event_id and own: the event and the client it would get alone
+local function record_provenance(ids, owner_of, client, merged, created_of, at, cap, event_id, own)
   local supports, claimed = {}, {}
   for _, k in ipairs(ids) do
     if owner_of[k] then
@@ -34,6 +39,9 @@ local function record_provenance(ids, owner_of, client, merged, created_of, at, 
     end
   end
   local mine = supports[client]
+  if #ids == 1 and #claimed == 0 and #merged == 0 and mine then
+    add_capped(P .. 'lookedupvia:' .. ids[1], cjson.encode({event_id, client, own, tostring(at)}), cap)
+  end
   if #claimed > 0 and #merged == 0 and mine and #mine == 1 then
     local group = {client, tostring(at)}
     for _, k in ipairs(claimed) do group[#group + 1] = k end
@@ -103,6 +111,26 @@ local function move_claim(account, group, via, budget, out)
   end
 end
 
+-- An event looked up through the now shared identifier alone goes to its own client, with its hit
+-- (the hits' members start with the event id: pipeline/touches.py).
+local function move_lookup(entry, via)
+  local event_id, client, own, at = entry[1], entry[2], entry[3], entry[4]
+  local from = canonical(client)
+  local hits = P .. 'hits:' .. from
+  local found = redis.call('ZSCAN', hits, 0, 'MATCH', '\\["' .. event_id .. '"*', 'COUNT', 1000)
+  repeat
+    for i = 1, #found[2], 2 do
+      redis.call('ZREM', hits, found[2][i])
+      redis.call('ZADD', P .. 'hits:' .. own, found[2][i + 1], found[2][i])
+    end
+    if found[1] == '0' then break end
+    found = redis.call('ZSCAN', hits, found[1], 'MATCH', '\\["' .. event_id .. '"*', 'COUNT', 1000)
+  until false
+  redis.call('HSETNX', P .. 'card:' .. own, 'created_at', at)
+  return {kind = 'lookup', to_client_id = own, from_client_id = client,
+          identifiers = {'event:' .. event_id}, via = via}
+end
+
 -- k has just proved shared: undo what was linked through it; the splits are queued for record.
 local function split_through(account, event_id, k, cap)
   local via = string.match(k, '^([^:]*)')
@@ -116,7 +144,10 @@ local function split_through(account, event_id, k, cap)
   local claims = redis.call('HKEYS', P .. 'claimedvia:' .. k)
   table.sort(claims)
   for _, c in ipairs(claims) do move_claim(account, cjson.decode(c), via, cap, out) end
-  redis.call('DEL', P .. 'mergedvia:' .. k, P .. 'claimedvia:' .. k)
+  local lookups = redis.call('HKEYS', P .. 'lookedupvia:' .. k)
+  table.sort(lookups)
+  for _, l in ipairs(lookups) do out[#out + 1] = move_lookup(cjson.decode(l), via) end
+  redis.call('DEL', P .. 'mergedvia:' .. k, P .. 'claimedvia:' .. k, P .. 'lookedupvia:' .. k)
   for _, split in ipairs(out) do
     redis.call('RPUSH', P .. 'splits:' .. event_id, cjson.encode(split))
   end
