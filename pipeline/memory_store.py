@@ -59,9 +59,8 @@ class _Account:
     zsets: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (kind, client)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, list[str]] = field(default_factory=dict)  # event id -> merged clients
-    claimedvia: dict[str, set[str]] = field(default_factory=dict)  # split.lua's provenance
+    links: dict[str, dict[str, int]] = field(default_factory=dict)  # split.lua: client -> sets
     lookedupvia: dict[str, set[str]] = field(default_factory=dict)
-    mergedvia: dict[str, set[str]] = field(default_factory=dict)
     splits: dict[str, list[str]] = field(default_factory=dict)  # event id -> splits (JSON)
 
     def canonical(self, client: str) -> str:
@@ -144,7 +143,7 @@ class MemoryStore:
             else:
                 usable.append(k)
             if too_many and not was_shared:
-                memory_splits.split_through(a, account, event_id, k, self.provenance_cap)
+                memory_splits.split_through(a, account, event_id, k)
         return usable, shared
 
     def _resolve(self, a: _Account, r: ResolveRequest) -> Resolution:
@@ -175,7 +174,6 @@ class MemoryStore:
                 if created(o) < created(client) or (created(o) == created(client) and o < client):
                     client = o
         merges = [o for o in owners if o != client]
-        created_of = {o: created(o) for o in owners}
         for o in merges:
             self._merge(a, client, o)
         if merges:
@@ -189,10 +187,9 @@ class MemoryStore:
             owned,
             client,
             merges,
-            created_of,
             r.occurred_at,
             self.provenance_cap,
-            (r.event_id, r.new_client),
+            (r.account, r.event_id, r.new_client),
         )
         session = a.sessions.get(client)
         return Resolution(client, _copy(session) if session else None, None, shared, tuple(merges))
@@ -222,6 +219,7 @@ class MemoryStore:
         mine = a.zset("hits", client)
         for member, at in a.zsets.pop(("hits", o), {}).items():
             mine[member] = min(at, mine.get(member, at))
+        memory_splits.merge_links(a, client, o, self.provenance_cap)
         carried = _union(a.sessions.get(client), a.sessions.pop(o, None))
         if carried:
             a.sessions[client] = carried

@@ -27,9 +27,16 @@ MIN = 60_000
 RAW_PHONE = "030 5550100"
 
 
-def split_client(identifier: str) -> str:
-    """The split-off client of a claim group whose first identifier is ``identifier``."""
-    return "s" + hashlib.sha1(f"{ACCOUNT}|{identifier}".encode()).hexdigest()[:19]
+def split_client(first: str, via: str = PHONE) -> str:
+    """The client a component moves to when ``via`` proves shared: ``first`` is its first
+    identifier."""
+    return "s" + hashlib.sha1(f"{ACCOUNT}|{via}|{first}".encode()).hexdigest()[:19]
+
+
+def own_client(event: str) -> str:
+    """The client of an event that made its client through an identifier alone, once that
+    identifier proves shared."""
+    return "s" + hashlib.sha1(f"{ACCOUNT}|event:{event}".encode()).hexdigest()[:19]
 
 
 def resolve(loop: asyncio.AbstractEventLoop, store: Store, event: str, at: int, *ids: str) -> Any:
@@ -84,7 +91,8 @@ def claim_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]
 
 
 def merge_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
-    """Client b (E2 alone) is merged into a through the phone; the phone proves shared: undone."""
+    """Client b (E2 and a web client id) is merged into a through the phone; the phone proves
+    shared: b's identifiers move to a client of their own."""
     a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
     b = run(loop, store, "b1", 1500, E2, "cid:2.2")["client_id"]
     second = run(loop, store, "p2", 2000, E2, PHONE)
@@ -93,10 +101,23 @@ def merge_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]
     return {"a": a, "b": b, "third": third}
 
 
+def call_first(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
+    """A call from the phone alone makes the phone's first client; profile 1 claims its email
+    through the phone, client b (E2 and a web client id) merges in through profile 2; profile 3
+    proves the phone shared: the call goes to a client of its own, profile 1 keeps the call's
+    client (the oldest link), and E2 with the client id moves to a client of its own."""
+    call = run(loop, store, "call", 500, PHONE)["client_id"]
+    assert run(loop, store, "p1", 1000, E1, PHONE)["client_id"] == call
+    b = run(loop, store, "b1", 1500, E2, "cid:2.2")["client_id"]
+    assert run(loop, store, "p2", 2000, E2, PHONE)["merged_from"] == [b]
+    third = run(loop, store, "p3", 3000, E3, PHONE)
+    return {"call": call, "b": b, "third": third}
+
+
 def merge_through_a_claim(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
     """Person 2's email, claimed through the phone, then merges client x (their web client id)
-    into person 1's client: when the phone proves shared, the email moves and the merge that
-    rested on it alone is undone."""
+    into person 1's client: when the phone proves shared, the email and the web client id move
+    together (the event that merged them linked them without the phone)."""
     a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
     run(loop, store, "p2", 2000, E2, PHONE)  # claims E2 through PHONE
     x = run(loop, store, "x1", 2500, "cid:9.9")["client_id"]

@@ -1,6 +1,8 @@
-"""resolve.lua / record.lua splits (pipeline/lua/split.lua) against real Redis: a claim made and a
-merge made through an identifier that later proves shared are undone, a redelivery gives the same
-result, and a link that did not depend on the shared identifier is kept."""
+"""resolve.lua / record.lua splits (pipeline/lua/split.lua) against real Redis: when an identifier
+proves shared, its client is regrouped into the connected components of its links without it
+(claims and merges made through it move out, with what they linked without it), a call that made
+the client through it alone goes its own way, a redelivery gives the same result, and a link that
+did not depend on the shared identifier is kept."""
 
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ from tests.split_scenarios import (
     E2,
     E3,
     PHONE,
+    call_first,
     claim_split,
     merge_split,
     merge_through_a_claim,
+    own_client,
     owner,
     record,
     resolve,
@@ -61,22 +65,23 @@ def test_a_claim_through_a_phone_that_proves_shared_moves_to_a_client_of_its_own
     assert run(LOOP, store, "call", 5000, PHONE)["client_id"] == "c-call"
 
 
-def test_a_merge_through_a_phone_that_proves_shared_is_undone(store: ClientStore) -> None:
+def test_a_client_merged_in_through_a_phone_that_proves_shared_moves_out_with_what_it_linked(
+    store: ClientStore,
+) -> None:
     out = merge_split(LOOP, store)
+    s = split_client("cid:2.2")
     assert out["third"]["splits"] == [
         {
-            "kind": "unmerge",
-            "to_client_id": out["b"],
+            "kind": "claim",
+            "to_client_id": s,
             "from_client_id": out["a"],
-            "identifiers": [E2],
+            "identifiers": ["cid:2.2", E2],
             "via": "phone",
         }
     ]
-    assert owner(LOOP, store, E2) == out["b"] and owner(LOOP, store, E1) == out["a"]
-    merged = LOOP.run_until_complete(
-        store.redis.hgetall(account_base(store.prefix, "acc") + "merged")
-    )
-    assert merged == {}
+    assert owner(LOOP, store, E2) == owner(LOOP, store, "cid:2.2") == s
+    assert owner(LOOP, store, E1) == out["a"]
+    assert run(LOOP, store, "later", 4000, "cid:2.2")["client_id"] == s
 
 
 def test_a_redelivered_event_gives_the_same_splits_once(
@@ -111,23 +116,40 @@ def test_a_link_that_did_not_depend_on_the_shared_phone_is_kept(store: ClientSto
 def test_erasing_a_person_removes_the_links_recorded_about_them(store: ClientStore) -> None:
     from pipeline import erasure
 
-    run(LOOP, store, "p1", 1000, E1, PHONE)
+    a = run(LOOP, store, "p1", 1000, E1, PHONE)["client_id"]
     b = run(LOOP, store, "b1", 1500, E2, "cid:2.2")["client_id"]
     run(LOOP, store, "p2", 2000, E2, PHONE)  # b merged into p1's client through the phone
+    run(LOOP, store, "p2b", 2100, E2)  # looked up through E2 alone
     base = account_base(store.prefix, "acc")
-    assert LOOP.run_until_complete(store.redis.hlen(base + "mergedvia:" + PHONE)) == 1
-    clients, identifiers, events = {b}, {E2, "cid:2.2"}, {"b1", "p2"}
+    assert LOOP.run_until_complete(store.redis.hlen(base + "links:" + a)) == 3
+    assert LOOP.run_until_complete(store.redis.hlen(base + "lookedupvia:" + E2)) == 1
+    clients, identifiers, events = {b}, {E2, "cid:2.2"}, {"b1", "p2", "p2b"}
     LOOP.run_until_complete(erasure.erase(store, "acc", clients, identifiers, events))
-    assert LOOP.run_until_complete(store.redis.hlen(base + "mergedvia:" + PHONE)) == 0
-    assert LOOP.run_until_complete(store.redis.exists(base + "mergedvia:" + E2)) == 0
+    assert LOOP.run_until_complete(store.redis.hkeys(base + "links:" + a)) == [
+        f'["{E1}","{PHONE}"]'.encode()
+    ]
+    assert LOOP.run_until_complete(store.redis.exists(base + "lookedupvia:" + E2)) == 0
     left = erasure.remaining(store, "acc", clients, identifiers, events)
     assert LOOP.run_until_complete(left) == 0
 
 
-def test_a_merge_through_a_claimed_identifier_is_undone_when_it_moves(store: ClientStore) -> None:
+def test_a_merge_through_a_claimed_identifier_moves_with_it(store: ClientStore) -> None:
     out = merge_through_a_claim(LOOP, store)
+    s = split_client("cid:9.9")
     assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in out["third"]["splits"]] == [
-        ("claim", split_client(E2), [E2]),
-        ("unmerge", out["x"], ["cid:9.9"]),
+        ("claim", s, ["cid:9.9", E2])
     ]
-    assert owner(LOOP, store, "cid:9.9") == out["x"] and owner(LOOP, store, E2) == split_client(E2)
+    assert owner(LOOP, store, "cid:9.9") == owner(LOOP, store, E2) == s
+
+
+def test_a_call_that_made_the_phone_s_client_goes_its_own_way(store: ClientStore) -> None:
+    out = call_first(LOOP, store)
+    assert [
+        (x["kind"], x["to_client_id"], x["from_client_id"], x["identifiers"])
+        for x in out["third"]["splits"]
+    ] == [
+        ("claim", split_client("cid:2.2"), out["call"], ["cid:2.2", E2]),
+        ("lookup", own_client("call"), out["call"], ["event:call"]),
+    ]
+    assert owner(LOOP, store, E1) == out["call"]  # profile 1's link is the oldest left
+    assert owner(LOOP, store, E2) == split_client("cid:2.2")
