@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from touchline import clock
+
 if TYPE_CHECKING:
     from pipeline.memory_store import _Account
 
@@ -127,9 +129,23 @@ def _move_lookup(a: _Account, entry: list[str], via: str) -> dict[str, Any]:
     }
 
 
+def _split_clock(a: _Account) -> int:
+    """split.lua's split_clock: now (UTC ms), strictly later than the account's previous splits."""
+    a.split_clock = max(clock.now_ms(), a.split_clock + 1)
+    return a.split_clock
+
+
 def split_through(a: _Account, account: str, event_id: str, k: str) -> int:
     via = k.split(":", 1)[0]
-    out = _resplit(a, account, a.canonical(a.ids[k]), k) if k in a.ids else []
+    out = []
+    if k in a.ids:
+        client = a.canonical(a.ids[k])
+        out = _resplit(a, account, client, k)
+        release = {"kind": "release", "to_client_id": "", "from_client_id": client}
+        out.append({**release, "identifiers": [k], "via": via})
     out += [_move_lookup(a, orjson.loads(x), via) for x in sorted(a.lookedupvia.pop(k, set()))]
+    if out:
+        at = _split_clock(a)
+        out = [{**split, "at": at} for split in out]
     a.splits.setdefault(event_id, []).extend(orjson.dumps(s).decode() for s in out)
     return len(out)

@@ -62,6 +62,7 @@ class _Account:
     links: dict[str, dict[str, int]] = field(default_factory=dict)  # split.lua: client -> sets
     lookedupvia: dict[str, set[str]] = field(default_factory=dict)
     splits: dict[str, list[str]] = field(default_factory=dict)  # event id -> splits (JSON)
+    split_clock: int = 0  # split.lua's splitclock: when the account's last splits were made
 
     def canonical(self, client: str) -> str:
         for _ in range(64):

@@ -21,7 +21,7 @@ SPLITS = Counter(
     "found through that identifier alone moved to a client of its own)",
     ["kind"],
 )
-SPLIT_KINDS = ("claim", "unmerge", "lookup")
+SPLIT_KINDS = ("claim", "unmerge", "lookup", "release")
 SHARED_IDENTIFIERS = Counter(
     "touchline_worker_shared_identifiers_total",
     "Identifiers not used to link clients because they are shared (front-desk phone, tablet)",

@@ -64,8 +64,8 @@ def canonical(
         for kind in ("event", "email", "phone", "cid"):
             value = e["event_id"] if kind == "event" else e[kind]
             owner = owners.get((e["account_id"], f"{kind}:{value}")) if value else None
-            if owner is not None:
-                client = owner
+            if owner is not None:  # released (shared): the client it was stored with
+                client = owner or client
                 break
         seen[e["event_id"]] = {
             **e,

@@ -39,6 +39,21 @@ def own_client(event: str) -> str:
     return "s" + hashlib.sha1(f"{ACCOUNT}|event:{event}".encode()).hexdigest()[:19]
 
 
+def made(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The splits of a stored result without the time each was made at (a clock reading, UTC ms,
+    one for all the splits of one identifier)."""
+    at = {split["at"] for split in result["splits"]}
+    assert len(at) <= 1 and all(isinstance(t, int) and t > T0 for t in at), at
+    return [{k: v for k, v in split.items() if k != "at"} for split in result["splits"]]
+
+
+def release(client: str, identifier: str = PHONE) -> dict[str, Any]:
+    """The split saying that the shared ``identifier`` (last owned by ``client``) names no one."""
+    via = identifier.split(":", 1)[0]
+    return {"kind": "release", "to_client_id": "", "from_client_id": client,
+            "identifiers": [identifier], "via": via}  # fmt: skip
+
+
 def resolve(loop: asyncio.AbstractEventLoop, store: Store, event: str, at: int, *ids: str) -> Any:
     request = ResolveRequest(ACCOUNT, event, f"c-{event}", at, list(ids))
     res = loop.run_until_complete(store.resolve_many([request]))[0]

@@ -177,17 +177,38 @@ local function move_lookup(entry, via)
           identifiers = {'event:' .. event_id}, via = via}
 end
 
+-- When splits are made (UTC ms): Redis's clock, strictly later than the account's previous splits
+-- (splitclock), so the latest split of an identifier is the one made last, whichever worker made
+-- it and however close together.
+local function split_clock()
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local last = tonumber(redis.call('GET', P .. 'splitclock') or '0')
+  if now <= last then now = last + 1 end
+  redis.call('SET', P .. 'splitclock', now)
+  return now
+end
+
 -- k has just proved shared: regroup its owner, move its lookups; the splits are queued for record.
+-- A `release` names k itself with no client: a claim that moved k before it proved shared no
+-- longer says where the events that carry it belong.
 local function split_through(account, event_id, k)
   local via = string.match(k, '^([^:]*)')
   local out = {}
   local o = owner_of(k)
-  if o then resplit(account, canonical(o), k, out) end
+  if o then
+    local client = canonical(o)
+    resplit(account, client, k, out)
+    out[#out + 1] = {kind = 'release', to_client_id = '', from_client_id = client,
+                     identifiers = {k}, via = via}
+  end
   local lookups = redis.call('HKEYS', P .. 'lookedupvia:' .. k)
   table.sort(lookups)
   for _, l in ipairs(lookups) do out[#out + 1] = move_lookup(cjson.decode(l), via) end
   redis.call('DEL', P .. 'lookedupvia:' .. k)
+  local at = #out > 0 and split_clock()
   for _, split in ipairs(out) do
+    split.at = at
     redis.call('RPUSH', P .. 'splits:' .. event_id, cjson.encode(split))
   end
   if #out > 0 then redis.call('EXPIRE', P .. 'splits:' .. event_id, 604800) end

@@ -21,11 +21,13 @@ from tests.split_scenarios import (
     PHONE,
     call_first,
     claim_split,
+    made,
     merge_split,
     merge_through_a_claim,
     own_client,
     owner,
     record,
+    release,
     resolve,
     run,
     split_client,
@@ -48,14 +50,15 @@ def test_a_claim_through_a_phone_that_proves_shared_moves_to_a_client_of_its_own
 ) -> None:
     out = claim_split(LOOP, store)
     s = split_client(E2)
-    assert out["third"]["splits"] == [
+    assert made(out["third"]) == [
         {
             "kind": "claim",
             "to_client_id": s,
             "from_client_id": out["a"],
             "identifiers": [E2],
             "via": "phone",
-        }
+        },
+        release(out["a"]),
     ]
     assert owner(LOOP, store, E2) == s and owner(LOOP, store, E1) == out["a"]
     assert run(LOOP, store, "later", 4000, E2)["client_id"] == s  # profile 2's next event
@@ -70,14 +73,15 @@ def test_a_client_merged_in_through_a_phone_that_proves_shared_moves_out_with_wh
 ) -> None:
     out = merge_split(LOOP, store)
     s = split_client("cid:2.2")
-    assert out["third"]["splits"] == [
+    assert made(out["third"]) == [
         {
             "kind": "claim",
             "to_client_id": s,
             "from_client_id": out["a"],
             "identifiers": ["cid:2.2", E2],
             "via": "phone",
-        }
+        },
+        release(out["a"]),
     ]
     assert owner(LOOP, store, E2) == owner(LOOP, store, "cid:2.2") == s
     assert owner(LOOP, store, E1) == out["a"]
@@ -93,13 +97,13 @@ def test_a_redelivered_event_gives_the_same_splits_once(
     again = resolve(LOOP, store, "p3", 3000, E3, PHONE)  # redelivered before it was recorded
     assert again.client_id == first.client_id
     result = record(LOOP, store, "p3", again.client_id, 3000)
-    assert [s["identifiers"] for s in result["splits"]] == [[E2]]
+    assert [s["identifiers"] for s in result["splits"]] == [[E2], [PHONE]]
     assert record(LOOP, store, "p3", again.client_id, 3000) == result  # redelivered after
     assert resolve(LOOP, store, "p3", 3000, E3, PHONE).prior == result
     # the same events in a fresh store give the same split-off client
     fresh = ClientStore(services.redis_url, f"split{uuid.uuid4().hex[:8]}", max_share=2)
     try:
-        assert claim_split(LOOP, fresh)["third"]["splits"] == result["splits"]
+        assert made(claim_split(LOOP, fresh)["third"]) == made(result)
     finally:
         LOOP.run_until_complete(fresh.close())
 
@@ -109,7 +113,7 @@ def test_a_link_that_did_not_depend_on_the_shared_phone_is_kept(store: ClientSto
     # E2 arrives with the phone and profile 1's web client id: the claim rests on both
     assert run(LOOP, store, "p2", 2000, E2, PHONE, "cid:1.1")["client_id"] == a
     third = run(LOOP, store, "p3", 3000, E3, PHONE)
-    assert third["splits"] == []
+    assert made(third) == [release(a)]
     assert owner(LOOP, store, E2) == a
 
 
@@ -136,8 +140,9 @@ def test_erasing_a_person_removes_the_links_recorded_about_them(store: ClientSto
 def test_a_merge_through_a_claimed_identifier_moves_with_it(store: ClientStore) -> None:
     out = merge_through_a_claim(LOOP, store)
     s = split_client("cid:9.9")
-    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in out["third"]["splits"]] == [
-        ("claim", s, ["cid:9.9", E2])
+    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in made(out["third"])] == [
+        ("claim", s, ["cid:9.9", E2]),
+        ("release", "", [PHONE]),
     ]
     assert owner(LOOP, store, "cid:9.9") == owner(LOOP, store, E2) == s
 
@@ -146,9 +151,10 @@ def test_a_call_that_made_the_phone_s_client_goes_its_own_way(store: ClientStore
     out = call_first(LOOP, store)
     assert [
         (x["kind"], x["to_client_id"], x["from_client_id"], x["identifiers"])
-        for x in out["third"]["splits"]
+        for x in made(out["third"])
     ] == [
         ("claim", split_client("cid:2.2"), out["call"], ["cid:2.2", E2]),
+        ("release", "", out["call"], [PHONE]),
         ("lookup", own_client("call"), out["call"], ["event:call"]),
     ]
     assert owner(LOOP, store, E1) == out["call"]  # profile 1's link is the oldest left

@@ -14,10 +14,12 @@ from tests.split_scenarios import (
     PHONE,
     call_first,
     claim_split,
+    made,
     merge_split,
     merge_through_a_claim,
     own_client,
     owner,
+    release,
     run,
     split_client,
 )
@@ -29,14 +31,15 @@ def test_a_claim_through_a_shared_phone_moves_to_a_client_of_its_own() -> None:
     store = MemoryStore(max_share=2)
     out = claim_split(LOOP, store)
     s = split_client(E2)
-    assert out["third"]["splits"] == [
+    assert made(out["third"]) == [
         {
             "kind": "claim",
             "to_client_id": s,
             "from_client_id": out["a"],
             "identifiers": [E2],
             "via": "phone",
-        }
+        },
+        release(out["a"]),
     ]
     assert owner(LOOP, store, E2) == s and owner(LOOP, store, E1) == out["a"]
     assert run(LOOP, store, "later", 4000, E2)["client_id"] == s
@@ -46,14 +49,15 @@ def test_a_client_merged_in_through_a_shared_phone_moves_out_with_what_it_linked
     store = MemoryStore(max_share=2)
     out = merge_split(LOOP, store)
     s = split_client("cid:2.2")
-    assert out["third"]["splits"] == [
+    assert made(out["third"]) == [
         {
             "kind": "claim",
             "to_client_id": s,
             "from_client_id": out["a"],
             "identifiers": ["cid:2.2", E2],
             "via": "phone",
-        }
+        },
+        release(out["a"]),
     ]
     assert owner(LOOP, store, E2) == owner(LOOP, store, "cid:2.2") == s
     assert owner(LOOP, store, E1) == out["a"]
@@ -63,7 +67,7 @@ def test_a_link_that_did_not_depend_on_the_shared_phone_is_kept() -> None:
     store = MemoryStore(max_share=2)
     a = run(LOOP, store, "p1", 1000, E1, PHONE, "cid:1.1")["client_id"]
     assert run(LOOP, store, "p2", 2000, E2, PHONE, "cid:1.1")["client_id"] == a
-    assert run(LOOP, store, "p3", 3000, E3, PHONE)["splits"] == []
+    assert made(run(LOOP, store, "p3", 3000, E3, PHONE)) == [release(a)]
     assert owner(LOOP, store, E2) == a
 
 
@@ -89,20 +93,22 @@ def test_the_worker_emits_each_split_once_and_counts_it() -> None:
     first = LOOP.run_until_complete(processor.handle_batch(batch))
     splits = [CODEC.decode(v) for o in first for _, v in o.splits]
     assert [(name, s["kind"], s["identifiers"]) for name, s in splits] == [
-        (SPLIT, "claim", ["cid:222.333", "email:two@x.de"])
+        (SPLIT, "claim", ["cid:222.333", "email:two@x.de"]),
+        (SPLIT, "release", [PHONE]),
     ]
-    assert counted() == before + 1
+    assert counted() == before + 2
     again = LOOP.run_until_complete(processor.handle_batch(batch))  # redelivered
     assert [o.splits for o in again] == [o.splits for o in first]  # the same records again
-    assert counted() == before + 1  # counted once
+    assert counted() == before + 2  # counted once
 
 
 def test_a_merge_through_a_claimed_identifier_moves_with_it() -> None:
     store = MemoryStore(max_share=2)
     out = merge_through_a_claim(LOOP, store)
     s = split_client("cid:9.9")
-    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in out["third"]["splits"]] == [
-        ("claim", s, ["cid:9.9", E2])
+    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in made(out["third"])] == [
+        ("claim", s, ["cid:9.9", E2]),
+        ("release", "", [PHONE]),
     ]
     assert owner(LOOP, store, "cid:9.9") == owner(LOOP, store, E2) == s
 
@@ -112,9 +118,10 @@ def test_a_call_that_made_the_phone_s_client_goes_its_own_way() -> None:
     out = call_first(LOOP, store)
     assert [
         (x["kind"], x["to_client_id"], x["from_client_id"], x["identifiers"])
-        for x in out["third"]["splits"]
+        for x in made(out["third"])
     ] == [
         ("claim", split_client("cid:2.2"), out["call"], ["cid:2.2", E2]),
+        ("release", "", out["call"], [PHONE]),
         ("lookup", own_client("call"), out["call"], ["event:call"]),
     ]
     assert owner(LOOP, store, E1) == out["call"]  # profile 1's link is the oldest left

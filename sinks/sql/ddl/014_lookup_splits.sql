@@ -5,9 +5,12 @@
 -- an identity_splits row of kind 'lookup': identifiers = ['event:<event_id>'], from_client_id =
 -- the client the event is stored with, to_client_id = its own client. So the event's client
 -- does not depend on whether it arrived before or after.
+-- Release splits: an identifier that proved shared after a claim had moved it names no client
+-- any more (to_client_id ''): an event whose first split identifier (by rank) is released stays
+-- with the client it was stored with.
 -- split_events (013) made again with one more source, ranked first (the most specific): the
 -- events named by a lookup split, found by the primary key (account_id, client_id) of the client
--- they are stored with, then by their id.
+-- they are stored with, then by their id; events whose split client is '' (released) left out.
 CREATE OR REPLACE VIEW {db}.split_events AS
 SELECT
     split_account_id,
@@ -39,4 +42,5 @@ FROM (
                   WHERE startsWith(identifier, 'cid:'))
 ) AS e
 INNER JOIN {db}.split_identifiers AS s ON s.account_id = e.split_account_id AND s.identifier = e.key
-GROUP BY split_account_id, split_event_id;
+GROUP BY split_account_id, split_event_id
+HAVING split_client_id != '';
