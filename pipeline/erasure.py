@@ -24,7 +24,7 @@ PER_CLIENT = ("card", "hits", "session", "links")
 # "id": the key per identifier of the layout before the ids:<shard> hashes (pipeline/keys.py);
 # lookedupvia (and links: per client): pipeline/lua/split.lua's provenance
 PER_IDENTIFIER = ("id", "lookedupvia")
-PER_EVENT = ("inflight", "pending", "splits")
+PER_EVENT = ("inflight", "pending", "splits", "lookup")
 MAX_HOPS = 64
 
 

@@ -34,9 +34,11 @@ scan for ``<prefix>:*`` finds all of it.
                                earliest event time; ``lookedupvia:<identifier>`` (hash) events
                                that carried that identifier alone (``pipeline/lua/split.lua``):
                                when it proves shared, the client is regrouped into the connected
-                               components of its links without it; ``splits:<event_id>`` (list)
-                               the splits ``resolve`` made for the event, until ``record``
-                               reports them
+                               components of its links without it (``lookup:<event_id>`` says
+                               where a lookup's entry is until the event is recorded, so the
+                               entry names the client it is stored with);
+                               ``splits:<event_id>`` (list) the splits ``resolve`` made for the
+                               event, until ``record`` reports them
 """
 
 from __future__ import annotations

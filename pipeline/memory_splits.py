@@ -41,8 +41,9 @@ def record_provenance(
         own = event[2] if ids[0] in owner_of else split_client_id(event[0], f"event:{event[1]}")
         entry = orjson.dumps([event[1], client, own, str(at)]).decode()
         members = a.lookedupvia.setdefault(ids[0], set())
-        if len(members) < cap:
+        if len(members) < cap and entry not in members:
             members.add(entry)
+            a.lookup_marks[event[1]] = (ids[0], entry)
     if len(ids) > 1 or (ids and ids[0] not in owner_of):
         add_link(a, client, orjson.dumps(sorted(ids)).decode(), at, cap)
 
@@ -51,6 +52,26 @@ def merge_links(a: _Account, client: str, other: str, cap: int) -> None:
     """The merged client's links go on as the canonical client's."""
     for text, at in sorted(a.links.pop(other, {}).items()):
         add_link(a, client, text, at, cap)
+
+
+def lookup_client(a: _Account, event_id: str, resolved: str, client: str) -> str:
+    """split.lua's lookup_client: the client to record an event with (``client``: the canonical
+    of the ``resolved`` one); a lookup's entry names it, or, if the identifier proved shared
+    since the event was resolved, the event goes to its own client."""
+    mark = a.lookup_marks.pop(event_id, None)
+    if mark is None:
+        return client
+    k, entry = mark
+    members = a.lookedupvia.get(k, set())
+    if entry in members:
+        if client != resolved:
+            e = orjson.loads(entry)
+            members.discard(entry)
+            members.add(orjson.dumps([e[0], client, *e[2:]]).decode())
+        return client
+    if k in a.shared:
+        return str(orjson.loads(entry)[2])
+    return client
 
 
 def split_client_id(account: str, identifier: str) -> str:

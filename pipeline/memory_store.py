@@ -61,6 +61,7 @@ class _Account:
     pending: dict[str, list[str]] = field(default_factory=dict)  # event id -> merged clients
     links: dict[str, dict[str, int]] = field(default_factory=dict)  # split.lua: client -> sets
     lookedupvia: dict[str, set[str]] = field(default_factory=dict)
+    lookup_marks: dict[str, tuple[str, str]] = field(default_factory=dict)  # event id -> k, entry
     splits: dict[str, list[str]] = field(default_factory=dict)  # event id -> splits (JSON)
     split_clock: int = 0  # split.lua's splitclock: when the account's last splits were made
 
@@ -231,7 +232,7 @@ class MemoryStore:
             return a.inflight[event_id]
         if event_id in a.seen:
             return orjson.dumps({"applied": a.seen[event_id]}).decode()
-        client = a.canonical(item_client)
+        client = memory_splits.lookup_client(a, event_id, item_client, a.canonical(item_client))
         at = ctx["occurred_at"]
         card = a.card(client)
         touch_seq = int(card.get("touch_count", 0))

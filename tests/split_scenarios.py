@@ -129,6 +129,37 @@ def call_first(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
     return {"call": call, "b": b, "third": third}
 
 
+def lookup_then_merge_in_one_batch(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
+    """A call looked up through the phone and an event that merges the phone's client into an
+    older one are resolved in one batch, then recorded: the call is stored with the older client,
+    and the lookup split names that client when the phone proves shared."""
+    b = run(loop, store, "b1", 500, E2, "cid:2.2")["client_id"]
+    a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
+    call = resolve(loop, store, "call", 1500, PHONE)
+    merging = resolve(loop, store, "m", 1600, E1, E2)
+    assert call.client_id == a and merging.client_id == b and merging.merged == (a,)
+    stored = record(loop, store, "call", call.client_id, 1500)["client_id"]
+    record(loop, store, "m", merging.client_id, 1600)
+    run(loop, store, "p2", 2000, "email:four@x.de", PHONE)
+    third = run(loop, store, "p3", 3000, E3, PHONE)
+    return {"a": a, "b": b, "stored": stored, "third": third}
+
+
+def lookup_then_shared_in_one_batch(
+    loop: asyncio.AbstractEventLoop, store: Store
+) -> dict[str, Any]:
+    """A call looked up through the phone and the profile that proves the phone shared are
+    resolved in one batch, then recorded: the split moves the call before it is recorded, so it
+    is stored with its own client."""
+    a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
+    run(loop, store, "p2", 2000, E2, PHONE)
+    call = resolve(loop, store, "call", 2500, PHONE)
+    third = resolve(loop, store, "p3", 3000, E3, PHONE)
+    assert call.client_id == a
+    result = record(loop, store, "p3", third.client_id, 3000)
+    return {"a": a, "third": result, "call": record(loop, store, "call", a, 2500)}
+
+
 def merge_through_a_claim(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
     """Person 2's email, claimed through the phone, then merges client x (their web client id)
     into person 1's client: when the phone proves shared, the email and the web client id move

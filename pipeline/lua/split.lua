@@ -44,8 +44,9 @@ local function record_provenance(ids, owner_of, client, merged, at, cap, account
     -- (the client it made keeps the identifiers others linked to ids[1] meanwhile)
     if not owner_of[ids[1]] then own = split_client_id(account, 'event:' .. event_id) end
     local key = P .. 'lookedupvia:' .. ids[1]
-    if redis.call('HLEN', key) < cap then
-      redis.call('HSETNX', key, cjson.encode({event_id, client, own, tostring(at)}), '')
+    local entry = cjson.encode({event_id, client, own, tostring(at)})
+    if redis.call('HLEN', key) < cap and redis.call('HSETNX', key, entry, '') == 1 then
+      redis.call('SET', P .. 'lookup:' .. event_id, cjson.encode({ids[1], entry}), 'EX', 604800)
     end
   end
   if #ids > 1 or (#ids == 1 and not owner_of[ids[1]]) then
@@ -213,6 +214,30 @@ local function split_through(account, event_id, k)
   end
   if #out > 0 then redis.call('EXPIRE', P .. 'splits:' .. event_id, 604800) end
   return #out
+end
+
+-- The client record stores an event with (resolved: the client resolve gave it, client: that
+-- client's canonical now). An event recorded under lookedupvia: (lookup:<event_id> says where)
+-- keeps its entry naming the client it is stored with, so a lookup split finds it there; if its
+-- identifier proved shared since it was resolved (in the same batch), the split has moved it
+-- already and it is stored with its own client.
+local function lookup_client(event_id, resolved, client)
+  local mark = redis.call('GET', P .. 'lookup:' .. event_id)
+  if not mark then return client end
+  redis.call('DEL', P .. 'lookup:' .. event_id)
+  local k, entry = unpack(cjson.decode(mark))
+  local key = P .. 'lookedupvia:' .. k
+  if redis.call('HEXISTS', key, entry) == 1 then
+    if client ~= resolved then
+      local e = cjson.decode(entry)
+      e[2] = client
+      redis.call('HDEL', key, entry)
+      redis.call('HSET', key, cjson.encode(e), '')
+    end
+    return client
+  end
+  if redis.call('EXISTS', P .. 'shared:' .. k) == 1 then return cjson.decode(entry)[3] end
+  return client
 end
 
 -- The splits an event caused, for its stored result (JSON texts), removed from the queue.

@@ -14,6 +14,8 @@ from tests.split_scenarios import (
     PHONE,
     call_first,
     claim_split,
+    lookup_then_merge_in_one_batch,
+    lookup_then_shared_in_one_batch,
     made,
     merge_split,
     merge_through_a_claim,
@@ -137,3 +139,19 @@ def test_components_leave_shared_identifiers_out_and_come_oldest_first() -> None
     assert components(links, set()) == [
         (1, ["a", "b", "c", "p"], {'["a","p"]': 5, '["b","p"]': 3, '["b","c"]': 9, '["p"]': 1})
     ]
+
+
+def test_a_lookup_split_names_the_client_the_call_is_stored_with() -> None:
+    store = MemoryStore(max_share=2)
+    out = lookup_then_merge_in_one_batch(LOOP, store)
+    assert out["stored"] == out["b"] != out["a"]  # merged between its resolve and its record
+    lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["b"], "c-call")]
+
+
+def test_a_call_resolved_before_the_phone_proved_shared_and_recorded_after_is_its_own() -> None:
+    store = MemoryStore(max_share=2)
+    out = lookup_then_shared_in_one_batch(LOOP, store)
+    lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["a"], "c-call")]
+    assert out["call"]["client_id"] == "c-call"  # recorded where the split moved it
