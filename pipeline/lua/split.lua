@@ -8,19 +8,21 @@
 --                   one nobody owned yet); at most `cap` sets per client; a merge carries the
 --                   merged client's links to the canonical client
 --   lookedupvia:<k> (hash) JSON [event_id, client, own_client, at] -> '': an event that carried
---                   nothing usable but k (a call from a phone alone): it went to k's owner,
---                   `client` (or made its own client through k, then client = own_client);
---                   own_client is the client it gets when k is shared; at most `cap` per k
+--                   nothing usable but k (a call from a phone alone): it went to k's owner, or
+--                   made `client` through k; own_client is the client it gets when k is shared
+--                   (the client it gets when it resolves to no one; for one that made its client,
+--                   `s` + a hash of account and event:<event_id>); at most `cap` per k; record
+--                   rewrites `client` to the client the event is stored with (lookup:<event_id>)
 -- When k proves shared, its owner's links are regrouped into their connected components without
 -- the shared identifiers: the oldest component stays with the client, each other one moves to a
 -- client of its own (`s` + a hash of account, k and the component's first identifier: a retry
--- gives the same id), as a split of kind `claim` naming its identifiers; every event looked up
--- through k alone goes to its own client with its hit (kind `lookup`), and a client made by an
--- event with k alone keeps nothing else (no component stays with it; merged into another client,
--- it is unmerged, kind `unmerge`). So the outcome is the same whether an event arrived before or
--- after k proved shared. The splits wait in splits:<event_id> (JSON texts) for record.lua to put
--- them in the event's stored result, so the worker emits them once, and again from that result
--- on redelivery.
+-- gives the same id), as a split of kind `claim` naming its identifiers; k itself is `release`d
+-- (no client: a claim that moved it before no longer pulls its events along); every event looked
+-- up through k alone goes to its own client with its hit (kind `lookup`). So the outcome is the
+-- same whether an event arrived before or after k proved shared. The splits wait in
+-- splits:<event_id> (JSON texts, each with the time it was made, `at`, strictly after the
+-- account's earlier splits) for record.lua to put them in the event's stored result, so the
+-- worker emits them once, and again from that result on redelivery.
 local function add_link(client, text, at, cap)
   local key = P .. 'links:' .. client
   local had = redis.call('HGET', key, text)
