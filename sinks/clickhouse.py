@@ -238,4 +238,5 @@ def insert_splits(
 
     client.insert(f"`{database}`.identity_splits", batch, column_names=list(rows.SPLIT_COLUMNS))
     if derive:
-        touch_derivation.rederive(client, database, touch_derivation.named(splits=batch))
+        ids = touch_derivation.named(splits=batch)
+        touch_derivation.rederive(client, database, ids, splits=batch)

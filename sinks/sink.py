@@ -303,7 +303,9 @@ class Sink:
             started = time.monotonic()
             try:
                 with self.lock:
-                    touch_derivation.rederive(self.client, self.database, ids)
+                    touch_derivation.rederive(
+                        self.client, self.database, ids, splits=[r for _, r in splits]
+                    )
                 self.metrics.derive_seconds.observe(time.monotonic() - started)
                 return
             except Exception as exc:

@@ -44,7 +44,8 @@ def named(
     splits: Iterable[Sequence[Any]] = (),
 ) -> Ids:
     """The (account, client id) pairs that inserted rows name: each event's stitched client, both
-    sides of each merge and split."""
+    sides of each merge and split (:func:`rederive` adds the clients a split's identifiers move
+    events between)."""
     account, client = _EVENT
     out: Ids = {(e[account], e[client]) for e in events}
     a, f, t = _MERGE
@@ -130,11 +131,38 @@ def _rederive_chunk(client: Client, database: str, ids: Ids, timeout: int) -> No
     )
 
 
+def split_identifiers(splits: Iterable[Sequence[Any]]) -> dict[str, list[str]]:
+    """account -> the identifiers the split rows name (as stored: 'email:x', 'event:<id>')."""
+    account, identifiers = (rows.SPLIT_COLUMNS.index(c) for c in ("account_id", "identifiers"))
+    out: dict[str, set[str]] = {}
+    for s in splits:
+        out.setdefault(str(s[account]), set()).update(str(i) for i in s[identifiers] or ())
+    return {a: sorted(ids) for a, ids in out.items() if ids}
+
+
+def neighbours(client: Client, database: str, identifiers: dict[str, list[str]]) -> Ids:
+    """The clients that split identifiers move events between (``derive/split_neighbours.sql``):
+    the stitched clients of the events carrying them, both sides of every split naming them."""
+    out: Ids = set()
+    for account, ids in identifiers.items():
+        found = _rows(client, database, "split_neighbours", accounts=[account], identifiers=ids)
+        out |= {(str(a), str(c)) for a, c in found}
+    return out
+
+
 def rederive(
-    client: Client, database: str, ids: Ids, session_timeout_minutes: int | None = None
+    client: Client,
+    database: str,
+    ids: Ids,
+    session_timeout_minutes: int | None = None,
+    splits: Iterable[Sequence[Any]] = (),
 ) -> None:
-    """Derive again the touches of the canonical clients of ``ids`` (see the module doc), in
-    queries of at most ``TOUCHLINE_TOUCH_DERIVATION_IDS`` ids."""
+    """Derive again the touches of the canonical clients of ``ids`` and, for inserted ``splits``
+    rows, of the clients their identifiers move events between (see the module doc), in queries
+    of at most ``TOUCHLINE_TOUCH_DERIVATION_IDS`` ids."""
+    identifiers = split_identifiers(splits)
+    if identifiers:
+        ids = ids | neighbours(client, database, identifiers)
     timeout = _timeout(session_timeout_minutes)
     chunk = max(1, int(get_settings().touch_derivation_ids))
     ordered = sorted(ids)

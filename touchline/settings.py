@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     )
     clickhouse_database: str = Field("touchline", description="ClickHouse database name.")
     touch_derivation_ids: int = Field(
-        1000,
+        5000,
         ge=1,
         description="Client ids re-derived per query when the sink keeps the materialised "
         "event-time touches current (sinks/touch_derivation.py).",
