@@ -12,6 +12,7 @@ import gc
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -20,6 +21,7 @@ from confluent_kafka import Producer
 
 from pipeline import devices, metrics
 from pipeline.delivery import Delivery, Outgoing, Refused
+from pipeline.inflight import InFlight
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
 from touchline import clock, topics
@@ -41,6 +43,14 @@ TRANSIENT: tuple[type[Exception], ...] = (
     redis.exceptions.TryAgainError,
     redis.exceptions.SlotNotCoveredError,
 )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch the agent took: its Faust events (held until released) and when it was taken."""
+
+    events: list[Any]
+    started: float
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
@@ -103,6 +113,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 on_waiting=metrics.OUTPUTS_UNCONFIRMED.set,
                 on_retry=metrics.OUTPUT_RETRIES.inc,
             )
+            # Batches are delivered on the event loop while the agent processes the next ones,
+            # and released to Faust in order (pipeline.inflight).
+            state["in_flight"] = InFlight[Batch](settings.worker_batches_in_flight, released)
         proc: Processor = state["processor"]
         return proc
 
@@ -110,6 +123,28 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         processor()
         out: Delivery = state["delivery"]
         return out
+
+    def in_flight() -> InFlight[Batch]:
+        processor()
+        out: InFlight[Batch] = state["in_flight"]
+        return out
+
+    async def deliver(records: list[Record], outputs: list[Output]) -> None:
+        """A batch's delivery: its outputs produced and confirmed, then its results forgotten."""
+        in_flight().check()  # a batch before it failed: it is never released, nor emitted
+        await emit(records, outputs)
+        await forget(outputs)
+
+    def released(batch: Batch) -> None:
+        """Every output of this batch and of the batches before it is confirmed: its inputs may
+        be committed. The agent's own ack (when its loop body ended) and this one: the later of
+        the two is the final ack that lets Faust commit the offset."""
+        for e in batch.events:
+            e.ack()
+        metrics.PROCESSING.observe(
+            (time.perf_counter() - batch.started) / max(len(batch.events), 1)
+        )
+        metrics.BATCHES_IN_FLIGHT.set(len(in_flight()))
 
     async def handle(records: list[Record]) -> list[Output]:
         delay = 0.2
@@ -134,15 +169,15 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             reason = f"{type(exc).__name__}: {exc}"
             return processor().dead_letter("enrich", reason, *record, kind="unexpected")
 
-    def emit(records: list[Record], outputs: list[Output]) -> None:
+    async def emit(records: list[Record], outputs: list[Output]) -> None:
         """Produce the batch's outputs and return once Kafka has confirmed every one. An output
         Kafka can never take (larger than the topic allows) becomes a dead letter of its input."""
         if len(outputs) != len(records):  # outputs[i] is records[i]'s: never ack a mismatch
             raise RuntimeError(f"{len(outputs)} outputs for {len(records)} records")
-        refused = delivery().deliver(outgoing(outputs))
+        refused = await delivery().deliver(outgoing(outputs))
         if refused:
             letters = [refused_letter(records[r.message.source], r) for r in refused]
-            still = delivery().deliver(letters)
+            still = await delivery().deliver(letters)
             if still:  # a dead letter is at most ~0.5 MiB: only a misconfigured topic refuses it
                 # never acknowledge an input that left no trace: the batch stays uncommitted
                 raise RuntimeError(f"dead letters refused by Kafka: {still[0].reason}")
@@ -211,21 +246,25 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
     async def process(stream: Any) -> None:
         async for events in stream.take_events(settings.worker_batch_size, within=0.05):
             started = time.perf_counter()
+            # take_events acks a batch when the loop body ends, also when it ends by an error
+            # or a cancellation: hold one more reference to each message until its outputs and
+            # those of every batch before it are confirmed (pipeline.inflight releases it), so
+            # an input is never committed before Kafka has what it caused.
+            for e in events:
+                e.message.incref()
+            flight = in_flight()
+            flight.check()  # a delivery failed: hold this batch too, commit nothing after it
             records: list[Record] = [
                 (e.value or b"", e.message.topic, e.message.partition, e.message.offset)
                 for e in events
             ]
-            # take_events acks a batch when the loop body ends, also when it ends by an error
-            # or a cancellation: hold one more reference to each message until its outputs are
-            # confirmed, so an input is never committed before Kafka has what it caused.
-            for e in events:
-                e.message.incref()
-            outputs = await handle(records)
-            await asyncio.get_running_loop().run_in_executor(None, emit, records, outputs)
-            await forget(outputs)
-            for e in events:
-                e.message.decref()
-            metrics.PROCESSING.observe((time.perf_counter() - started) / max(len(records), 1))
+            try:
+                outputs = await handle(records)
+            except Exception as exc:  # held, never released: nothing after it may be either
+                flight.fail(exc)
+                raise
+            await flight.submit(Batch(list(events), started), deliver(records, outputs))
+            metrics.BATCHES_IN_FLIGHT.set(len(flight))
             if events:
                 occurred = [o.occurred_at for o in outputs if o.occurred_at is not None]
                 if occurred:  # event time, as documented (not the Kafka timestamp)
