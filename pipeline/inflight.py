@@ -25,6 +25,7 @@ agent calls it on each new batch (holding that batch too).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -67,7 +68,10 @@ class InFlight(Generic[T]):
 
     async def submit(self, item: T, delivery: Awaitable[None]) -> None:
         """Start ``delivery`` of ``item``; return once at most ``limit`` batches are unreleased
-        (with ``limit`` 0: once ``item`` itself is released). Raises if a delivery failed."""
+        (with ``limit`` 0: once ``item`` itself is released). Raises if a delivery failed (then
+        ``delivery`` never runs)."""
+        if self.error is not None and inspect.iscoroutine(delivery):
+            delivery.close()
         self.check()
         task = asyncio.ensure_future(delivery)
         self._queue.append((item, task))

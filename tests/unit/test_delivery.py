@@ -93,6 +93,7 @@ def test_timed_out_messages_are_produced_again_until_confirmed() -> None:
     producer.fail[b"b"] = (2, KafkaError._MSG_TIMED_OUT)
     retries: list[int] = []
     sleeps: list[float] = []
+
     async def sleep(s: float) -> None:
         sleeps.append(s)
 
