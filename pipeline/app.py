@@ -253,17 +253,21 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             for e in events:
                 e.message.incref()
             flight = in_flight()
-            flight.check()  # a delivery failed: hold this batch too, commit nothing after it
             records: list[Record] = [
                 (e.value or b"", e.message.topic, e.message.partition, e.message.offset)
                 for e in events
             ]
             try:
+                flight.check()
                 outputs = await handle(records)
-            except Exception as exc:  # held, never released: nothing after it may be either
+                await flight.submit(Batch(list(events), started), deliver(records, outputs))
+            except Exception as exc:
+                # This batch (or one before it) can never be released. Leaving the loop would
+                # let Faust's stream go on acknowledging the messages it buffered, and Faust
+                # commits the first run of acknowledged offsets even past held ones
+                # (pipeline.inflight): stay here, holding every input from the failed one on.
                 flight.fail(exc)
-                raise
-            await flight.submit(Batch(list(events), started), deliver(records, outputs))
+                await flight.halt()
             metrics.BATCHES_IN_FLIGHT.set(len(flight))
             if events:
                 occurred = [o.occurred_at for o in outputs if o.occurred_at is not None]

@@ -18,8 +18,11 @@ of confirmed inputs only (``tests/unit/test_inflight.py`` runs Faust's own code 
 
 **A failure stops progress.** When a delivery fails (a fatal producer error, dead letters
 refused), neither that batch nor any later one is ever released: their inputs stay uncommitted
-and are delivered again after a restart. :meth:`InFlight.check` raises the failure, and the
-agent calls it on each new batch (holding that batch too).
+and are delivered again after a restart. :meth:`InFlight.check` raises the failure; the agent
+then waits inside its loop body for ever (:meth:`InFlight.halt`). It must not leave the loop:
+Faust's stream would go on acknowledging what it buffered, and with nothing committed yet (or a
+gap of one) Faust commits past the held inputs (``tests/e2e/test_unconfirmed_outputs.py`` lost
+the refused event that way when the agent crashed, as it did before this module).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, NoReturn, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,6 +68,14 @@ class InFlight(Generic[T]):
             self.error = exc
             log.error("worker stopped releasing inputs: %r", exc)
         self._changed.set()
+
+    async def halt(self) -> NoReturn:
+        """Wait for ever (until cancelled at shutdown): what the agent does once a batch can
+        never be released, so that no later input is acknowledged either. The worker makes no
+        progress; its lag grows and alerts, and a restart delivers the held inputs again."""
+        log.critical("the worker makes no progress until restarted: %r", self.error)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
 
     async def submit(self, item: T, delivery: Awaitable[None]) -> None:
         """Start ``delivery`` of ``item``; return once at most ``limit`` batches are unreleased
