@@ -127,3 +127,19 @@ def test_a_fatal_producer_error_raises_so_nothing_is_acknowledged() -> None:
 
     with pytest.raises(KafkaException):
         deliver(delivery_of(Fatal()), messages(b"a"))
+
+
+def test_the_backlog_gauge_counts_every_batch_delivering_at_once() -> None:
+    """Batches deliver concurrently (pipeline.inflight): the gauge is their sum, not the last."""
+    producer = FakeProducer(outage=4)
+    waiting: list[int] = []
+    delivery = delivery_of(producer, on_waiting=waiting.append)
+
+    async def both() -> None:
+        await asyncio.gather(
+            delivery.deliver(messages(b"a", b"b")), delivery.deliver(messages(b"c"))
+        )
+
+    asyncio.run(both())
+    assert max(waiting) == 3  # 2 + 1 outputs waited together
+    assert waiting[-1] == 0
