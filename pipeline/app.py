@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import redis.exceptions
@@ -34,6 +35,7 @@ from touchline.suppression import SuppressionList
 from touchline.suppression import topic_name as suppression_topic
 
 log = logging.getLogger(__name__)
+EXIT_UNDELIVERABLE = 70  # EX_SOFTWARE: the worker exits, its undelivered inputs uncommitted
 TRANSIENT: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
@@ -51,6 +53,20 @@ class Batch:
 
     events: list[Any]
     started: float
+
+
+def exit_uncommitted(exc: BaseException) -> NoReturn:
+    """A batch's outputs can never be confirmed (a fatal producer error, dead letters refused):
+    exit now, committing nothing more; a restart delivers every input since the last commit
+    again. Not by leaving the agent's loop: Faust's stream would go on acknowledging what it
+    buffered, and Faust commits the first run of acknowledged offsets even past held inputs
+    when nothing is committed yet or the gap is one offset (``tests/e2e/
+    test_unconfirmed_outputs.py`` lost the refused event that way, as the worker did before
+    pipeline.inflight). Nor by waiting in the loop: Faust's shutdown waits for the held inputs,
+    so the worker could not be stopped."""
+    log.critical("a batch's outputs cannot be delivered; exiting uncommitted: %r", exc)
+    logging.shutdown()
+    os._exit(EXIT_UNDELIVERABLE)
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
@@ -115,7 +131,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             )
             # Batches are delivered on the event loop while the agent processes the next ones,
             # and released to Faust in order (pipeline.inflight).
-            state["in_flight"] = InFlight[Batch](settings.worker_batches_in_flight, released)
+            state["in_flight"] = InFlight[Batch](
+                settings.worker_batches_in_flight, released, on_fail=exit_uncommitted
+            )
         proc: Processor = state["processor"]
         return proc
 
@@ -261,13 +279,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 flight.check()
                 outputs = await handle(records)
                 await flight.submit(Batch(list(events), started), deliver(records, outputs))
-            except Exception as exc:
-                # This batch (or one before it) can never be released. Leaving the loop would
-                # let Faust's stream go on acknowledging the messages it buffered, and Faust
-                # commits the first run of acknowledged offsets even past held ones
-                # (pipeline.inflight): stay here, holding every input from the failed one on.
-                flight.fail(exc)
-                await flight.halt()
+            except Exception as exc:  # this batch (or one before it) can never be released
+                flight.fail(exc)  # exits
+                raise
             metrics.BATCHES_IN_FLIGHT.set(len(flight))
             if events:
                 occurred = [o.occurred_at for o in outputs if o.occurred_at is not None]

@@ -18,11 +18,9 @@ of confirmed inputs only (``tests/unit/test_inflight.py`` runs Faust's own code 
 
 **A failure stops progress.** When a delivery fails (a fatal producer error, dead letters
 refused), neither that batch nor any later one is ever released: their inputs stay uncommitted
-and are delivered again after a restart. :meth:`InFlight.check` raises the failure; the agent
-then waits inside its loop body for ever (:meth:`InFlight.halt`). It must not leave the loop:
-Faust's stream would go on acknowledging what it buffered, and with nothing committed yet (or a
-gap of one) Faust commits past the held inputs (``tests/e2e/test_unconfirmed_outputs.py`` lost
-the refused event that way when the agent crashed, as it did before this module).
+and are delivered again after a restart. ``on_fail`` is called at once (the worker exits
+there, committing nothing more: see ``pipeline.app``), and :meth:`InFlight.check` raises the
+failure for any batch that comes after.
 """
 
 from __future__ import annotations
@@ -32,7 +30,7 @@ import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Generic, NoReturn, TypeVar
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,11 +41,17 @@ class DeliveryFailed(RuntimeError):
 
 
 class InFlight(Generic[T]):
-    def __init__(self, limit: int, release: Callable[[T], None]) -> None:
+    def __init__(
+        self,
+        limit: int,
+        release: Callable[[T], None],
+        on_fail: Callable[[BaseException], None] = lambda _exc: None,
+    ) -> None:
         if limit < 0:
             raise ValueError(f"limit must be >= 0, not {limit}")
         self.limit = limit
         self.release = release
+        self.on_fail = on_fail
         self.error: BaseException | None = None
         self._queue: deque[tuple[T, asyncio.Future[None]]] = deque()
         self._changed = asyncio.Event()
@@ -67,15 +71,8 @@ class InFlight(Generic[T]):
         if self.error is None:
             self.error = exc
             log.error("worker stopped releasing inputs: %r", exc)
-        self._changed.set()
-
-    async def halt(self) -> NoReturn:
-        """Wait for ever (until cancelled at shutdown): what the agent does once a batch can
-        never be released, so that no later input is acknowledged either. The worker makes no
-        progress; its lag grows and alerts, and a restart delivers the held inputs again."""
-        log.critical("the worker makes no progress until restarted: %r", self.error)
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
+            self._changed.set()
+            self.on_fail(exc)
 
     async def submit(self, item: T, delivery: Awaitable[None]) -> None:
         """Start ``delivery`` of ``item``; return once at most ``limit`` batches are unreleased

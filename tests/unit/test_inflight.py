@@ -229,12 +229,14 @@ def test_after_a_failure_every_later_batch_is_refused_and_held() -> None:
             return None
 
         released: list[int] = []
-        flight = InFlight[int](3, released.append)
+        failed: list[BaseException] = []
+        flight = InFlight[int](3, released.append, on_fail=failed.append)
         await flight.submit(0, fine())
         await flight.submit(1, fails())
         await flight.submit(2, fine())
         with pytest.raises(DeliveryFailed, match="fatal producer error"):
             await flight.drain()
+        assert [str(e) for e in failed] == ["fatal producer error"]  # told at once, once
         with pytest.raises(DeliveryFailed):
             await flight.submit(3, fine())
         assert released == [0]
