@@ -3,9 +3,9 @@ identifiers they own (their fields in ``ids:<shard>``, and ``id:`` keys of the l
 the strong identifiers seen with them (``anchors:``, and their
 email or source ids in anyone else's anchors), each client's card, hits and visits, their entries
 in ``merged``, the dedup state of their events (``inflight:``, ``pending:``, ``splits:``, their
-entries in ``seen:``), and the split provenance (``claimedvia:`` / ``mergedvia:``) under their
-identifiers or naming their clients or identifiers. Shared identifiers (``shared:``) belong to no
-one person and stay.
+entries in ``seen:``), and the split provenance (``links:`` of their clients, ``lookedupvia:``
+under their identifiers) and any entry of it naming their clients or identifiers. Shared
+identifiers (``shared:``) belong to no one person and stay.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pipeline.touches import Hit
 from touchline.privacy import RedisCluster
 from touchline.settings import Settings
 
-PER_CLIENT = ("card", "hits", "session")
+PER_CLIENT = ("card", "hits", "session", "links")
 # "id": the key per identifier of the layout before the ids:<shard> hashes (pipeline/keys.py);
-# claimedvia / mergedvia: pipeline/lua/split.lua's provenance
-PER_IDENTIFIER = ("id", "claimedvia", "mergedvia")
-PER_EVENT = ("inflight", "pending", "splits")
+# lookedupvia (and links: per client): pipeline/lua/split.lua's provenance
+PER_IDENTIFIER = ("id", "lookedupvia")
+PER_EVENT = ("inflight", "pending", "splits", "lookup")
 MAX_HOPS = 64
 
 
@@ -147,10 +147,10 @@ async def erase(
 async def _provenance_naming(
     store: ClientStore, account: str, names: set[str]
 ) -> list[tuple[bytes, list[bytes]]]:
-    """Links recorded under any identifier (JSON arrays of client ids and identifiers) that name
-    any of ``names``, by key."""
+    """Provenance entries (JSON arrays of identifiers, or of event and client ids) that name any of
+    ``names``, by key: links of any client, lookups under any identifier."""
     out = []
-    for kind in ("claimedvia", "mergedvia"):
+    for kind in ("links", "lookedupvia"):
         pattern = account_pattern(store.prefix, account, kind)
         async for raw in store.redis.scan_iter(match=pattern, count=10_000):
             members = await store.redis.hkeys(raw)

@@ -30,11 +30,15 @@ scan for ``<prefix>:*`` finds all of it.
                                an applied event's result until Kafka confirmed its outputs: every
                                later delivery is a no-op (``pipeline/dedupe.py``)
 ``pending:<event_id>`` (list)  merges ``resolve`` made for the event, until ``record`` reports them
-``claimedvia:<identifier>``    (hash, member -> '') identifiers claimed and
-``mergedvia:<identifier>``     (hash) clients merged through that identifier alone
-                               (``pipeline/lua/split.lua``): split off again when it proves
-                               shared; ``splits:<event_id>`` (list) the splits ``resolve`` made
-                               for the event, until ``record`` reports them
+``links:<client>`` (hash)      the identifier sets the client's events carried (JSON) -> the
+                               earliest event time; ``lookedupvia:<identifier>`` (hash) events
+                               that carried that identifier alone (``pipeline/lua/split.lua``):
+                               when it proves shared, the client is regrouped into the connected
+                               components of its links without it (``lookup:<event_id>`` says
+                               where a lookup's entry is until the event is recorded, so the
+                               entry names the client it is stored with);
+                               ``splits:<event_id>`` (list) the splits ``resolve`` made for the
+                               event, until ``record`` reports them
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """``pipeline/lua/split.lua`` over :class:`pipeline.memory_store.MemoryStore`'s dicts, for unit
-tests without Redis: provenance of links that depended on one identifier, and their split when it
-proves shared. ``tests/unit/test_memory_splits.py`` runs the same scenarios as the Lua tests."""
+tests without Redis: each client's links (the identifier sets its events carried) and lookups,
+and the split when an identifier proves shared: the client's identifiers regrouped into the
+connected components of its links without the shared identifiers.
+``tests/unit/test_memory_splits.py`` runs the same scenarios as the Lua tests."""
 
 from __future__ import annotations
 
@@ -9,13 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from touchline import clock
+
 if TYPE_CHECKING:
     from pipeline.memory_store import _Account
 
 
-def _add_capped(members: set[str], member: str, cap: int) -> None:
-    if len(members) < cap:
-        members.add(member)
+def add_link(a: _Account, client: str, text: str, at: int, cap: int) -> None:
+    """split.lua's add_link: the identifier set ``text`` (a sorted JSON array) on ``client``'s
+    links, at the earliest time it was seen; at most ``cap`` sets per client."""
+    links = a.links.setdefault(client, {})
+    if text in links:
+        links[text] = min(links[text], at)
+    elif len(links) < cap:
+        links[text] = at
 
 
 def record_provenance(
@@ -24,92 +33,140 @@ def record_provenance(
     owner_of: dict[str, str],
     client: str,
     merged: list[str],
-    created_of: dict[str, int],
     at: int,
     cap: int,
+    event: tuple[str, str, str],  # the event's account, id and the client it gets alone
 ) -> None:
-    supports: dict[str, list[str]] = {}
-    claimed = []
-    for k in ids:
-        if k in owner_of:
-            supports.setdefault(owner_of[k], []).append(k)
-        else:
-            claimed.append(k)
-    mine = supports.get(client)
-    if claimed and not merged and mine and len(mine) == 1:
-        group = orjson.dumps([client, str(at), *claimed]).decode()
-        _add_capped(a.claimedvia.setdefault(mine[0], set()), group, cap)
-    for o in merged:
-        theirs = supports.get(o, [])
-        text = orjson.dumps([o, client, str(created_of.get(o, at)), *theirs]).decode()
-        if mine and len(mine) == 1:
-            _add_capped(a.mergedvia.setdefault(mine[0], set()), text, cap)
-        if len(theirs) == 1:
-            _add_capped(a.mergedvia.setdefault(theirs[0], set()), text, cap)
+    if len(ids) == 1 and not merged:  # looked up through it alone, or created through it alone
+        own = event[2] if ids[0] in owner_of else split_client_id(event[0], f"event:{event[1]}")
+        entry = orjson.dumps([event[1], client, own, str(at)]).decode()
+        members = a.lookedupvia.setdefault(ids[0], set())
+        if len(members) < cap and entry not in members:
+            members.add(entry)
+            a.lookup_marks[event[1]] = (ids[0], entry)
+    if len(ids) > 1 or (ids and ids[0] not in owner_of):
+        add_link(a, client, orjson.dumps(sorted(ids)).decode(), at, cap)
+
+
+def merge_links(a: _Account, client: str, other: str, cap: int) -> None:
+    """The merged client's links go on as the canonical client's."""
+    for text, at in sorted(a.links.pop(other, {}).items()):
+        add_link(a, client, text, at, cap)
+
+
+def lookup_client(a: _Account, event_id: str, resolved: str, client: str) -> str:
+    """split.lua's lookup_client: the client to record an event with (``client``: the canonical
+    of the ``resolved`` one); a lookup's entry names it, or, if the identifier proved shared
+    since the event was resolved, the event goes to its own client."""
+    mark = a.lookup_marks.pop(event_id, None)
+    if mark is None:
+        return client
+    k, entry = mark
+    members = a.lookedupvia.get(k, set())
+    if entry in members:
+        if client != resolved:
+            e = orjson.loads(entry)
+            members.discard(entry)
+            members.add(orjson.dumps([e[0], client, *e[2:]]).decode())
+        return client
+    if k in a.shared:
+        return str(orjson.loads(entry)[2])
+    return client
 
 
 def split_client_id(account: str, identifier: str) -> str:
     return "s" + hashlib.sha1(f"{account}|{identifier}".encode()).hexdigest()[:19]
 
 
-def _undo_merge(a: _Account, entry: list[str], shared_id: str, via: str) -> dict[str, Any] | None:
-    o, into = entry[0], entry[1]
-    if a.merged.get(o) != into:
-        return None
-    del a.merged[o]
-    a.card(o).setdefault("created_at", entry[2])
+def components(
+    links: dict[str, int], shared: set[str]
+) -> list[tuple[int, list[str], dict[str, int]]]:
+    """The connected components of ``links`` without the ``shared`` identifiers, oldest first:
+    (earliest link time, sorted identifiers, the component's links)."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    kept: list[tuple[list[str], int]] = []
+    for text, at in sorted(links.items()):
+        ids = [k for k in orjson.loads(text) if k not in shared]
+        if not ids:
+            continue
+        kept.append((ids, at))
+        for k in ids:
+            parent.setdefault(k, k)
+        for k in ids[1:]:
+            ra, rb = root(ids[0]), root(k)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, tuple[int, list[str], dict[str, int]]] = {}
+    for ids, at in kept:
+        r = root(ids[0])
+        first, members, sets = groups.get(r, (at, [], {}))
+        sets[orjson.dumps(ids).decode()] = at
+        groups[r] = (min(first, at), members, sets)
+    for k in parent:
+        groups[root(k)][1].append(k)
+    return sorted((at, sorted(m), sets) for at, m, sets in groups.values())
+
+
+def _resplit(a: _Account, account: str, client: str, k: str) -> list[dict[str, Any]]:
+    """``client``'s identifiers regrouped into the components of its links without the shared
+    identifiers: the oldest component stays, each other one moves to a client of its own."""
+    out = []
+    via = k.split(":", 1)[0]
+    for n, (at, ids, sets) in enumerate(components(a.links.pop(client, {}), a.shared)):
+        to = client if n == 0 else split_client_id(account, f"{k}|{ids[0]}")
+        a.links[to] = sets
+        if to == client:
+            continue
+        moved = [i for i in ids if i in a.ids and a.canonical(a.ids[i]) == client]
+        for i in moved:
+            a.ids[i] = to
+        a.card(to).setdefault("created_at", at)
+        if moved:
+            split = {"kind": "claim", "to_client_id": to, "from_client_id": client}
+            out.append({**split, "identifiers": moved, "via": via})
+    return out
+
+
+def _move_lookup(a: _Account, entry: list[str], via: str) -> dict[str, Any]:
+    """An event looked up through the now shared identifier alone goes to its own client, with
+    its hit."""
+    event_id, client, own, at = entry
+    hits = a.zset("hits", a.canonical(client))
+    for member in [m for m in hits if m.startswith(f'["{event_id}"')]:
+        a.zset("hits", own)[member] = hits.pop(member)
+    a.card(own).setdefault("created_at", at)
     return {
-        "kind": "unmerge",
-        "to_client_id": o,
-        "from_client_id": a.canonical(into),
-        "identifiers": [k for k in entry[3:] if k != shared_id],
+        "kind": "lookup",
+        "to_client_id": own,
+        "from_client_id": client,
+        "identifiers": [f"event:{event_id}"],
         "via": via,
     }
 
 
-def _move_claim(
-    a: _Account, account: str, group: list[str], via: str, budget: int, out: list[dict[str, Any]]
-) -> None:
-    owner, at = group[0], group[1]
-    new = split_client_id(account, group[2])
-    moved: list[str] = []
-    merges: list[tuple[str, list[str]]] = []
-    queue, head = [group], 0
-    while head < len(queue) and len(moved) < budget:
-        g = queue[head]
-        head += 1
-        for k in g[2:]:
-            if a.ids.get(k) == g[0] and k not in a.shared:
-                a.ids[k] = new
-                moved.append(k)
-                queue.extend(orjson.loads(m) for m in sorted(a.claimedvia.pop(k, set())))
-                merges.extend((k, orjson.loads(m)) for m in sorted(a.mergedvia.pop(k, set())))
-    if not moved:
-        return
-    a.card(new).setdefault("created_at", at)
-    out.append(
-        {
-            "kind": "claim",
-            "to_client_id": new,
-            "from_client_id": a.canonical(owner),
-            "identifiers": moved,
-            "via": via,
-        }
-    )
-    for k, entry in merges:
-        split = _undo_merge(a, entry, k, via)
-        if split:
-            out.append(split)
+def _split_clock(a: _Account) -> int:
+    """split.lua's split_clock: now (UTC ms), strictly later than the account's previous splits."""
+    a.split_clock = max(clock.now_ms(), a.split_clock + 1)
+    return a.split_clock
 
 
-def split_through(a: _Account, account: str, event_id: str, k: str, cap: int) -> int:
+def split_through(a: _Account, account: str, event_id: str, k: str) -> int:
     via = k.split(":", 1)[0]
-    out: list[dict[str, Any]] = []
-    for m in sorted(a.mergedvia.pop(k, set())):
-        split = _undo_merge(a, orjson.loads(m), k, via)
-        if split:
-            out.append(split)
-    for c in sorted(a.claimedvia.pop(k, set())):
-        _move_claim(a, account, orjson.loads(c), via, cap, out)
+    out = []
+    if k in a.ids:
+        client = a.canonical(a.ids[k])
+        out = _resplit(a, account, client, k)
+        release = {"kind": "release", "to_client_id": "", "from_client_id": client}
+        out.append({**release, "identifiers": [k], "via": via})
+    out += [_move_lookup(a, orjson.loads(x), via) for x in sorted(a.lookedupvia.pop(k, set()))]
+    if out:
+        at = _split_clock(a)
+        out = [{**split, "at": at} for split in out]
     a.splits.setdefault(event_id, []).extend(orjson.dumps(s).decode() for s in out)
     return len(out)

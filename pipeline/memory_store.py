@@ -59,9 +59,11 @@ class _Account:
     zsets: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (kind, client)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, list[str]] = field(default_factory=dict)  # event id -> merged clients
-    claimedvia: dict[str, set[str]] = field(default_factory=dict)  # split.lua's provenance
-    mergedvia: dict[str, set[str]] = field(default_factory=dict)
+    links: dict[str, dict[str, int]] = field(default_factory=dict)  # split.lua: client -> sets
+    lookedupvia: dict[str, set[str]] = field(default_factory=dict)
+    lookup_marks: dict[str, tuple[str, str]] = field(default_factory=dict)  # event id -> k, entry
     splits: dict[str, list[str]] = field(default_factory=dict)  # event id -> splits (JSON)
+    split_clock: int = 0  # split.lua's splitclock: when the account's last splits were made
 
     def canonical(self, client: str) -> str:
         for _ in range(64):
@@ -143,7 +145,7 @@ class MemoryStore:
             else:
                 usable.append(k)
             if too_many and not was_shared:
-                memory_splits.split_through(a, account, event_id, k, self.provenance_cap)
+                memory_splits.split_through(a, account, event_id, k)
         return usable, shared
 
     def _resolve(self, a: _Account, r: ResolveRequest) -> Resolution:
@@ -174,7 +176,6 @@ class MemoryStore:
                 if created(o) < created(client) or (created(o) == created(client) and o < client):
                     client = o
         merges = [o for o in owners if o != client]
-        created_of = {o: created(o) for o in owners}
         for o in merges:
             self._merge(a, client, o)
         if merges:
@@ -183,7 +184,14 @@ class MemoryStore:
             if k not in owned:
                 a.ids[k] = client
         memory_splits.record_provenance(
-            a, usable, owned, client, merges, created_of, r.occurred_at, self.provenance_cap
+            a,
+            usable,
+            owned,
+            client,
+            merges,
+            r.occurred_at,
+            self.provenance_cap,
+            (r.account, r.event_id, r.new_client),
         )
         session = a.sessions.get(client)
         return Resolution(client, _copy(session) if session else None, None, shared, tuple(merges))
@@ -213,6 +221,7 @@ class MemoryStore:
         mine = a.zset("hits", client)
         for member, at in a.zsets.pop(("hits", o), {}).items():
             mine[member] = min(at, mine.get(member, at))
+        memory_splits.merge_links(a, client, o, self.provenance_cap)
         carried = _union(a.sessions.get(client), a.sessions.pop(o, None))
         if carried:
             a.sessions[client] = carried
@@ -223,7 +232,7 @@ class MemoryStore:
             return a.inflight[event_id]
         if event_id in a.seen:
             return orjson.dumps({"applied": a.seen[event_id]}).decode()
-        client = a.canonical(item_client)
+        client = memory_splits.lookup_client(a, event_id, item_client, a.canonical(item_client))
         at = ctx["occurred_at"]
         card = a.card(client)
         touch_seq = int(card.get("touch_count", 0))

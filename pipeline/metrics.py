@@ -17,10 +17,11 @@ MERGES = Counter("touchline_worker_identity_merges_total", "Clients merged into 
 SPLITS = Counter(
     "touchline_identity_splits",
     "Links undone because the identifier they were made through proved shared, by kind: claim "
-    "(identifiers moved to a client of their own), unmerge (a merge undone)",
+    "(identifiers moved to a client of their own), unmerge (a merge undone), lookup (an event "
+    "found through that identifier alone moved to a client of its own)",
     ["kind"],
 )
-SPLIT_KINDS = ("claim", "unmerge")
+SPLIT_KINDS = ("claim", "unmerge", "lookup", "release")
 SHARED_IDENTIFIERS = Counter(
     "touchline_worker_shared_identifiers_total",
     "Identifiers not used to link clients because they are shared (front-desk phone, tablet)",

@@ -95,10 +95,11 @@ def split_records(
     result: dict[str, Any], account: str, event_id: str, split_at: int
 ) -> list[dict[str, Any]]:
     """One ``IdentitySplit`` datum per link this event undid (``result["splits"]``, made by
-    ``pipeline/lua/split.lua`` when an identifier of the event proved shared)."""
+    ``pipeline/lua/split.lua`` when an identifier of the event proved shared), at the time the
+    script gave it (strictly after the account's earlier splits), else ``split_at``."""
     return [
         {
-            "split_at": split_at,
+            "split_at": int(split.get("at") or split_at),
             "account_id": account,
             "kind": split["kind"],
             "from_client_id": split["from_client_id"],

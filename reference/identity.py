@@ -53,17 +53,19 @@ def split_owner(splits: Sequence[Event]) -> dict[tuple[str, str], str]:
 def canonical(
     events: list[Event], merges: list[Event], splits: Sequence[Event] = ()
 ) -> list[Event]:
-    """Distinct events (by event_id) with client_id resolved: an event carrying a split identifier
-    (its email, else phone, else cid) belongs to that split's client, then merges are followed."""
+    """Distinct events (by event_id) with client_id resolved: an event named by a lookup split
+    (``event:<event_id>``) or carrying a split identifier (its email, else phone, else cid)
+    belongs to that split's client, then merges are followed."""
     cmap = canonical_map(merges, splits)
     owners = split_owner(splits)
     seen: dict[str, Event] = {}
     for e in events:
         client = e["client_id"]
-        for kind in ("email", "phone", "cid"):
-            owner = owners.get((e["account_id"], f"{kind}:{e[kind]}")) if e[kind] else None
-            if owner is not None:
-                client = owner
+        for kind in ("event", "email", "phone", "cid"):
+            value = e["event_id"] if kind == "event" else e[kind]
+            owner = owners.get((e["account_id"], f"{kind}:{value}")) if value else None
+            if owner is not None:  # released (shared): the client it was stored with
+                client = owner or client
                 break
         seen[e["event_id"]] = {
             **e,

@@ -124,6 +124,9 @@ def migrate(client: Client, database: str, cluster: Cluster | None = None) -> li
             column_names=["version", "name", "applied_at"],
         )
         applied.append(name)
+    from sinks import touch_derivation  # it reads the SQL through this module
+
+    touch_derivation.ensure_derived(client, database)
     return applied
 
 
@@ -176,6 +179,12 @@ def query_sql(name: str) -> str:
     return _expand(path.read_text(), ())
 
 
+def derive_sql(name: str) -> str:
+    """The text of ``sql/derive/<name>.sql`` (what keeps event_time_touches current), includes
+    expanded."""
+    return _expand((SQL / "derive" / f"{name}.sql").read_text(), ())
+
+
 def _expand(text: str, within: tuple[str, ...]) -> str:
     """``text`` with its includes replaced; a fragment may include others, never itself."""
     return _INCLUDE.sub(lambda m: _fragment(m[1], within), text)
@@ -190,10 +199,13 @@ def _fragment(name: str, within: tuple[str, ...]) -> str:
     return _expand(path.read_text().rstrip("\n"), (*within, name))
 
 
-def insert_events(client: Client, database: str, batch: list[list[Any]]) -> None:
+def insert_events(
+    client: Client, database: str, batch: list[list[Any]], derive: bool = True
+) -> None:
     """Insert rows made by :func:`sinks.rows.to_row` into ``events``, column-oriented (the rows are
-    transposed once here; clickhouse-connect writes each column from its list)."""
-    from sinks import rows
+    transposed once here; clickhouse-connect writes each column from its list); then, unless
+    ``derive`` is False (the sink derives once per batch), re-derive their clients' touches."""
+    from sinks import rows, touch_derivation
 
     client.insert(
         f"`{database}`.events",
@@ -201,17 +213,29 @@ def insert_events(client: Client, database: str, batch: list[list[Any]]) -> None
         column_names=list(rows.COLUMNS),
         column_oriented=True,
     )
+    if derive:
+        touch_derivation.rederive(client, database, touch_derivation.named(events=batch))
 
 
-def insert_merges(client: Client, database: str, batch: list[list[Any]]) -> None:
-    """Insert rows made by :func:`sinks.rows.merge_to_row` into ``identity_merges``."""
-    from sinks import rows
+def insert_merges(
+    client: Client, database: str, batch: list[list[Any]], derive: bool = True
+) -> None:
+    """Insert rows made by :func:`sinks.rows.merge_to_row` into ``identity_merges`` (then
+    re-derive both sides' touches unless ``derive`` is False)."""
+    from sinks import rows, touch_derivation
 
     client.insert(f"`{database}`.identity_merges", batch, column_names=list(rows.MERGE_COLUMNS))
+    if derive:
+        touch_derivation.rederive(client, database, touch_derivation.named(merges=batch))
 
 
-def insert_splits(client: Client, database: str, batch: list[list[Any]]) -> None:
-    """Insert rows made by :func:`sinks.rows.split_to_row` into ``identity_splits``."""
-    from sinks import rows
+def insert_splits(
+    client: Client, database: str, batch: list[list[Any]], derive: bool = True
+) -> None:
+    """Insert rows made by :func:`sinks.rows.split_to_row` into ``identity_splits`` (then
+    re-derive both sides' touches unless ``derive`` is False)."""
+    from sinks import rows, touch_derivation
 
     client.insert(f"`{database}`.identity_splits", batch, column_names=list(rows.SPLIT_COLUMNS))
+    if derive:
+        touch_derivation.rederive(client, database, touch_derivation.named(splits=batch))

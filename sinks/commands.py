@@ -123,6 +123,16 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     applied = clickhouse.migrate(client, settings.clickhouse_database, cluster)
     print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
     retention.apply_ttl(client, settings.clickhouse_database, settings.clickhouse_ttl_days)
+    if args.action == "rederive":
+        from sinks import touch_derivation
+
+        touch_derivation.derive_all(
+            client, settings.clickhouse_database, settings.session_timeout_minutes
+        )
+        print(
+            "derived every client's event-time touches "
+            f"(session timeout {settings.session_timeout_minutes} min)"
+        )
     return 0
 
 
@@ -245,8 +255,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     sink.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     sink.set_defaults(func=_sink)
-    db = sub.add_parser("db", help="ClickHouse schema: `touchline db migrate` applies the DDL")
-    db.add_argument("action", choices=["migrate"])
+    db = sub.add_parser(
+        "db",
+        help="ClickHouse schema: `touchline db migrate` applies the DDL; `touchline db rederive` "
+        "derives every client's event-time touches again",
+        description="migrate: apply the DDL files not applied yet (then derive the event-time "
+        "touches if no complete derivation exists for TOUCHLINE_SESSION_TIMEOUT_MINUTES). "
+        "rederive: derive every client's event-time touches again (after a bulk load that "
+        "bypassed the sink, or to repair what a failed derivation left; the sink keeps them "
+        "current otherwise). With chDB, stop the sink first.",
+    )
+    db.add_argument("action", choices=["migrate", "rederive"])
     db.set_defaults(func=_migrate)
     from sinks.report_options import add_report_parser
 

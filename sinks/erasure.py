@@ -7,7 +7,8 @@ exactly their rows: theirs stored under the other's client id go, the other's st
 stay.
 
 What goes: the selected events and the rows derived from them (``touches``, ``order_lines``,
-``booking_steps``, by event id), ``client_profiles`` rows made from their profile events or
+``booking_steps``, ``event_time_touches``, by event id; the touches of the clients left are
+derived again without them), ``client_profiles`` rows made from their profile events or
 stored under the erased clients (the rows of the stitched clients concerned are made again from
 the profile events left: another person's profile event stored under an erased client id is
 that person's, like the event),
@@ -27,13 +28,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sinks import touch_derivation
 from sinks.clickhouse import SQL, render
 from touchline import clock
 from touchline.errors import TouchlineError
 from touchline.privacy import Cluster, LogEntry
 
 # Tables whose rows are the selected events' (each row carries its event's event_id); events last.
-EVENT_TABLES = ("touches", "order_lines", "booking_steps", "events")
+EVENT_TABLES = ("touches", "order_lines", "booking_steps", "event_time_touches", "events")
 MAX_ROUNDS = 32  # merge chains are short; a cycle cannot grow the cluster forever
 # Event ids per statement: query parameters travel in the URL of an HTTP request (ClickHouse's
 # http_max_uri_size is 1 MiB by default; 5,000 UUIDs take about 200 KB).
@@ -173,6 +175,9 @@ def erase(client: Any, database: str, account: str, clients: set[str]) -> dict[s
         client.command(_sql("delete_daily", database), parameters=day_params)
         client.command(_sql("recompute_daily", database), parameters=day_params)
         before["clickhouse.daily_events.days_recomputed"] = len(sel.days)
+    # the people left in the cluster: their sessions and touches without the erased events
+    left_ids = {(account, c) for c in sel.stitched | set(sel.clients)}
+    touch_derivation.rederive(client, database, left_ids)
     after = count(client, database, account, sel)
     after["clickhouse.events.attributed"] = int(
         _rows(client, "count_selected", database, **params)[0][0]

@@ -14,6 +14,8 @@ class SinkMetrics:
     merges: Counter
     batches: Counter
     insert_seconds: Histogram
+    derive_seconds: Histogram
+    derive_errors: Counter
     retries: Counter
     dead_letters: Counter
     lag: Gauge
@@ -35,6 +37,21 @@ class SinkMetrics:
                 "Latency of successful ClickHouse inserts",
                 registry=r,
                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            ),
+            derive_seconds=Histogram(
+                "touchline_sink_derive_seconds",
+                "Latency of re-deriving a batch's clients' event-time touches "
+                "(sinks/touch_derivation.py)",
+                registry=r,
+                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            ),
+            derive_errors=Counter(
+                "touchline_sink_derive_errors",
+                "Failed re-derivations of event-time touches by kind: transient (retried) or "
+                "permanent (logged; the next derivation of those clients or `touchline db "
+                "rederive` repairs them)",
+                ["kind"],
+                registry=r,
             ),
             retries=Counter("touchline_sink_insert_retries", "Failed insert attempts", registry=r),
             dead_letters=Counter(
@@ -70,4 +87,5 @@ class SinkMetrics:
         )
         for kind in ("transient", "permanent"):  # alerts see the first error of each kind
             metrics.insert_errors.labels(kind)
+            metrics.derive_errors.labels(kind)
         return metrics

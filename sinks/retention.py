@@ -9,12 +9,15 @@ from typing import Any
 from sinks.clickhouse import SQL, render
 from touchline.errors import TouchlineError
 
+# a table derived from another keeps its rows as long, unless set itself
+FOLLOWS = {"event_time_touches": "events"}
 # table -> the time column its TTL counts from
 TTL_COLUMNS = {
     "events": "occurred_at",
     "touches": "occurred_at",
     "order_lines": "occurred_at",
     "booking_steps": "occurred_at",
+    "event_time_touches": "occurred_at",
     "client_profiles": "updated_at",
     "daily_events": "day",
     "identity_merges": "merged_at",
@@ -42,7 +45,7 @@ def apply_ttl(client: Any, database: str, days: Mapping[str, int]) -> dict[str, 
         )
     applied = {}
     for table, column in TTL_COLUMNS.items():
-        n = int(days.get(table, 0))
+        n = int(days.get(table, days.get(FOLLOWS.get(table, ""), 0)))
         if n < 0:
             raise TouchlineError(f"TOUCHLINE_CLICKHOUSE_TTL_DAYS: {table} must be >= 0, got {n}")
         has_ttl = client.query(

@@ -29,7 +29,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from sinks import batches, clickhouse, errors, offsets, rows
+from sinks import batches, clickhouse, errors, offsets, rows, touch_derivation
 from sinks.deadletters import DeadLetterWriter
 from sinks.metrics import SinkMetrics
 from touchline.codec import Codec, DecodeError
@@ -43,6 +43,19 @@ Insert = Callable[[Any, str, list[list[Any]]], None]
 Item = tuple[Message, list[Any]]  # the Kafka message and the row made of it
 OCCURRED_AT = rows.COLUMNS.index("occurred_at")
 LAG_INTERVAL_S = 5.0
+
+
+# the sink derives once per batch (Sink._derive), not after each insert
+def _insert_events(client: Any, database: str, batch: list[list[Any]]) -> None:
+    clickhouse.insert_events(client, database, batch, derive=False)
+
+
+def _insert_merges(client: Any, database: str, batch: list[list[Any]]) -> None:
+    clickhouse.insert_merges(client, database, batch, derive=False)
+
+
+def _insert_splits(client: Any, database: str, batch: list[list[Any]]) -> None:
+    clickhouse.insert_splits(client, database, batch, derive=False)
 
 
 class Stopped(Exception):
@@ -171,17 +184,18 @@ class Sink:
             return 0
         try:
             events, merges, splits, dead = self._convert(msgs)
-            refused = self._store(clickhouse.insert_events, events, self._month)
+            refused = self._store(_insert_events, events, self._month)
             self.rows_written += len(events) - len(refused)
             self.metrics.rows.inc(len(events) - len(refused))
             for observe in self.observers:
                 observe([row for _, row in events])
             dead.extend(refused)
-            refused = self._store(clickhouse.insert_merges, merges, None)
+            refused = self._store(_insert_merges, merges, None)
             self.merges_written += len(merges) - len(refused)
             self.metrics.merges.inc(len(merges) - len(refused))
             dead.extend(refused)
-            dead.extend(self._store(clickhouse.insert_splits, splits, None))
+            dead.extend(self._store(_insert_splits, splits, None))
+            self._derive(events, merges, splits)
             if dead:
                 self._dead_letter(dead)
         finally:
@@ -271,6 +285,34 @@ class Sink:
                     errors.describe(exc),
                     delay,
                 )
+                delay = self._wait(delay)
+
+    def _derive(self, events: list[Item], merges: list[Item], splits: list[Item]) -> None:
+        """Re-derive the event-time touches of the clients the batch's rows name
+        (:mod:`sinks.touch_derivation`), before the batch's offsets are committed: a crash before
+        that redelivers the batch and derives again. Transient failures are retried like inserts;
+        a permanent one (a defect, not the input's) is logged and counted, and the batch goes on:
+        the next derivation of those clients, or ``touchline db rederive``, repairs it."""
+        ids = touch_derivation.named(
+            [r for _, r in events], [r for _, r in merges], [r for _, r in splits]
+        )
+        if not ids:
+            return
+        delay = self.retry_initial_s
+        while True:
+            started = time.monotonic()
+            try:
+                with self.lock:
+                    touch_derivation.rederive(self.client, self.database, ids)
+                self.metrics.derive_seconds.observe(time.monotonic() - started)
+                return
+            except Exception as exc:
+                kind = errors.classify(exc)
+                self.metrics.derive_errors.labels(kind.value).inc()
+                if kind is errors.Kind.PERMANENT:
+                    log.error("re-deriving %d clients failed: %s", len(ids), errors.describe(exc))
+                    return
+                log.warning("re-deriving failed (%s); retrying in %.2fs", exc, delay)
                 delay = self._wait(delay)
 
     def _dead_letter(self, dead: Sequence[tuple[Message, str]]) -> None:

@@ -27,9 +27,31 @@ MIN = 60_000
 RAW_PHONE = "030 5550100"
 
 
-def split_client(identifier: str) -> str:
-    """The split-off client of a claim group whose first identifier is ``identifier``."""
-    return "s" + hashlib.sha1(f"{ACCOUNT}|{identifier}".encode()).hexdigest()[:19]
+def split_client(first: str, via: str = PHONE) -> str:
+    """The client a component moves to when ``via`` proves shared: ``first`` is its first
+    identifier."""
+    return "s" + hashlib.sha1(f"{ACCOUNT}|{via}|{first}".encode()).hexdigest()[:19]
+
+
+def own_client(event: str) -> str:
+    """The client of an event that made its client through an identifier alone, once that
+    identifier proves shared."""
+    return "s" + hashlib.sha1(f"{ACCOUNT}|event:{event}".encode()).hexdigest()[:19]
+
+
+def made(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The splits of a stored result without the time each was made at (a clock reading, UTC ms,
+    one for all the splits of one identifier)."""
+    at = {split["at"] for split in result["splits"]}
+    assert len(at) <= 1 and all(isinstance(t, int) and t > T0 for t in at), at
+    return [{k: v for k, v in split.items() if k != "at"} for split in result["splits"]]
+
+
+def release(client: str, identifier: str = PHONE) -> dict[str, Any]:
+    """The split saying that the shared ``identifier`` (last owned by ``client``) names no one."""
+    via = identifier.split(":", 1)[0]
+    return {"kind": "release", "to_client_id": "", "from_client_id": client,
+            "identifiers": [identifier], "via": via}  # fmt: skip
 
 
 def resolve(loop: asyncio.AbstractEventLoop, store: Store, event: str, at: int, *ids: str) -> Any:
@@ -84,7 +106,8 @@ def claim_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]
 
 
 def merge_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
-    """Client b (E2 alone) is merged into a through the phone; the phone proves shared: undone."""
+    """Client b (E2 and a web client id) is merged into a through the phone; the phone proves
+    shared: b's identifiers move to a client of their own."""
     a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
     b = run(loop, store, "b1", 1500, E2, "cid:2.2")["client_id"]
     second = run(loop, store, "p2", 2000, E2, PHONE)
@@ -93,10 +116,54 @@ def merge_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]
     return {"a": a, "b": b, "third": third}
 
 
+def call_first(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
+    """A call from the phone alone makes the phone's first client; profile 1 claims its email
+    through the phone, client b (E2 and a web client id) merges in through profile 2; profile 3
+    proves the phone shared: the call goes to a client of its own, profile 1 keeps the call's
+    client (the oldest link), and E2 with the client id moves to a client of its own."""
+    call = run(loop, store, "call", 500, PHONE)["client_id"]
+    assert run(loop, store, "p1", 1000, E1, PHONE)["client_id"] == call
+    b = run(loop, store, "b1", 1500, E2, "cid:2.2")["client_id"]
+    assert run(loop, store, "p2", 2000, E2, PHONE)["merged_from"] == [b]
+    third = run(loop, store, "p3", 3000, E3, PHONE)
+    return {"call": call, "b": b, "third": third}
+
+
+def lookup_then_merge_in_one_batch(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
+    """A call looked up through the phone and an event that merges the phone's client into an
+    older one are resolved in one batch, then recorded: the call is stored with the older client,
+    and the lookup split names that client when the phone proves shared."""
+    b = run(loop, store, "b1", 500, E2, "cid:2.2")["client_id"]
+    a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
+    call = resolve(loop, store, "call", 1500, PHONE)
+    merging = resolve(loop, store, "m", 1600, E1, E2)
+    assert call.client_id == a and merging.client_id == b and merging.merged == (a,)
+    stored = record(loop, store, "call", call.client_id, 1500)["client_id"]
+    record(loop, store, "m", merging.client_id, 1600)
+    run(loop, store, "p2", 2000, "email:four@x.de", PHONE)
+    third = run(loop, store, "p3", 3000, E3, PHONE)
+    return {"a": a, "b": b, "stored": stored, "third": third}
+
+
+def lookup_then_shared_in_one_batch(
+    loop: asyncio.AbstractEventLoop, store: Store
+) -> dict[str, Any]:
+    """A call looked up through the phone and the profile that proves the phone shared are
+    resolved in one batch, then recorded: the split moves the call before it is recorded, so it
+    is stored with its own client."""
+    a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
+    run(loop, store, "p2", 2000, E2, PHONE)
+    call = resolve(loop, store, "call", 2500, PHONE)
+    third = resolve(loop, store, "p3", 3000, E3, PHONE)
+    assert call.client_id == a
+    result = record(loop, store, "p3", third.client_id, 3000)
+    return {"a": a, "third": result, "call": record(loop, store, "call", a, 2500)}
+
+
 def merge_through_a_claim(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
     """Person 2's email, claimed through the phone, then merges client x (their web client id)
-    into person 1's client: when the phone proves shared, the email moves and the merge that
-    rested on it alone is undone."""
+    into person 1's client: when the phone proves shared, the email and the web client id move
+    together (the event that merged them linked them without the phone)."""
     a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
     run(loop, store, "p2", 2000, E2, PHONE)  # claims E2 through PHONE
     x = run(loop, store, "x1", 2500, "cid:9.9")["client_id"]

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         "Default: chdb://<state_dir>/clickhouse.",
     )
     clickhouse_database: str = Field("touchline", description="ClickHouse database name.")
+    touch_derivation_ids: int = Field(
+        1000,
+        ge=1,
+        description="Client ids re-derived per query when the sink keeps the materialised "
+        "event-time touches current (sinks/touch_derivation.py).",
+    )
     clickhouse_cluster: str | None = Field(
         None,
         description="ClickHouse cluster (a name in the servers' remote_servers): migrations create "
@@ -181,8 +187,9 @@ class Settings(BaseSettings):
     identity_provenance_cap: int = Field(
         64,
         ge=1,
-        description="Links (claims, merges) recorded per identifier that depended on it alone, so "
-        "they can be split if it proves shared; links beyond this many are not split.",
+        description="Identifier sets recorded per client (links:) and events that carried one "
+        "identifier alone recorded per identifier (lookedupvia:), so the client can be regrouped "
+        "if an identifier proves shared; beyond this many they are not recorded, nor regrouped.",
     )
     identity_id_shards: int = Field(
         256,

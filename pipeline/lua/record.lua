@@ -14,7 +14,7 @@ local function record(item)
   local prior, fp = applied(event_id, item[7])
   if prior then return prior end
   if fp then return cjson.encode({applied = fp}) end
-  local client = canonical(item[3])
+  local client = lookup_client(event_id, item[3], canonical(item[3]))
   local ctx = item[4]
   local at = ctx.occurred_at
   local card = P .. 'card:' .. client

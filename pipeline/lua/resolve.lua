@@ -53,7 +53,7 @@ local function resolve(item)
       end
     end
     if too_many then shared = shared + 1 else usable[#usable + 1] = k end
-    if too_many and not was_shared then split_through(item[1], event_id, k, provenance_cap) end
+    if too_many and not was_shared then split_through(item[1], event_id, k) end
   end
 
   -- 2. owners of the usable identifiers
@@ -97,8 +97,7 @@ local function resolve(item)
       end
     end
   end
-  local merges, created_of = {}, {}
-  for _, o in ipairs(owners) do created_of[o] = created(o) end
+  local merges = {}
   for _, o in ipairs(owners) do
     if o ~= client then
       local card, other = P .. 'card:' .. client, P .. 'card:' .. o
@@ -124,6 +123,7 @@ local function resolve(item)
       local carried = union_sessions(redis.call('GET', P .. 'session:' .. client),
                                      redis.call('GET', P .. 'session:' .. o))
       if carried then redis.call('SET', P .. 'session:' .. client, carried) end
+      merge_links(client, o, provenance_cap)
       redis.call('DEL', other, P .. 'session:' .. o, P .. 'hits:' .. o)
       redis.call('HSET', P .. 'merged', o, client)
       merges[#merges + 1] = o
@@ -138,7 +138,8 @@ local function resolve(item)
   for _, k in ipairs(usable) do
     if not owned[k] then set_owner(k, client) end
   end
-  record_provenance(usable, owned, client, merges, created_of, at, provenance_cap)
+  record_provenance(usable, owned, client, merges, at, provenance_cap, item[1], event_id,
+                    item[3])
   local session = redis.call('GET', P .. 'session:' .. client) or ''
   return {'new', client, session, tostring(shared), merges}
 end

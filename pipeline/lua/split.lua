@@ -1,51 +1,35 @@
--- Splits (issue 10, item 4): links made through an identifier that later proves shared are undone.
--- Included by resolve.lua (provenance, split) and record.lua (take_splits) after common.lua and
--- ids.lua.
+-- Splits (issue 10, item 4): clients are the connected components of events linked by identifiers
+-- that are not shared. Included by resolve.lua (provenance, split) and record.lua (take_splits)
+-- after common.lua and ids.lua.
 --
--- Provenance, written by resolve when a link depended on exactly one identifier k of the event
--- (the only usable identifier the event carried that some client already owned):
---   claimedvia:<k> (hash) JSON [client, claimed_at, id, ...]: identifiers one event claimed for
---                         client through k
---   mergedvia:<k>  (hash) JSON [merged, into, merged_created_at, id, ...]: client merged into
---                         `into` through k; the ids are those the event carried that merged owned
--- Each (a hash: member -> '', stored as a compact listpack, unlike a set of strings) holds at
--- most `cap` members (further links through k are not recorded, and so not
--- split). When k proves shared, both are consumed: every claim group moves to a client of its
--- own (id derived from account and the group's first identifier: a retry gives the same id), the
--- groups claimed through a moved identifier follow it, and every merge is undone (those made
--- through a moved identifier alone too). The splits wait
--- in splits:<event_id> (JSON texts) for record.lua to put them in the event's stored result, so
--- the worker emits them once, and again from that result on redelivery.
-local function add_capped(key, member, cap)
-  if redis.call('HLEN', key) < cap then redis.call('HSETNX', key, member, '') end
-end
-
--- ids: the usable identifiers of the event; owner_of[k]: canonical owner of the owned ones (before
--- the merges); client: the event's client; merged: clients merged into it, created_of[o] their
--- creation times; at: event time
-local function record_provenance(ids, owner_of, client, merged, created_of, at, cap)
-  local supports, claimed = {}, {}
-  for _, k in ipairs(ids) do
-    if owner_of[k] then
-      supports[owner_of[k]] = supports[owner_of[k]] or {}
-      table.insert(supports[owner_of[k]], k)
-    else
-      claimed[#claimed + 1] = k
-    end
-  end
-  local mine = supports[client]
-  if #claimed > 0 and #merged == 0 and mine and #mine == 1 then
-    local group = {client, tostring(at)}
-    for _, k in ipairs(claimed) do group[#group + 1] = k end
-    add_capped(P .. 'claimedvia:' .. mine[1], cjson.encode(group), cap)
-  end
-  for _, o in ipairs(merged) do
-    local theirs = supports[o] or {}
-    local entry = {o, client, tostring(created_of[o] or at)}
-    for _, k in ipairs(theirs) do entry[#entry + 1] = k end
-    local text = cjson.encode(entry)
-    if mine and #mine == 1 then add_capped(P .. 'mergedvia:' .. mine[1], text, cap) end
-    if #theirs == 1 then add_capped(P .. 'mergedvia:' .. theirs[1], text, cap) end
+-- Kept by resolve for every event:
+--   links:<client>  (hash) JSON sorted array of identifiers -> earliest event time: the usable
+--                   identifier sets the client's events carried (an event with two or more, or
+--                   one nobody owned yet); at most `cap` sets per client; a merge carries the
+--                   merged client's links to the canonical client
+--   lookedupvia:<k> (hash) JSON [event_id, client, own_client, at] -> '': an event that carried
+--                   nothing usable but k (a call from a phone alone): it went to k's owner, or
+--                   made `client` through k; own_client is the client it gets when k is shared
+--                   (the client it gets when it resolves to no one; for one that made its client,
+--                   `s` + a hash of account and event:<event_id>); at most `cap` per k; record
+--                   rewrites `client` to the client the event is stored with (lookup:<event_id>)
+-- When k proves shared, its owner's links are regrouped into their connected components without
+-- the shared identifiers: the oldest component stays with the client, each other one moves to a
+-- client of its own (`s` + a hash of account, k and the component's first identifier: a retry
+-- gives the same id), as a split of kind `claim` naming its identifiers; k itself is `release`d
+-- (no client: a claim that moved it before no longer pulls its events along); every event looked
+-- up through k alone goes to its own client with its hit (kind `lookup`). So the outcome is the
+-- same whether an event arrived before or after k proved shared. The splits wait in
+-- splits:<event_id> (JSON texts, each with the time it was made, `at`, strictly after the
+-- account's earlier splits) for record.lua to put them in the event's stored result, so the
+-- worker emits them once, and again from that result on redelivery.
+local function add_link(client, text, at, cap)
+  local key = P .. 'links:' .. client
+  local had = redis.call('HGET', key, text)
+  if had then
+    if at < tonumber(had) then redis.call('HSET', key, text, at) end
+  elseif redis.call('HLEN', key) < cap then
+    redis.call('HSET', key, text, at)
   end
 end
 
@@ -53,75 +37,209 @@ local function split_client_id(account, identifier)
   return 's' .. string.sub(redis.sha1hex(account .. '|' .. identifier), 1, 19)
 end
 
--- Undo one merge: the merged client is its own canonical again (its card restarts from its
--- creation time: the hits, touches and revenue it brought stay on the client it was merged into).
-local function undo_merge(entry, shared_id, via)
-  local o, into = entry[1], entry[2]
-  if redis.call('HGET', P .. 'merged', o) ~= into then return nil end
-  redis.call('HDEL', P .. 'merged', o)
-  redis.call('HSETNX', P .. 'card:' .. o, 'created_at', entry[3])
-  local ids = {}
-  for i = 4, #entry do
-    if entry[i] ~= shared_id then ids[#ids + 1] = entry[i] end
+-- ids: the usable identifiers of the event; owner_of[k]: canonical owner of the owned ones (before
+-- the merges); client: the event's client; merged: clients merged into it; at: event time;
+-- account, event_id and own: the event and the client it gets when it resolves to no one
+local function record_provenance(ids, owner_of, client, merged, at, cap, account, event_id, own)
+  if #ids == 1 and #merged == 0 then
+    -- it made its client through ids[1] alone: its own client once ids[1] is shared is another
+    -- (the client it made keeps the identifiers others linked to ids[1] meanwhile)
+    if not owner_of[ids[1]] then own = split_client_id(account, 'event:' .. event_id) end
+    local key = P .. 'lookedupvia:' .. ids[1]
+    local entry = cjson.encode({event_id, client, own, tostring(at)})
+    if redis.call('HLEN', key) < cap and redis.call('HSETNX', key, entry, '') == 1 then
+      redis.call('SET', P .. 'lookup:' .. event_id, cjson.encode({ids[1], entry}), 'EX', 604800)
+    end
   end
-  return {kind = 'unmerge', to_client_id = o, from_client_id = canonical(into),
-          identifiers = ids, via = via}
+  if #ids > 1 or (#ids == 1 and not owner_of[ids[1]]) then
+    local sorted = {}
+    for i, k in ipairs(ids) do sorted[i] = k end
+    table.sort(sorted)
+    add_link(client, cjson.encode(sorted), at, cap)
+  end
 end
 
--- Move one claim group (and, breadth first, the groups claimed through its identifiers) to a
--- client of its own, appending its split to out; the merges made through a moved identifier
--- alone are undone too (they rested on a link that now belongs to someone else).
-local function move_claim(account, group, via, budget, out)
-  local owner, at = group[1], group[2]
-  local new = split_client_id(account, group[3])
-  local moved, merges, queue, head = {}, {}, {group}, 1
-  while head <= #queue and #moved < budget do
-    local g = queue[head]
-    head = head + 1
-    for i = 3, #g do
-      local k = g[i]
-      if owner_of(k) == g[1] and redis.call('EXISTS', P .. 'shared:' .. k) == 0 then
-        set_owner(k, new)
-        moved[#moved + 1] = k
-        local follow = redis.call('HKEYS', P .. 'claimedvia:' .. k)
-        table.sort(follow)
-        for _, m in ipairs(follow) do queue[#queue + 1] = cjson.decode(m) end
-        local through = redis.call('HKEYS', P .. 'mergedvia:' .. k)
-        table.sort(through)
-        for _, m in ipairs(through) do merges[#merges + 1] = {k, cjson.decode(m)} end
-        redis.call('DEL', P .. 'claimedvia:' .. k, P .. 'mergedvia:' .. k)
+-- The merged client's links go on as the canonical client's.
+local function merge_links(client, other, cap)
+  local flat = redis.call('HGETALL', P .. 'links:' .. other)
+  local texts, at_of = {}, {}
+  for i = 1, #flat, 2 do
+    texts[#texts + 1] = flat[i]
+    at_of[flat[i]] = tonumber(flat[i + 1])
+  end
+  table.sort(texts)
+  for _, text in ipairs(texts) do add_link(client, text, at_of[text], cap) end
+  redis.call('DEL', P .. 'links:' .. other)
+end
+
+local function is_shared(k) return redis.call('EXISTS', P .. 'shared:' .. k) == 1 end
+
+-- The connected components of the links (HGETALL pairs) without the shared identifiers, oldest
+-- first: {at = earliest link time, ids = sorted identifiers, sets = {text, at, ...}}.
+local function components(flat)
+  local texts, at_of = {}, {}
+  for i = 1, #flat, 2 do
+    texts[#texts + 1] = flat[i]
+    at_of[flat[i]] = tonumber(flat[i + 1])
+  end
+  table.sort(texts)
+  local parent, shared, kept = {}, {}, {}
+  local function root(x)
+    while parent[x] ~= x do x = parent[x] end
+    return x
+  end
+  for _, text in ipairs(texts) do
+    local ids = {}
+    for _, k in ipairs(cjson.decode(text)) do
+      if shared[k] == nil then shared[k] = is_shared(k) end
+      if not shared[k] then ids[#ids + 1] = k end
+    end
+    if #ids > 0 then
+      kept[#kept + 1] = {ids, at_of[text]}
+      for _, k in ipairs(ids) do
+        if not parent[k] then parent[k] = k end
+      end
+      for j = 2, #ids do
+        local ra, rb = root(ids[1]), root(ids[j])
+        if ra ~= rb then
+          if ra < rb then parent[rb] = ra else parent[ra] = rb end
+        end
       end
     end
   end
-  if #moved == 0 then return end
-  redis.call('HSETNX', P .. 'card:' .. new, 'created_at', at)
-  out[#out + 1] = {kind = 'claim', to_client_id = new, from_client_id = canonical(owner),
-                   identifiers = moved, via = via}
-  for _, m in ipairs(merges) do
-    local split = undo_merge(m[2], m[1], via)
-    if split then out[#out + 1] = split end
+  local groups, order = {}, {}
+  for _, one in ipairs(kept) do
+    local r = root(one[1][1])
+    local g = groups[r]
+    if not g then
+      g = {at = one[2], ids = {}, sets = {}}
+      groups[r] = g
+      order[#order + 1] = r
+    end
+    if one[2] < g.at then g.at = one[2] end
+    g.sets[#g.sets + 1] = cjson.encode(one[1])
+    g.sets[#g.sets + 1] = one[2]
+  end
+  for k in pairs(parent) do table.insert(groups[root(k)].ids, k) end
+  local out = {}
+  for _, r in ipairs(order) do
+    table.sort(groups[r].ids)
+    out[#out + 1] = groups[r]
+  end
+  table.sort(out, function(x, y)
+    if x.at ~= y.at then return x.at < y.at end
+    return x.ids[1] < y.ids[1]
+  end)
+  return out
+end
+
+-- client's identifiers regrouped into the components of its links without the shared
+-- identifiers: the oldest stays, each other one moves to a client of its own.
+local function resplit(account, client, k, out)
+  local parts = components(redis.call('HGETALL', P .. 'links:' .. client))
+  redis.call('DEL', P .. 'links:' .. client)
+  local via = string.match(k, '^([^:]*)')
+  for n, part in ipairs(parts) do
+    local to = client
+    if n > 1 then to = split_client_id(account, k .. '|' .. part.ids[1]) end
+    redis.call('HSET', P .. 'links:' .. to, unpack(part.sets))
+    if to ~= client then
+      local moved = {}
+      for _, i in ipairs(part.ids) do
+        local o = owner_of(i)
+        if o and canonical(o) == client then
+          set_owner(i, to)
+          moved[#moved + 1] = i
+        end
+      end
+      redis.call('HSETNX', P .. 'card:' .. to, 'created_at', part.at)
+      if #moved > 0 then
+        out[#out + 1] = {kind = 'claim', to_client_id = to, from_client_id = client,
+                         identifiers = moved, via = via}
+      end
+    end
   end
 end
 
--- k has just proved shared: undo what was linked through it; the splits are queued for record.
-local function split_through(account, event_id, k, cap)
+-- An event looked up through the now shared identifier alone goes to its own client, with its hit
+-- (the hits' members start with the event id: pipeline/touches.py).
+local function move_lookup(entry, via)
+  local event_id, client, own, at = entry[1], entry[2], entry[3], entry[4]
+  local hits = P .. 'hits:' .. canonical(client)
+  local found = redis.call('ZSCAN', hits, 0, 'MATCH', '\\["' .. event_id .. '"*', 'COUNT', 1000)
+  repeat
+    for i = 1, #found[2], 2 do
+      redis.call('ZREM', hits, found[2][i])
+      redis.call('ZADD', P .. 'hits:' .. own, found[2][i + 1], found[2][i])
+    end
+    if found[1] == '0' then break end
+    found = redis.call('ZSCAN', hits, found[1], 'MATCH', '\\["' .. event_id .. '"*', 'COUNT', 1000)
+  until false
+  redis.call('HSETNX', P .. 'card:' .. own, 'created_at', at)
+  return {kind = 'lookup', to_client_id = own, from_client_id = client,
+          identifiers = {'event:' .. event_id}, via = via}
+end
+
+-- When splits are made (UTC ms): Redis's clock, strictly later than the account's previous splits
+-- (splitclock), so the latest split of an identifier is the one made last, whichever worker made
+-- it and however close together.
+local function split_clock()
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local last = tonumber(redis.call('GET', P .. 'splitclock') or '0')
+  if now <= last then now = last + 1 end
+  redis.call('SET', P .. 'splitclock', now)
+  return now
+end
+
+-- k has just proved shared: regroup its owner, move its lookups; the splits are queued for record.
+-- A `release` names k itself with no client: a claim that moved k before it proved shared no
+-- longer says where the events that carry it belong.
+local function split_through(account, event_id, k)
   local via = string.match(k, '^([^:]*)')
   local out = {}
-  local merges = redis.call('HKEYS', P .. 'mergedvia:' .. k)
-  table.sort(merges)
-  for _, m in ipairs(merges) do
-    local split = undo_merge(cjson.decode(m), k, via)
-    if split then out[#out + 1] = split end
+  local o = owner_of(k)
+  if o then
+    local client = canonical(o)
+    resplit(account, client, k, out)
+    out[#out + 1] = {kind = 'release', to_client_id = '', from_client_id = client,
+                     identifiers = {k}, via = via}
   end
-  local claims = redis.call('HKEYS', P .. 'claimedvia:' .. k)
-  table.sort(claims)
-  for _, c in ipairs(claims) do move_claim(account, cjson.decode(c), via, cap, out) end
-  redis.call('DEL', P .. 'mergedvia:' .. k, P .. 'claimedvia:' .. k)
+  local lookups = redis.call('HKEYS', P .. 'lookedupvia:' .. k)
+  table.sort(lookups)
+  for _, l in ipairs(lookups) do out[#out + 1] = move_lookup(cjson.decode(l), via) end
+  redis.call('DEL', P .. 'lookedupvia:' .. k)
+  local at = #out > 0 and split_clock()
   for _, split in ipairs(out) do
+    split.at = at
     redis.call('RPUSH', P .. 'splits:' .. event_id, cjson.encode(split))
   end
   if #out > 0 then redis.call('EXPIRE', P .. 'splits:' .. event_id, 604800) end
   return #out
+end
+
+-- The client record stores an event with (resolved: the client resolve gave it, client: that
+-- client's canonical now). An event recorded under lookedupvia: (lookup:<event_id> says where)
+-- keeps its entry naming the client it is stored with, so a lookup split finds it there; if its
+-- identifier proved shared since it was resolved (in the same batch), the split has moved it
+-- already and it is stored with its own client.
+local function lookup_client(event_id, resolved, client)
+  local mark = redis.call('GET', P .. 'lookup:' .. event_id)
+  if not mark then return client end
+  redis.call('DEL', P .. 'lookup:' .. event_id)
+  local k, entry = unpack(cjson.decode(mark))
+  local key = P .. 'lookedupvia:' .. k
+  if redis.call('HEXISTS', key, entry) == 1 then
+    if client ~= resolved then
+      local e = cjson.decode(entry)
+      e[2] = client
+      redis.call('HDEL', key, entry)
+      redis.call('HSET', key, cjson.encode(e), '')
+    end
+    return client
+  end
+  if redis.call('EXISTS', P .. 'shared:' .. k) == 1 then return cjson.decode(entry)[3] end
+  return client
 end
 
 -- The splits an event caused, for its stored result (JSON texts), removed from the queue.

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from sinks import clickhouse, rows
+from sinks import clickhouse, rows, touch_derivation
 from tests.report_data import event, line
 from touchline.settings import REPO_ROOT
 
@@ -96,6 +96,18 @@ FROM (SELECT number, number * 10 AS c FROM numbers({n}))
 BASELINE = "SELECT event_type, uniqExact(client_id) FROM {db}.events GROUP BY event_type"
 
 
+def _derived_at_query(client: Any, db: str, name: str, params: dict[str, Any]) -> Any:
+    """The query as it runs before a complete derivation exists: touches derived at query time
+    (the derivations table emptied for the run, then restored)."""
+    table = f"`{db}`.event_time_derivations"
+    kept = client.query(f"SELECT * FROM {table}").result_rows
+    client.command(f"TRUNCATE TABLE {table}")
+    try:
+        return clickhouse.query(client, name, db, params)[1]
+    finally:
+        client.insert(table, [list(r) for r in kept])
+
+
 def _timed(fn: Any) -> tuple[float, Any]:
     started = time.perf_counter()
     out = fn()
@@ -155,7 +167,7 @@ def _insert_throughput(client: Any) -> dict[str, Any]:
     vs a plain insert of its rows. Each timed twice, alternating; the faster run of each counts
     (the machine is shared: the slower one mostly measures the neighbours)."""
     datums = _datums(INSERT_ROWS)
-    names = ("ins_writer", "ins_plain", "ins_before", "ins_plain_before")
+    names = ("ins_writer", "ins_plain", "ins_before", "ins_plain_before", "ins_deriving")
     for name in names:  # a database per run: the second run is not inserting over the first
         for run in range(2):
             clickhouse.migrate(client, f"{name}{run}")
@@ -163,7 +175,12 @@ def _insert_throughput(client: Any) -> dict[str, Any]:
     converted = [rows.to_row(d) for d in datums]
     converted_before = [_legacy_to_row(d) for d in datums]
 
-    def writer(db: str) -> None:
+    def writer(db: str) -> None:  # as the sink inserts: it derives once per batch, after
+        for i in range(0, len(datums), BATCH):
+            batch = [rows.to_row(d) for d in datums[i : i + BATCH]]
+            clickhouse.insert_events(client, db, batch, derive=False)
+
+    def writer_deriving(db: str) -> None:  # the sink's insert plus its derivation of the batch
         for i in range(0, len(datums), BATCH):
             clickhouse.insert_events(client, db, [rows.to_row(d) for d in datums[i : i + BATCH]])
 
@@ -185,6 +202,7 @@ def _insert_throughput(client: Any) -> dict[str, Any]:
         "ins_writer": writer,
         "ins_plain_before": plain(converted_before),
         "ins_before": before,
+        "ins_deriving": writer_deriving,
     }
     for run in range(2):
         for name, fn in fns.items():
@@ -207,6 +225,8 @@ def _insert_throughput(client: Any) -> dict[str, Any]:
         "before_baseline_s": round(best["ins_plain_before"], 3),
         "before_ratio_writer_to_baseline": round(best["ins_plain_before"] / best["ins_before"], 3),
         "ratio_writer_to_before_writer": round(best["ins_before"] / best["ins_writer"], 3),
+        "writer_deriving_s": round(best["ins_deriving"], 3),
+        "ratio_writer_deriving_to_baseline": round(best["ins_plain"] / best["ins_deriving"], 3),
         "runs_s": {name: [round(x, 3) for x in seconds] for name, seconds in runs.items()},
         "note": "all tables carry the materialized views (touches, order lines, profiles, daily)",
     }
@@ -236,12 +256,20 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
     settle_s, _ = _timed(lambda: _merges_done(client))
     print(f"background merges finished {settle_s:.1f}s after the load")
 
+    # a bulk load bypasses the sink: derive every client's touches, as `touchline db rederive`
+    derive_s, _ = _timed(lambda: touch_derivation.derive_all(client, db))
+    stored_touches = int(
+        client.query(f"SELECT count() FROM {r}.event_time_touches FINAL").result_rows[0][0]
+    )
+    print(f"derived {stored_touches} event-time touches of every client in {derive_s:.1f}s")
+    _merges_done(client)
+
     span = {"from": date(2025, 1, 1), "to": date(2025, 12, 31)}
     baseline_runs = [_timed(lambda: client.query(BASELINE.format(db=r)))[0] for _ in range(RUNS)]
     baseline_s = statistics.median(baseline_runs)
     queries: dict[str, dict[str, Any]] = {}
 
-    def bench(label: str, name: str, params: dict[str, Any]) -> None:
+    def bench(label: str, name: str, params: dict[str, Any], at_query: bool = False) -> None:
         runs = []
         for _ in range(RUNS):
             seconds, (_, out) = _timed(lambda: clickhouse.query(client, name, db, params))
@@ -258,11 +286,18 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
             f"{label:40} {median:8.3f}s (first {runs[0]:.3f}s)  {len(out):6} rows"
             f"  x{median / baseline_s:.1f} scan"
         )
+        if at_query:  # the same query deriving touches at query time: the same-run baseline
+            seconds, same = _timed(lambda: _derived_at_query(client, db, name, params))
+            assert same == out, label  # stored and query-time derivation agree
+            queries[label]["derived_at_query_s"] = round(seconds, 3)
+            queries[label]["ratio_to_derived_at_query"] = round(median / seconds, 3)
+            print(f"{'':40} {seconds:8.3f}s deriving at query time")
 
     bench(
         "booking_funnel breakdown=channel",
         "booking_funnel",
         {**span, "breakdown": "channel", "window_ms": 86_400_000},
+        at_query=True,
     )
     bench(
         "booking_funnel breakdown=store acc3",
@@ -270,11 +305,14 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
         {**span, "breakdown": "store", "account": "acc3"},
     )
     bench(
-        "booking_outcomes breakdown=channel", "booking_outcomes", {**span, "breakdown": "channel"}
+        "booking_outcomes breakdown=channel",
+        "booking_outcomes",
+        {**span, "breakdown": "channel"},
+        at_query=True,
     )
     for model in ("first", "last", "last_non_direct", "linear", "time_decay", "position"):
         bench(f"attribution model={model}", "attribution", {**span, "model": model})
-    bench("attribution all models", "attribution", span)
+    bench("attribution all models", "attribution", span, at_query=True)
     bench("client_card c42", "client_card", {"client": "c42"})
     bench("client_summary c42", "client_summary", {"client": "c42"})
     bench("client_card by email", "client_card", {"client": "u42@example.com"})
@@ -288,6 +326,8 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
         "generate_s": round(generate_s, 1),
         "merges_settled_after_s": round(settle_s, 1),
         "engine": "chDB " + str(client.query("SELECT version()").result_rows[0][0]),
+        "derive_all_s": round(derive_s, 1),
+        "event_time_touches": stored_touches,
         "baseline_query": BASELINE.format(db="events"),
         "baseline_s": round(baseline_s, 3),
         "seconds": f"median of {RUNS} runs (first_run_s: the first, with cold caches)",

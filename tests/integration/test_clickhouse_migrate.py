@@ -30,7 +30,9 @@ def test_view_added_later_covers_the_history(
     monkeypatch.setattr(clickhouse, "ddl_files", lambda: [f for f in files if f not in later])
     clickhouse.migrate(client, db)
     events = generate(seed=3, clients=40).events
-    clickhouse.insert_events(client, db, [rows.to_row(e) for e in events])
+    # without the later files' views the touches cannot be derived: that is the full
+    # derivation's job once the schema is complete (tests/integration/test_touch_derivation.py)
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in events], derive=False)
     monkeypatch.setattr(clickhouse, "ddl_files", lambda: files)
 
     assert clickhouse.migrate(client, db) == [name for _, name, _ in later]

@@ -1,6 +1,8 @@
-"""resolve.lua / record.lua splits (pipeline/lua/split.lua) against real Redis: a claim made and a
-merge made through an identifier that later proves shared are undone, a redelivery gives the same
-result, and a link that did not depend on the shared identifier is kept."""
+"""resolve.lua / record.lua splits (pipeline/lua/split.lua) against real Redis: when an identifier
+proves shared, its client is regrouped into the connected components of its links without it
+(claims and merges made through it move out, with what they linked without it), a call that made
+the client through it alone goes its own way, a redelivery gives the same result, and a link that
+did not depend on the shared identifier is kept."""
 
 from __future__ import annotations
 
@@ -17,11 +19,17 @@ from tests.split_scenarios import (
     E2,
     E3,
     PHONE,
+    call_first,
     claim_split,
+    lookup_then_merge_in_one_batch,
+    lookup_then_shared_in_one_batch,
+    made,
     merge_split,
     merge_through_a_claim,
+    own_client,
     owner,
     record,
+    release,
     resolve,
     run,
     split_client,
@@ -44,14 +52,15 @@ def test_a_claim_through_a_phone_that_proves_shared_moves_to_a_client_of_its_own
 ) -> None:
     out = claim_split(LOOP, store)
     s = split_client(E2)
-    assert out["third"]["splits"] == [
+    assert made(out["third"]) == [
         {
             "kind": "claim",
             "to_client_id": s,
             "from_client_id": out["a"],
             "identifiers": [E2],
             "via": "phone",
-        }
+        },
+        release(out["a"]),
     ]
     assert owner(LOOP, store, E2) == s and owner(LOOP, store, E1) == out["a"]
     assert run(LOOP, store, "later", 4000, E2)["client_id"] == s  # profile 2's next event
@@ -61,22 +70,24 @@ def test_a_claim_through_a_phone_that_proves_shared_moves_to_a_client_of_its_own
     assert run(LOOP, store, "call", 5000, PHONE)["client_id"] == "c-call"
 
 
-def test_a_merge_through_a_phone_that_proves_shared_is_undone(store: ClientStore) -> None:
+def test_a_client_merged_in_through_a_phone_that_proves_shared_moves_out_with_what_it_linked(
+    store: ClientStore,
+) -> None:
     out = merge_split(LOOP, store)
-    assert out["third"]["splits"] == [
+    s = split_client("cid:2.2")
+    assert made(out["third"]) == [
         {
-            "kind": "unmerge",
-            "to_client_id": out["b"],
+            "kind": "claim",
+            "to_client_id": s,
             "from_client_id": out["a"],
-            "identifiers": [E2],
+            "identifiers": ["cid:2.2", E2],
             "via": "phone",
-        }
+        },
+        release(out["a"]),
     ]
-    assert owner(LOOP, store, E2) == out["b"] and owner(LOOP, store, E1) == out["a"]
-    merged = LOOP.run_until_complete(
-        store.redis.hgetall(account_base(store.prefix, "acc") + "merged")
-    )
-    assert merged == {}
+    assert owner(LOOP, store, E2) == owner(LOOP, store, "cid:2.2") == s
+    assert owner(LOOP, store, E1) == out["a"]
+    assert run(LOOP, store, "later", 4000, "cid:2.2")["client_id"] == s
 
 
 def test_a_redelivered_event_gives_the_same_splits_once(
@@ -88,13 +99,13 @@ def test_a_redelivered_event_gives_the_same_splits_once(
     again = resolve(LOOP, store, "p3", 3000, E3, PHONE)  # redelivered before it was recorded
     assert again.client_id == first.client_id
     result = record(LOOP, store, "p3", again.client_id, 3000)
-    assert [s["identifiers"] for s in result["splits"]] == [[E2]]
+    assert [s["identifiers"] for s in result["splits"]] == [[E2], [PHONE]]
     assert record(LOOP, store, "p3", again.client_id, 3000) == result  # redelivered after
     assert resolve(LOOP, store, "p3", 3000, E3, PHONE).prior == result
     # the same events in a fresh store give the same split-off client
     fresh = ClientStore(services.redis_url, f"split{uuid.uuid4().hex[:8]}", max_share=2)
     try:
-        assert claim_split(LOOP, fresh)["third"]["splits"] == result["splits"]
+        assert made(claim_split(LOOP, fresh)["third"]) == made(result)
     finally:
         LOOP.run_until_complete(fresh.close())
 
@@ -104,30 +115,65 @@ def test_a_link_that_did_not_depend_on_the_shared_phone_is_kept(store: ClientSto
     # E2 arrives with the phone and profile 1's web client id: the claim rests on both
     assert run(LOOP, store, "p2", 2000, E2, PHONE, "cid:1.1")["client_id"] == a
     third = run(LOOP, store, "p3", 3000, E3, PHONE)
-    assert third["splits"] == []
+    assert made(third) == [release(a)]
     assert owner(LOOP, store, E2) == a
 
 
 def test_erasing_a_person_removes_the_links_recorded_about_them(store: ClientStore) -> None:
     from pipeline import erasure
 
-    run(LOOP, store, "p1", 1000, E1, PHONE)
+    a = run(LOOP, store, "p1", 1000, E1, PHONE)["client_id"]
     b = run(LOOP, store, "b1", 1500, E2, "cid:2.2")["client_id"]
     run(LOOP, store, "p2", 2000, E2, PHONE)  # b merged into p1's client through the phone
+    run(LOOP, store, "p2b", 2100, E2)  # looked up through E2 alone
     base = account_base(store.prefix, "acc")
-    assert LOOP.run_until_complete(store.redis.hlen(base + "mergedvia:" + PHONE)) == 1
-    clients, identifiers, events = {b}, {E2, "cid:2.2"}, {"b1", "p2"}
+    assert LOOP.run_until_complete(store.redis.hlen(base + "links:" + a)) == 3
+    assert LOOP.run_until_complete(store.redis.hlen(base + "lookedupvia:" + E2)) == 1
+    clients, identifiers, events = {b}, {E2, "cid:2.2"}, {"b1", "p2", "p2b"}
     LOOP.run_until_complete(erasure.erase(store, "acc", clients, identifiers, events))
-    assert LOOP.run_until_complete(store.redis.hlen(base + "mergedvia:" + PHONE)) == 0
-    assert LOOP.run_until_complete(store.redis.exists(base + "mergedvia:" + E2)) == 0
+    assert LOOP.run_until_complete(store.redis.hkeys(base + "links:" + a)) == [
+        f'["{E1}","{PHONE}"]'.encode()
+    ]
+    assert LOOP.run_until_complete(store.redis.exists(base + "lookedupvia:" + E2)) == 0
     left = erasure.remaining(store, "acc", clients, identifiers, events)
     assert LOOP.run_until_complete(left) == 0
 
 
-def test_a_merge_through_a_claimed_identifier_is_undone_when_it_moves(store: ClientStore) -> None:
+def test_a_merge_through_a_claimed_identifier_moves_with_it(store: ClientStore) -> None:
     out = merge_through_a_claim(LOOP, store)
-    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in out["third"]["splits"]] == [
-        ("claim", split_client(E2), [E2]),
-        ("unmerge", out["x"], ["cid:9.9"]),
+    s = split_client("cid:9.9")
+    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in made(out["third"])] == [
+        ("claim", s, ["cid:9.9", E2]),
+        ("release", "", [PHONE]),
     ]
-    assert owner(LOOP, store, "cid:9.9") == out["x"] and owner(LOOP, store, E2) == split_client(E2)
+    assert owner(LOOP, store, "cid:9.9") == owner(LOOP, store, E2) == s
+
+
+def test_a_call_that_made_the_phone_s_client_goes_its_own_way(store: ClientStore) -> None:
+    out = call_first(LOOP, store)
+    assert [
+        (x["kind"], x["to_client_id"], x["from_client_id"], x["identifiers"])
+        for x in made(out["third"])
+    ] == [
+        ("claim", split_client("cid:2.2"), out["call"], ["cid:2.2", E2]),
+        ("release", "", out["call"], [PHONE]),
+        ("lookup", own_client("call"), out["call"], ["event:call"]),
+    ]
+    assert owner(LOOP, store, E1) == out["call"]  # profile 1's link is the oldest left
+    assert owner(LOOP, store, E2) == split_client("cid:2.2")
+
+
+def test_a_lookup_split_names_the_client_the_call_is_stored_with(store: ClientStore) -> None:
+    out = lookup_then_merge_in_one_batch(LOOP, store)
+    assert out["stored"] == out["b"] != out["a"]  # merged between its resolve and its record
+    lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["b"], "c-call")]
+
+
+def test_a_call_resolved_before_the_phone_proved_shared_and_recorded_after_is_its_own(
+    store: ClientStore,
+) -> None:
+    out = lookup_then_shared_in_one_batch(LOOP, store)
+    lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["a"], "c-call")]
+    assert out["call"]["client_id"] == "c-call"  # recorded where the split moved it

@@ -84,3 +84,41 @@ def test_memory_store_gives_what_redis_gives(services: Endpoints) -> None:
     assert sum(len(o.splits) for o in from_redis) > 0  # links through it were split
     for n, (a, b) in enumerate(zip(from_redis, from_memory, strict=True)):
         assert comparable(a) == comparable(b), f"record {n}"
+
+
+async def _through_both(
+    redis_url: str, data: list[bytes], sizes: list[int]
+) -> tuple[list[Output], list[Output]]:
+    """``data`` in batches of ``sizes`` through the Lua scripts and through the mirror."""
+    store = ClientStore(redis_url, f"t{uuid.uuid4().hex[:8]}", max_share=2)
+    real, memory = Processor(CODEC, store), Processor(CODEC, MemoryStore(max_share=2))
+    a: list[Output] = []
+    b: list[Output] = []
+    taken = 0
+    for size in sizes:
+        framed = [(v, "raw", 0, taken + n) for n, v in enumerate(data[taken : taken + size])]
+        taken += size
+        a += await real.handle_batch(framed)
+        b += await memory.handle_batch(framed)
+    await store.close()
+    return a, b
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_shared_identifier_scenarios_give_the_same_outputs_through_lua_and_the_mirror(
+    services: Endpoints, seed: int
+) -> None:
+    """The scenarios of tests/unit/test_shared_identifier_order.py (a shared front-desk phone and
+    tablet, calls before, between and after the profiles), every event shuffled, in random
+    batches: the Lua scripts give the mirror's outputs, whose identity and reports that test
+    holds equal to event time in any order."""
+    from tests.unit.test_shared_identifier_order import SCENARIOS
+
+    rnd = random.Random(seed)
+    for name, make in SCENARIOS.items():
+        data = [value for _, value in make()]
+        rnd.shuffle(data)
+        sizes = [rnd.randint(1, 4) for _ in data]
+        from_redis, from_memory = asyncio.run(_through_both(services.redis_url, data, sizes))
+        assert sum(len(o.splits) for o in from_redis) >= 2, name
+        assert [comparable(o) for o in from_redis] == [comparable(o) for o in from_memory], name

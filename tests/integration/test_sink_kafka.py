@@ -49,6 +49,9 @@ class FlakyClient:
         self.attempts = 0
         self.on_failure: Any = None
 
+    def __getattr__(self, name: str) -> Any:  # query, command: the touches' derivation
+        return getattr(self.client, name)
+
     def insert(self, *args: Any, **kwargs: Any) -> Any:
         self.attempts += 1
         if self.failures > 0:
@@ -65,6 +68,9 @@ class MonthCountingClient:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.months: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:  # query, command: the touches' derivation
+        return getattr(self.client, name)
 
     def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> Any:
         if table.endswith(".events"):

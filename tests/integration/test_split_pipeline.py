@@ -2,10 +2,11 @@
 the worker's Processor and the Sink): three studio profiles share "030 5550100", each with its own
 email; person 2 first visits from a paid search ad and books with their email, and pays later; a
 call comes from the front-desk phone alone. In event time, person 2 is merged into person 1
-through the phone, then the phone proves shared and the merge is undone; in reverse order, the
-phone's first owner (the call) claims the emails of persons 3 and 2 through it, which are split off
-when person 1 proves it shared. Both orders must give every person their own events, and the same
-reports."""
+through the phone, then the phone proves shared and person 2's identifiers move to a client of
+their own; in reverse order, the call makes the phone's first client, person 3's email is claimed
+through the phone and person 2's client takes them over (the older), and when person 1 proves the
+phone shared, person 3's email moves out and the call goes its own way. Both orders must give
+every person their own events, and the same reports."""
 
 from __future__ import annotations
 
@@ -129,7 +130,9 @@ def test_the_shared_phone_splits_the_same_people_in_either_arrival_order(
     ]
     assert results[0]["people"] == expected
     assert results[1]["people"] == expected
-    assert results[0]["splits"] == 1 and results[1]["splits"] == 2  # an unmerge; two claims
+    # in time: person 2's identifiers claimed off person 1, the phone released; reversed: person
+    # 3's email claimed off the client the call made, the phone released, the call looked up
+    assert results[0]["splits"] == 2 and results[1]["splits"] == 3
     assert results[0]["reports"] == results[1]["reports"]
     revenue = [r for r in results[0]["reports"]["attribution@by=channel"] if "paid_search" in r]
     assert revenue  # person 2's order is credited to their paid search visit

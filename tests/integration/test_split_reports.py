@@ -29,9 +29,10 @@ from touchline.settings import Settings
 
 def plant(data: Dataset) -> list[dict[str, Any]]:
     """Splits over the generated clients: half of some clients' events carry an email (or phone)
-    that a claim split moves to a client of its own; some alias merges (and a link of a chain) are
-    undone; one undone merge is made again later (the later merge wins)."""
-    splits = []
+    that a claim split moves to a client of its own, and some of those identifiers are released
+    later (shared: no client); some alias merges (and a link of a chain) are undone; one undone
+    merge is made again later (the later merge wins)."""
+    splits, released = [], []
     by_client: dict[str, list[dict[str, Any]]] = {}
     for e in sorted(data.events, key=lambda e: e["occurred_at"]):
         by_client.setdefault(e["client_id"], []).append(e)
@@ -44,13 +45,15 @@ def plant(data: Dataset) -> list[dict[str, Any]]:
             e[kind] = value
         ids = [f"{kind}:{value}"]
         splits.append(split(account, "claim", client, f"s{i}", ids, T0 + 45 * DAY_MS))
+        if i % 27 == 0:  # the identifier proves shared later: released, its events stay put
+            released.append(split(account, "release", f"s{i}", "", ids, T0 + 55 * DAY_MS))
     for m in data.merges:
         src, dst = m["from_client_id"], m["to_client_id"]
         if (src.endswith("-alias") and int(dst[1:]) % 2 == 0) or src.endswith("-a"):
             splits.append(split(m["account_id"], "unmerge", dst, src, [], T0 + 50 * DAY_MS))
     again = next(m for m in data.merges if m["from_client_id"] == "c44-a")
     data.merges.append(merge_(again["account_id"], "c44-a", "c44", T0 + 60 * DAY_MS))
-    return splits
+    return splits + released
 
 
 Loaded = tuple[Client, str, Dataset, list[dict[str, Any]]]
@@ -93,7 +96,8 @@ def test_splits_give_each_person_their_own_events(shared: Loaded) -> None:
     got = client.query(f"SELECT toString(event_id), client_id FROM `{db}`.events_canonical")
     assert sorted((str(r[0]), str(r[1])) for r in got.result_rows) == expected
     moved = {c for _, c in expected if c.startswith("s")}
-    assert len(moved) == len([x for x in splits if x["kind"] == "claim"])
+    kinds = [x["kind"] for x in splits]
+    assert len(moved) == kinds.count("claim") - kinds.count("release") > 0
     without = sorted(
         (e["event_id"], e["client_id"]) for e in ref.canonical(data.events, data.merges)
     )

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import asyncio
 
+from pipeline.memory_splits import components
 from pipeline.memory_store import MemoryStore
 from tests.split_scenarios import (
     E1,
     E2,
     E3,
     PHONE,
+    call_first,
     claim_split,
+    lookup_then_merge_in_one_batch,
+    lookup_then_shared_in_one_batch,
+    made,
     merge_split,
     merge_through_a_claim,
+    own_client,
     owner,
+    release,
     run,
     split_client,
 )
@@ -26,39 +33,43 @@ def test_a_claim_through_a_shared_phone_moves_to_a_client_of_its_own() -> None:
     store = MemoryStore(max_share=2)
     out = claim_split(LOOP, store)
     s = split_client(E2)
-    assert out["third"]["splits"] == [
+    assert made(out["third"]) == [
         {
             "kind": "claim",
             "to_client_id": s,
             "from_client_id": out["a"],
             "identifiers": [E2],
             "via": "phone",
-        }
+        },
+        release(out["a"]),
     ]
     assert owner(LOOP, store, E2) == s and owner(LOOP, store, E1) == out["a"]
     assert run(LOOP, store, "later", 4000, E2)["client_id"] == s
 
 
-def test_a_merge_through_a_shared_phone_is_undone() -> None:
+def test_a_client_merged_in_through_a_shared_phone_moves_out_with_what_it_linked() -> None:
     store = MemoryStore(max_share=2)
     out = merge_split(LOOP, store)
-    assert out["third"]["splits"] == [
+    s = split_client("cid:2.2")
+    assert made(out["third"]) == [
         {
-            "kind": "unmerge",
-            "to_client_id": out["b"],
+            "kind": "claim",
+            "to_client_id": s,
             "from_client_id": out["a"],
-            "identifiers": [E2],
+            "identifiers": ["cid:2.2", E2],
             "via": "phone",
-        }
+        },
+        release(out["a"]),
     ]
-    assert owner(LOOP, store, E2) == out["b"] and store.accounts["acc"].merged == {}
+    assert owner(LOOP, store, E2) == owner(LOOP, store, "cid:2.2") == s
+    assert owner(LOOP, store, E1) == out["a"]
 
 
 def test_a_link_that_did_not_depend_on_the_shared_phone_is_kept() -> None:
     store = MemoryStore(max_share=2)
     a = run(LOOP, store, "p1", 1000, E1, PHONE, "cid:1.1")["client_id"]
     assert run(LOOP, store, "p2", 2000, E2, PHONE, "cid:1.1")["client_id"] == a
-    assert run(LOOP, store, "p3", 3000, E3, PHONE)["splits"] == []
+    assert made(run(LOOP, store, "p3", 3000, E3, PHONE)) == [release(a)]
     assert owner(LOOP, store, E2) == a
 
 
@@ -84,19 +95,63 @@ def test_the_worker_emits_each_split_once_and_counts_it() -> None:
     first = LOOP.run_until_complete(processor.handle_batch(batch))
     splits = [CODEC.decode(v) for o in first for _, v in o.splits]
     assert [(name, s["kind"], s["identifiers"]) for name, s in splits] == [
-        (SPLIT, "unmerge", ["email:two@x.de"])
+        (SPLIT, "claim", ["cid:222.333", "email:two@x.de"]),
+        (SPLIT, "release", [PHONE]),
     ]
-    assert counted() == before + 1
+    assert counted() == before + 2
     again = LOOP.run_until_complete(processor.handle_batch(batch))  # redelivered
     assert [o.splits for o in again] == [o.splits for o in first]  # the same records again
-    assert counted() == before + 1  # counted once
+    assert counted() == before + 2  # counted once
 
 
-def test_a_merge_through_a_claimed_identifier_is_undone_when_it_moves() -> None:
+def test_a_merge_through_a_claimed_identifier_moves_with_it() -> None:
     store = MemoryStore(max_share=2)
     out = merge_through_a_claim(LOOP, store)
-    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in out["third"]["splits"]] == [
-        ("claim", split_client(E2), [E2]),
-        ("unmerge", out["x"], ["cid:9.9"]),
+    s = split_client("cid:9.9")
+    assert [(x["kind"], x["to_client_id"], x["identifiers"]) for x in made(out["third"])] == [
+        ("claim", s, ["cid:9.9", E2]),
+        ("release", "", [PHONE]),
     ]
-    assert owner(LOOP, store, "cid:9.9") == out["x"] and owner(LOOP, store, E2) == split_client(E2)
+    assert owner(LOOP, store, "cid:9.9") == owner(LOOP, store, E2) == s
+
+
+def test_a_call_that_made_the_phone_s_client_goes_its_own_way() -> None:
+    store = MemoryStore(max_share=2)
+    out = call_first(LOOP, store)
+    assert [
+        (x["kind"], x["to_client_id"], x["from_client_id"], x["identifiers"])
+        for x in made(out["third"])
+    ] == [
+        ("claim", split_client("cid:2.2"), out["call"], ["cid:2.2", E2]),
+        ("release", "", out["call"], [PHONE]),
+        ("lookup", own_client("call"), out["call"], ["event:call"]),
+    ]
+    assert owner(LOOP, store, E1) == out["call"]  # profile 1's link is the oldest left
+    assert owner(LOOP, store, E2) == split_client("cid:2.2")
+
+
+def test_components_leave_shared_identifiers_out_and_come_oldest_first() -> None:
+    links = {'["a","p"]': 5, '["b","p"]': 3, '["b","c"]': 9, '["p"]': 1}
+    assert components(links, {"p"}) == [
+        (3, ["b", "c"], {'["b"]': 3, '["b","c"]': 9}),
+        (5, ["a"], {'["a"]': 5}),
+    ]
+    assert components(links, set()) == [
+        (1, ["a", "b", "c", "p"], {'["a","p"]': 5, '["b","p"]': 3, '["b","c"]': 9, '["p"]': 1})
+    ]
+
+
+def test_a_lookup_split_names_the_client_the_call_is_stored_with() -> None:
+    store = MemoryStore(max_share=2)
+    out = lookup_then_merge_in_one_batch(LOOP, store)
+    assert out["stored"] == out["b"] != out["a"]  # merged between its resolve and its record
+    lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["b"], "c-call")]
+
+
+def test_a_call_resolved_before_the_phone_proved_shared_and_recorded_after_is_its_own() -> None:
+    store = MemoryStore(max_share=2)
+    out = lookup_then_shared_in_one_batch(LOOP, store)
+    lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["a"], "c-call")]
+    assert out["call"]["client_id"] == "c-call"  # recorded where the split moved it

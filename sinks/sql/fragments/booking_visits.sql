@@ -6,9 +6,10 @@
 -- hit that started it) or its campaign (that hit's utm_campaign); '' (shown as '(none)') when
 -- the client has no web hit at or before their first step. Never the visit channel the worker
 -- stored on the step, which depends on arrival order.
--- Included right after WITH; defines et_source (empty unless the breakdown is channel or campaign,
--- so other breakdowns pay nothing), the event-time touches, booking_first_steps and
--- booking_visits (client_id, visit_bd), and ends with a comma.
+-- Included right after WITH; defines booking_first_steps (empty unless the breakdown is channel or
+-- campaign, so other breakdowns pay nothing), the event-time touches of those clients
+-- (fragments/event_time_touches_read.sql: stored or derived) and booking_visits (client_id,
+-- visit_bd), and ends with a comma.
     booking_first_steps AS (
         SELECT account_id, client_id,
                min(tuple(toInt64(toUnixTimestamp64Milli(occurred_at)), event_id)) AS first_step
@@ -18,18 +19,8 @@
           AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
         GROUP BY account_id, client_id
     ),
-    et_source AS (
-        SELECT account_id, client_id, event_id, occurred_at, session_id, own_channel, utm_source,
-               utm_medium, utm_campaign, utm_term, utm_content, click_id_type, is_contact,
-               event_type
-        FROM {db}.events_canonical_raw
-        WHERE {breakdown:String} IN ('channel', 'campaign')
-          AND session_id IS NOT NULL
-          AND ({account:String} = '' OR account_id = {account:String})
-          AND toDate(occurred_at) <= {to:Date}
-          AND (account_id, client_id) IN (SELECT account_id, client_id FROM booking_first_steps)
-    ),
-    -- include: event_time_touches
+    et_clients AS (SELECT account_id, client_id FROM booking_first_steps),
+    -- include: event_time_touches_read
     booking_visits AS (
         SELECT f.client_id AS client_id,
                argMax(if({breakdown:String} = 'channel', t.touch_channel,
@@ -37,7 +28,7 @@
                       tuple(t.ts, t.event_id)) AS visit_bd
         FROM booking_first_steps AS f
         INNER JOIN (SELECT account_id, client_id, ts, event_id, touch_channel, utm_campaign
-                    FROM et_touches WHERE session_start) AS t
+                    FROM et_read_touches WHERE session_start) AS t
             ON t.account_id = f.account_id AND t.client_id = f.client_id
         WHERE tuple(t.ts, t.event_id) <= f.first_step
         GROUP BY f.client_id

@@ -38,22 +38,13 @@ WITH
                OR has(`lines.store_id`, {location:String}))
           AND ({service:String} = '' OR has(`lines.service_id`, {service:String}))
     ),
-    et_source AS (
-        SELECT account_id, client_id, event_id, occurred_at, session_id, own_channel, utm_source,
-               utm_medium, utm_campaign, utm_term, utm_content, click_id_type, is_contact,
-               event_type
-        FROM {db}.events_canonical_raw
-        WHERE (session_id IS NOT NULL OR is_contact OR event_type = 'crm_lead')
-          AND ({account:String} = '' OR account_id = {account:String})
-          AND toDate(occurred_at) <= {to:Date}
-          -- only clients with a conversion in the range have paths: derive no one else's
-          AND (account_id, client_id) IN (SELECT account_id, client_id FROM conversions)
-    ),
-    -- include: event_time_touches
+    -- only clients with a conversion in the range have paths: derive no one else's
+    et_clients AS (SELECT account_id, client_id FROM conversions),
+    -- include: event_time_touches_read
     touches AS (
         SELECT event_id AS touch_id, account_id, client_id, ts, touch_channel AS channel,
                if(ifNull(utm_campaign, '') = '', '(none)', toString(utm_campaign)) AS campaign
-        FROM et_touches
+        FROM et_read_touches
         WHERE toDate(occurred_at) >= toDate32({from:Date}) - ({lookback_days:UInt32} + 1)
     ),
     paths AS (
