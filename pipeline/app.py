@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 from collections import Counter
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import faust
 import redis.exceptions
@@ -20,6 +22,7 @@ from confluent_kafka import Producer
 
 from pipeline import devices, metrics
 from pipeline.delivery import Delivery, Outgoing, Refused
+from pipeline.inflight import InFlight
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
 from touchline import clock, topics
@@ -32,6 +35,7 @@ from touchline.suppression import SuppressionList
 from touchline.suppression import topic_name as suppression_topic
 
 log = logging.getLogger(__name__)
+EXIT_UNDELIVERABLE = 70  # EX_SOFTWARE: the worker exits, its undelivered inputs uncommitted
 TRANSIENT: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
@@ -41,6 +45,28 @@ TRANSIENT: tuple[type[Exception], ...] = (
     redis.exceptions.TryAgainError,
     redis.exceptions.SlotNotCoveredError,
 )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch the agent took: its Faust events (held until released) and when it was taken."""
+
+    events: list[Any]
+    started: float
+
+
+def exit_uncommitted(exc: BaseException) -> NoReturn:
+    """A batch's outputs can never be confirmed (a fatal producer error, dead letters refused):
+    exit now, committing nothing more; a restart delivers every input since the last commit
+    again. Not by leaving the agent's loop: Faust's stream would go on acknowledging what it
+    buffered, and Faust commits the first run of acknowledged offsets even past held inputs
+    when nothing is committed yet or the gap is one offset (``tests/e2e/
+    test_unconfirmed_outputs.py`` lost the refused event that way, as the worker did before
+    pipeline.inflight). Nor by waiting in the loop: Faust's shutdown waits for the held inputs,
+    so the worker could not be stopped."""
+    log.critical("a batch's outputs cannot be delivered; exiting uncommitted: %r", exc)
+    logging.shutdown()
+    os._exit(EXIT_UNDELIVERABLE)
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
@@ -103,6 +129,11 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 on_waiting=metrics.OUTPUTS_UNCONFIRMED.set,
                 on_retry=metrics.OUTPUT_RETRIES.inc,
             )
+            # Batches are delivered on the event loop while the agent processes the next ones,
+            # and released to Faust in order (pipeline.inflight).
+            state["in_flight"] = InFlight[Batch](
+                settings.worker_batches_in_flight, released, on_fail=exit_uncommitted
+            )
         proc: Processor = state["processor"]
         return proc
 
@@ -110,6 +141,28 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         processor()
         out: Delivery = state["delivery"]
         return out
+
+    def in_flight() -> InFlight[Batch]:
+        processor()
+        out: InFlight[Batch] = state["in_flight"]
+        return out
+
+    async def deliver(records: list[Record], outputs: list[Output]) -> None:
+        """A batch's delivery: its outputs produced and confirmed, then its results forgotten."""
+        in_flight().check()  # a batch before it failed: it is never released, nor emitted
+        await emit(records, outputs)
+        await forget(outputs)
+
+    def released(batch: Batch) -> None:
+        """Every output of this batch and of the batches before it is confirmed: its inputs may
+        be committed. The agent's own ack (when its loop body ended) and this one: the later of
+        the two is the final ack that lets Faust commit the offset."""
+        for e in batch.events:
+            e.ack()
+        metrics.PROCESSING.observe(
+            (time.perf_counter() - batch.started) / max(len(batch.events), 1)
+        )
+        metrics.BATCHES_IN_FLIGHT.set(len(in_flight()))
 
     async def handle(records: list[Record]) -> list[Output]:
         delay = 0.2
@@ -134,15 +187,15 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             reason = f"{type(exc).__name__}: {exc}"
             return processor().dead_letter("enrich", reason, *record, kind="unexpected")
 
-    def emit(records: list[Record], outputs: list[Output]) -> None:
+    async def emit(records: list[Record], outputs: list[Output]) -> None:
         """Produce the batch's outputs and return once Kafka has confirmed every one. An output
         Kafka can never take (larger than the topic allows) becomes a dead letter of its input."""
         if len(outputs) != len(records):  # outputs[i] is records[i]'s: never ack a mismatch
             raise RuntimeError(f"{len(outputs)} outputs for {len(records)} records")
-        refused = delivery().deliver(outgoing(outputs))
+        refused = await delivery().deliver(outgoing(outputs))
         if refused:
             letters = [refused_letter(records[r.message.source], r) for r in refused]
-            still = delivery().deliver(letters)
+            still = await delivery().deliver(letters)
             if still:  # a dead letter is at most ~0.5 MiB: only a misconfigured topic refuses it
                 # never acknowledge an input that left no trace: the batch stays uncommitted
                 raise RuntimeError(f"dead letters refused by Kafka: {still[0].reason}")
@@ -211,21 +264,25 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
     async def process(stream: Any) -> None:
         async for events in stream.take_events(settings.worker_batch_size, within=0.05):
             started = time.perf_counter()
+            # take_events acks a batch when the loop body ends, also when it ends by an error
+            # or a cancellation: hold one more reference to each message until its outputs and
+            # those of every batch before it are confirmed (pipeline.inflight releases it), so
+            # an input is never committed before Kafka has what it caused.
+            for e in events:
+                e.message.incref()
+            flight = in_flight()
             records: list[Record] = [
                 (e.value or b"", e.message.topic, e.message.partition, e.message.offset)
                 for e in events
             ]
-            # take_events acks a batch when the loop body ends, also when it ends by an error
-            # or a cancellation: hold one more reference to each message until its outputs are
-            # confirmed, so an input is never committed before Kafka has what it caused.
-            for e in events:
-                e.message.incref()
-            outputs = await handle(records)
-            await asyncio.get_running_loop().run_in_executor(None, emit, records, outputs)
-            await forget(outputs)
-            for e in events:
-                e.message.decref()
-            metrics.PROCESSING.observe((time.perf_counter() - started) / max(len(records), 1))
+            try:
+                flight.check()
+                outputs = await handle(records)
+                await flight.submit(Batch(list(events), started), deliver(records, outputs))
+            except Exception as exc:  # this batch (or one before it) can never be released
+                flight.fail(exc)  # exits
+                raise
+            metrics.BATCHES_IN_FLIGHT.set(len(flight))
             if events:
                 occurred = [o.occurred_at for o in outputs if o.occurred_at is not None]
                 if occurred:  # event time, as documented (not the Kafka timestamp)

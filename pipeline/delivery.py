@@ -14,14 +14,14 @@ redelivered output is byte-identical, which the sink's tables collapse.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
 
-from touchline.confirmed import ProducerLike, produce_confirmed
+from touchline.confirmed import ProducerLike, produce_confirmed_async
 
 log = logging.getLogger(__name__)
 
@@ -68,31 +68,43 @@ class Delivery:
         on_waiting: Callable[[int], None] = lambda _n: None,
         on_retry: Callable[[int], None] = lambda _n: None,
         wait_s: float = 1.0,
+        poll_s: float = 0.002,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 10.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.producer = producer
         self.on_waiting = on_waiting
         self.on_retry = on_retry
         self.wait_s = wait_s
+        self.poll_s = poll_s
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.sleep = sleep
+        self._unconfirmed: dict[int, int] = {}  # per round in progress: outputs still waiting
+        self._rounds = 0
 
-    def deliver(self, messages: Sequence[Outgoing]) -> list[Refused]:
-        """Produce ``messages`` and wait until each is confirmed; returns the refused ones."""
+    async def deliver(self, messages: Sequence[Outgoing]) -> list[Refused]:
+        """Produce ``messages`` and wait until each is confirmed; returns the refused ones. Runs
+        on the event loop (:func:`touchline.confirmed.produce_confirmed_async`): the worker
+        processes its next batch while Kafka confirms this one."""
         refused: list[Refused] = []
         todo = list(messages)
         delay = self.retry_initial_s
         while todo:
-            reports = produce_confirmed(
-                self.producer,
-                [(m.topic, m.key, m.value) for m in todo],
-                wait_s=self.wait_s,
-                on_wait=self._waiting(),
-            )
-            self.on_waiting(0)
+            self._rounds += 1
+            round_id = self._rounds
+            try:
+                reports = await produce_confirmed_async(
+                    self.producer,
+                    [(m.topic, m.key, m.value) for m in todo],
+                    wait_s=self.wait_s,
+                    poll_s=self.poll_s,
+                    on_wait=self._waiting(round_id),
+                )
+            finally:
+                self._unconfirmed.pop(round_id, None)
+                self.on_waiting(sum(self._unconfirmed.values()))
             again: list[Outgoing] = []
             for message, err in zip(todo, reports, strict=True):
                 if err is None:
@@ -109,18 +121,20 @@ class Delivery:
                     len(again),
                     delay,
                 )
-                self.sleep(delay)
+                await self.sleep(delay)
                 delay = min(delay * 2, self.retry_max_s)
             todo = again
         return refused
 
-    def _waiting(self) -> Callable[[int], None]:
-        """``on_wait`` for one round: the backlog gauge, and a log line every 30 s of waiting."""
+    def _waiting(self, round_id: int) -> Callable[[int], None]:
+        """``on_wait`` for one round: the backlog gauge (the outputs every round in progress
+        still waits for: several batches deliver at once), and a log line every 30 s."""
         waited = [0.0]
 
         def on_wait(left: int) -> None:
             waited[0] += self.wait_s
-            self.on_waiting(left)
+            self._unconfirmed[round_id] = left
+            self.on_waiting(sum(self._unconfirmed.values()))
             if waited[0] % 30 < self.wait_s:
                 log.warning("%d outputs wait for Kafka's acknowledgement (%.0fs)", left, waited[0])
 

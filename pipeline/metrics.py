@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 EVENTS = Counter("touchline_worker_events_total", "Raw events processed, by outcome", ["outcome"])
 PROCESSING = Histogram(
     "touchline_worker_processing_seconds",
-    "Time from record received to outputs sent",
+    "Time from a batch taken to its outputs confirmed by Kafka, per event of the batch",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 REDIS_RETRIES = Counter(
@@ -58,6 +58,12 @@ OFFSET_LAG = Gauge(
 OUTPUTS_UNCONFIRMED = Gauge(
     "touchline_worker_outputs_unconfirmed",
     "Outputs of the current batch that Kafka has not confirmed yet (its inputs stay uncommitted)",
+)
+BATCHES_IN_FLIGHT = Gauge(
+    "touchline_worker_batches_in_flight",
+    "Batches processed whose inputs are not released yet: their outputs (or an earlier "
+    "batch's) wait for Kafka's confirmation (at most TOUCHLINE_WORKER_BATCHES_IN_FLIGHT "
+    "while another is processed)",
 )
 OUTPUT_RETRIES = Counter(
     "touchline_worker_output_retries_total",

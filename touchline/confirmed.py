@@ -10,6 +10,8 @@ policy: the worker's outputs (``pipeline.delivery``) and the sink's dead letters
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -69,6 +71,53 @@ def produce_confirmed(
         producer.flush(wait_s)
         if _left(reports):
             on_wait(_left(reports))
+    return list(reports)
+
+
+async def produce_confirmed_async(
+    producer: ProducerLike,
+    messages: Sequence[tuple[str, bytes | None, bytes]],
+    *,
+    wait_s: float = 1.0,
+    poll_s: float = 0.002,
+    on_wait: Callable[[int], None] = lambda _left: None,
+) -> list[KafkaError | None]:
+    """:func:`produce_confirmed` for an asyncio caller, all on the event loop's thread: it
+    produces, then serves delivery reports with ``poll(0)`` every ``poll_s`` while the loop runs
+    other work. No thread of its own: a thread that served the reports would take the GIL back
+    from the busy loop once per report, and both would crawl."""
+    reports: list[Any] = [PENDING] * len(messages)
+    left = [len(messages)]
+    next_report = [time.monotonic() + wait_s]
+
+    def record(i: int) -> Callable[[KafkaError | None, Any], None]:
+        def on_delivery(err: KafkaError | None, _msg: Any) -> None:
+            reports[i] = err
+            left[0] -= 1
+
+        return on_delivery
+
+    async def pause() -> None:
+        await asyncio.sleep(poll_s)
+        if time.monotonic() >= next_report[0]:
+            next_report[0] = time.monotonic() + wait_s
+            on_wait(left[0])
+        producer.poll(0)
+
+    for i, (topic, key, value) in enumerate(messages):
+        while True:
+            try:
+                producer.produce(topic, value, key, on_delivery=record(i))
+                break
+            except BufferError:  # the local queue is full: let reports drain it
+                await pause()
+            except KafkaException as exc:
+                reports[i] = exc.args[0]
+                left[0] -= 1
+                break
+    producer.poll(0)
+    while left[0]:
+        await pause()
     return list(reports)
 
 

@@ -216,6 +216,13 @@ class Settings(BaseSettings):
         description="Most raw events a worker processes per batch (one Redis call resolves it, "
         "one per 100 events records it).",
     )
+    worker_batches_in_flight: int = Field(
+        2,
+        ge=0,
+        description="Processed batches whose outputs may wait for Kafka's confirmation while the "
+        "worker processes the next one (0: each batch waits for its own). Inputs are committed "
+        "in order, only once Kafka confirmed every output they and earlier batches caused.",
+    )
     worker_session_timeout_s: float = Field(
         15.0, description="Kafka group session timeout of a worker (failover time after a crash)."
     )

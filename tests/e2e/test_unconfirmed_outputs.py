@@ -1,0 +1,98 @@
+"""No input is committed before Kafka confirmed what it caused, while the worker processes later
+batches meanwhile (``TOUCHLINE_WORKER_BATCHES_IN_FLIGHT``, pipeline/inflight.py).
+
+On the real broker, the enriched and dead-letter topics take at most 100 kB per record batch,
+and the first event carries 160 kB of incompressible text: its enriched output is refused, and so
+is its dead letter, so its batch's delivery fails, while the batches after it deliver fine. Faust
+alone would commit past that input (it commits the first run of acknowledged offsets; see
+tests/unit/test_inflight.py): the worker must exit committing nothing at or past it. The
+topics' limits restored, a new worker delivers every event's output from what was left
+uncommitted.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
+from pipeline.app import EXIT_UNDELIVERABLE
+from producers.events import Prepared, prepare
+from synthetic import booking_journeys
+from tests.support import drained, publish_raw, read_topic, touchline_process, wait_for
+from touchline import topics
+from touchline.codec import Codec
+from touchline.contracts import load_cached
+from touchline.settings import Settings
+
+pytestmark = pytest.mark.e2e
+LIMIT = 100_000
+
+
+def max_message_bytes(bootstrap: str, names: list[str], value: int) -> None:
+    entry = ConfigEntry(
+        "max.message.bytes", str(value), incremental_operation=AlterConfigOpType.SET
+    )
+    resources = [
+        ConfigResource(ConfigResource.Type.TOPIC, n, incremental_configs=[entry]) for n in names
+    ]
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # alive until the answers came
+    for future in admin.incremental_alter_configs(resources).values():
+        future.result(timeout=30)
+
+
+def committed(s: Settings, topic: str) -> dict[int, int]:
+    """The worker group's committed offset of each partition of ``topic`` (-1: none)."""
+    consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": s.worker_id})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(s.topic_partitions)]
+        return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
+    finally:
+        consumer.close()
+
+
+def test_no_input_is_committed_at_or_past_one_whose_outputs_kafka_refused(
+    live_settings: Settings, tmp_path: Path
+) -> None:
+    s = live_settings.model_copy(update={"worker_batch_size": 10, "worker_batches_in_flight": 2})
+    bootstrap = s.kafka_bootstrap or ""
+    contracts = load_cached(s.schemas_dir)
+    codec = Codec(contracts, s.schema_registry_url)
+    topics.ensure(bootstrap, topics.every(s, contracts), s.topic_partitions)
+    narrow = [topics.enriched(s), topics.dead_letter(s)]
+    max_message_bytes(bootstrap, narrow, LIMIT)
+    events = booking_journeys(clients=20, seed=5, account_id="acc-unconfirmed")
+    events[0] = copy.deepcopy(events[0])  # a visitor's events share their web context
+    web = events[0]["envelope"]["web"]
+    web["landing_page"] += "?pad=" + secrets.token_hex(80_000)  # 160 kB, lz4 cannot shrink it
+    prepared = [p for e in events if isinstance(p := prepare(contracts, e), Prepared)]
+    sent = publish_raw(s, codec, prepared)
+    raw = topics.raw(s, "booking")
+    published = read_topic(bootstrap, raw, sum(p.family.topic == "booking" for p in prepared))
+    (big,) = [m for m in published if len(m.value() or b"") > LIMIT]
+    later = sum(1 for m in published if m.partition() == big.partition()
+                and (m.offset() or 0) > (big.offset() or 0))  # fmt: skip
+    assert later > 2 * s.worker_batch_size, "no batches after the refused one: nothing tested"
+
+    log = tmp_path / "worker-1.log"
+    with touchline_process(s, "worker", log=log) as worker:
+        # The worker exits at the refusal (EX_SOFTWARE), committing nothing more.
+        assert worker.wait(timeout=90) == EXIT_UNDELIVERABLE, log.read_text()[-3000:]
+        assert "dead letters refused by Kafka" in log.read_text()
+    time.sleep(2)  # any commit it had sent has landed
+    offsets = committed(s, raw)
+    assert offsets[big.partition()] <= (big.offset() or 0), (
+        f"committed {offsets} past offset {big.offset()} of partition {big.partition()}, "
+        "whose outputs Kafka refused"
+    )
+
+    max_message_bytes(bootstrap, narrow, s.kafka_max_message_bytes)
+    with touchline_process(s, "worker", log=tmp_path / "worker-2.log"):
+        wait_for(lambda: drained(s, {s.worker_id: topics.all_raw(s, contracts)}), 120, "drain")
+    enriched = read_topic(bootstrap, topics.enriched(s), len(sent), 60)
+    assert {codec.decode(m.value())[1]["event_id"] for m in enriched} >= sent
