@@ -14,9 +14,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from touchline.endpoints import monitoring_urls
-from touchline.errors import TouchlineError
+from touchline.errors import TouchlineError, settings_error
 from touchline.privacy import ClickHouseSide, RedisSide
-from touchline.settings import REPO_ROOT, Settings, get_settings, settings_error
+from touchline.settings import REPO_ROOT, Settings, get_settings
 
 
 def _services(args: argparse.Namespace, settings: Settings) -> int:

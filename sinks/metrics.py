@@ -38,21 +38,8 @@ class SinkMetrics:
                 registry=r,
                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             ),
-            derive_seconds=Histogram(
-                "touchline_sink_derive_seconds",
-                "Latency of re-deriving a batch's clients' event-time touches "
-                "(sinks/touch_derivation.py)",
-                registry=r,
-                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            ),
-            derive_errors=Counter(
-                "touchline_sink_derive_errors",
-                "Failed re-derivations of event-time touches by kind: transient (retried) or "
-                "permanent (logged; the next derivation of those clients or `touchline db "
-                "rederive` repairs them)",
-                ["kind"],
-                registry=r,
-            ),
+            derive_seconds=_derive_seconds(r),
+            derive_errors=_derive_errors(r),
             retries=Counter("touchline_sink_insert_retries", "Failed insert attempts", registry=r),
             dead_letters=Counter(
                 "touchline_sink_dead_letters", "Records sent to the dead-letter topic", registry=r
@@ -89,3 +76,22 @@ class SinkMetrics:
             metrics.insert_errors.labels(kind)
             metrics.derive_errors.labels(kind)
         return metrics
+
+
+def _derive_seconds(r: CollectorRegistry) -> Histogram:
+    return Histogram(
+        "touchline_sink_derive_seconds",
+        "Latency of re-deriving a batch's clients' event-time touches (sinks/touch_derivation.py)",
+        registry=r,
+        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    )
+
+
+def _derive_errors(r: CollectorRegistry) -> Counter:
+    return Counter(
+        "touchline_sink_derive_errors",
+        "Failed re-derivations of event-time touches by kind: transient (retried) or permanent "
+        "(logged; the next derivation of those clients or `touchline db rederive` repairs them)",
+        ["kind"],
+        registry=r,
+    )

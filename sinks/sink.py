@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -32,30 +33,20 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from sinks import batches, clickhouse, errors, offsets, rows, touch_derivation
 from sinks.deadletters import DeadLetterWriter
 from sinks.metrics import SinkMetrics
-from touchline.codec import Codec, DecodeError
-from touchline.contracts import ENRICHED, MERGE, SPLIT
+from sinks.records import Converter, Item
+from touchline.codec import Codec
 from touchline.settings import default
-from touchline.suppression import Suppression, stored_identifiers
+from touchline.suppression import Suppression
 
 log = logging.getLogger(__name__)
 
 Insert = Callable[[Any, str, list[list[Any]]], None]
-Item = tuple[Message, list[Any]]  # the Kafka message and the row made of it
 OCCURRED_AT = rows.COLUMNS.index("occurred_at")
 LAG_INTERVAL_S = 5.0
-
-
-# the sink derives once per batch (Sink._derive), not after each insert
-def _insert_events(client: Any, database: str, batch: list[list[Any]]) -> None:
-    clickhouse.insert_events(client, database, batch, derive=False)
-
-
-def _insert_merges(client: Any, database: str, batch: list[list[Any]]) -> None:
-    clickhouse.insert_merges(client, database, batch, derive=False)
-
-
-def _insert_splits(client: Any, database: str, batch: list[list[Any]]) -> None:
-    clickhouse.insert_splits(client, database, batch, derive=False)
+# the sink derives the touches once per batch (Sink._derive), not after each insert
+EVENTS = functools.partial(clickhouse.insert_events, derive=False)
+MERGES = functools.partial(clickhouse.insert_merges, derive=False)
+SPLITS = functools.partial(clickhouse.insert_splits, derive=False)
 
 
 class Stopped(Exception):
@@ -85,9 +76,7 @@ class Sink:
         suppression: Suppression | None = None,
         pseudonymise: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
-        self.codec = codec
-        self.suppression = suppression  # erased people: their records are dropped, counted
-        self.pseudonymise = pseudonymise  # email and phone as keyed hashes (touchline.pseudonym)
+        self.converter = Converter(codec, suppression, pseudonymise)
         self.client = client
         self.database = database
         self.topic = topic
@@ -183,18 +172,19 @@ class Sink:
             self._update_lag()
             return 0
         try:
-            events, merges, splits, dead = self._convert(msgs)
-            refused = self._store(_insert_events, events, self._month)
+            got = self.converter.convert(msgs)
+            events, merges, splits, dead = got.events, got.merges, got.splits, got.dead
+            refused = self._store(EVENTS, events, self._month)
             self.rows_written += len(events) - len(refused)
             self.metrics.rows.inc(len(events) - len(refused))
             for observe in self.observers:
                 observe([row for _, row in events])
             dead.extend(refused)
-            refused = self._store(_insert_merges, merges, None)
+            refused = self._store(MERGES, merges, None)
             self.merges_written += len(merges) - len(refused)
             self.metrics.merges.inc(len(merges) - len(refused))
             dead.extend(refused)
-            dead.extend(self._store(_insert_splits, splits, None))
+            dead.extend(self._store(SPLITS, splits, None))
             self._derive(events, merges, splits)
             if dead:
                 self._dead_letter(dead)
@@ -204,39 +194,6 @@ class Sink:
         self.metrics.batches.inc()
         self._update_lag()
         return len(msgs)
-
-    def _convert(
-        self, msgs: list[Message]
-    ) -> tuple[list[Item], list[Item], list[Item], list[tuple[Message, str]]]:
-        events: list[Item] = []
-        merges: list[Item] = []
-        splits: list[Item] = []
-        dead: list[tuple[Message, str]] = []
-        for msg in msgs:
-            try:
-                name, datum = self.codec.decode(msg.value() or b"")
-                if self._suppressed(name, datum):
-                    continue
-                if name == ENRICHED:
-                    row = rows.to_row(datum)
-                    events.append((msg, self.pseudonymise(row) if self.pseudonymise else row))
-                elif name == MERGE:
-                    merges.append((msg, rows.merge_to_row(datum)))
-                elif name == SPLIT:
-                    hashed = getattr(self.pseudonymise, "identifier", None)
-                    splits.append((msg, rows.split_to_row(datum, hashed)))
-                else:
-                    dead.append((msg, f"unexpected schema {name} on {msg.topic()}"))
-            except DecodeError as exc:
-                dead.append((msg, f"undecodable: {exc}"))
-            except (KeyError, TypeError, ValueError, OverflowError) as exc:
-                dead.append((msg, f"does not convert to a ClickHouse row: {exc!r}"))
-        return events, merges, splits, dead
-
-    def _suppressed(self, name: str, datum: dict[str, Any]) -> bool:
-        if self.suppression is None or name not in (ENRICHED, MERGE, SPLIT):
-            return False
-        return self.suppression.drops(*stored_identifiers(datum), "sink")
 
     @staticmethod
     def _month(item: Item) -> int:
@@ -261,31 +218,14 @@ class Sink:
     def _insert_with_retry(self, insert: Insert, batch: list[list[Any]]) -> None:
         """Insert ``batch``; retry transient failures until they pass, raise
         :class:`sinks.errors.Refused` for a permanent one."""
-        delay = self.retry_initial_s
-        while True:
-            started = time.monotonic()
-            try:
-                with self.lock:
-                    insert(self.client, self.database, batch)
-                self.metrics.insert_seconds.observe(time.monotonic() - started)
-                return
-            except Exception as exc:
-                kind = errors.classify(exc)
-                self.metrics.insert_errors.labels(kind.value).inc()
-                if kind is errors.Kind.PERMANENT:
-                    log.warning(
-                        "ClickHouse refused %d rows (%s); splitting them",
-                        len(batch),
-                        errors.describe(exc),
-                    )
-                    raise errors.Refused(exc) from exc
-                self.metrics.retries.inc()
-                log.warning(
-                    "ClickHouse insert failed (%s); consumption paused, retrying in %.2fs",
-                    errors.describe(exc),
-                    delay,
-                )
-                delay = self._wait(delay)
+        started = time.monotonic()
+        self._retrying(
+            lambda: insert(self.client, self.database, batch),
+            f"insert of {len(batch)} rows",
+            self.metrics.insert_errors,
+            self.metrics.retries,
+        )
+        self.metrics.insert_seconds.observe(time.monotonic() - started)
 
     def _derive(self, events: list[Item], merges: list[Item], splits: list[Item]) -> None:
         """Re-derive the event-time touches of the clients the batch's rows name
@@ -293,28 +233,50 @@ class Sink:
         that redelivers the batch and derives again. Transient failures are retried like inserts;
         a permanent one (a defect, not the input's) is logged and counted, and the batch goes on:
         the next derivation of those clients, or ``touchline db rederive``, repairs it."""
-        ids = touch_derivation.named(
-            [r for _, r in events], [r for _, r in merges], [r for _, r in splits]
-        )
+        ids = touch_derivation.named(*([r for _, r in x] for x in (events, merges, splits)))
         if not ids:
             return
+        started = time.monotonic()
+        split_rows = [r for _, r in splits]
+        try:
+            self._retrying(
+                lambda: touch_derivation.rederive(
+                    self.client, self.database, ids, splits=split_rows
+                ),
+                f"derivation of {len(ids)} clients",
+                self.metrics.derive_errors,
+            )
+        except errors.Refused as exc:
+            log.error("re-deriving %d clients failed: %s", len(ids), exc)
+            return
+        self.metrics.derive_seconds.observe(time.monotonic() - started)
+
+    def _retrying(
+        self, action: Callable[[], None], what: str, failures: Any, retries: Any = None
+    ) -> None:
+        """Run ``action`` until it passes: transient failures are retried with backoff and
+        consumption paused, a permanent one raises :class:`sinks.errors.Refused`; each failure
+        counts in ``failures`` by kind, each retry in ``retries``."""
         delay = self.retry_initial_s
         while True:
-            started = time.monotonic()
             try:
                 with self.lock:
-                    touch_derivation.rederive(
-                        self.client, self.database, ids, splits=[r for _, r in splits]
-                    )
-                self.metrics.derive_seconds.observe(time.monotonic() - started)
+                    action()
                 return
             except Exception as exc:
                 kind = errors.classify(exc)
-                self.metrics.derive_errors.labels(kind.value).inc()
+                failures.labels(kind.value).inc()
                 if kind is errors.Kind.PERMANENT:
-                    log.error("re-deriving %d clients failed: %s", len(ids), errors.describe(exc))
-                    return
-                log.warning("re-deriving failed (%s); retrying in %.2fs", exc, delay)
+                    log.warning("ClickHouse refused the %s (%s)", what, errors.describe(exc))
+                    raise errors.Refused(exc) from exc
+                if retries is not None:
+                    retries.inc()
+                log.warning(
+                    "ClickHouse %s failed (%s); consumption paused, retrying in %.2fs",
+                    what,
+                    errors.describe(exc),
+                    delay,
+                )
                 delay = self._wait(delay)
 
     def _dead_letter(self, dead: Sequence[tuple[Message, str]]) -> None:

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from touchline import redis_client
@@ -61,10 +61,7 @@ class Settings(BaseSettings):
     )
     clickhouse_database: str = Field("touchline", description="ClickHouse database name.")
     touch_derivation_ids: int = Field(
-        5000,
-        ge=1,
-        description="Client ids re-derived per query when the sink keeps the materialised "
-        "event-time touches current (sinks/touch_derivation.py).",
+        5000, ge=1, description="Client ids per query when the sink re-derives event-time touches."
     )
     clickhouse_cluster: str | None = Field(
         None,
@@ -395,15 +392,6 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
-
-
-def settings_error(exc: ValidationError) -> str:
-    """One line naming each refused variable and why, e.g. ``TOUCHLINE_LOOKBACK_DAYS: Input should
-    be less than or equal to 365 (got 400)``."""
-    return "; ".join(
-        f"TOUCHLINE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']} (got {e.get('input')!r})"
-        for e in exc.errors()
-    )
 
 
 def default(name: str) -> Any:

@@ -167,7 +167,7 @@ def test_erase_cli_refuses_an_unusable_identifier_in_one_line_naming_it(
 
 
 def test_the_sink_drops_suppressed_clients_events_and_merges() -> None:
-    from sinks.sink import Sink
+    from sinks.records import Converter
     from tests.report_data import event, merge
     from tests.unit.test_sink_deadletters import Msg
     from touchline.contracts import ENRICHED, MERGE
@@ -178,26 +178,16 @@ def test_the_sink_drops_suppressed_clients_events_and_merges() -> None:
     values = [codec.encode(ENRICHED, d) for d in (erased, kept, by_email)]
     values.append(codec.encode(MERGE, merge("acc1", "c3", "c1", 1_735_689_600_000)))
     values.append(codec.encode(MERGE, merge("acc1", "c4", "c2", 1_735_689_600_000)))
-    sink = Sink(
-        codec,
-        None,
-        "db",
-        "127.0.0.1:1",
-        "enriched",
-        "g",
-        suppression=SetSuppression({"client:c1", "email:a@b.de"}),
-    )
-    try:
-        events, merges, _splits, dead = sink._convert([Msg(i, v) for i, v in enumerate(values)])  # type: ignore[misc]
-    finally:
-        sink.consumer.close()
+    converter = Converter(codec, suppression=SetSuppression({"client:c1", "email:a@b.de"}))
+    got = converter.convert([Msg(i, v) for i, v in enumerate(values)])  # type: ignore[misc]
+    events, merges, dead = got.events, got.merges, got.dead
     assert [row[9] for _, row in events] == ["c2"]  # client_id
     assert [row[2] for _, row in merges] == ["c4"] and dead == []  # from_client_id
 
 
 def test_with_pseudonymisation_the_sink_stores_hashes_and_erase_looks_them_up() -> None:
     from sinks import rows
-    from sinks.sink import Sink
+    from sinks.records import Converter
     from tests.report_data import event
     from tests.unit.test_sink_deadletters import Msg
     from touchline.contracts import ENRICHED
@@ -206,11 +196,7 @@ def test_with_pseudonymisation_the_sink_stores_hashes_and_erase_looks_them_up() 
     codec = Codec(load_cached(SETTINGS.schemas_dir))
     value = codec.encode(ENRICHED, event(client_id="c1", email="a@b.de", phone="+49301234567"))
     pseudo = RowPseudonymiser(rows.COLUMNS, "k", "DE")
-    sink = Sink(codec, None, "db", "127.0.0.1:1", "enriched", "g", pseudonymise=pseudo)
-    try:
-        events, _, _, _ = sink._convert([Msg(0, value)])  # type: ignore[list-item]
-    finally:
-        sink.consumer.close()
+    events = Converter(codec, pseudonymise=pseudo).convert([Msg(0, value)]).events  # type: ignore[list-item]
     assert events[0][1][rows.COLUMNS.index("email")] == pseudonym("k", "email", "a@b.de")
     on = SETTINGS.model_copy(update={"clickhouse_pseudonymise": True, "privacy_key": "k"})
     keys = privacy._stored(on, {"email:a@b.de", "cid:1.2"})

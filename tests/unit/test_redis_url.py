@@ -8,8 +8,9 @@ from pydantic import ValidationError
 from redis.crc import key_slot
 
 from pipeline.keys import account_base, account_key
+from touchline.errors import settings_error
 from touchline.redis_client import ClusterUrl, parse_cluster
-from touchline.settings import Settings, settings_error
+from touchline.settings import Settings
 
 
 def test_a_standalone_url_is_no_cluster() -> None:

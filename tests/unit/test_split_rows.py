@@ -40,7 +40,7 @@ def test_pseudonymised_splits_keep_no_clear_email_or_phone() -> None:
 
 
 def test_the_sink_pseudonymises_the_splits_it_reads() -> None:
-    from sinks.sink import Sink
+    from sinks.records import Converter
     from tests.unit.test_sink_deadletters import Msg
     from touchline.codec import Codec
     from touchline.contracts import SPLIT as NAME
@@ -48,11 +48,8 @@ def test_the_sink_pseudonymises_the_splits_it_reads() -> None:
 
     codec = Codec(load_cached(REPO_ROOT / "schemas"))
     pseudo = RowPseudonymiser(rows.COLUMNS, "k", "DE")
-    sink = Sink(codec, None, "db", "127.0.0.1:1", "enriched", "g", pseudonymise=pseudo)
-    try:
-        _, _, splits, dead = sink._convert([Msg(0, codec.encode(NAME, SPLIT))])  # type: ignore[list-item]
-    finally:
-        sink.consumer.close()
+    got = Converter(codec, pseudonymise=pseudo).convert([Msg(0, codec.encode(NAME, SPLIT))])  # type: ignore[list-item]
+    splits, dead = got.splits, got.dead
     assert dead == []
     stored = splits[0][1][rows.SPLIT_COLUMNS.index("identifiers")]
     assert stored[0] == f"email:{pseudonym('k', 'email', 'two@x.de')}"
