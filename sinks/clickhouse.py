@@ -126,7 +126,9 @@ def migrate(client: Client, database: str, cluster: Cluster | None = None) -> li
         applied.append(name)
     from sinks import touch_derivation  # it reads the SQL through this module
 
-    touch_derivation.ensure_derived(client, database)
+    # (a schema migrated only part of the way, as a test of a later file makes it, has no table)
+    if client.command(f"EXISTS TABLE `{database}`.event_time_derivations"):
+        touch_derivation.ensure_derived(client, database)
     return applied
 
 
