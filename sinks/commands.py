@@ -52,6 +52,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         merges_topic=topics.merges(settings),
         dead_letter_topic=topics.dead_letter(settings),
         suppression=suppression,
+        derive_every_s=settings.sink_derive_seconds,
         pseudonymise=RowPseudonymiser(rows.COLUMNS, settings.privacy_key, settings.phone_region)
         if settings.clickhouse_pseudonymise
         else None,

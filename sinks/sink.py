@@ -13,10 +13,13 @@
 * Dead letters are produced idempotently with ``acks=all``; each one's delivery report must say
   Kafka has it. Until then the sink retries (``touchline_sink_waiting_on_kafka`` is 1) and commits
   nothing.
-* Offsets are committed only after every row of the batch is inserted or dead-lettered, and they
-  are exactly the handled messages' (:mod:`sinks.offsets`): a crash before that redelivers the
-  batch, which the ReplacingMergeTree tables and the FINAL reads absorb (the worker re-emits events
-  byte-identically).
+* The event-time touches of the stored rows' clients are derived again for several batches at
+  once (:mod:`sinks.pending_derivation`, :mod:`sinks.touch_derivation`): every
+  ``sink_derive_seconds``, at ``touch_derivation_ids`` clients, or when nothing new arrives.
+* Offsets are committed only after every row of the batch is inserted or dead-lettered and its
+  clients derived, and they are exactly the handled messages' (:mod:`sinks.offsets`): a crash
+  before that redelivers the batch, which the ReplacingMergeTree tables and the FINAL reads absorb
+  (the worker re-emits events byte-identically).
 """
 
 from __future__ import annotations
@@ -32,17 +35,18 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from sinks import batches, clickhouse, errors, offsets, rows, touch_derivation
 from sinks.deadletters import DeadLetterWriter
+from sinks.lag import LagReporter
 from sinks.metrics import SinkMetrics
+from sinks.pending_derivation import PendingDerivation
 from sinks.records import Converter, Item
 from touchline.codec import Codec
-from touchline.settings import default
+from touchline.settings import default, get_settings
 from touchline.suppression import Suppression
 
 log = logging.getLogger(__name__)
 
 Insert = Callable[[Any, str, list[list[Any]]], None]
 OCCURRED_AT = rows.COLUMNS.index("occurred_at")
-LAG_INTERVAL_S = 5.0
 # the sink derives the touches once per batch (Sink._derive), not after each insert
 EVENTS = functools.partial(clickhouse.insert_events, derive=False)
 MERGES = functools.partial(clickhouse.insert_merges, derive=False)
@@ -75,6 +79,7 @@ class Sink:
         lock: threading.Lock | None = None,
         suppression: Suppression | None = None,
         pseudonymise: Callable[[list[Any]], list[Any]] | None = None,
+        derive_every_s: float = default("sink_derive_seconds"),
     ) -> None:
         self.converter = Converter(codec, suppression, pseudonymise)
         self.client = client
@@ -86,6 +91,8 @@ class Sink:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.months_per_insert = months_per_insert
+        self.derive_every_s = derive_every_s
+        self.pending = PendingDerivation()
         self.metrics = metrics or SinkMetrics.create()
         self.lock = lock or threading.Lock()  # shared with the query endpoint: one client user
         self.consumer = Consumer(
@@ -98,7 +105,12 @@ class Sink:
             }
         )
         self.topics = [topic, *([merges_topic] if merges_topic else [])]
-        self.consumer.subscribe(self.topics, on_assign=self._on_assign)
+        self.consumer.subscribe(
+            self.topics,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
         self.dead_letters = (
             DeadLetterWriter(bootstrap, dead_letter_topic, codec, delivery_timeout_s)
             if dead_letter_topic
@@ -111,8 +123,7 @@ class Sink:
         self._stop = threading.Event()
         self._carry: list[Message] = []  # fetched while paused, handled in the next batch
         self._paused: set[tuple[str, int]] = set()
-        self._lag_checked = 0.0
-        self._lag_due = True
+        self.lag = LagReporter(self.consumer, self.topics, self.metrics.lag)
         # called with each batch's event rows once stored (sinks.anomaly_monitor: last event time)
         self.observers: list[Callable[[list[list[Any]]], None]] = []
 
@@ -141,7 +152,10 @@ class Sink:
             self.close()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._lag_due = True  # a fresh assignment: report the lag before the first batch ends
+        self.lag.due = True  # a fresh assignment: report the lag before the first batch ends
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.pending.forget(partitions)  # their next owner reads the waiting batches again
 
     def _consume(self) -> list[Message]:
         deadline = time.monotonic() + self.batch_seconds
@@ -151,8 +165,8 @@ class Sink:
             if left <= 0:
                 break
             out.extend(self._fetch(self.batch_rows - len(out), left))
-            if self._lag_due:
-                self._update_lag(force=True)
+            if self.lag.due:
+                self.lag.update(force=True)
         return out
 
     def _fetch(self, n: int, timeout: float) -> list[Message]:
@@ -166,10 +180,11 @@ class Sink:
         return out
 
     def step(self) -> int:
-        """Read one batch, write it, commit; returns the number of records handled."""
+        """Read one batch, write it, derive and commit when due; returns the records handled."""
         msgs = self._consume()
         if not msgs:
-            self._update_lag()
+            self._settle(force=True)
+            self.lag.update()
             return 0
         try:
             got = self.converter.convert(msgs)
@@ -185,14 +200,16 @@ class Sink:
             self.metrics.merges.inc(len(merges) - len(refused))
             dead.extend(refused)
             dead.extend(self._store(SPLITS, splits, None))
-            self._derive(events, merges, splits)
             if dead:
                 self._dead_letter(dead)
         finally:
             self._resume()
-        self._commit(offsets.to_commit(msgs))
+        named = touch_derivation.named(*([r for _, r in x] for x in (events, merges, splits)))
+        split_rows = [r for _, r in splits]
+        self.pending.add(named, split_rows, offsets.to_commit(msgs), time.monotonic())
+        self._settle()
         self.metrics.batches.inc()
-        self._update_lag()
+        self.lag.update()
         return len(msgs)
 
     @staticmethod
@@ -227,22 +244,30 @@ class Sink:
         )
         self.metrics.insert_seconds.observe(time.monotonic() - started)
 
-    def _derive(self, events: list[Item], merges: list[Item], splits: list[Item]) -> None:
-        """Re-derive the event-time touches of the clients the batch's rows name
-        (:mod:`sinks.touch_derivation`), before the batch's offsets are committed: a crash before
-        that redelivers the batch and derives again. Transient failures are retried like inserts;
-        a permanent one (a defect, not the input's) is logged and counted, and the batch goes on:
-        the next derivation of those clients, or ``touchline db rederive``, repairs it."""
-        ids = touch_derivation.named(*([r for _, r in x] for x in (events, merges, splits)))
+    def _settle(self, force: bool = False) -> None:
+        """Derive the waiting batches' clients and commit their offsets, when due (or ``force``d
+        and anything waits)."""
+        max_ids = int(get_settings().touch_derivation_ids)
+        if not self.pending.waiting:
+            return
+        if not force and not self.pending.due(time.monotonic(), self.derive_every_s, max_ids):
+            return
+        ids, splits, positions = self.pending.take()
+        self._derive(ids, splits)
+        self._commit(positions)
+
+    def _derive(self, ids: set[tuple[str, str]], splits: list[Any]) -> None:
+        """Re-derive the event-time touches of ``ids`` (:mod:`sinks.touch_derivation`), before
+        their batches' offsets are committed: a crash before that redelivers the batches and
+        derives again. Transient failures are retried like inserts; a permanent one (a defect,
+        not the input's) is logged and counted, and the batches go on: the next derivation of
+        those clients, or ``touchline db rederive``, repairs it."""
         if not ids:
             return
         started = time.monotonic()
-        split_rows = [r for _, r in splits]
         try:
             self._retrying(
-                lambda: touch_derivation.rederive(
-                    self.client, self.database, ids, splits=split_rows
-                ),
+                lambda: touch_derivation.rederive(self.client, self.database, ids, splits=splits),
                 f"derivation of {len(ids)} clients",
                 self.metrics.derive_errors,
             )
@@ -314,13 +339,13 @@ class Sink:
             self.metrics.kafka_waiting.set(1)
         self._pause()
         self._keep_alive()
-        self._update_lag()
+        self.lag.update()
 
     def _wait(self, delay: float) -> float:
         """Sleep ``delay`` with consumption paused, staying in the group and reporting the lag;
         returns the next delay. Raises :class:`Stopped` when the sink is asked to stop."""
         self._pause()
-        self._update_lag()
+        self.lag.update()
         deadline = time.monotonic() + delay
         while True:
             if self._stop.is_set():
@@ -361,36 +386,11 @@ class Sink:
         except Exception as exc:  # e.g. the group rebalanced during a long outage
             log.warning("offset commit failed (%s); the batch will be redelivered", exc)
 
-    def _update_lag(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._lag_checked < LAG_INTERVAL_S:
-            return
-        self._lag_checked = now
-        self._lag_due = False  # a failed check is not repeated before the next interval
-        try:
-            partitions = self.consumer.assignment() or self._subscribed_partitions()
-            if not partitions:
-                return
-            lag = 0
-            for tp in self.consumer.committed(partitions, timeout=2):
-                low, high = self.consumer.get_watermark_offsets(tp, timeout=1, cached=False)
-                lag += offsets.partition_lag(low, high, tp.offset)
-            self.metrics.lag.set(lag)
-        except Exception as exc:  # metrics never stop the sink
-            log.debug("lag check failed: %s", exc)
-
-    def _subscribed_partitions(self) -> list[TopicPartition]:
-        """Every partition of the subscribed topics: before the first assignment, the lag is the
-        whole group's (from its committed offsets)."""
-        metadata = self.consumer.list_topics(timeout=2)
-        return [
-            TopicPartition(topic, p)
-            for topic in self.topics
-            if topic in metadata.topics
-            for p in metadata.topics[topic].partitions
-        ]
-
     def close(self) -> None:
+        try:
+            self._settle(force=True)  # derive and commit what waits; not if stopped retrying
+        except Stopped:
+            log.info("sink stopped while deriving; the waiting batches will be redelivered")
         if self.dead_letters is not None:
             self.dead_letters.close()
         self.consumer.close()

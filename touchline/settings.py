@@ -23,16 +23,13 @@ class Settings(BaseSettings):
 
     # --- local stack -------------------------------------------------------------------------
     state_dir: Path = Field(
-        Path(".touchline"),
-        description="Where local services keep data, logs, pid files and ports.",
+        Path(".touchline"), description="Where local services keep data, logs, pid files and ports."
     )
     cache_dir: Path = Field(
-        Path.home() / ".cache" / "touchline",
-        description="Outside-git cache (the resolved Kafka classpath).",
+        Path.home() / ".cache" / "touchline", description="Outside-git cache (Kafka's classpath)."
     )
     kafka_bootstrap: str | None = Field(
-        None,
-        description="Use this Kafka instead of the local broker (host:port[,host:port]).",
+        None, description="Use this Kafka instead of the local broker (host:port[,host:port])."
     )
     kafka_port: int = Field(
         0, description="Port of the local broker; 0 picks a free one and remembers it."
@@ -60,9 +57,6 @@ class Settings(BaseSettings):
         "Default: chdb://<state_dir>/clickhouse.",
     )
     clickhouse_database: str = Field("touchline", description="ClickHouse database name.")
-    touch_derivation_ids: int = Field(
-        5000, ge=1, description="Client ids per query when the sink re-derives event-time touches."
-    )
     clickhouse_cluster: str | None = Field(
         None,
         description="ClickHouse cluster (a name in the servers' remote_servers): migrations create "
@@ -261,6 +255,12 @@ class Settings(BaseSettings):
     # --- sink ------------------------------------------------------------------------------
     sink_batch_rows: int = Field(5000, description="Sink: rows per ClickHouse insert.")
     sink_batch_seconds: float = Field(1.0, description="Sink: max seconds a batch waits.")
+    sink_derive_seconds: float = Field(
+        5.0, ge=0, description="Sink: max seconds stored batches wait to derive (then commit)."
+    )
+    touch_derivation_ids: int = Field(
+        5000, ge=1, description="Sink: clients per derivation query (and most waiting at once)."
+    )
 
     # --- privacy and retention (issue 12) --------------------------------------------------
     privacy_key: str = Field(

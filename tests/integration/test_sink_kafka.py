@@ -184,7 +184,9 @@ def test_crash_before_commit_redelivers_without_duplicates(
     s, codec, client, data = setup
     db = s.clickhouse_database
     n = _produce(s, codec, data)
-    crashing = _sink(s, codec, client, CrashBeforeCommit, batch_rows=n + len(data.merges))
+    crashing = _sink(
+        s, codec, client, CrashBeforeCommit, batch_rows=n + len(data.merges), derive_every_s=0
+    )
     with pytest.raises(RuntimeError, match="crash before commit"):
         crashing.step()
     crashing.consumer.close()  # no commit happened: the same group gets everything again
@@ -199,6 +201,52 @@ def test_crash_before_commit_redelivers_without_duplicates(
         {**FUNNEL, "model": "", "by": "channel", "lookback_days": 30, "half_life_days": 7.0},
     )
     params = {**FUNNEL, "model": "", "by": "channel", "lookback_days": 30, "half_life_days": 7.0}
+    assert clickhouse.query(client, "attribution", db, params)[1] == expected
+
+
+class CountingDerivations:
+    """Delegates to a real client; counts the derivations (inserts into event_time_touches)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.derivations = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def command(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        self.derivations += "INSERT INTO" in sql and "event_time_touches" in sql
+        return self.client.command(sql, *args, **kwargs)
+
+
+def test_batches_wait_for_one_derivation_and_are_committed_only_after_it(
+    setup: tuple[Settings, Codec, Client, Dataset],
+) -> None:
+    """Several batches' clients are derived at once; until then none of their offsets is
+    committed, so a sink that dies first leaves them all to be read, stored and derived again."""
+    s, codec, client, data = setup
+    db = s.clickhouse_database
+    n = _produce(s, codec, data)
+    counting = CountingDerivations(client)
+    first = _sink(s, codec, counting, batch_rows=100, derive_every_s=3600)
+    batches = 0
+    while batches < 3:  # the first steps may come before the partitions are assigned
+        batches += first.step() > 0
+    assert first.rows_written > 0
+    assert counting.derivations == 0
+    assert [offset for offset, _ in _committed(s)] == [-1] * 4  # nothing committed
+    first.consumer.close()  # dies with three batches stored, none derived or committed
+    assert client.query(f"SELECT count() FROM `{db}`.event_time_touches").result_rows == [(0,)]
+    sink = _sink(s, codec, counting, batch_rows=100, derive_every_s=3600)
+    sink.run(threading.Event(), idle_exit_s=3)
+    assert sink.rows_written == n and _committed_everything(s)
+    # the second sink's batches derived together once nothing new came (twice at most, if a
+    # fetch came back empty mid-way)
+    batches = int(sink.metrics.batches._value.get())
+    assert batches >= 4 and 1 <= counting.derivations <= 2
+    assert _count(client, db) == (n, n, len(data.merges))
+    params = {**FUNNEL, "model": "", "by": "channel", "lookback_days": 30, "half_life_days": 7.0}
+    expected = ref.attribution(ref.canonical(data.events, data.merges), params)
     assert clickhouse.query(client, "attribution", db, params)[1] == expected
 
 
@@ -218,8 +266,8 @@ def test_failing_inserts_are_retried_and_nothing_is_lost(
     assert clickhouse.query(client, "booking_funnel", db, FUNNEL)[1] == expected
 
 
-def _committed_everything(s: Settings) -> bool:
-    """The sink's group has committed the high watermark of every partition it reads."""
+def _committed(s: Settings) -> list[tuple[int, int]]:
+    """(committed offset or -1, high watermark) of each partition the sink's group reads."""
     group = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": f"{s.worker_id}-sink"})
     try:
         parts = [
@@ -229,9 +277,14 @@ def _committed_everything(s: Settings) -> bool:
         ]
         committed = group.committed(parts, timeout=10)
         highs = [group.get_watermark_offsets(tp, timeout=10)[1] for tp in parts]
-        return all(max(tp.offset, 0) == high for tp, high in zip(committed, highs, strict=True))
+        return [(max(tp.offset, -1), high) for tp, high in zip(committed, highs, strict=True)]
     finally:
         group.close()
+
+
+def _committed_everything(s: Settings) -> bool:
+    """The sink's group has committed the high watermark of every partition it reads."""
+    return all(max(offset, 0) == high for offset, high in _committed(s))
 
 
 def test_a_batch_over_more_than_100_months_is_inserted_whole_and_committed(

@@ -112,6 +112,7 @@ def test_inner_defaults_are_the_settings_defaults() -> None:
     assert _default_of(ClientStore, "id_shards") == default("identity_id_shards")
     assert _default_of(Sink, "batch_rows") == default("sink_batch_rows")
     assert _default_of(Sink, "batch_seconds") == default("sink_batch_seconds")
+    assert _default_of(Sink, "derive_every_s") == default("sink_derive_seconds")
 
 
 def test_inner_configs_are_built_from_the_settings_in_effect() -> None:
