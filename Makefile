@@ -28,7 +28,7 @@ demo: install ## start the local stack, run the pipeline on generated data, prin
 	$(BIN)/touchline demo
 
 test: install lint typecheck ## lint, types and the whole suite on throwaway Kafka, Redis and registry
-	$(PYTEST) tests -m "not bench"
+	$(PYTEST) tests -m "not bench" --durations=25
 
 test-unit: $(STAMP) ## unit tests only (no services needed)
 	$(PYTEST) tests/unit

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,19 +27,48 @@ from tests.report_data import merge as merge_
 from touchline.settings import Settings
 
 
-@pytest.fixture
-def loaded(chdb_settings: Settings) -> tuple[Client, str, Dataset]:
-    client = clickhouse.connect(chdb_settings.effective_clickhouse_dsn)
-    db = chdb_settings.clickhouse_database
+def _load(chdb_dir: Path, extra: list[dict[str, Any]]) -> tuple[Client, str, Dataset]:
+    client = clickhouse.connect(f"chdb://{chdb_dir}")
+    db = f"rq{uuid.uuid4().hex[:12]}"
     clickhouse.migrate(client, db)
     data = generate(seed=7, clients=150)
-    batch = [rows.to_row(e) for e in data.events]
+    batch = [rows.to_row(e) for e in data.events + extra]
     clickhouse.insert_events(client, db, batch)
     clickhouse.insert_events(client, db, batch[::3])  # redelivered rows of every kind: no change
     merges = [rows.merge_to_row(m) for m in data.merges]
     clickhouse.insert_merges(client, db, merges)
     clickhouse.insert_merges(client, db, merges[::2])
     return client, db, data
+
+
+@pytest.fixture(scope="module")
+def loaded(chdb_dir: Path) -> tuple[Client, str, Dataset]:
+    """The generated data in a database of its own, loaded once: the tests only query it."""
+    return _load(chdb_dir, [])
+
+
+@pytest.fixture(scope="module")
+def carded(chdb_dir: Path) -> tuple[Client, str, Dataset]:
+    """The same data and the cards' extra calls (:func:`_card_extra`), loaded once."""
+    return _load(chdb_dir, _card_extra())
+
+
+def _card_extra() -> list[dict[str, Any]]:
+    return [
+        event(
+            event_type="inbound_call",
+            family="touchline.events.InboundContact",
+            occurred_at=T0 + day * DAY_MS + 7_777,
+            account_id=acc,
+            client_id=cid,
+            email=email,
+            phone=phone,
+            channel="phone_call",
+            is_touch=True,
+            is_contact=True,
+        )
+        for acc, cid, email, phone, day in CARD_EXTRA
+    ]
 
 
 def _run(ch: Client, db: str, name: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -182,25 +213,10 @@ CARD_EXTRA = [
     ],
 )
 def test_client_card_matches_reference(
-    loaded: tuple[Client, str, Dataset], who: str, account: str, options: dict[str, Any]
+    carded: tuple[Client, str, Dataset], who: str, account: str, options: dict[str, Any]
 ) -> None:
-    client, db, data = loaded
-    extra = [
-        event(
-            event_type="inbound_call",
-            family="touchline.events.InboundContact",
-            occurred_at=T0 + day * DAY_MS + 7_777,
-            account_id=acc,
-            client_id=cid,
-            email=email,
-            phone=phone,
-            channel="phone_call",
-            is_touch=True,
-            is_contact=True,
-        )
-        for acc, cid, email, phone, day in CARD_EXTRA
-    ]
-    clickhouse.insert_events(client, db, [rows.to_row(e) for e in extra])
+    client, db, data = carded
+    extra = _card_extra()
     params = {**BASE, "client": who, "account": account, **options}
     events = ref.canonical(data.events + extra, data.merges)
     expected = ref.client_card(events, params)
