@@ -59,30 +59,31 @@ local function record_provenance(ids, owner_of, client, merged, at, cap, account
   end
 end
 
--- The merged client's links go on as the canonical client's.
-local function merge_links(client, other, cap)
-  local flat = redis.call('HGETALL', P .. 'links:' .. other)
+-- A client's link sets (texts) in sorted order and the earliest time of each.
+local function sorted_links(client)
+  local flat = redis.call('HGETALL', P .. 'links:' .. client)
   local texts, at_of = {}, {}
   for i = 1, #flat, 2 do
     texts[#texts + 1] = flat[i]
     at_of[flat[i]] = tonumber(flat[i + 1])
   end
   table.sort(texts)
+  return texts, at_of
+end
+
+-- The merged client's links go on as the canonical client's.
+local function merge_links(client, other, cap)
+  local texts, at_of = sorted_links(other)
   for _, text in ipairs(texts) do add_link(client, text, at_of[text], cap) end
   redis.call('DEL', P .. 'links:' .. other)
 end
 
 local function is_shared(k) return redis.call('EXISTS', P .. 'shared:' .. k) == 1 end
 
--- The connected components of the links (HGETALL pairs) without the shared identifiers, oldest
--- first: {at = earliest link time, ids = sorted identifiers, sets = {text, at, ...}}.
-local function components(flat)
-  local texts, at_of = {}, {}
-  for i = 1, #flat, 2 do
-    texts[#texts + 1] = flat[i]
-    at_of[flat[i]] = tonumber(flat[i + 1])
-  end
-  table.sort(texts)
+-- The connected components of client's links without the shared identifiers, oldest first:
+-- {at = earliest link time, ids = sorted identifiers, sets = {text, at, ...}}.
+local function components(client)
+  local texts, at_of = sorted_links(client)
   local parent, shared, kept = {}, {}, {}
   local function root(x)
     while parent[x] ~= x do x = parent[x] end
@@ -136,7 +137,7 @@ end
 -- client's identifiers regrouped into the components of its links without the shared
 -- identifiers: the oldest stays, each other one moves to a client of its own.
 local function resplit(account, client, k, out)
-  local parts = components(redis.call('HGETALL', P .. 'links:' .. client))
+  local parts = components(client)
   redis.call('DEL', P .. 'links:' .. client)
   local via = string.match(k, '^([^:]*)')
   for n, part in ipairs(parts) do
