@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 Insert = Callable[[Any, str, list[list[Any]]], None]
 OCCURRED_AT = rows.COLUMNS.index("occurred_at")
-# the sink derives the touches once per batch (Sink._derive), not after each insert
+# the sink derives the touches of several batches at once (Sink._settle), not after each insert
 EVENTS = functools.partial(clickhouse.insert_events, derive=False)
 MERGES = functools.partial(clickhouse.insert_merges, derive=False)
 SPLITS = functools.partial(clickhouse.insert_splits, derive=False)
