@@ -85,12 +85,16 @@ WITH
 SELECT
     model,
     key,
-    round(sum(w), 6) AS conversions,
-    mapApply((k, v) -> (k, round(v, 6)),
+    toFloat64(toString(round(sum(w), 6))) AS conversions,
+    mapApply((k, v) -> (k, toFloat64(toString(round(v, 6)))),
         sumMapIf(map(currency, w * revenue), revenue > 0)) AS revenue_minor,
-    if(sum(w) = 0, 0, round(sum(w * multi) / sum(w), 6)) AS multichannel_share
+    if(sum(w) = 0, 0, round(toFloat64(sum(w * multi)) / toFloat64(sum(w)), 6))
+        AS multichannel_share
 FROM (
-    SELECT model, revenue, currency, multi, pw.2 AS w,
+    -- each credit as a decimal: decimals add exactly, so the sums do not depend on the order
+    -- the rows reach them in (parts, threads, the stored or query-time touches); float sums did.
+    -- Back to Float64 through the decimal text: the nearest double to the rounded sum
+    SELECT model, revenue, currency, multi, toDecimal128(pw.2, 18) AS w,
            if({by:String} = 'campaign', pw.1.4, pw.1.3) AS key
     FROM weighted
     ARRAY JOIN arrayZip(path, weights) AS pw
