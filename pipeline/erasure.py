@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import orjson
 
+from pipeline import lookups
 from pipeline.keys import account_base, account_pattern, id_key
 from pipeline.store import ClientStore
 from pipeline.touches import Hit
@@ -147,17 +148,28 @@ async def erase(
 async def _provenance_naming(
     store: ClientStore, account: str, names: set[str]
 ) -> list[tuple[bytes, list[bytes]]]:
-    """Provenance entries (JSON arrays of identifiers, or of event and client ids) that name any of
-    ``names``, by key: links of any client, lookups under any identifier."""
+    """Provenance entries that name any of ``names``, by key: links of any client (JSON arrays of
+    identifiers), lookups under any identifier (naming the client an event is stored with or its
+    own: pipeline/lookups.py)."""
     out = []
-    for kind in ("links", "lookedupvia"):
-        pattern = account_pattern(store.prefix, account, kind)
-        async for raw in store.redis.scan_iter(match=pattern, count=10_000):
-            members = await store.redis.hkeys(raw)
-            naming = [m for m in members if names & set(orjson.loads(m))]
-            if naming:
-                out.append((raw, naming))
+    pattern = account_pattern(store.prefix, account, "links")
+    async for raw in store.redis.scan_iter(match=pattern, count=10_000):
+        members = await store.redis.hkeys(raw)
+        naming = [m for m in members if names & set(orjson.loads(m))]
+        if naming:
+            out.append((raw, naming))
+    pattern = account_pattern(store.prefix, account, "lookedupvia")
+    async for raw in store.redis.scan_iter(match=pattern, count=10_000):
+        entries = await store.redis.hgetall(raw)
+        naming = [f for f, text in entries.items() if _names(account, f, text) & names]
+        if naming:
+            out.append((raw, naming))
     return out
+
+
+def _names(account: str, field: bytes, text: bytes) -> set[str]:
+    lookup = lookups.read(account, field.decode(), text.decode())
+    return {lookup.client, lookup.own}
 
 
 async def _erase_provenance(store: ClientStore, account: str, names: set[str]) -> int:

@@ -6,11 +6,13 @@ connected components of its links without the shared identifiers.
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pipeline import lookups
+from pipeline.client_ids import split_client_id
+from pipeline.lookups import Lookup
 from touchline import clock
 
 if TYPE_CHECKING:
@@ -38,12 +40,12 @@ def record_provenance(
     event: tuple[str, str, str],  # the event's account, id and the client it gets alone
 ) -> None:
     if len(ids) == 1 and not merged:  # looked up through it alone, or created through it alone
-        own = event[2] if ids[0] in owner_of else split_client_id(event[0], f"event:{event[1]}")
-        entry = orjson.dumps([event[1], client, own, str(at)]).decode()
-        members = a.lookedupvia.setdefault(ids[0], set())
-        if len(members) < cap and entry not in members:
-            members.add(entry)
-            a.lookup_marks[event[1]] = (ids[0], entry)
+        account, event_id = event[0], event[1]
+        own = event[2] if ids[0] in owner_of else split_client_id(account, f"event:{event_id}")
+        members = a.lookedupvia.setdefault(ids[0], {})
+        if len(members) < cap and event_id not in members:
+            members[event_id] = lookups.value(account, Lookup(event_id, client, own, str(at)))
+            a.lookup_marks[event_id] = (ids[0], own)
     if len(ids) > 1 or (ids and ids[0] not in owner_of):
         add_link(a, client, orjson.dumps(sorted(ids)).decode(), at, cap)
 
@@ -61,21 +63,15 @@ def lookup_client(a: _Account, event_id: str, resolved: str, client: str) -> str
     mark = a.lookup_marks.pop(event_id, None)
     if mark is None:
         return client
-    k, entry = mark
-    members = a.lookedupvia.get(k, set())
-    if entry in members:
+    k, own = mark
+    members = a.lookedupvia.get(k, {})
+    if event_id in members:
         if client != resolved:
-            e = orjson.loads(entry)
-            members.discard(entry)
-            members.add(orjson.dumps([e[0], client, *e[2:]]).decode())
+            members[event_id] = client + " " + members[event_id].split(" ", 1)[1]
         return client
     if k in a.shared:
-        return str(orjson.loads(entry)[2])
+        return own
     return client
-
-
-def split_client_id(account: str, identifier: str) -> str:
-    return "s" + hashlib.sha1(f"{account}|{identifier}".encode()).hexdigest()[:19]
 
 
 def components(
@@ -133,10 +129,10 @@ def _resplit(a: _Account, account: str, client: str, k: str) -> list[dict[str, A
     return out
 
 
-def _move_lookup(a: _Account, entry: list[str], via: str) -> dict[str, Any]:
+def _move_lookup(a: _Account, lookup: Lookup, via: str) -> dict[str, Any]:
     """An event looked up through the now shared identifier alone goes to its own client, with
     its hit."""
-    event_id, client, own, at = entry
+    event_id, client, own, at = lookup
     hits = a.zset("hits", a.canonical(client))
     for member in [m for m in hits if m.startswith(f'["{event_id}"')]:
         a.zset("hits", own)[member] = hits.pop(member)
@@ -164,7 +160,9 @@ def split_through(a: _Account, account: str, event_id: str, k: str) -> int:
         out = _resplit(a, account, client, k)
         release = {"kind": "release", "to_client_id": "", "from_client_id": client}
         out.append({**release, "identifiers": [k], "via": via})
-    out += [_move_lookup(a, orjson.loads(x), via) for x in sorted(a.lookedupvia.pop(k, set()))]
+    kept = a.lookedupvia.pop(k, {})
+    found = sorted(lookups.read(account, f, text) for f, text in kept.items())
+    out += [_move_lookup(a, lookup, via) for lookup in found]
     if out:
         at = _split_clock(a)
         out = [{**split, "at": at} for split in out]

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import orjson
 
 from pipeline import dedupe, enrichment, metrics
+from pipeline.client_ids import new_client_id
 from pipeline.outputs import enriched_record, merge_records, split_records
 from pipeline.record_context import Rules, record_context, session_id_of, sessionise
 from pipeline.store import Resolution, ResolveRequest, Store
@@ -118,11 +119,6 @@ def union_sessions(*parts: dict[str, Any] | None) -> dict[str, Any] | None:
                 seen.add(session_id_of(one))
                 merged.append(one)
     return {"sessions": merged} if merged else None
-
-
-def new_client_id(account: str, event_id: str) -> str:
-    """Deterministic, so replaying a topic from the start creates the same client ids."""
-    return "c" + hashlib.sha1(f"{account}|{event_id}".encode()).hexdigest()[:19]
 
 
 def _rules(config: Config) -> Rules:

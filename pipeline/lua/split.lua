@@ -7,12 +7,14 @@
 --                   identifier sets the client's events carried (an event with two or more, or
 --                   one nobody owned yet); at most `cap` sets per client; a merge carries the
 --                   merged client's links to the canonical client
---   lookedupvia:<k> (hash) JSON [event_id, client, own_client, at] -> '': an event that carried
+--   lookedupvia:<k> (hash) event_id -> '<client> <at>[ s| <own>]': an event that carried
 --                   nothing usable but k (a call from a phone alone): it went to k's owner, or
---                   made `client` through k; own_client is the client it gets when k is shared
---                   (the client it gets when it resolves to no one; for one that made its client,
---                   `s` + a hash of account and event:<event_id>); at most `cap` per k; record
---                   rewrites `client` to the client the event is stored with (lookup:<event_id>)
+--                   made `client` through k; own is the client it gets when k is shared: the
+--                   client it gets when it resolves to no one (new_client_id, left out), or for
+--                   one that made its client `s` + a hash of account and event:<event_id> (` s`);
+--                   at most `cap` per k; record rewrites `client` to the client the event is
+--                   stored with (lookup:<event_id>); pipeline/lookups.py reads the same entries
+--                   (and the layout before: JSON [event_id, client, own, at] as the field)
 -- When k proves shared, its owner's links are regrouped into their connected components without
 -- the shared identifiers: the oldest component stays with the client, each other one moves to a
 -- client of its own (`s` + a hash of account, k and the component's first identifier: a retry
@@ -37,6 +39,33 @@ local function split_client_id(account, identifier)
   return 's' .. string.sub(redis.sha1hex(account .. '|' .. identifier), 1, 19)
 end
 
+-- The client an event makes when it resolves to no one (pipeline/client_ids.py).
+local function new_client_id(account, event_id)
+  return 'c' .. string.sub(redis.sha1hex(account .. '|' .. event_id), 1, 19)
+end
+
+-- A lookup's value under its event id (pipeline/lookups.py): own is left out when it is the
+-- client the event makes alone, ` s` when it is the one it made through its identifier.
+local function lookup_value(account, event_id, client, own, at)
+  local text = client .. ' ' .. at
+  if own == new_client_id(account, event_id) then return text end
+  if own == split_client_id(account, 'event:' .. event_id) then return text .. ' s' end
+  return text .. ' ' .. own
+end
+
+-- {event_id, client, own, at} of a lookup kept as field -> text (or, in the layout before, a JSON
+-- array as the field).
+local function lookup_entry(account, field, text)
+  if string.sub(field, 1, 1) == '[' then return cjson.decode(field) end
+  local client, at, own = string.match(text, '^(%S+) (%S+) ?(%S*)$')
+  if own == '' then
+    own = new_client_id(account, field)
+  elseif own == 's' then
+    own = split_client_id(account, 'event:' .. field)
+  end
+  return {field, client, own, at}
+end
+
 -- ids: the usable identifiers of the event; owner_of[k]: canonical owner of the owned ones (before
 -- the merges); client: the event's client; merged: clients merged into it; at: event time;
 -- account, event_id and own: the event and the client it gets when it resolves to no one
@@ -46,9 +75,9 @@ local function record_provenance(ids, owner_of, client, merged, at, cap, account
     -- (the client it made keeps the identifiers others linked to ids[1] meanwhile)
     if not owner_of[ids[1]] then own = split_client_id(account, 'event:' .. event_id) end
     local key = P .. 'lookedupvia:' .. ids[1]
-    local entry = cjson.encode({event_id, client, own, tostring(at)})
-    if redis.call('HLEN', key) < cap and redis.call('HSETNX', key, entry, '') == 1 then
-      redis.call('SET', P .. 'lookup:' .. event_id, cjson.encode({ids[1], entry}), 'EX', 604800)
+    local text = lookup_value(account, event_id, client, own, tostring(at))
+    if redis.call('HLEN', key) < cap and redis.call('HSETNX', key, event_id, text) == 1 then
+      redis.call('SET', P .. 'lookup:' .. event_id, cjson.encode({ids[1], own}), 'EX', 604800)
     end
   end
   if #ids > 1 or (#ids == 1 and not owner_of[ids[1]]) then
@@ -206,9 +235,14 @@ local function split_through(account, event_id, k)
     out[#out + 1] = {kind = 'release', to_client_id = '', from_client_id = client,
                      identifiers = {k}, via = via}
   end
-  local lookups = redis.call('HKEYS', P .. 'lookedupvia:' .. k)
-  table.sort(lookups)
-  for _, l in ipairs(lookups) do out[#out + 1] = move_lookup(cjson.decode(l), via) end
+  local flat = redis.call('HGETALL', P .. 'lookedupvia:' .. k)
+  local lookups = {}
+  for i = 1, #flat, 2 do lookups[#lookups + 1] = lookup_entry(account, flat[i], flat[i + 1]) end
+  table.sort(lookups, function(x, y)
+    if x[1] ~= y[1] then return x[1] < y[1] end
+    return x[2] < y[2]
+  end)
+  for _, l in ipairs(lookups) do out[#out + 1] = move_lookup(l, via) end
   redis.call('DEL', P .. 'lookedupvia:' .. k)
   local at = #out > 0 and split_clock()
   for _, split in ipairs(out) do
@@ -220,26 +254,26 @@ local function split_through(account, event_id, k)
 end
 
 -- The client record stores an event with (resolved: the client resolve gave it, client: that
--- client's canonical now). An event recorded under lookedupvia: (lookup:<event_id> says where)
--- keeps its entry naming the client it is stored with, so a lookup split finds it there; if its
--- identifier proved shared since it was resolved (in the same batch), the split has moved it
--- already and it is stored with its own client.
+-- client's canonical now). An event recorded under lookedupvia: (lookup:<event_id> says where,
+-- and its own client) keeps its entry naming the client it is stored with, so a lookup split
+-- finds it there; if its identifier proved shared since it was resolved (in the same batch), the
+-- split has moved it already and it is stored with its own client.
 local function lookup_client(event_id, resolved, client)
   local mark = redis.call('GET', P .. 'lookup:' .. event_id)
   if not mark then return client end
   redis.call('DEL', P .. 'lookup:' .. event_id)
-  local k, entry = unpack(cjson.decode(mark))
+  local k, own = unpack(cjson.decode(mark))
+  -- a mark of the layout before named the entry: [event_id, client, own, at]
+  if string.sub(own, 1, 1) == '[' then own = cjson.decode(own)[3] end
   local key = P .. 'lookedupvia:' .. k
-  if redis.call('HEXISTS', key, entry) == 1 then
+  local text = redis.call('HGET', key, event_id)
+  if text then
     if client ~= resolved then
-      local e = cjson.decode(entry)
-      e[2] = client
-      redis.call('HDEL', key, entry)
-      redis.call('HSET', key, cjson.encode(e), '')
+      redis.call('HSET', key, event_id, client .. string.match(text, '^%S+( .*)$'))
     end
     return client
   end
-  if redis.call('EXISTS', P .. 'shared:' .. k) == 1 then return cjson.decode(entry)[3] end
+  if redis.call('EXISTS', P .. 'shared:' .. k) == 1 then return own end
   return client
 end
 

@@ -177,3 +177,18 @@ def test_a_call_resolved_before_the_phone_proved_shared_and_recorded_after_is_it
     lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
     assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["a"], "c-call")]
     assert out["call"]["client_id"] == "c-call"  # recorded where the split moved it
+
+
+def test_a_lookup_kept_in_the_layout_before_still_moves(store: ClientStore) -> None:
+    a = run(LOOP, store, "p1", 1000, E1, PHONE)["client_id"]
+    run(LOOP, store, "p2", 2000, E2, PHONE)
+    # a call looked up through the phone, recorded by a worker of the layout before (JSON field)
+    entry = f'["old","{a}","c-old","1500"]'
+    key = account_base(store.prefix, "acc") + "lookedupvia:" + PHONE
+    LOOP.run_until_complete(store.redis.hset(key, entry, ""))
+    third = run(LOOP, store, "p3", 3000, E3, PHONE)
+    lookups = [x for x in made(third) if x["kind"] == "lookup"]
+    assert [(x["from_client_id"], x["to_client_id"], x["identifiers"]) for x in lookups] == [
+        (a, "c-old", ["event:old"])
+    ]
+    assert LOOP.run_until_complete(store.card("acc", "c-old"))["card"]["created_at"] == "1500"

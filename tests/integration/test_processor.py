@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from pipeline.card import Rules, touches_of
+from pipeline.client_ids import new_client_id
 from pipeline.keys import account_key
-from pipeline.processor import Config, Output, Processor, new_client_id
+from pipeline.processor import Config, Output, Processor
 from pipeline.store import ClientStore
 from pipeline.touches import Touch
 from touchline.codec import Codec

@@ -1,0 +1,50 @@
+"""The lookups of the shared-identifier split (pipeline/lua/split.lua keeps them in Redis,
+pipeline/memory_splits.py in memory): an event that carried one usable identifier ``k`` alone is
+recorded under ``lookedupvia:<k>``, so it can go to a client of its own if ``k`` proves shared.
+
+One hash field per event: the event id -> ``"<client> <at>"``, where client is the client the event
+is stored with and at its event time (ms), then `` s`` when its own client is the one it made
+through ``k`` (``split_client_id(account, "event:<id>")``), nothing when it is the client it makes
+when it resolves to no one (``new_client_id``), or `` <own>`` for any other. So an entry costs its
+id plus ~35 bytes, where the layout before kept a JSON array ``[event_id, client, own, at]`` as the
+field (~105 bytes); such fields (they start with ``[``) are still read.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import orjson
+
+from pipeline.client_ids import new_client_id, split_client_id
+
+
+class Lookup(NamedTuple):
+    event_id: str
+    client: str  # the client the event is stored with
+    own: str  # the client it gets when its identifier is shared
+    at: str  # its event time, UTC ms
+
+
+def value(account: str, lookup: Lookup) -> str:
+    """The hash value kept for ``lookup`` (its field is the event id)."""
+    text = f"{lookup.client} {lookup.at}"
+    if lookup.own == new_client_id(account, lookup.event_id):
+        return text
+    if lookup.own == split_client_id(account, f"event:{lookup.event_id}"):
+        return text + " s"
+    return f"{text} {lookup.own}"
+
+
+def read(account: str, field: str, text: str) -> Lookup:
+    """The lookup kept as ``field`` -> ``text`` (either layout)."""
+    if field.startswith("["):  # the layout before: the JSON array as the field
+        event_id, client, own, at = orjson.loads(field)
+        return Lookup(event_id, client, own, at)
+    client, at, *rest = text.split(" ")
+    own = rest[0] if rest else ""
+    if own == "":
+        own = new_client_id(account, field)
+    elif own == "s":
+        own = split_client_id(account, f"event:{field}")
+    return Lookup(field, client, own, at)
