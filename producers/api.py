@@ -44,6 +44,9 @@ Limits and rules (the values come from :func:`ingest_config`, i.e. from the sett
   still have reached Kafka: a client retry with the same ``event_id`` is deduplicated downstream).
   A permanent refusal by Kafka (message too large, invalid record) is no outage: the event is
   rejected and dead-lettered like an invalid one, and a request with no event accepted is 413.
+  Kafka checks a topic's ``max.message.bytes`` per record batch and refuses the whole batch, so
+  an event refused for its size is produced again on its own (up to 3 times) and only refused if
+  it is refused alone: an oversize event does not take the events batched with it.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from producers.metrics import IngestMetrics
 from producers.publisher import Message, QueueFull
 from touchline import clock, deadletter, topics
 from touchline.codec import Codec
+from touchline.confirmed import ALONE_TRIES, refused_for_size
 from touchline.contracts import Contracts
 from touchline.settings import Settings
 from touchline.validation import FieldError
@@ -321,6 +322,20 @@ class Ingest:
             status_code=status,
         )
 
+    async def alone(
+        self, messages: list[Message], results: list[KafkaError | None]
+    ) -> list[KafkaError | None]:
+        """Each event refused for its size is produced again on its own (touchline/confirmed.py
+        BATCH_SIZE_ERRORS): Kafka refuses a whole batch over the topic's limit, so an oversize
+        event must not take the events that shared its batch with it."""
+        out = list(results)
+        for i, message in enumerate(messages):
+            for _ in range(ALONE_TRIES if len(messages) > 1 else ALONE_TRIES - 1):
+                if not refused_for_size(out[i]):
+                    break
+                out[i] = (await self.publisher.publish([message]))[0]
+        return out
+
     async def produce(self, ready: dict[int, Ready]) -> list[tuple[int, KafkaError]]:
         """Publish; returns the events Kafka refused for good. Raises 503 on anything a retry
         may cure (outage, timeout, full queue): then no event of the request counts as accepted."""
@@ -333,6 +348,7 @@ class Ingest:
         started = time.perf_counter()
         try:
             results = await self.publisher.publish(messages)
+            results = await self.alone(messages, results)
         except QueueFull as exc:
             self.metrics.events.labels("unavailable", "queue_full").inc(len(ready))
             raise Refusal(503, "queue_full", "ingest queue is full", retry_after=1) from exc

@@ -19,6 +19,19 @@ from confluent_kafka import KafkaError, KafkaException
 
 PENDING: Any = object()  # no report yet
 
+# Kafka checks max.message.bytes per record batch and refuses the whole batch, so the messages
+# that shared a batch with an oversize one are refused too, with the same error. A message is
+# only too large if it is refused so when produced alone: the callers produce each message
+# refused with one of these again on its own, up to ALONE_TRIES times (under concurrent producing
+# it may share a batch again), before refusing it.
+BATCH_SIZE_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
+ALONE_TRIES = 3
+
+
+def refused_for_size(err: object) -> bool:
+    """Whether ``err`` (a delivery report) may only mean the message's batch was too large."""
+    return isinstance(err, KafkaError) and err.code() in BATCH_SIZE_ERRORS
+
 
 class ProducerLike(Protocol):
     """What is needed of ``confluent_kafka.Producer`` (faked in unit tests)."""

@@ -11,19 +11,15 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from producers.api import IngestConfig, create_app
 from producers.events import now_ms
-from tests.support import all_values
+from tests.support import all_values, serve
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
@@ -31,27 +27,6 @@ from touchline.services import process, stack
 from touchline.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` under a real uvicorn server on a loopback port in a thread; yields its URL."""
-    port = process.free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise AssertionError("the ingest server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
 
 
 def event(n: int) -> dict[str, Any]:
