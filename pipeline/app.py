@@ -25,7 +25,7 @@ from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.inflight import InFlight
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
-from touchline import clock, topics
+from touchline import batch_bytes, clock, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
 from touchline.endpoints import Endpoints
@@ -115,12 +115,17 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             # Outputs go through confluent-kafka and are confirmed one by one before a batch is
             # acknowledged (pipeline.delivery). No message timeout: an output waits in the
             # producer for as long as Kafka is away, and the inputs stay uncommitted.
+            outputs = [topics.enriched(settings), topics.merges(settings)]
+            outputs.append(topics.dead_letter(settings))
             producer = Producer(
                 producer_config(
                     endpoints.kafka_bootstrap,
                     **{
                         "message.timeout.ms": 0,
                         "message.max.bytes": settings.kafka_max_message_bytes,
+                        "batch.size": batch_bytes.for_topics(
+                            endpoints.kafka_bootstrap, outputs, settings.kafka_max_message_bytes
+                        ),
                     },
                 )
             )

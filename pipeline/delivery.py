@@ -21,12 +21,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
 
-from touchline.confirmed import (
-    ALONE_TRIES,
-    ProducerLike,
-    produce_confirmed_async,
-    refused_for_size,
-)
+from touchline.confirmed import ProducerLike, produce_confirmed_async
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +111,6 @@ class Delivery:
                     continue
                 if isinstance(err, KafkaError) and not permanent(err):
                     again.append(message)
-                elif refused_for_size(err) and len(todo) > 1:
-                    refused += await self.alone(message)
                 else:
                     reason = f"{err.name()}: {err.str()}" if isinstance(err, KafkaError) else err
                     refused.append(Refused(message, str(reason)))
@@ -131,17 +124,6 @@ class Delivery:
                 await self.sleep(delay)
                 delay = min(delay * 2, self.retry_max_s)
             todo = again
-        return refused
-
-    async def alone(self, message: Outgoing) -> list[Refused]:
-        """A message refused for its size, produced again on its own: Kafka refuses a whole
-        batch over the topic's limit, so only a message refused alone is too large
-        (touchline/confirmed.py BATCH_SIZE_ERRORS)."""
-        refused: list[Refused] = []
-        for _ in range(ALONE_TRIES):
-            refused = await self.deliver([message])
-            if not refused:
-                break
         return refused
 
     def _waiting(self, round_id: int) -> Callable[[int], None]:

@@ -45,8 +45,10 @@ Limits and rules (the values come from :func:`ingest_config`, i.e. from the sett
   A permanent refusal by Kafka (message too large, invalid record) is no outage: the event is
   rejected and dead-lettered like an invalid one, and a request with no event accepted is 413.
   Kafka checks a topic's ``max.message.bytes`` per record batch and refuses the whole batch, so
-  an event refused for its size is produced again on its own (up to 3 times) and only refused if
-  it is refused alone: an oversize event does not take the events batched with it.
+  the producer's batches stay under the limits the topics had when ingest started
+  (:mod:`touchline.batch_bytes`), and an event refused for its size is produced again on its own
+  (up to 3 times) and only refused if it is refused alone: an oversize event does not take the
+  events batched with it.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ from producers.ingest import PERMANENT_PRODUCE_ERRORS, EventPublisher, Ingest, R
 from producers.openapi import POST_RESPONSES, body_spec, crm_body
 from producers.publisher import Publisher
 from producers.source_bodies import BODIES
-from touchline import jsonschema
+from touchline import batch_bytes, jsonschema, topics
 from touchline.codec import Codec
 from touchline.contracts import Contracts
 from touchline.settings import Settings
@@ -139,7 +141,10 @@ def create_app(
 ) -> FastAPI:
     cfg = config or ingest_config(settings)
     ingest = Ingest(settings, contracts, codec, cfg)
-    factory = publisher_factory or partial(_kafka_publisher, bootstrap, cfg)
+    written = [*topics.all_raw(settings, contracts), topics.dead_letter(settings)]
+    factory = publisher_factory or partial(
+        _kafka_publisher, bootstrap, cfg, written, settings.kafka_max_message_bytes
+    )
     # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's packaged assets (served
     # under /static-offline-docs), not from a CDN: the page works on a machine without internet.
     app = FastAPIOffline(
@@ -165,13 +170,18 @@ def create_app(
 
 
 def _kafka_publisher(
-    bootstrap: str, cfg: IngestConfig, on_error: Callable[[KafkaError], None]
+    bootstrap: str,
+    cfg: IngestConfig,
+    written: list[str],
+    max_message_bytes: int,
+    on_error: Callable[[KafkaError], None],
 ) -> EventPublisher:
+    batch = batch_bytes.for_topics(bootstrap, written, max_message_bytes)
     return Publisher(
         bootstrap,
         max_in_flight=cfg.max_in_flight,
         on_delivery_error=on_error,
-        **{"message.timeout.ms": cfg.kafka_timeout_ms},
+        **{"message.timeout.ms": cfg.kafka_timeout_ms, "batch.size": batch},
     )
 
 

@@ -13,6 +13,7 @@ uncommitted.
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 import time
 from pathlib import Path
@@ -24,7 +25,14 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from pipeline.app import EXIT_UNDELIVERABLE
 from producers.events import Prepared, prepare
 from synthetic import booking_journeys
-from tests.support import drained, publish_raw, read_topic, touchline_process, wait_for
+from tests.support import (
+    all_values,
+    drained,
+    publish_raw,
+    read_topic,
+    touchline_process,
+    wait_for,
+)
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
@@ -85,6 +93,12 @@ def test_no_input_is_committed_at_or_past_one_whose_outputs_kafka_refused(
         assert worker.wait(timeout=90) == EXIT_UNDELIVERABLE, log.read_text()[-3000:]
         assert "dead letters refused by Kafka" in log.read_text()
     time.sleep(2)  # any commit it had sent has landed
+    # Kafka refuses a whole record batch over the limit: outputs batched with the oversize one
+    # would come back refused too and their inputs be dead-lettered (pipeline/app.py sizes the
+    # producer's batches from the topics' limits). Only outputs over the limit are refused.
+    letters = [codec.decode(v)[1] for v in all_values(bootstrap, topics.dead_letter(s), 2)]
+    sizes = [int(m.group(1)) for x in letters if (m := re.search(r"\((\d+) bytes\)", x["reason"]))]
+    assert not [n for n in sizes if n <= LIMIT], f"outputs of {sorted(sizes)} bytes were refused"
     offsets = committed(s, raw)
     assert offsets[big.partition()] <= (big.offset() or 0), (
         f"committed {offsets} past offset {big.offset()} of partition {big.partition()}, "

