@@ -37,7 +37,7 @@ from producers.adapters import AdapterError
 from producers.adapters.crm import row_to_event
 from producers.events import Prepared, occurred_range, prepare, too_large
 from producers.publisher import Message, Publisher
-from touchline import clock, deadletter
+from touchline import batch_bytes, clock, deadletter
 from touchline.codec import Codec
 from touchline.contracts import Contracts
 from touchline.errors import TouchlineError
@@ -221,7 +221,12 @@ def run_import(
         raise TouchlineError(f"cannot read {path}: {exc.strerror}") from exc
     endpoints, contracts = topics.ready(settings)
     codec = Codec(contracts, endpoints.schema_registry_url)
-    publisher = Publisher(endpoints.kafka_bootstrap)
+    written = [*topics.all_raw(settings, contracts), topics.dead_letter(settings)]
+    batch = batch_bytes.for_topics(
+        endpoints.kafka_bootstrap, written, settings.kafka_max_message_bytes
+    )
+    overrides: dict[str, Any] = {"batch.size": batch}
+    publisher = Publisher(endpoints.kafka_bootstrap, **overrides)
     total = path.stat().st_size
     try:
         with (
