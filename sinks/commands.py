@@ -53,6 +53,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         dead_letter_topic=topics.dead_letter(settings),
         suppression=suppression,
         derive_every_s=settings.sink_derive_seconds,
+        derive_max_ids=settings.touch_derivation_ids,
         pseudonymise=RowPseudonymiser(rows.COLUMNS, settings.privacy_key, settings.phone_region)
         if settings.clickhouse_pseudonymise
         else None,

@@ -10,9 +10,8 @@
   with the error and the original Kafka bytes; every other row is inserted.
 * A record that does not decode, is of an unexpected schema, or does not convert to a row goes to
   the dead-letter topic too (``touchline.deadletter``, stage ``sink``).
-* Dead letters are produced idempotently with ``acks=all``; each one's delivery report must say
-  Kafka has it. Until then the sink retries (``touchline_sink_waiting_on_kafka`` is 1) and commits
-  nothing.
+* Dead letters are produced idempotently with ``acks=all``; until each one's delivery report says
+  Kafka has it, the sink retries (``touchline_sink_waiting_on_kafka`` is 1) and commits nothing.
 * The event-time touches of the stored rows' clients are derived again for several batches at
   once (:mod:`sinks.pending_derivation`, :mod:`sinks.touch_derivation`): every
   ``sink_derive_seconds``, at ``touch_derivation_ids`` clients, or when nothing new arrives.
@@ -40,7 +39,7 @@ from sinks.metrics import SinkMetrics
 from sinks.pending_derivation import PendingDerivation
 from sinks.records import Converter, Item
 from touchline.codec import Codec
-from touchline.settings import default, get_settings
+from touchline.settings import default
 from touchline.suppression import Suppression
 
 log = logging.getLogger(__name__)
@@ -80,6 +79,7 @@ class Sink:
         suppression: Suppression | None = None,
         pseudonymise: Callable[[list[Any]], list[Any]] | None = None,
         derive_every_s: float = default("sink_derive_seconds"),
+        derive_max_ids: int = default("touch_derivation_ids"),
     ) -> None:
         self.converter = Converter(codec, suppression, pseudonymise)
         self.client = client
@@ -91,7 +91,7 @@ class Sink:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.months_per_insert = months_per_insert
-        self.derive_every_s = derive_every_s
+        self.derive_every_s, self.derive_max_ids = derive_every_s, derive_max_ids
         self.pending = PendingDerivation()
         self.metrics = metrics or SinkMetrics.create()
         self.lock = lock or threading.Lock()  # shared with the query endpoint: one client user
@@ -247,10 +247,10 @@ class Sink:
     def _settle(self, force: bool = False) -> None:
         """Derive the waiting batches' clients and commit their offsets, when due (or ``force``d
         and anything waits)."""
-        max_ids = int(get_settings().touch_derivation_ids)
         if not self.pending.waiting:
             return
-        if not force and not self.pending.due(time.monotonic(), self.derive_every_s, max_ids):
+        due = self.pending.due(time.monotonic(), self.derive_every_s, self.derive_max_ids)
+        if not force and not due:
             return
         ids, splits, positions = self.pending.take()
         self._derive(ids, splits)
