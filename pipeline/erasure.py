@@ -1,6 +1,6 @@
 """Erasing one person's identity cluster from Redis (key layout in :mod:`pipeline.keys`): the
 identifiers they own (their fields in ``ids:<shard>``, and ``id:`` keys of the layout before),
-the strong identifiers seen with them (``anchors:``, and their
+the strong identifiers seen with them (their ``anchors:<shard>`` fields, and the entries of their
 email or source ids in anyone else's anchors), each client's card, hits and visits, their entries
 in ``merged``, the dedup state of their events (``inflight:``, ``pending:``, ``splits:``, their
 entries in ``seen:``), and the split provenance (``links:`` of their clients, ``lookedupvia:``
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from pipeline import lookups
+from pipeline import anchors, lookups
 from pipeline.keys import account_base, account_pattern, id_key
 from pipeline.store import ClientStore
 from pipeline.touches import Hit
@@ -131,18 +131,34 @@ async def erase(
     fields = [m for m, to in merged.items() if m in clients or to in clients]
     if fields:
         removed += int(await store.redis.hdel(base + "merged", *fields))
-    # anchors: the strong identifiers seen with an identifier (a hash each). Theirs go whole;
-    # their strong identifiers (email, source ids) leave everyone else's.
-    own = {f"{base}anchors:{i}" for i in identifiers}
-    async for raw in store.redis.scan_iter(
-        match=account_pattern(store.prefix, account, "anchors"), count=10_000
-    ):
-        key = raw.decode()
-        if key in own:
-            removed += int(await store.redis.delete(key))
-        elif identifiers:
-            removed += int(await store.redis.hdel(key, *sorted(identifiers)))
+    removed += await _erase_anchors(store, account, identifiers)
     return removed + await _erase_provenance(store, account, clients | identifiers)
+
+
+async def _erase_anchors(store: ClientStore, account: str, identifiers: set[str]) -> int:
+    """Anchors (pipeline/anchors.py): the identifiers' own go whole; their strong identifiers
+    (email, source ids) leave everyone else's."""
+    base, removed = _base(store, account), 0
+    gone = {e for i in identifiers if (e := anchors.entry(i)) is not None}
+    pattern = account_pattern(store.prefix, account, "anchors")
+    async for raw in store.redis.scan_iter(match=pattern, count=10_000):
+        key = raw.decode()
+        name = key[len(base) + len("anchors:") :]
+        if ":" in name:  # the layout before: a hash per identifier (strong identifier -> kind)
+            if name in identifiers:
+                removed += int(await store.redis.delete(key))
+            elif identifiers:
+                removed += int(await store.redis.hdel(key, *sorted(identifiers)))
+            continue
+        for field, text in (await store.redis.hgetall(key)).items():
+            entries = text.decode().split()
+            kept = [e for e in entries if e not in gone]
+            if field.decode() in identifiers or not kept:
+                removed += int(await store.redis.hdel(key, field))
+            elif len(kept) < len(entries):
+                await store.redis.hset(key, field, " ".join(kept))
+                removed += len(entries) - len(kept)
+    return removed
 
 
 async def _provenance_naming(
@@ -199,7 +215,22 @@ async def remaining(
         left += int(await store.applied(account, event_id))
     merged = await _merged(store, account)
     left += sum(len(m) for _, m in await _provenance_naming(store, account, clients | identifiers))
+    left += await _anchors_left(store, account, identifiers)
     return left + sum(1 for m, to in merged.items() if m in clients or to in clients)
+
+
+async def _anchors_left(store: ClientStore, account: str, identifiers: set[str]) -> int:
+    """The identifiers' anchors, and anchor entries of their strong identifiers, still kept."""
+    gone = {e for i in identifiers if (e := anchors.entry(i)) is not None}
+    left = 0
+    pattern = account_pattern(store.prefix, account, "anchors")
+    async for raw in store.redis.scan_iter(match=pattern, count=10_000):
+        if await store.redis.type(raw) != b"hash":
+            continue
+        for field, text in (await store.redis.hgetall(raw)).items():
+            left += field.decode() in identifiers
+            left += len(gone & set(text.decode().split()))
+    return left
 
 
 class RedisEraser:

@@ -15,8 +15,10 @@ scan for ``<prefix>:*`` finds all of it.
                                into its ``ids:`` hash by the first script that looks it up
                                (``pipeline/lua/ids.lua``)
 ``merged`` (hash)              merged client -> the client it was merged into (chains are chased)
-``anchors:<identifier>``       (hash) strong identifiers (emails, source-system ids) seen with it ->
-                               their kind; none are added once it is shared
+``anchors:<shard>`` (hash)     identifier -> the strong identifiers (emails, source-system ids)
+                               seen with it, hashed (``pipeline/anchors.py``), sharded like
+                               ``ids:``; removed once it is shared (``anchors:<identifier>``, a
+                               hash per identifier, is the layout before: still read and moved)
 ``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
                                seen with too many of); it then links and resolves no one
 ``card:<client>`` (hash)       the client card: first contact (name, phone), counters, last

@@ -15,17 +15,10 @@ from typing import Any
 import orjson
 
 from pipeline import dedupe, memory_splits
+from pipeline.anchors import strong_kind
 from pipeline.record_context import session_id_of
 from pipeline.store import Resolution, ResolveRequest, decode_result
 from touchline.settings import default
-
-
-def _strong_kind(identifier: str) -> str | None:
-    if identifier.startswith("email:"):
-        return "email"
-    if identifier.startswith("ext."):
-        return identifier[: identifier.index(":", 4)]
-    return None
 
 
 def _copy(sessions: dict[str, Any]) -> dict[str, Any]:
@@ -133,8 +126,8 @@ class MemoryStore:
             was_shared = too_many = k in a.shared
             anchors = a.anchors.setdefault(k, {})
             for j, other in enumerate(ids):
-                kind = _strong_kind(other)
-                if too_many or j == i or not kind or kind == _strong_kind(k) or other in anchors:
+                kind = strong_kind(other)
+                if too_many or j == i or not kind or kind == strong_kind(k) or other in anchors:
                     continue
                 anchors[other] = kind
                 if sum(1 for seen in anchors.values() if seen == kind) > self.max_share:
@@ -145,6 +138,7 @@ class MemoryStore:
             else:
                 usable.append(k)
             if too_many and not was_shared:
+                a.anchors.pop(k)  # a shared identifier needs no more anchors
                 memory_splits.split_through(a, account, event_id, k)
         return usable, shared
 

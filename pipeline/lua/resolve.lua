@@ -4,6 +4,7 @@
 -- built from ARGV are allowed so long as they stay in that slot; a standalone Redis checks nothing.
 -- include: common
 -- include: ids
+-- include: anchors
 -- include: split
 -- ARGV: prefix, max_share, batch, generation (pipeline/dedupe.py), provenance_cap (split.lua),
 -- id_shards (ids.lua)
@@ -30,27 +31,29 @@ local function resolve(item)
   -- shared, for good (shared:<identifier>): a shared identifier neither merges anyone nor
   -- resolves an event that carries nothing else (a call from the front-desk phone gets a client
   -- of its own instead of landing on whoever used the phone first)
-  -- anchors:<identifier> (hash): each strong identifier seen with it -> its kind; kept until the
-  -- identifier proves shared (a shared one needs no more of them)
+  -- the strong identifiers seen with each identifier are its anchors (anchors.lua); a shared
+  -- one needs no more of them
   local usable, shared = {}, 0
   for i = 1, n do
     local k = ids[i]
     local was_shared = redis.call('EXISTS', P .. 'shared:' .. k) == 1
-    local too_many = was_shared
-    local akey = P .. 'anchors:' .. k
+    local too_many, anchors, changed = was_shared, nil, false
     for j = 1, n do
       local kind = strong_kind(ids[j])
-      if not too_many and j ~= i and kind and kind ~= strong_kind(k)
-         and redis.call('HSETNX', akey, ids[j], kind) == 1 then
-        local same = 0
-        for _, seen_kind in ipairs(redis.call('HVALS', akey)) do
-          if seen_kind == kind then same = same + 1 end
-        end
-        if same > max_share then
+      if not too_many and j ~= i and kind and kind ~= strong_kind(k) then
+        anchors = anchors or anchors_of(k)
+        local same = add_anchor(anchors, kind, ids[j])
+        changed = changed or same ~= false
+        if same and same > max_share then
           too_many = true
           redis.call('SET', P .. 'shared:' .. k, kind)
         end
       end
+    end
+    if too_many and not was_shared then
+      redis.call('HDEL', anchors_key(k), k)
+    elseif changed then
+      redis.call('HSET', anchors_key(k), k, table.concat(anchors, ' '))
     end
     if too_many then shared = shared + 1 else usable[#usable + 1] = k end
     if too_many and not was_shared then split_through(item[1], event_id, k) end

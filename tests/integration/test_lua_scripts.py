@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from pipeline import anchors
 from pipeline.keys import account_base, account_key, deployment_pattern, id_key
 from pipeline.store import ClientStore, ResolveRequest, lua
 from pipeline.touches import WEB, Hit
@@ -137,13 +138,27 @@ def test_merges_made_before_a_crash_are_still_reported(store: ClientStore) -> No
 
 
 def test_an_identifier_keeps_its_anchors_until_it_proves_shared(store: ClientStore) -> None:
-    """anchors:<identifier> holds the strong identifiers seen with it (max_share 2 here): the
-    third email makes the front-desk phone shared, and from then on it collects no more."""
+    """The anchors of an identifier are the strong identifiers seen with it (max_share 2 here):
+    the third email makes the front-desk phone shared, and its anchors go (it needs no more)."""
+    phone = "phone:+49305550100"
+    key = anchors.key(store.prefix, "acc", phone, store.id_shards)
+    held = []
     for n in range(1, 6):
-        resolve(store, f"a{n}", n * 1000, "phone:+49305550100", f"email:p{n}@x.de")
+        resolve(store, f"a{n}", n * 1000, phone, f"email:p{n}@x.de")
+        text = LOOP.run_until_complete(store.redis.hget(key, phone))
+        held.append(sorted(text.decode().split()) if text is not None else None)
+    first, second = (str(anchors.entry(f"email:p{n}@x.de")) for n in (1, 2))
+    assert held == [[first], sorted([first, second]), None, None, None]
     base = account_base(store.prefix, "acc")
-    anchors = LOOP.run_until_complete(store.redis.hgetall(base + "anchors:phone:+49305550100"))
-    assert {k.decode(): v.decode() for k, v in anchors.items()} == {
-        f"email:p{n}@x.de": "email" for n in (1, 2, 3)
-    }
-    assert LOOP.run_until_complete(store.redis.get(base + "shared:phone:+49305550100")) == b"email"
+    assert LOOP.run_until_complete(store.redis.get(base + "shared:" + phone)) == b"email"
+
+
+def test_anchors_of_the_layout_before_are_moved_and_still_count(store: ClientStore) -> None:
+    phone = "phone:+49305550100"
+    legacy = account_base(store.prefix, "acc") + "anchors:" + phone
+    mapping = {"email:p1@x.de": "email", "email:p2@x.de": "email"}
+    LOOP.run_until_complete(store.redis.hset(legacy, mapping=mapping))
+    resolve(store, "a3", 3000, phone, "email:p3@x.de")  # the third email: shared
+    base = account_base(store.prefix, "acc")
+    assert LOOP.run_until_complete(store.redis.get(base + "shared:" + phone)) == b"email"
+    assert LOOP.run_until_complete(store.redis.exists(legacy)) == 0
