@@ -8,7 +8,6 @@ keeps going.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import time
@@ -25,7 +24,7 @@ from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.inflight import InFlight
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
-from touchline import batch_bytes, clock, topics
+from touchline import batch_bytes, clock, collector, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
 from touchline.endpoints import Endpoints
@@ -109,9 +108,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             devices.warm_up()  # the user-agent parser compiles its rules now, not in a batch
             # Everything alive now (Faust, schemas, parsers) lives as long as the worker: keep it
             # out of the cyclic collector's scans, which otherwise revisit it batch after batch.
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(settings.worker_gc_threshold, *gc.get_threshold()[1:])
+            collector.settle(settings.worker_gc_threshold)
             # Outputs go through confluent-kafka and are confirmed one by one before a batch is
             # acknowledged (pipeline.delivery). No message timeout: an output waits in the
             # producer for as long as Kafka is away, and the inputs stay uncommitted.

@@ -22,7 +22,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     from sinks.cluster import Cluster
     from sinks.endpoint import QueryEndpoint, advertise
     from sinks.sink import Sink
-    from touchline import logthrottle, topics
+    from touchline import collector, logthrottle, topics
     from touchline.codec import Codec
     from touchline.contracts import load_cached
     from touchline.endpoints import endpoints as where
@@ -59,6 +59,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         else None,
     )
     sink.metrics.registry.register(SUPPRESSED)
+    collector.settle(settings.worker_gc_threshold)  # what is alive now lives as long as the sink
     endpoint = QueryEndpoint(
         client, settings.clickhouse_database, sink.metrics.registry, sink.lock, args.port
     )

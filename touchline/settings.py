@@ -233,9 +233,9 @@ class Settings(BaseSettings):
     worker_gc_threshold: int = Field(
         50_000,
         ge=1,
-        description="Allocations between the worker's young-generation garbage collections "
-        "(Python's gc threshold 0, default 700): each batch keeps tens of thousands of objects "
-        "alive, which a small threshold rescans collection after collection.",
+        description="Allocations between young-generation garbage collections in the worker and "
+        "the sink (Python's gc threshold 0, default 700): a batch keeps tens of thousands of "
+        "objects alive, which a small threshold rescans collection after collection.",
     )
     worker_dedupe_days: int = Field(
         30,
