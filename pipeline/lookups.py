@@ -5,13 +5,15 @@ recorded under ``lookedupvia:<k>``, so it can go to a client of its own if ``k``
 One hash field per event: the event id -> ``"<client> <at>"``, where client is the client the event
 is stored with and at its event time (ms), then `` s`` when its own client is the one it made
 through ``k`` (``split_client_id(account, "event:<id>")``), nothing when it is the client it makes
-when it resolves to no one (``new_client_id``), or `` <own>`` for any other. So an entry costs its
-id plus ~35 bytes, where the layout before kept a JSON array ``[event_id, client, own, at]`` as the
+when it resolves to no one (``new_client_id``), or `` <own>`` for any other. The field is a
+canonical UUID's 16 bytes after a zero byte (:func:`field`), any other id as it is. So an entry
+costs ~55 bytes, where the layout before kept a JSON array ``[event_id, client, own, at]`` as the
 field (~105 bytes); such fields (they start with ``[``) are still read.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import NamedTuple
 
 import orjson
@@ -24,6 +26,23 @@ class Lookup(NamedTuple):
     client: str  # the client the event is stored with
     own: str  # the client it gets when its identifier is shared
     at: str  # its event time, UTC ms
+
+
+def field(event_id: str) -> bytes:
+    """The hash field of an event's lookup: ``\\x00`` + the 16 bytes of a canonical (lowercase)
+    UUID, else the id's own bytes (pipeline/lua/split.lua's lookup_field)."""
+    try:
+        parsed = uuid.UUID(event_id)
+    except ValueError:
+        return event_id.encode()
+    return b"\x00" + parsed.bytes if str(parsed) == event_id else event_id.encode()
+
+
+def event_id_of(raw: bytes) -> str:
+    """The event id (or, in the layout before, the JSON array) a lookup's hash field holds."""
+    if len(raw) == 17 and raw[0] == 0:
+        return str(uuid.UUID(bytes=raw[1:]))
+    return raw.decode()
 
 
 def value(account: str, lookup: Lookup) -> str:

@@ -7,7 +7,7 @@
 --                   identifier sets the client's events carried (an event with two or more, or
 --                   one nobody owned yet); at most `cap` sets per client; a merge carries the
 --                   merged client's links to the canonical client
---   lookedupvia:<k> (hash) event_id -> '<client> <at>[ s| <own>]': an event that carried
+--   lookedupvia:<k> (hash) event id -> '<client> <at>[ s| <own>]': an event that carried
 --                   nothing usable but k (a call from a phone alone): it went to k's owner, or
 --                   made `client` through k; own is the client it gets when k is shared: the
 --                   client it gets when it resolves to no one (new_client_id, left out), or for
@@ -44,6 +44,26 @@ local function new_client_id(account, event_id)
   return 'c' .. string.sub(redis.sha1hex(account .. '|' .. event_id), 1, 19)
 end
 
+-- A lookup's hash field (pipeline/lookups.py): a canonical UUID event id as a zero byte and its
+-- 16 bytes, any other id as it is; lookup_event_id reads it back.
+local UUID = '^' .. string.rep('[0-9a-f]', 8) .. '%-' .. string.rep('[0-9a-f]', 4) .. '%-'
+  .. string.rep('[0-9a-f]', 4) .. '%-' .. string.rep('[0-9a-f]', 4) .. '%-'
+  .. string.rep('[0-9a-f]', 12) .. '$'
+local function lookup_field(event_id)
+  if not string.match(event_id, UUID) then return event_id end
+  local hex = string.gsub(event_id, '-', '')
+  return '\0' .. string.gsub(hex, '%x%x', function(h) return string.char(tonumber(h, 16)) end)
+end
+
+local function lookup_event_id(field)
+  if #field ~= 17 or string.byte(field, 1) ~= 0 then return field end
+  local hex = string.gsub(string.sub(field, 2), '.', function(c)
+    return string.format('%02x', string.byte(c))
+  end)
+  return string.sub(hex, 1, 8) .. '-' .. string.sub(hex, 9, 12) .. '-' .. string.sub(hex, 13, 16)
+    .. '-' .. string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
+end
+
 -- A lookup's value under its event id (pipeline/lookups.py): own is left out when it is the
 -- client the event makes alone, ` s` when it is the one it made through its identifier.
 local function lookup_value(account, event_id, client, own, at)
@@ -55,8 +75,9 @@ end
 
 -- {event_id, client, own, at} of a lookup kept as field -> text (or, in the layout before, a JSON
 -- array as the field).
-local function lookup_entry(account, field, text)
-  if string.sub(field, 1, 1) == '[' then return cjson.decode(field) end
+local function lookup_entry(account, raw, text)
+  if string.sub(raw, 1, 1) == '[' then return cjson.decode(raw) end
+  local field = lookup_event_id(raw)
   local client, at, own = string.match(text, '^(%S+) (%S+) ?(%S*)$')
   if own == '' then
     own = new_client_id(account, field)
@@ -76,7 +97,8 @@ local function record_provenance(ids, owner_of, client, merged, at, cap, account
     if not owner_of[ids[1]] then own = split_client_id(account, 'event:' .. event_id) end
     local key = P .. 'lookedupvia:' .. ids[1]
     local text = lookup_value(account, event_id, client, own, tostring(at))
-    if redis.call('HLEN', key) < cap and redis.call('HSETNX', key, event_id, text) == 1 then
+    if redis.call('HLEN', key) < cap
+       and redis.call('HSETNX', key, lookup_field(event_id), text) == 1 then
       redis.call('SET', P .. 'lookup:' .. event_id, cjson.encode({ids[1], own}), 'EX', 604800)
     end
   end
@@ -266,10 +288,10 @@ local function lookup_client(event_id, resolved, client)
   -- a mark of the layout before named the entry: [event_id, client, own, at]
   if string.sub(own, 1, 1) == '[' then own = cjson.decode(own)[3] end
   local key = P .. 'lookedupvia:' .. k
-  local text = redis.call('HGET', key, event_id)
+  local text = redis.call('HGET', key, lookup_field(event_id))
   if text then
     if client ~= resolved then
-      redis.call('HSET', key, event_id, client .. string.match(text, '^%S+( .*)$'))
+      redis.call('HSET', key, lookup_field(event_id), client .. string.match(text, '^%S+( .*)$'))
     end
     return client
   end

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pipeline import lookups
 from pipeline.keys import account_base
 from pipeline.store import ClientStore
 from tests.split_scenarios import (
@@ -192,3 +193,17 @@ def test_a_lookup_kept_in_the_layout_before_still_moves(store: ClientStore) -> N
         (a, "c-old", ["event:old"])
     ]
     assert LOOP.run_until_complete(store.card("acc", "c-old"))["card"]["created_at"] == "1500"
+
+
+def test_a_lookup_of_a_uuid_event_is_kept_in_its_16_bytes_and_moves(store: ClientStore) -> None:
+    call = "3ba14bf2-c897-4890-927d-e2a5cdb02406"
+    a = run(LOOP, store, "p1", 1000, E1, PHONE)["client_id"]
+    assert run(LOOP, store, call, 1500, PHONE)["client_id"] == a  # looked up through the phone
+    key = account_base(store.prefix, "acc") + "lookedupvia:" + PHONE
+    (raw,) = LOOP.run_until_complete(store.redis.hkeys(key))
+    assert raw == b"\x00" + bytes.fromhex(call.replace("-", ""))
+    assert lookups.event_id_of(raw) == call
+    run(LOOP, store, "p2", 2000, E2, PHONE)
+    third = run(LOOP, store, "p3", 3000, E3, PHONE)
+    moved = [(x["to_client_id"], x["identifiers"]) for x in made(third) if x["kind"] == "lookup"]
+    assert moved == [(f"c-{call}", [f"event:{call}"])]

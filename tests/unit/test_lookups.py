@@ -31,3 +31,11 @@ def test_an_entry_reads_back_as_written(own: str, text: str) -> None:
 def test_an_entry_of_the_layout_before_is_read() -> None:
     field = f'["{EVENT}","c1","c-own","1500"]'
     assert lookups.read("acc", field, "") == Lookup(EVENT, "c1", "c-own", "1500")
+
+
+def test_a_canonical_uuid_is_kept_in_its_16_bytes_any_other_id_as_it_is() -> None:
+    assert lookups.field(EVENT) == b"\x00" + bytes.fromhex(EVENT.replace("-", ""))
+    assert lookups.event_id_of(lookups.field(EVENT)) == EVENT
+    for other in ("call", EVENT.upper(), EVENT.replace("-", ""), '["e1","c1","c2","1"]'):
+        assert lookups.field(other) == other.encode()
+        assert lookups.event_id_of(lookups.field(other)) == other
