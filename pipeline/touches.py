@@ -19,6 +19,7 @@ touches by the same rules.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -45,7 +46,14 @@ class Hit:
 
     @classmethod
     def from_member(cls, member: str | bytes, at: float) -> Hit:
-        fields = orjson.loads(member)  # a member stored before carried the campaign fifth
+        """A member as :meth:`member` makes it, or as Redis keeps it: a canonical UUID event id
+        as a zero byte and its 16 bytes, then the rest of the array (pipeline/lua/split.lua
+        hit_member)."""
+        raw = member.encode() if isinstance(member, str) else member
+        if len(raw) > 17 and raw[0] == 0:
+            fields = [str(uuid.UUID(bytes=raw[1:17])), *orjson.loads(raw[17:])]
+        else:
+            fields = orjson.loads(raw)  # a member stored before carried the campaign fifth
         event_id, flags, channel, key = fields[:4]
         campaign = fields[4] if len(fields) > 4 else campaign_in_key(key)
         return cls(int(at), event_id, int(flags), channel, key, campaign)

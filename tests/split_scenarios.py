@@ -61,7 +61,9 @@ def resolve(loop: asyncio.AbstractEventLoop, store: Store, event: str, at: int, 
     return res
 
 
-def record(loop: asyncio.AbstractEventLoop, store: Store, event: str, client: str, at: int) -> Any:
+def record(
+    loop: asyncio.AbstractEventLoop, store: Store, event: str, client: str, at: int, **more: Any
+) -> Any:
     ctx = {
         "occurred_at": at,
         "lookback_ms": 30 * 86_400_000,
@@ -73,6 +75,7 @@ def record(loop: asyncio.AbstractEventLoop, store: Store, event: str, client: st
         "channel": "organic_search",
         "revenue_minor": 0,
         "enrichment": {"processed_at": 1},
+        **more,
     }
     out = loop.run_until_complete(store.record_many([(ACCOUNT, event, client, ctx)]))[0]
     assert isinstance(out, dict), out

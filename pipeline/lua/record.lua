@@ -28,7 +28,7 @@ local function record(item)
   -- time (pipeline/touches.py), so they come out the same in any arrival order
   if s(ctx.hit) ~= '' then
     local hkey = P .. 'hits:' .. client
-    redis.call('ZADD', hkey, at, ctx.hit)
+    redis.call('ZADD', hkey, at, hit_member(ctx.hit))
     local newest = redis.call('ZREVRANGE', hkey, 0, 0, 'WITHSCORES')
     redis.call('ZREMRANGEBYSCORE', hkey, '-inf', '(' .. (tonumber(newest[2]) - ctx.lookback_ms))
     redis.call('ZREMRANGEBYRANK', hkey, 0, -(ctx.hit_cap + 1))

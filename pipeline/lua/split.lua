@@ -64,6 +64,31 @@ local function lookup_event_id(field)
     .. '-' .. string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
 end
 
+-- A hit's member (pipeline/touches.py Hit.member: '["<event id>",flags,...]'): for a canonical
+-- UUID event id, its 17 bytes as lookup_field keeps them, then the rest of the array
+-- ('[flags,...]'), 21 bytes less; any other member as it is. Hit.from_member reads both.
+local function hit_member(text)
+  local id, rest = string.match(text, '^%["([^"]*)",(.*)$')
+  if id and string.match(id, UUID) then return lookup_field(id) .. '[' .. rest end
+  return text
+end
+
+-- A glob (ZSCAN MATCH) that matches s itself: its special characters escaped.
+local function glob_literal(s) return (string.gsub(s, '[%*%?%[%]\\]', '\\%0')) end
+
+-- Move the members of sorted set `from` that match `pattern` to `to`, with their scores.
+local function move_matching(from, to, pattern)
+  local cursor = '0'
+  repeat
+    local found = redis.call('ZSCAN', from, cursor, 'MATCH', pattern, 'COUNT', 1000)
+    for i = 1, #found[2], 2 do
+      redis.call('ZREM', from, found[2][i])
+      redis.call('ZADD', to, found[2][i + 1], found[2][i])
+    end
+    cursor = found[1]
+  until cursor == '0'
+end
+
 -- A lookup's value under its event id (pipeline/lookups.py): own is left out when it is the
 -- client the event makes alone, ` s` when it is the one it made through its identifier.
 local function lookup_value(account, event_id, client, own, at)
@@ -214,19 +239,14 @@ local function resplit(account, client, k, out)
 end
 
 -- An event looked up through the now shared identifier alone goes to its own client, with its hit
--- (the hits' members start with the event id: pipeline/touches.py).
+-- (the hits' members start with the event id, as text or its 17 bytes: hit_member).
 local function move_lookup(entry, via)
   local event_id, client, own, at = entry[1], entry[2], entry[3], entry[4]
-  local hits = P .. 'hits:' .. canonical(client)
-  local found = redis.call('ZSCAN', hits, 0, 'MATCH', '\\["' .. event_id .. '"*', 'COUNT', 1000)
-  repeat
-    for i = 1, #found[2], 2 do
-      redis.call('ZREM', hits, found[2][i])
-      redis.call('ZADD', P .. 'hits:' .. own, found[2][i + 1], found[2][i])
-    end
-    if found[1] == '0' then break end
-    found = redis.call('ZSCAN', hits, found[1], 'MATCH', '\\["' .. event_id .. '"*', 'COUNT', 1000)
-  until false
+  local hits, to = P .. 'hits:' .. canonical(client), P .. 'hits:' .. own
+  move_matching(hits, to, '\\["' .. glob_literal(event_id) .. '"*')
+  if string.match(event_id, UUID) then
+    move_matching(hits, to, glob_literal(hit_member('["' .. event_id .. '",')) .. '*')
+  end
   redis.call('HSETNX', P .. 'card:' .. own, 'created_at', at)
   return {kind = 'lookup', to_client_id = own, from_client_id = client,
           identifiers = {'event:' .. event_id}, via = via}

@@ -15,6 +15,7 @@ import pytest
 from pipeline import lookups
 from pipeline.keys import account_base
 from pipeline.store import ClientStore
+from pipeline.touches import CONTACT, Hit
 from tests.split_scenarios import (
     E1,
     E2,
@@ -198,12 +199,20 @@ def test_a_lookup_kept_in_the_layout_before_still_moves(store: ClientStore) -> N
 def test_a_lookup_of_a_uuid_event_is_kept_in_its_16_bytes_and_moves(store: ClientStore) -> None:
     call = "3ba14bf2-c897-4890-927d-e2a5cdb02406"
     a = run(LOOP, store, "p1", 1000, E1, PHONE)["client_id"]
-    assert run(LOOP, store, call, 1500, PHONE)["client_id"] == a  # looked up through the phone
-    key = account_base(store.prefix, "acc") + "lookedupvia:" + PHONE
-    (raw,) = LOOP.run_until_complete(store.redis.hkeys(key))
+    # a call looked up through the phone, with its hit
+    assert resolve(LOOP, store, call, 1500, PHONE).client_id == a
+    hit = Hit(1500, call, CONTACT, "phone_call", None, None)
+    record(LOOP, store, call, a, 1500, hit=hit.member())
+    base = account_base(store.prefix, "acc")
+    (raw,) = LOOP.run_until_complete(store.redis.hkeys(base + "lookedupvia:" + PHONE))
     assert raw == b"\x00" + bytes.fromhex(call.replace("-", ""))
     assert lookups.event_id_of(raw) == call
+    (member,) = LOOP.run_until_complete(store.redis.zrange(base + "hits:" + a, 0, -1))
+    assert member == raw + b'[2,"phone_call",null]'  # the hit's id in its 16 bytes too
+    assert LOOP.run_until_complete(store.card("acc", a))["hits"] == [hit]
     run(LOOP, store, "p2", 2000, E2, PHONE)
     third = run(LOOP, store, "p3", 3000, E3, PHONE)
     moved = [(x["to_client_id"], x["identifiers"]) for x in made(third) if x["kind"] == "lookup"]
     assert moved == [(f"c-{call}", [f"event:{call}"])]
+    assert LOOP.run_until_complete(store.card("acc", f"c-{call}"))["hits"] == [hit]
+    assert LOOP.run_until_complete(store.card("acc", a))["hits"] == []

@@ -116,3 +116,10 @@ def test_any_arrival_order_gives_the_same_touches(hits: list[Hit], rnd: random.R
     shuffled = list(hits)
     rnd.shuffle(shuffled)
     assert derive(shuffled, **RULES) == expected
+
+
+def test_a_member_redis_keeps_with_the_uuid_in_its_16_bytes_reads_the_same() -> None:
+    event_id = "3ba14bf2-c897-4890-927d-e2a5cdb02406"
+    hit = Hit(7, event_id, CONTACT, "phone_call", None, None)
+    stored = b"\x00" + bytes.fromhex(event_id.replace("-", "")) + b'[2,"phone_call",null]'
+    assert Hit.from_member(stored, 7.0) == hit
