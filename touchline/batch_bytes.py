@@ -27,7 +27,7 @@ def batch_bytes(limit: int) -> int:
     return max(1, min(LIBRDKAFKA_BATCH_BYTES, int(limit * HEADROOM)))
 
 
-def topic_limits(bootstrap: str, names: list[str], timeout_s: float = 10.0) -> dict[str, int]:
+def topic_limits(bootstrap: str, names: list[str], timeout_s: float = 5.0) -> dict[str, int]:
     """``max.message.bytes`` of each of ``names`` that exists and answers within the timeout."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names]
