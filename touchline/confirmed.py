@@ -20,10 +20,10 @@ from confluent_kafka import KafkaError, KafkaException
 PENDING: Any = object()  # no report yet
 
 # Kafka checks max.message.bytes per record batch and refuses the whole batch, so the messages
-# that shared a batch with an oversize one are refused too, with the same error. A message is
-# only too large if it is refused so when produced alone: the callers produce each message
-# refused with one of these again on its own, up to ALONE_TRIES times (under concurrent producing
-# it may share a batch again), before refusing it.
+# that shared a batch with an oversize one are refused too, with the same error. The producers
+# keep their batches under the topics' limits (touchline/batch_bytes.py); for a limit lowered
+# while it runs, ingest also produces each event refused with one of these again on its own, up
+# to ALONE_TRIES times (under concurrent requests it may share a batch again), before refusing it.
 BATCH_SIZE_ERRORS = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.RECORD_LIST_TOO_LARGE})
 ALONE_TRIES = 3
 
