@@ -55,15 +55,16 @@ def value(account: str, lookup: Lookup) -> str:
     return f"{text} {lookup.own}"
 
 
-def read(account: str, field: str, text: str) -> Lookup:
-    """The lookup kept as ``field`` -> ``text`` (either layout)."""
-    if field.startswith("["):  # the layout before: the JSON array as the field
-        event_id, client, own, at = orjson.loads(field)
+def read(account: str, name: str, text: str) -> Lookup:
+    """The lookup kept as ``name`` (its event id, :func:`event_id_of` the field) -> ``text``, or
+    in the layout before as a JSON array named so."""
+    if name.startswith("["):
+        event_id, client, own, at = orjson.loads(name)
         return Lookup(event_id, client, own, at)
     client, at, *rest = text.split(" ")
     own = rest[0] if rest else ""
     if own == "":
-        own = new_client_id(account, field)
+        own = new_client_id(account, name)
     elif own == "s":
-        own = split_client_id(account, f"event:{field}")
-    return Lookup(field, client, own, at)
+        own = split_client_id(account, f"event:{name}")
+    return Lookup(name, client, own, at)
