@@ -5,7 +5,9 @@ delivery report (``flush()`` returning 0 does not mean delivered), and
 :meth:`DeadLetterWriter.send` returns the letters Kafka did not acknowledge, for the sink to
 produce again before it commits anything. The producer is idempotent with ``acks=all``: its own
 retries never duplicate a letter; a letter that is produced again after a lost acknowledgement can
-appear twice on the dead-letter topic, never zero times.
+appear twice on the dead-letter topic, never zero times. A letter Kafka refuses for its size is
+produced again alone, then with less and less of its original (:meth:`DeadLetterWriter.fit`): a
+dead-letter topic with a smaller ``max.message.bytes`` than its letters cannot stall the sink.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
 from touchline import deadletter
 from touchline.codec import Codec
-from touchline.confirmed import produce_confirmed
+from touchline.confirmed import produce_confirmed, refused_for_size
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,41 @@ class DeadLetterWriter:
     def send(self, letters: Sequence[bytes], tick: Callable[[float], None]) -> list[bytes]:
         """Produce ``letters`` and wait for every delivery report (at most about
         ``message.timeout.ms``); returns the letters Kafka did not acknowledge. ``tick`` is called
-        with the seconds waited about once a second (it may raise to stop waiting)."""
+        with the seconds waited about once a second (it may raise to stop waiting). A letter
+        refused for its size goes again on its own (:meth:`fit`), so it cannot hold the sink."""
+        errors = self._produce(letters, tick)
+        left = []
+        for i, err in errors:
+            letter: bytes | None = letters[i]
+            if refused_for_size(err) and letter is not None:
+                letter = self.fit(letter, tick)
+            if letter is not None:
+                left.append(letter)
+        return left
+
+    def fit(self, letter: bytes, tick: Callable[[float], None]) -> bytes | None:
+        """Produce ``letter`` alone (Kafka refuses a whole batch over the topic's limit, so it
+        may have been refused for a neighbour), and while Kafka refuses it for its size, again
+        with half as much of its original (the reason says so, with the whole original's
+        SHA-256): a dead letter reaches the topic, with as much of its input as fits. None once
+        delivered; else the letter as it stands, for the sink to produce again."""
+        _, record = self.codec.decode(letter)
+        original: bytes = record["original"]
+        keep = len(original)
+        while True:
+            errors = self._produce([letter], tick)
+            if not errors:
+                return None
+            if not refused_for_size(errors[0][1]) or keep == 0:
+                return letter
+            keep //= 2
+            where = {k: record[k] for k in ("topic", "partition", "offset", "failed_at")}
+            letter = deadletter.encode(
+                self.codec, record["stage"], record["reason"], original, max_original=keep, **where
+            )
+            log.warning("a dead letter over the topic's limit goes again with %d bytes", keep)
+
+    def _produce(self, letters: Sequence[bytes], tick: Callable[[float], None]) -> list[Any]:
         started = time.monotonic()
         reports = produce_confirmed(
             self.producer,
@@ -77,7 +114,7 @@ class DeadLetterWriter:
             if any(isinstance(e, KafkaError) and e.fatal() for _, e in errors):
                 log.warning("the dead-letter producer failed fatally (%s); replacing it", errors)
                 self.producer = self._producer()
-        return [letters[i] for i, _ in errors]
+        return errors
 
     def close(self) -> None:
         left = self.producer.flush(10)

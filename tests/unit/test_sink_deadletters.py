@@ -112,3 +112,43 @@ def test_sink_retries_dead_letters_until_acknowledged_and_then_counts_them() -> 
     assert sink.metrics.dead_letter_retries._value.get() == 3
     assert sink.metrics.dead_letters._value.get() == 1 and sink.dead_lettered == 1
     assert sink.metrics.kafka_waiting._value.get() == 0
+
+
+class BatchLimitProducer(ExpiringProducer):
+    """A broker whose topic takes at most ``limit`` bytes per record batch: a flush is one batch,
+    and Kafka refuses the whole batch when it is over the limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(expire=0)
+        self.full_once = False
+        self.limit = limit
+
+    def flush(self, timeout: float = -1) -> int:
+        queue, self.queue = self.queue, []
+        over = sum(len(value) for value, _ in queue) > self.limit
+        for value, report in queue:
+            if over:
+                report(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), None)
+            else:
+                self.delivered.append(value)
+                report(None, None)
+        return 0
+
+
+def test_a_letter_over_the_topic_limit_goes_shortened_and_its_neighbours_whole() -> None:
+    codec = _codec()
+    writer = DeadLetterWriter("127.0.0.1:1", "dlq", codec, 1)
+    producer = BatchLimitProducer(limit=5_000)
+    writer.producer = producer  # type: ignore[assignment]
+    big = bytes(range(256)) * 40  # 10,240 bytes: over the limit even alone
+    dead = [(Msg(1, b"small one"), "bad"), (Msg(2, big), "bad"), (Msg(3, b"small two"), "bad")]
+    letters = writer.encode(dead)  # type: ignore[arg-type]
+    assert writer.send(letters, lambda _s: None) == []
+    got = [codec.decode(v)[1] for v in producer.delivered]
+    assert [(d["offset"], d["original"]) for d in got if d["offset"] != 2] == [
+        (1, b"small one"),
+        (3, b"small two"),
+    ]  # each delivered whole once produced alone
+    (shortened,) = [d for d in got if d["offset"] == 2]
+    assert big.startswith(shortened["original"]) and 0 < len(shortened["original"]) < 5_000
+    assert f"of {len(big)} bytes" in shortened["reason"] and shortened["reason"].startswith("bad")
