@@ -181,3 +181,18 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=60)
+
+
+def set_max_message_bytes(bootstrap: str, names: list[str], value: int) -> None:
+    """Set the topics' ``max.message.bytes`` on the broker (a topic smaller than what is sent)."""
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
+    entry = ConfigEntry(
+        "max.message.bytes", str(value), incremental_operation=AlterConfigOpType.SET
+    )
+    resources = [
+        ConfigResource(ConfigResource.Type.TOPIC, n, incremental_configs=[entry]) for n in names
+    ]
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    for future in admin.incremental_alter_configs(resources).values():
+        future.result(timeout=30)

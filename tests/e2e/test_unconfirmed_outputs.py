@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from pipeline.app import EXIT_UNDELIVERABLE
 from producers.events import Prepared, prepare
@@ -30,6 +29,7 @@ from tests.support import (
     drained,
     publish_raw,
     read_topic,
+    set_max_message_bytes,
     touchline_process,
     wait_for,
 )
@@ -40,18 +40,6 @@ from touchline.settings import Settings
 
 pytestmark = pytest.mark.e2e
 LIMIT = 100_000
-
-
-def max_message_bytes(bootstrap: str, names: list[str], value: int) -> None:
-    entry = ConfigEntry(
-        "max.message.bytes", str(value), incremental_operation=AlterConfigOpType.SET
-    )
-    resources = [
-        ConfigResource(ConfigResource.Type.TOPIC, n, incremental_configs=[entry]) for n in names
-    ]
-    admin = AdminClient({"bootstrap.servers": bootstrap})  # alive until the answers came
-    for future in admin.incremental_alter_configs(resources).values():
-        future.result(timeout=30)
 
 
 def committed(s: Settings, topic: str) -> dict[int, int]:
@@ -73,7 +61,7 @@ def test_no_input_is_committed_at_or_past_one_whose_outputs_kafka_refused(
     codec = Codec(contracts, s.schema_registry_url)
     topics.ensure(bootstrap, topics.every(s, contracts), s.topic_partitions)
     narrow = [topics.enriched(s), topics.dead_letter(s)]
-    max_message_bytes(bootstrap, narrow, LIMIT)
+    set_max_message_bytes(bootstrap, narrow, LIMIT)
     events = booking_journeys(clients=20, seed=5, account_id="acc-unconfirmed")
     events[0] = copy.deepcopy(events[0])  # a visitor's events share their web context
     web = events[0]["envelope"]["web"]
@@ -105,7 +93,7 @@ def test_no_input_is_committed_at_or_past_one_whose_outputs_kafka_refused(
         "whose outputs Kafka refused"
     )
 
-    max_message_bytes(bootstrap, narrow, s.kafka_max_message_bytes)
+    set_max_message_bytes(bootstrap, narrow, s.kafka_max_message_bytes)
     with touchline_process(s, "worker", log=tmp_path / "worker-2.log"):
         wait_for(lambda: drained(s, {s.worker_id: topics.all_raw(s, contracts)}), 120, "drain")
     enriched = read_topic(bootstrap, topics.enriched(s), len(sent), 60)

@@ -13,11 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from producers.api import IngestConfig, create_app
 from producers.events import now_ms
-from tests.support import all_values, serve
+from tests.support import all_values, serve, set_max_message_bytes
 from touchline import batch_bytes, topics
 from touchline.codec import Codec
 from touchline.contracts import load_cached
@@ -42,22 +41,13 @@ def page_view(n: int, title: str = "Home") -> dict[str, Any]:
     }
 
 
-def limit_topic(bootstrap: str, topic: str, limit: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    entry = ConfigEntry("max.message.bytes", str(limit),
-                        incremental_operation=AlterConfigOpType.SET)  # fmt: skip
-    resource = ConfigResource("topic", topic, incremental_configs=[entry])
-    for future in admin.incremental_alter_configs([resource]).values():
-        future.result(timeout=15)
-
-
 def test_an_event_the_topic_refuses_is_not_acknowledged(live_settings: Settings) -> None:
     s = live_settings
     bootstrap = s.kafka_bootstrap or ""
     contracts = load_cached(s.schemas_dir)
     raw, dead = topics.raw(s, "web"), topics.dead_letter(s)
     topics.ensure(bootstrap, [raw, dead], 2)
-    limit_topic(bootstrap, raw, TOPIC_LIMIT)
+    set_max_message_bytes(bootstrap, [raw], TOPIC_LIMIT)
     # what the producers size their batches by (a topic not created yet has no limit to read)
     assert batch_bytes.topic_limits(bootstrap, [raw, s.topic("nothing")]) == {raw: TOPIC_LIMIT}
     batch = [page_view(n) for n in range(10)]

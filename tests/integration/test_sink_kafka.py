@@ -5,6 +5,7 @@ the rest of their batch is stored and committed."""
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, date, datetime
 from typing import Any
@@ -17,7 +18,7 @@ import reference as ref
 from sinks import batches, clickhouse, rows
 from sinks.sink import Sink
 from tests.report_data import Dataset, event, generate
-from tests.support import read_topic
+from tests.support import read_topic, set_max_message_bytes
 from touchline import topics
 from touchline.codec import Codec
 from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE, load_cached
@@ -337,6 +338,27 @@ def test_a_row_clickhouse_refuses_is_dead_lettered_and_the_rest_committed(
     assert letter["topic"] == topics.enriched(s) and letter["offset"] is not None
     assert sink.metrics.insert_errors.labels("permanent")._value.get() > 0
     assert sink.metrics.retries._value.get() == 0  # refused, not retried
+    assert _committed_everything(s)
+
+
+def test_a_dead_letter_over_the_topic_limit_is_shortened_not_retried_forever(
+    setup: tuple[Settings, Codec, Client, Dataset],
+) -> None:
+    s, codec, client, data = setup
+    limit = 20_000
+    set_max_message_bytes(s.kafka_bootstrap or "", [topics.dead_letter(s)], limit)
+    # a row ClickHouse refuses (as above), with ~60 kB no compression shrinks
+    page = "https://studio.example/?pad=" + os.urandom(30_000).hex()
+    bad = codec.encode(ENRICHED, event(session_seq=-1, client_id="c-big", landing_page=page))
+    n = _produce(s, codec, data, (bad,))
+    sink = _sink(s, codec, client)
+    sink.run(threading.Event(), idle_exit_s=3)  # returned: the letter did not hold the sink
+    assert sink.rows_written == n and sink.dead_lettered == 1
+    (letter,) = read_topic(s.kafka_bootstrap or "", topics.dead_letter(s), 1, timeout=30)
+    _, dead = codec.decode(letter.value())
+    assert bad.startswith(dead["original"]) and len(dead["original"]) < limit
+    assert f"original truncated to {len(dead['original'])} of {len(bad)} bytes" in dead["reason"]
+    assert dead["reason"].startswith("ClickHouse refused the row")
     assert _committed_everything(s)
 
 
