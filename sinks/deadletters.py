@@ -69,12 +69,9 @@ class DeadLetterWriter:
         ``message.timeout.ms``); returns the letters Kafka did not acknowledge. ``tick`` is called
         with the seconds waited about once a second (it may raise to stop waiting). A letter
         refused for its size goes again on its own (:meth:`fit`), so it cannot hold the sink."""
-        errors = self._produce(letters, tick)
         left = []
-        for i, err in errors:
-            letter: bytes | None = letters[i]
-            if refused_for_size(err) and letter is not None:
-                letter = self.fit(letter, tick)
+        for i, err in self._produce(letters, tick):
+            letter = self.fit(letters[i], tick) if refused_for_size(err) else letters[i]
             if letter is not None:
                 left.append(letter)
         return left
