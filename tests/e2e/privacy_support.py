@@ -173,8 +173,18 @@ def touchline(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _readable(raw: bytes) -> bytes:
+    """A hash field or sorted-set member that starts with a canonical UUID event id in its 16
+    bytes (pipeline/lookups.py, pipeline/touches.py Hit.from_member), with the id as text: a
+    search for an event's id must find those too."""
+    if len(raw) >= 17 and raw[0] == 0:
+        return str(uuid.UUID(bytes=raw[1:17])).encode() + raw[17:]
+    return raw
+
+
 def redis_dump(s: Settings) -> str:
-    """Every key under the test's prefix with its whole value, as one text."""
+    """Every key under the test's prefix with its whole value, as one text (event ids kept in
+    their 16 bytes shown as text)."""
     r = redis.Redis.from_url(s.redis_url or "")
     parts = []
     try:
@@ -184,11 +194,11 @@ def redis_dump(s: Settings) -> str:
             if kind == "string":
                 value = r.get(key)
             elif kind == "hash":
-                value = r.hgetall(key)
+                value = {_readable(f): v for f, v in r.hgetall(key).items()}
             elif kind == "set":
                 value = sorted(r.smembers(key))
             elif kind == "zset":
-                value = r.zrange(key, 0, -1, withscores=True)
+                value = [(_readable(m), x) for m, x in r.zrange(key, 0, -1, withscores=True)]
             else:
                 value = r.lrange(key, 0, -1)
             parts.append(f"{key!r} {value!r}")
