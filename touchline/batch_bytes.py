@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 LIBRDKAFKA_BATCH_BYTES = 1_000_000  # librdkafka's own default batch.size
 HEADROOM = 0.95  # room for framing, and for compression growing incompressible data a little
+DESCRIBE_TIMEOUT_S = 5.0  # how long a start waits for the limits before using the setting
 
 
 def batch_bytes(limit: int) -> int:
@@ -27,7 +28,9 @@ def batch_bytes(limit: int) -> int:
     return max(1, min(LIBRDKAFKA_BATCH_BYTES, int(limit * HEADROOM)))
 
 
-def topic_limits(bootstrap: str, names: list[str], timeout_s: float = 5.0) -> dict[str, int]:
+def topic_limits(
+    bootstrap: str, names: list[str], timeout_s: float = DESCRIBE_TIMEOUT_S
+) -> dict[str, int]:
     """``max.message.bytes`` of each of ``names`` that exists and answers within the timeout."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     resources = [ConfigResource(ConfigResource.Type.TOPIC, n) for n in names]
