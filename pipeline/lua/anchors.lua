@@ -7,10 +7,7 @@
 --                   the identifier proves shared (shared:<identifier> says so from then on).
 --   anchors:<identifier> (hash strong identifier -> kind): the layout before; moved into its
 --                   shard the first time the identifier's anchors are read.
-local function anchors_key(k)
-  local shard = tonumber(string.sub(redis.sha1hex(k), 1, 8), 16) % ID_SHARDS
-  return P .. 'anchors:' .. string.format('%x', shard)
-end
+local function anchors_key(k) return P .. 'anchors:' .. id_shard(k) end
 
 local function anchor_entry(kind, strong)
   return kind .. '=' .. string.sub(redis.sha1hex(strong), 1, 10)

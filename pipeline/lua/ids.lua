@@ -3,10 +3,11 @@
 -- resolve.lua and record.lua after common.lua (split.lua moves owners with it). ID_SHARDS comes
 -- in resolve's ARGV[6]; record.lua never looks an owner up (ARGV[6] is nil there).
 local ID_SHARDS = tonumber(ARGV[6])
-local function ids_key(k)
-  local shard = tonumber(string.sub(redis.sha1hex(k), 1, 8), 16) % ID_SHARDS
-  return P .. 'ids:' .. string.format('%x', shard)
+-- The shard of k (keys.id_shard), in hex: ids:<shard> holds its owner, anchors:<shard> its anchors.
+local function id_shard(k)
+  return string.format('%x', tonumber(string.sub(redis.sha1hex(k), 1, 8), 16) % ID_SHARDS)
 end
+local function ids_key(k) return P .. 'ids:' .. id_shard(k) end
 -- The owner of k, or false. An owner stored in the layout before (one key id:<identifier>) is
 -- moved into its hash here, on the first lookup, so older deployments keep every identity.
 local function owner_of(k)
