@@ -96,5 +96,9 @@ def test_no_input_is_committed_at_or_past_one_whose_outputs_kafka_refused(
     set_max_message_bytes(bootstrap, narrow, s.kafka_max_message_bytes)
     with touchline_process(s, "worker", log=tmp_path / "worker-2.log"):
         wait_for(lambda: drained(s, {s.worker_id: topics.all_raw(s, contracts)}), 120, "drain")
-    enriched = read_topic(bootstrap, topics.enriched(s), len(sent), 60)
-    assert {codec.decode(m.value())[1]["event_id"] for m in enriched} >= sent
+    # Read to the topic's end, not to len(sent) messages: outputs Kafka confirmed in the first
+    # run whose inputs were not committed are emitted again (the same bytes, pipeline/dedupe.py),
+    # so the topic may hold more messages than events and the first len(sent) may miss some.
+    enriched = all_values(bootstrap, topics.enriched(s), s.topic_partitions)
+    print(f"enriched: {len(enriched)} messages for {len(sent)} events")
+    assert {codec.decode(v)[1]["event_id"] for v in enriched} >= sent
