@@ -184,7 +184,7 @@ async def _provenance_naming(
 
 
 def _names(account: str, field: bytes, text: bytes) -> set[str]:
-    lookup = lookups.read(account, lookups.event_id_of(field), text.decode())
+    lookup = lookups.read(account, lookups.event_id_of(field), text)
     return {lookup.client, lookup.own}
 
 

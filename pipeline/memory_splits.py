@@ -67,7 +67,8 @@ def lookup_client(a: _Account, event_id: str, resolved: str, client: str) -> str
     members = a.lookedupvia.get(k, {})
     if event_id in members:
         if client != resolved:
-            members[event_id] = client + " " + members[event_id].split(" ", 1)[1]
+            _, at, tail = lookups.parts(members[event_id])
+            members[event_id] = lookups.packed(client, at, tail)
         return client
     if k in a.shared:
         return own

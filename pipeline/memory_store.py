@@ -53,7 +53,7 @@ class _Account:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, list[str]] = field(default_factory=dict)  # event id -> merged clients
     links: dict[str, dict[str, int]] = field(default_factory=dict)  # split.lua: client -> sets
-    lookedupvia: dict[str, dict[str, str]] = field(default_factory=dict)  # pipeline/lookups.py
+    lookedupvia: dict[str, dict[str, bytes]] = field(default_factory=dict)  # pipeline/lookups.py
     lookup_marks: dict[str, tuple[str, str]] = field(default_factory=dict)  # event id -> k, own
     splits: dict[str, list[str]] = field(default_factory=dict)  # event id -> splits (JSON)
     split_clock: int = 0  # split.lua's splitclock: when the account's last splits were made

@@ -10,6 +10,7 @@ import hashlib
 import uuid
 from typing import Any
 
+from pipeline.client_ids import new_client_id
 from pipeline.memory_store import MemoryStore
 from pipeline.store import ClientStore, Resolution, ResolveRequest, Store
 from touchline.codec import Codec
@@ -54,8 +55,14 @@ def release(client: str, identifier: str = PHONE) -> dict[str, Any]:
             "identifiers": [identifier], "via": via}  # fmt: skip
 
 
+def new_client(event: str) -> str:
+    """The client an event makes when it resolves to no one (as the worker makes it, so the
+    stores keep it in their packed form: pipeline/lookups.py)."""
+    return new_client_id(ACCOUNT, event)
+
+
 def resolve(loop: asyncio.AbstractEventLoop, store: Store, event: str, at: int, *ids: str) -> Any:
-    request = ResolveRequest(ACCOUNT, event, f"c-{event}", at, list(ids))
+    request = ResolveRequest(ACCOUNT, event, new_client(event), at, list(ids))
     res = loop.run_until_complete(store.resolve_many([request]))[0]
     assert isinstance(res, Resolution), res
     return res

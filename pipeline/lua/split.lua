@@ -7,14 +7,15 @@
 --                   identifier sets the client's events carried (an event with two or more, or
 --                   one nobody owned yet); at most `cap` sets per client; a merge carries the
 --                   merged client's links to the canonical client
---   lookedupvia:<k> (hash) event id -> '<client> <at>[ s| <own>]': an event that carried
+--   lookedupvia:<k> (hash) event id -> client, at, own (lookup_text): an event that carried
 --                   nothing usable but k (a call from a phone alone): it went to k's owner, or
 --                   made `client` through k; own is the client it gets when k is shared: the
 --                   client it gets when it resolves to no one (new_client_id, left out), or for
---                   one that made its client `s` + a hash of account and event:<event_id> (` s`);
+--                   one that made its client `s` + a hash of account and event:<event_id> (`s`);
 --                   at most `cap` per k; record rewrites `client` to the client the event is
 --                   stored with (lookup:<event_id>); pipeline/lookups.py reads the same entries
---                   (and the layout before: JSON [event_id, client, own, at] as the field)
+--                   (and the layouts before: '<client> <at>[ s| <own>]', and JSON
+--                   [event_id, client, own, at] as the field)
 -- When k proves shared, its owner's links are regrouped into their connected components without
 -- the shared identifiers: the oldest component stays with the client, each other one moves to a
 -- client of its own (`s` + a hash of account, k and the component's first identifier: a retry
@@ -89,13 +90,52 @@ local function move_matching(from, to, pattern)
   until cursor == '0'
 end
 
--- A lookup's value under its event id (pipeline/lookups.py): own is left out when it is the
--- client the event makes alone, ` s` when it is the one it made through its identifier.
+-- A lookup's value (pipeline/lookups.py packed): a zero byte, the client (a client id Touchline
+-- makes: its letter and 19 hex digits in 10 bytes), the time (ms, 6 bytes, big-endian), then the
+-- tail (own: '', 's' or a client id); as text '<client> <at>[ <tail>]' when it does not fit.
+local TIME_LIMIT = 281474976710656  -- 2^48
+local function lookup_text(client, at, tail)
+  local n = tonumber(at)
+  if string.match(client, '^[cs]' .. string.rep('[0-9a-f]', 19) .. '$')
+     and n and n < TIME_LIMIT and string.format('%.0f', n) == at then
+    local packed = string.gsub(string.sub(client, 2) .. '0', '%x%x', function(h)
+      return string.char(tonumber(h, 16))
+    end)
+    local time = {}
+    for i = 6, 1, -1 do
+      time[i] = string.char(n % 256)
+      n = math.floor(n / 256)
+    end
+    return '\0' .. string.sub(client, 1, 1) .. packed .. table.concat(time) .. tail
+  end
+  if tail == '' then return client .. ' ' .. at end
+  return client .. ' ' .. at .. ' ' .. tail
+end
+
+-- client, at and tail of a lookup's value (either layout)
+local function lookup_parts(text)
+  if #text >= 18 and string.byte(text, 1) == 0 then
+    local hex = string.gsub(string.sub(text, 3, 12), '.', function(c)
+      return string.format('%02x', string.byte(c))
+    end)
+    local n = 0
+    for i = 13, 18 do n = n * 256 + string.byte(text, i) end
+    return string.sub(text, 2, 2) .. string.sub(hex, 1, 19), string.format('%.0f', n),
+      string.sub(text, 19)
+  end
+  return string.match(text, '^(%S+) (%S+) ?(%S*)$')
+end
+
+-- A lookup's value under its event id: own is left out when it is the client the event makes
+-- alone, `s` when it is the one it made through its identifier.
 local function lookup_value(account, event_id, client, own, at)
-  local text = client .. ' ' .. at
-  if own == new_client_id(account, event_id) then return text end
-  if own == split_client_id(account, 'event:' .. event_id) then return text .. ' s' end
-  return text .. ' ' .. own
+  local tail = own
+  if own == new_client_id(account, event_id) then
+    tail = ''
+  elseif own == split_client_id(account, 'event:' .. event_id) then
+    tail = 's'
+  end
+  return lookup_text(client, at, tail)
 end
 
 -- {event_id, client, own, at} of a lookup kept as field -> text (or, in the layout before, a JSON
@@ -103,7 +143,7 @@ end
 local function lookup_entry(account, raw, text)
   if string.sub(raw, 1, 1) == '[' then return cjson.decode(raw) end
   local field = lookup_event_id(raw)
-  local client, at, own = string.match(text, '^(%S+) (%S+) ?(%S*)$')
+  local client, at, own = lookup_parts(text)
   if own == '' then
     own = new_client_id(account, field)
   elseif own == 's' then
@@ -311,7 +351,8 @@ local function lookup_client(event_id, resolved, client)
   local text = redis.call('HGET', key, lookup_field(event_id))
   if text then
     if client ~= resolved then
-      redis.call('HSET', key, lookup_field(event_id), client .. string.match(text, '^%S+( .*)$'))
+      local _, at, tail = lookup_parts(text)
+      redis.call('HSET', key, lookup_field(event_id), lookup_text(client, at, tail))
     end
     return client
   end

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from pipeline.card import Rules, render
+from pipeline.lookups import parts as lookup_parts
 from pipeline.processor import processor_config
 from producers.events import Prepared, prepare
 from producers.publisher import Message, Publisher
@@ -182,6 +183,14 @@ def _readable(raw: bytes) -> bytes:
     return raw
 
 
+def _readable_value(raw: bytes) -> bytes:
+    """A lookup's packed value (a zero byte, then its client and time in bytes:
+    pipeline/lookups.py) as text: a search for a client id must find it there too."""
+    if len(raw) >= 18 and raw[0] == 0:
+        return " ".join(lookup_parts(raw)).encode()
+    return raw
+
+
 def redis_dump(s: Settings) -> str:
     """Every key under the test's prefix with its whole value, as one text (event ids kept in
     their 16 bytes shown as text)."""
@@ -194,7 +203,7 @@ def redis_dump(s: Settings) -> str:
             if kind == "string":
                 value = r.get(key)
             elif kind == "hash":
-                value = {_readable(f): v for f, v in r.hgetall(key).items()}
+                value = {_readable(f): _readable_value(v) for f, v in r.hgetall(key).items()}
             elif kind == "set":
                 value = sorted(r.smembers(key))
             elif kind == "zset":

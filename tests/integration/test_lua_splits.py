@@ -28,6 +28,7 @@ from tests.split_scenarios import (
     made,
     merge_split,
     merge_through_a_claim,
+    new_client,
     own_client,
     owner,
     record,
@@ -69,7 +70,7 @@ def test_a_claim_through_a_phone_that_proves_shared_moves_to_a_client_of_its_own
     card = LOOP.run_until_complete(store.card("acc", s))
     assert card["card"]["created_at"] == "2000"  # when the identifier was claimed
     # a call from the phone alone now gets a client of its own
-    assert run(LOOP, store, "call", 5000, PHONE)["client_id"] == "c-call"
+    assert run(LOOP, store, "call", 5000, PHONE)["client_id"] == new_client("call")
 
 
 def test_a_client_merged_in_through_a_phone_that_proves_shared_moves_out_with_what_it_linked(
@@ -169,7 +170,9 @@ def test_a_lookup_split_names_the_client_the_call_is_stored_with(store: ClientSt
     out = lookup_then_merge_in_one_batch(LOOP, store)
     assert out["stored"] == out["b"] != out["a"]  # merged between its resolve and its record
     lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
-    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["b"], "c-call")]
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [
+        (out["b"], new_client("call"))
+    ]
 
 
 def test_a_call_resolved_before_the_phone_proved_shared_and_recorded_after_is_its_own(
@@ -177,8 +180,10 @@ def test_a_call_resolved_before_the_phone_proved_shared_and_recorded_after_is_it
 ) -> None:
     out = lookup_then_shared_in_one_batch(LOOP, store)
     lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
-    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["a"], "c-call")]
-    assert out["call"]["client_id"] == "c-call"  # recorded where the split moved it
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [
+        (out["a"], new_client("call"))
+    ]
+    assert out["call"]["client_id"] == new_client("call")  # recorded where the split moved it
 
 
 def test_a_lookup_kept_in_the_layout_before_still_moves(store: ClientStore) -> None:
@@ -207,12 +212,15 @@ def test_a_lookup_of_a_uuid_event_is_kept_in_its_16_bytes_and_moves(store: Clien
     (raw,) = LOOP.run_until_complete(store.redis.hkeys(base + "lookedupvia:" + PHONE))
     assert raw == b"\x00" + bytes.fromhex(call.replace("-", ""))
     assert lookups.event_id_of(raw) == call
+    # its value: the client in 11 bytes and the time in 6, as pipeline/lookups.py packs them
+    (value,) = LOOP.run_until_complete(store.redis.hvals(base + "lookedupvia:" + PHONE))
+    assert value == lookups.packed(a, "1500", "") and len(value) == 18
     (member,) = LOOP.run_until_complete(store.redis.zrange(base + "hits:" + a, 0, -1))
     assert member == raw + b'[2,"phone_call",null]'  # the hit's id in its 16 bytes too
     assert LOOP.run_until_complete(store.card("acc", a))["hits"] == [hit]
     run(LOOP, store, "p2", 2000, E2, PHONE)
     third = run(LOOP, store, "p3", 3000, E3, PHONE)
     moved = [(x["to_client_id"], x["identifiers"]) for x in made(third) if x["kind"] == "lookup"]
-    assert moved == [(f"c-{call}", [f"event:{call}"])]
-    assert LOOP.run_until_complete(store.card("acc", f"c-{call}"))["hits"] == [hit]
+    assert moved == [(new_client(call), [f"event:{call}"])]
+    assert LOOP.run_until_complete(store.card("acc", new_client(call)))["hits"] == [hit]
     assert LOOP.run_until_complete(store.card("acc", a))["hits"] == []

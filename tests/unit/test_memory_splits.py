@@ -19,6 +19,7 @@ from tests.split_scenarios import (
     made,
     merge_split,
     merge_through_a_claim,
+    new_client,
     own_client,
     owner,
     release,
@@ -146,12 +147,16 @@ def test_a_lookup_split_names_the_client_the_call_is_stored_with() -> None:
     out = lookup_then_merge_in_one_batch(LOOP, store)
     assert out["stored"] == out["b"] != out["a"]  # merged between its resolve and its record
     lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
-    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["b"], "c-call")]
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [
+        (out["b"], new_client("call"))
+    ]
 
 
 def test_a_call_resolved_before_the_phone_proved_shared_and_recorded_after_is_its_own() -> None:
     store = MemoryStore(max_share=2)
     out = lookup_then_shared_in_one_batch(LOOP, store)
     lookups = [x for x in made(out["third"]) if x["kind"] == "lookup"]
-    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [(out["a"], "c-call")]
-    assert out["call"]["client_id"] == "c-call"  # recorded where the split moved it
+    assert [(x["from_client_id"], x["to_client_id"]) for x in lookups] == [
+        (out["a"], new_client("call"))
+    ]
+    assert out["call"]["client_id"] == new_client("call")  # recorded where the split moved it
