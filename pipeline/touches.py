@@ -28,6 +28,7 @@ import orjson
 from pipeline.sessions import campaign_in_key
 
 WEB, CONTACT, LEAD = 1, 2, 4  # Hit.flags
+HIT_SEPARATOR = "\x1f"  # between a stored hit's flags, channel and campaign key
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,16 @@ class Hit:
 
     @classmethod
     def from_member(cls, member: str | bytes, at: float) -> Hit:
-        """A member as :meth:`member` makes it, or as Redis keeps it: a canonical UUID event id
-        as a zero byte and its 16 bytes, then the rest of the array (pipeline/lua/split.lua
-        hit_member)."""
+        """A member as :meth:`member` makes it, or as Redis keeps it (pipeline/lua/split.lua
+        hit_member): a canonical UUID event id as a byte 1 and its 16 bytes, then flags,
+        channel and campaign key separated by a byte 31 (no key: null); in the form before, a
+        zero byte and the 16 bytes, then the rest of the array."""
         raw = member.encode() if isinstance(member, str) else member
+        if len(raw) > 17 and raw[0] == 1:
+            flags, channel, *key = raw[17:].decode().split(HIT_SEPARATOR, 2)
+            event_id = str(uuid.UUID(bytes=raw[1:17]))
+            k = key[0] if key else None
+            return cls(int(at), event_id, int(flags), channel, k, campaign_in_key(k))
         if len(raw) > 17 and raw[0] == 0:
             fields = [str(uuid.UUID(bytes=raw[1:17])), *orjson.loads(raw[17:])]
         else:

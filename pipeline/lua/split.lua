@@ -65,13 +65,24 @@ local function lookup_event_id(field)
     .. '-' .. string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
 end
 
--- A hit's member (pipeline/touches.py Hit.member: '["<event id>",flags,...]'): for a canonical
--- UUID event id, its 17 bytes as lookup_field keeps them, then the rest of the array
--- ('[flags,...]'), 21 bytes less; any other member as it is. Hit.from_member reads both.
+-- A hit's member (pipeline/touches.py Hit.member: '["<event id>",flags,"<channel>",<key>]'): for
+-- a canonical UUID event id, a byte 1 and its 16 bytes, then flags, channel and campaign key
+-- separated by a byte 31 (the key left out when null): 27 bytes less than the array. Any other
+-- member as it is. Hit.from_member reads these, and the form before: a zero byte, the 16 bytes,
+-- then the rest of the array ('[flags,...]').
+local HIT_SEP = '\31'
+local function hit_prefix(event_id) return '\1' .. string.sub(lookup_field(event_id), 2) end
 local function hit_member(text)
-  local id, rest = string.match(text, '^%["([^"]*)",(.*)$')
-  if id and string.match(id, UUID) then return lookup_field(id) .. '[' .. rest end
-  return text
+  local id = string.match(text, '^%["([^"]*)",')
+  if not (id and string.match(id, UUID)) then return text end
+  local hit = cjson.decode(text)
+  local flags, channel, key = hit[2], hit[3], hit[4]
+  if type(channel) ~= 'string' or string.find(channel, HIT_SEP, 1, true) then
+    return lookup_field(id) .. '[' .. string.sub(text, #id + 5)
+  end
+  local member = hit_prefix(id) .. string.format('%d', flags) .. HIT_SEP .. channel
+  if type(key) == 'string' then member = member .. HIT_SEP .. key end
+  return member
 end
 
 -- A glob (ZSCAN MATCH) that matches s itself: its special characters escaped.
@@ -279,13 +290,15 @@ local function resplit(account, client, k, out)
 end
 
 -- An event looked up through the now shared identifier alone goes to its own client, with its hit
--- (the hits' members start with the event id, as text or its 17 bytes: hit_member).
+-- (the hits' members start with the event id: as text, or its 16 bytes after a byte 1, or after a
+-- zero byte and before '[' in the form before: hit_member).
 local function move_lookup(entry, via)
   local event_id, client, own, at = entry[1], entry[2], entry[3], entry[4]
   local hits, to = P .. 'hits:' .. canonical(client), P .. 'hits:' .. own
   move_matching(hits, to, '\\["' .. glob_literal(event_id) .. '"*')
   if string.match(event_id, UUID) then
-    move_matching(hits, to, glob_literal(hit_member('["' .. event_id .. '",')) .. '*')
+    move_matching(hits, to, glob_literal(hit_prefix(event_id)) .. '*')
+    move_matching(hits, to, glob_literal(lookup_field(event_id) .. '[') .. '*')
   end
   redis.call('HSETNX', P .. 'card:' .. own, 'created_at', at)
   return {kind = 'lookup', to_client_id = own, from_client_id = client,

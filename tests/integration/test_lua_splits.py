@@ -201,7 +201,10 @@ def test_a_lookup_kept_in_the_layout_before_still_moves(store: ClientStore) -> N
     assert LOOP.run_until_complete(store.card("acc", "c-old"))["card"]["created_at"] == "1500"
 
 
-def test_a_lookup_of_a_uuid_event_is_kept_in_its_16_bytes_and_moves(store: ClientStore) -> None:
+@pytest.mark.parametrize("stored_before", [False, True])
+def test_a_lookup_of_a_uuid_event_is_kept_in_its_16_bytes_and_moves(
+    store: ClientStore, stored_before: bool
+) -> None:
     call = "3ba14bf2-c897-4890-927d-e2a5cdb02406"
     a = run(LOOP, store, "p1", 1000, E1, PHONE)["client_id"]
     # a call looked up through the phone, with its hit
@@ -216,8 +219,13 @@ def test_a_lookup_of_a_uuid_event_is_kept_in_its_16_bytes_and_moves(store: Clien
     (value,) = LOOP.run_until_complete(store.redis.hvals(base + "lookedupvia:" + PHONE))
     assert value == lookups.packed(a, "1500", "") and len(value) == 18
     (member,) = LOOP.run_until_complete(store.redis.zrange(base + "hits:" + a, 0, -1))
-    assert member == raw + b'[2,"phone_call",null]'  # the hit's id in its 16 bytes too
+    assert member == b"\x01" + raw[1:] + b"2\x1fphone_call"  # the hit's id in its 16 bytes too
     assert LOOP.run_until_complete(store.card("acc", a))["hits"] == [hit]
+    if stored_before:  # the hit as a worker of the layout before kept it: the array's rest
+        before = raw + b'[2,"phone_call",null]'
+        LOOP.run_until_complete(store.redis.zrem(base + "hits:" + a, member))
+        LOOP.run_until_complete(store.redis.zadd(base + "hits:" + a, {before: 1500}))
+        assert LOOP.run_until_complete(store.card("acc", a))["hits"] == [hit]
     run(LOOP, store, "p2", 2000, E2, PHONE)
     third = run(LOOP, store, "p3", 3000, E3, PHONE)
     moved = [(x["to_client_id"], x["identifiers"]) for x in made(third) if x["kind"] == "lookup"]

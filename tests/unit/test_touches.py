@@ -121,5 +121,16 @@ def test_any_arrival_order_gives_the_same_touches(hits: list[Hit], rnd: random.R
 def test_a_member_redis_keeps_with_the_uuid_in_its_16_bytes_reads_the_same() -> None:
     event_id = "3ba14bf2-c897-4890-927d-e2a5cdb02406"
     hit = Hit(7, event_id, CONTACT, "phone_call", None, None)
-    stored = b"\x00" + bytes.fromhex(event_id.replace("-", "")) + b'[2,"phone_call",null]'
+    stored = b"\x01" + bytes.fromhex(event_id.replace("-", "")) + b"2\x1fphone_call"
+    assert Hit.from_member(stored, 7.0) == hit
+    # the form before: the rest of the JSON array after a zero byte and the 16 bytes
+    before = b"\x00" + bytes.fromhex(event_id.replace("-", "")) + b'[2,"phone_call",null]'
+    assert Hit.from_member(before, 7.0) == hit
+
+
+def test_a_stored_campaign_key_may_hold_the_separator() -> None:
+    event_id = "3ba14bf2-c897-4890-927d-e2a5cdb02406"
+    key = campaign_key(Campaign(source="a\x1fb", medium="email", campaign="sp\x1fring"))
+    hit = Hit(7, event_id, WEB, "email", key, "sp\x1fring")
+    stored = b"\x01" + bytes.fromhex(event_id.replace("-", "")) + f"1\x1femail\x1f{key}".encode()
     assert Hit.from_member(stored, 7.0) == hit
