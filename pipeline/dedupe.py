@@ -1,19 +1,22 @@
-"""The worker's exactly-once state: which events it has applied, in about 32 bytes per event
+"""The worker's exactly-once state: which events it has applied, in about 26 bytes per event
 instead of a key per event. Pure: the layout and its arithmetic; ``pipeline/lua/common.lua``
 (``applied``, ``mark_applied``) reads and writes it in the same script calls that change cards.
 
 Two parts, both under an account's key base (``<prefix>:{<account>}:``, :mod:`pipeline.keys`):
 
 ``seen:<generation>:<shard>`` (hash)  one field per applied event: 12 bytes of a hash of its
-    ``event_id`` (16 base64 characters) -> 6 bytes of a hash of its fingerprint (8 characters:
-    what the event said, so a *different* copy of an applied id is still told apart: a
-    conflicting retry).
+    ``event_id`` -> 6 bytes of a hash of its fingerprint (what the event said, so a *different*
+    copy of an applied id is still told apart: a conflicting retry), both as raw bytes. The
+    scripts get them as hex in their JSON arguments and pack them (``unhex`` in common.lua);
+    entries of the layout before kept both as base64 text (16 and 8 characters, 6 bytes more)
+    and are still found, so an upgrade forgets no applied event (they are gone once their
+    generation's key expires, two windows later).
     ``generation`` = the worker clock's time // ``window``; an event is looked up in the current
     and the previous generation and written to the current one, and a generation's keys expire
     ``2 * window`` after they were created. So every applied event is recognised for **at least
     one window and at most two** (``worker_dedupe_days``). ``shard`` (the first byte of the hash,
     ``worker_dedupe_shards`` of them) keeps each hash small: Redis stores a hash of up to
-    ``hash-max-listpack-entries`` (512 by default) short fields as one compact listpack (~32 B per
+    ``hash-max-listpack-entries`` (512 by default) short fields as one compact listpack (~26 B per
     event measured, ~96 B once a hash outgrows it), and a big one is never a single huge key.
 ``inflight:<event_id>``               the event's whole result (client, enrichment) from the moment
     it was applied until Kafka has confirmed the outputs built from it; the worker then deletes
@@ -36,26 +39,38 @@ from functools import lru_cache
 
 @dataclass(frozen=True)
 class Mark:
-    """Where an event's entry lives (``seen:<generation>:<shard>`` / ``field``) and its value."""
+    """Where an event's entry lives (``seen:<generation>:<shard>`` / ``field``); ``before``: its
+    field in the layout before (base64)."""
 
     shard: str
-    field: str
+    field: bytes
+    before: str
 
     def lua(self) -> list[str]:
-        return [self.shard, self.field]
+        return [self.shard, self.field.hex(), self.before]
 
 
 @lru_cache(maxsize=8192)  # resolve and record both need it, one batch apart at most
 def mark(event_id: str, shards: int) -> Mark:
     digest = hashlib.blake2b(event_id.encode(), digest_size=14).digest()
     shard = int.from_bytes(digest[:2], "big") % shards
-    return Mark(format(shard, "x"), base64.b64encode(digest[2:]).decode())
+    return Mark(format(shard, "x"), digest[2:], base64.b64encode(digest[2:]).decode())
 
 
 def short_fingerprint(fingerprint: str) -> str:
     """What the entry keeps of an event's fingerprint (:func:`pipeline.processor.fingerprint`):
-    6 bytes of its hash, as 8 base64 characters."""
-    return base64.b64encode(hashlib.blake2b(fingerprint.encode(), digest_size=6).digest()).decode()
+    6 bytes of its hash, here as hex (the scripts keep the bytes and answer with this hex)."""
+    return _short(fingerprint).hex()
+
+
+def same_fingerprint(kept: str, fingerprint: str) -> bool:
+    """Whether an entry's fingerprint (hex, or base64 in the layout before) is ``fingerprint``'s."""
+    short = _short(fingerprint)
+    return kept in (short.hex(), base64.b64encode(short).decode())
+
+
+def _short(fingerprint: str) -> bytes:
+    return hashlib.blake2b(fingerprint.encode(), digest_size=6).digest()
 
 
 def generation(now_ms: int, window_s: int) -> int:
@@ -64,9 +79,13 @@ def generation(now_ms: int, window_s: int) -> int:
 
 def entries(
     base: str, event_id: str, now_ms: int, window_s: int, shards: int
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, bytes]]:
     """(key, field) where an applied ``event_id`` may be recorded now: the current generation and
-    the one before (for readers outside the scripts: the CLI, tests, benches)."""
+    the one before, in either layout (for readers outside the scripts: the CLI, tests, benches)."""
     m = mark(event_id, shards)
     g = generation(now_ms, window_s)
-    return [(f"{base}seen:{gen}:{m.shard}", m.field) for gen in (g, g - 1)]
+    return [
+        (f"{base}seen:{gen}:{m.shard}", name)
+        for gen in (g, g - 1)
+        for name in (m.field, m.before.encode())
+    ]

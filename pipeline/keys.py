@@ -29,7 +29,7 @@ scan for ``<prefix>:*`` finds all of it.
                                kept in its 16 bytes, the rest without JSON: ``Hit.from_member``)
 ``session:<client>``           the client's recent visits (JSON); a merge carries the merged
                                client's visits to the canonical client
-``seen:<generation>:<shard>``  (hash) the applied events, ~32 B each, and ``inflight:<event_id>``
+``seen:<generation>:<shard>``  (hash) the applied events, ~26 B each, and ``inflight:<event_id>``
                                an applied event's result until Kafka confirmed its outputs: every
                                later delivery is a no-op (``pipeline/dedupe.py``)
 ``pending:<event_id>`` (list)  merges ``resolve`` made for the event, until ``record`` reports them

@@ -231,7 +231,7 @@ class Processor:
                         "enrich", f"Redis script failed: {result}", *p.record, kind="redis_script"
                     )
                 elif "applied" in result:  # applied and its outputs confirmed before
-                    same = result["applied"] == dedupe.short_fingerprint(p.fingerprint)
+                    same = dedupe.same_fingerprint(result["applied"], p.fingerprint)
                     outputs[i] = Output(outcome="duplicate") if same else self._conflict(p)
                 elif result["enrichment"].get("fingerprint", p.fingerprint) != p.fingerprint:
                     outputs[i] = self._conflict(p)

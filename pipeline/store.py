@@ -297,7 +297,7 @@ class ClientStore:
     async def unmark(self, account: str, event_ids: Iterable[str]) -> int:
         """Delete the dedup entries of ``event_ids`` (erasure); how many went."""
         base, now = keys.account_base(self.prefix, account), clock.now_ms()
-        fields: dict[str, list[str]] = {}
+        fields: dict[str, list[bytes]] = {}
         for event_id in event_ids:
             for key, field in dedupe.entries(base, event_id, now, self.window_s, self.shards):
                 fields.setdefault(key, []).append(field)

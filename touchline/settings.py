@@ -249,7 +249,7 @@ class Settings(BaseSettings):
         le=65536,
         description="Hashes per dedup generation and account: each stays a compact Redis listpack "
         "up to hash-max-listpack-entries (512 by default), so about 512 x this many events per "
-        "window cost ~32 B each (about 96 B beyond); changing it starts a fresh dedup window.",
+        "window cost ~26 B each (about 96 B beyond); changing it starts a fresh dedup window.",
     )
 
     # --- sink ------------------------------------------------------------------------------

@@ -30,21 +30,33 @@ local function union_sessions(a, b)
 end
 -- The exactly-once state (pipeline/dedupe.py). GEN: the worker clock's dedup generation.
 local GEN = tonumber(ARGV[4])
+local function unhex(h)
+  return (string.gsub(h, '%x%x', function(x) return string.char(tonumber(x, 16)) end))
+end
+local function hex(b)
+  return (string.gsub(b, '.', function(c) return string.format('%02x', string.byte(c)) end))
+end
 -- An event already applied: its whole result while its outputs await Kafka's confirmation
--- (inflight:), else the fingerprint its entry keeps (seen:<generation>:<shard>), else nothing.
--- mark: {shard, field} of the event's entry.
+-- (inflight:), else the fingerprint its entry keeps (seen:<generation>:<shard>: as hex, or as
+-- the base64 an entry of the layout before keeps), else nothing.
+-- mark: {shard, field as hex, field of the layout before} of the event's entry.
 local function applied(event_id, mark)
   local full = redis.call('GET', P .. 'inflight:' .. event_id)
   if full then return full, nil end
+  local field = unhex(mark[2])
   for g = GEN, GEN - 1, -1 do
-    local fp = redis.call('HGET', P .. 'seen:' .. g .. ':' .. mark[1], mark[2])
+    local key = P .. 'seen:' .. g .. ':' .. mark[1]
+    local fp = redis.call('HGET', key, field)
+    if fp then return nil, hex(fp) end
+    fp = redis.call('HGET', key, mark[3])
     if fp then return nil, fp end
   end
   return nil, nil
 end
+-- fp: the short fingerprint as hex
 local function mark_applied(event_id, mark, fp, result, window)
   local key = P .. 'seen:' .. GEN .. ':' .. mark[1]
-  redis.call('HSET', key, mark[2], fp)
+  redis.call('HSET', key, unhex(mark[2]), unhex(fp))
   redis.call('EXPIRE', key, 2 * window, 'NX')
   redis.call('SET', P .. 'inflight:' .. event_id, result, 'EX', window)
 end

@@ -189,13 +189,16 @@ class Step:
             if waiting:
                 pipe = r.pipeline(transaction=False)
                 now_ms = clock.now_ms()
-                for m in waiting:  # its dedup entry: written by the call that updates the card
-                    for key, field in dedupe.entries(base, m.event_id, now_ms, window_s, shards):
+                places = [
+                    dedupe.entries(base, m.event_id, now_ms, window_s, shards) for m in waiting
+                ]
+                for entries in places:  # its dedup entry: written by the call that updates the card
+                    for key, field in entries:
                         pipe.hexists(key, field)
-                found = pipe.execute()
+                found = iter(pipe.execute())
                 now = time.monotonic()
-                for i, m in enumerate(waiting):
-                    if found[2 * i] or found[2 * i + 1]:
+                for m, entries in zip(waiting, places, strict=True):
+                    if any([next(found) for _ in entries]):
                         m.card = now
             time.sleep(REDIS_POLL_S)
         r.close()

@@ -4,18 +4,21 @@ shared-identifier guard, multichannel contacts and dead letters."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from pipeline import dedupe
 from pipeline.card import Rules, touches_of
 from pipeline.client_ids import new_client_id
 from pipeline.keys import account_key
 from pipeline.processor import Config, Output, Processor
 from pipeline.store import ClientStore
 from pipeline.touches import Touch
+from touchline import clock
 from touchline.codec import Codec
 from touchline.contracts import DEAD_LETTER, ENRICHED, MERGE, load
 from touchline.services.stack import Endpoints
@@ -438,6 +441,30 @@ def test_a_copy_after_the_output_was_confirmed_is_dropped_not_reapplied(
     assert card(processor, enriched(once)["client_id"])["card"]["touch_count"] == "1"
     account, event_id = once.applied
     assert LOOP.run_until_complete(processor.store.applied(account, event_id))
+
+
+def test_an_entry_of_the_layout_before_is_still_recognised(processor: Processor) -> None:
+    """An upgrade forgets no applied event: an entry kept as base64 text (field and fingerprint)
+    by a worker of the layout before still makes a copy a duplicate, or a conflicting retry."""
+    first = visit(T0, "9.8", "google", "cpc")
+    (once,) = run(processor, first)
+    assert once.applied is not None
+    forget(processor, once)
+    account, event_id = once.applied
+    store = processor.store
+    assert isinstance(store, ClientStore)
+    base = account_key(store.prefix, account, "")
+    now = clock.now_ms()  # this generation's entry, in the layout now and before
+    (key, field), (_, before) = dedupe.entries(base, event_id, now, store.window_s, store.shards)[
+        :2
+    ]
+    kept = LOOP.run_until_complete(store.redis.hget(key, field))
+    assert kept is not None and len(field) == 12 and len(kept) == 6  # raw bytes now
+    LOOP.run_until_complete(store.redis.hdel(key, field))
+    LOOP.run_until_complete(store.redis.hset(key, before, base64.b64encode(kept)))
+    again, changed = run(processor, first, _resent(first, occurred_at=T0 + 1000))
+    assert again.outcome == "duplicate" and changed.outcome == "conflicting_retry"
+    assert LOOP.run_until_complete(store.applied(account, event_id))
 
 
 def test_an_applied_event_is_recognised_for_one_window_at_least_and_two_at_most(
