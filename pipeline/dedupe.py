@@ -7,7 +7,7 @@ Two parts, both under an account's key base (``<prefix>:{<account>}:``, :mod:`pi
 ``seen:<generation>:<shard>`` (hash)  one field per applied event: 12 bytes of a hash of its
     ``event_id`` -> 6 bytes of a hash of its fingerprint (what the event said, so a *different*
     copy of an applied id is still told apart: a conflicting retry), both as raw bytes. The
-    scripts get them as hex in their JSON arguments and pack them (``unhex`` in common.lua);
+    scripts get them as binary arguments beside their JSON ones (pipeline/store.py bins);
     entries of the layout before kept both as base64 text (16 and 8 characters, 6 bytes more)
     and are still found, so an upgrade forgets no applied event (they are gone once their
     generation's key expires, two windows later).
@@ -43,11 +43,11 @@ class Mark:
     field in the layout before (base64)."""
 
     shard: str
-    field: bytes
+    field: bytes  # to the scripts as a binary argument (pipeline/store.py bins)
     before: str
 
     def lua(self) -> list[str]:
-        return [self.shard, self.field.hex(), self.before]
+        return [self.shard, self.before]
 
 
 @lru_cache(maxsize=8192)  # resolve and record both need it, one batch apart at most
@@ -59,17 +59,18 @@ def mark(event_id: str, shards: int) -> Mark:
 
 def short_fingerprint(fingerprint: str) -> str:
     """What the entry keeps of an event's fingerprint (:func:`pipeline.processor.fingerprint`):
-    6 bytes of its hash, here as hex (the scripts keep the bytes and answer with this hex)."""
-    return _short(fingerprint).hex()
+    6 bytes of its hash (:func:`short`), as hex: the scripts keep the bytes and answer with this."""
+    return short(fingerprint).hex()
 
 
 def same_fingerprint(kept: str, fingerprint: str) -> bool:
     """Whether an entry's fingerprint (hex, or base64 in the layout before) is ``fingerprint``'s."""
-    short = _short(fingerprint)
-    return kept in (short.hex(), base64.b64encode(short).decode())
+    mine = short(fingerprint)
+    return kept in (mine.hex(), base64.b64encode(mine).decode())
 
 
-def _short(fingerprint: str) -> bytes:
+def short(fingerprint: str) -> bytes:
+    """The 6 bytes an entry keeps of an event's fingerprint."""
     return hashlib.blake2b(fingerprint.encode(), digest_size=6).digest()
 
 

@@ -23,8 +23,8 @@ import orjson
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError, ResponseError
 
-from pipeline import dedupe, keys
-from pipeline.touches import Hit
+from pipeline import dedupe, keys, lookups
+from pipeline.touches import Hit, stored_member
 from touchline import clock, redis_client
 from touchline.settings import Settings, default
 
@@ -121,7 +121,8 @@ def split_entries(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-_AS_TEXT = ("session", "enrichment")  # context entries handed to Lua as JSON text
+# context entries handed to Lua apart: as JSON text (session, enrichment), as bytes (hit)
+_NOT_IN_CONTEXT = ("session", "enrichment", "hit")
 
 
 def decode_result(raw: bytes | str) -> dict[str, Any]:
@@ -188,20 +189,23 @@ class ClientStore:
         retries the batch)."""
         if not requests:
             return []
-        batch = [
-            [
-                r.account,
-                r.event_id,
-                r.new_client,
-                r.occurred_at,
-                list(r.identifiers),
-                dedupe.mark(r.event_id, self.shards).lua(),
-            ]
-            for r in requests
-        ]
+        batch, bins = [], []
+        for r in requests:
+            mark = dedupe.mark(r.event_id, self.shards)
+            batch.append(
+                [
+                    r.account,
+                    r.event_id,
+                    r.new_client,
+                    r.occurred_at,
+                    list(r.identifiers),
+                    mark.lua(),
+                ]
+            )
+            bins.append([mark.field, lookups.field(r.event_id)])
         head = [self.prefix, self.max_share]
         tail = [self._generation(), self.provenance_cap, self.id_shards]
-        replies = await self._per_slot(self._resolve, head, batch, tail)
+        replies = await self._per_slot(self._resolve, head, batch, tail, bins)
         return [_resolution(reply) for reply in replies]
 
     async def record_many(
@@ -211,21 +215,25 @@ class ClientStore:
         call (on a cluster one per hash slot)."""
         if not requests:
             return []
-        batch = [
-            [
-                account,
-                event_id,
-                client_id,
-                {k: v for k, v in ctx.items() if k not in _AS_TEXT},
-                orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
-                orjson.dumps(ctx.get("enrichment")).decode(),
-                dedupe.mark(event_id, self.shards).lua(),
-                dedupe.short_fingerprint((ctx.get("enrichment") or {}).get("fingerprint", "")),
-            ]
-            for account, event_id, client_id, ctx in requests
-        ]
+        batch, bins = [], []
+        for account, event_id, client_id, ctx in requests:
+            mark = dedupe.mark(event_id, self.shards)
+            batch.append(
+                [
+                    account,
+                    event_id,
+                    client_id,
+                    {k: v for k, v in ctx.items() if k not in _NOT_IN_CONTEXT},
+                    orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
+                    orjson.dumps(ctx.get("enrichment")).decode(),
+                    mark.lua(),
+                ]
+            )
+            fingerprint = (ctx.get("enrichment") or {}).get("fingerprint", "")
+            hit = stored_member(ctx["hit"]) if ctx.get("hit") else b""
+            bins.append([mark.field, dedupe.short(fingerprint), lookups.field(event_id), hit])
         head, tail = [self.prefix, self.window_s], [self._generation()]
-        replies = await self._per_slot(self._record, head, batch, tail)
+        replies = await self._per_slot(self._record, head, batch, tail, bins)
         return [_failure(r) if isinstance(r, list) else decode_result(r) for r in replies]
 
     def _group(self, account: str) -> int:
@@ -234,27 +242,35 @@ class ClientStore:
         return _slot(self.prefix, account) if self.cluster else 0
 
     async def _per_slot(
-        self, script: Any, head: list[Any], batch: list[list[Any]], tail: list[Any]
+        self,
+        script: Any,
+        head: list[Any],
+        batch: list[list[Any]],
+        tail: list[Any],
+        bins: list[list[bytes]],
     ) -> list[Any]:
         """Run ``script`` with ARGV ``head`` + the JSON of a part of ``batch`` (items starting
-        with their account) + ``tail``, one call per :meth:`_group`, each account's items in
-        their order, with a key of the group's first account as KEYS[1] (a cluster client routes
-        the call by it); the replies come back in the batch's order. A failed call raises its
-        error once the others are done (the caller retries the batch, which is harmless)."""
+        with their account) + ``tail`` + the part's ``bins`` (each item's binary values, the
+        same number for every item: common.lua ``bin``), one call per :meth:`_group`, each
+        account's items in their order, with a key of the group's first account as KEYS[1] (a
+        cluster client routes the call by it); the replies come back in the batch's order. A
+        failed call raises its error once the others are done (the caller retries the batch,
+        which is harmless)."""
         groups: dict[int, list[int]] = {}
         for i, item in enumerate(batch):
             groups.setdefault(self._group(item[0]), []).append(i)
         calls = [
             (
                 keys.account_key(self.prefix, batch[idx[0]][0], keys.ROUTING_KEY),
-                orjson.dumps([batch[i] for i in idx]),
+                [*head, orjson.dumps([batch[i] for i in idx]), *tail]
+                + [value for i in idx for value in bins[i]],
             )
             for idx in groups.values()
         ]
         if self.cluster:
-            results = await self._pipelined(script, head, calls, tail)
+            results = await self._pipelined(script, calls)
         else:
-            results = [await script(keys=[key], args=[*head, part, *tail]) for key, part in calls]
+            results = [await script(keys=[key], args=args) for key, args in calls]
         replies: list[Any] = [None] * len(batch)
         for idx, result in zip(groups.values(), results, strict=True):
             if isinstance(result, BaseException):
@@ -263,9 +279,7 @@ class ClientStore:
                 replies[i] = reply
         return replies
 
-    async def _pipelined(
-        self, script: Any, head: list[Any], calls: list[tuple[str, bytes]], tail: list[Any]
-    ) -> list[Any]:
+    async def _pipelined(self, script: Any, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """The calls as one cluster pipeline: redis-py sends each node its calls together (routed
         by KEYS[1], following MOVED and ASK), far cheaper than a command each. A node without the
         script (new, or a replica just promoted) gets it loaded and its calls once more."""
@@ -276,9 +290,7 @@ class ClientStore:
             for i in todo:
                 # (redis-py blocks the evalsha method of a cluster pipeline; the command itself
                 # routes by KEYS[1] like any keyed command)
-                pipe.execute_command(
-                    "EVALSHA", script.sha, 1, calls[i][0], *head, calls[i][1], *tail
-                )
+                pipe.execute_command("EVALSHA", script.sha, 1, calls[i][0], *calls[i][1])
             for i, result in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
                 results[i] = result
             todo = [i for i in todo if isinstance(results[i], NoScriptError)]

@@ -47,10 +47,10 @@ class Hit:
 
     @classmethod
     def from_member(cls, member: str | bytes, at: float) -> Hit:
-        """A member as :meth:`member` makes it, or as Redis keeps it (pipeline/lua/split.lua
-        hit_member): a canonical UUID event id as a byte 1 and its 16 bytes, then flags,
-        channel and campaign key separated by a byte 31 (no key: null); in the form before, a
-        zero byte and the 16 bytes, then the rest of the array."""
+        """A member as :meth:`member` makes it, or as Redis keeps it (:func:`stored_member`): a
+        canonical UUID event id as a byte 1 and its 16 bytes, then flags, channel and campaign
+        key separated by a byte 31 (no key: null); in the form before, a zero byte and the 16
+        bytes, then the rest of the array."""
         raw = member.encode() if isinstance(member, str) else member
         if len(raw) > 17 and raw[0] == 1:
             flags, channel, *key = raw[17:].decode().split(HIT_SEPARATOR, 2)
@@ -64,6 +64,24 @@ class Hit:
         event_id, flags, channel, key = fields[:4]
         campaign = fields[4] if len(fields) > 4 else campaign_in_key(key)
         return cls(int(at), event_id, int(flags), channel, key, campaign)
+
+
+def stored_member(member: str) -> bytes:
+    """The member Redis keeps for :meth:`Hit.member` (record.lua adds it as it is): for a
+    canonical UUID event id, a byte 1 and its 16 bytes, then flags, channel and campaign key
+    separated by a byte 31 (the key left out when null), 27 bytes less than the array; any other
+    member as it is. :meth:`Hit.from_member` reads both."""
+    event_id, flags, channel, key = orjson.loads(member)[:4]
+    try:
+        parsed = uuid.UUID(event_id)
+    except ValueError:
+        return member.encode()
+    if str(parsed) != event_id or HIT_SEPARATOR in channel:
+        return member.encode()
+    rest = f"{flags}{HIT_SEPARATOR}{channel}"
+    if key is not None:
+        rest += HIT_SEPARATOR + key
+    return b"\x01" + parsed.bytes + rest.encode()
 
 
 @dataclass(frozen=True)

@@ -28,35 +28,38 @@ local function union_sessions(a, b)
   x.sessions = list
   return cjson.encode(x)
 end
+-- Binary values of the batch's items (pipeline/store.py, bins): after the other arguments,
+-- BIN_PER values per item in the batch's order, the first at ARGV[BIN_AT] (each script sets
+-- both). Bytes that JSON cannot carry, so Lua need not convert them from text.
+local BIN_AT, BIN_PER = 0, 0
+local function bin(i, j) return ARGV[BIN_AT + (i - 1) * BIN_PER + j - 1] end
+-- event id -> its lookup field (split.lua lookup_field), for the batch's events, from their bins
+local KNOWN_FIELDS = {}
 -- The exactly-once state (pipeline/dedupe.py). GEN: the worker clock's dedup generation.
 local GEN = tonumber(ARGV[4])
-local function unhex(h)
-  return (string.gsub(h, '%x%x', function(x) return string.char(tonumber(x, 16)) end))
-end
 local function hex(b)
   return (string.gsub(b, '.', function(c) return string.format('%02x', string.byte(c)) end))
 end
 -- An event already applied: its whole result while its outputs await Kafka's confirmation
 -- (inflight:), else the fingerprint its entry keeps (seen:<generation>:<shard>: as hex, or as
 -- the base64 an entry of the layout before keeps), else nothing.
--- mark: {shard, field as hex, field of the layout before} of the event's entry.
-local function applied(event_id, mark)
+-- mark: {shard, field of the layout before} of the event's entry; field: its field (bytes).
+local function applied(event_id, mark, field)
   local full = redis.call('GET', P .. 'inflight:' .. event_id)
   if full then return full, nil end
-  local field = unhex(mark[2])
   for g = GEN, GEN - 1, -1 do
     local key = P .. 'seen:' .. g .. ':' .. mark[1]
     local fp = redis.call('HGET', key, field)
     if fp then return nil, hex(fp) end
-    fp = redis.call('HGET', key, mark[3])
+    fp = redis.call('HGET', key, mark[2])
     if fp then return nil, fp end
   end
   return nil, nil
 end
--- fp: the short fingerprint as hex
-local function mark_applied(event_id, mark, fp, result, window)
+-- field and fp: the entry's field and the short fingerprint, as bytes
+local function mark_applied(event_id, mark, field, fp, result, window)
   local key = P .. 'seen:' .. GEN .. ':' .. mark[1]
-  redis.call('HSET', key, unhex(mark[2]), unhex(fp))
+  redis.call('HSET', key, field, fp)
   redis.call('EXPIRE', key, 2 * window, 'NX')
   redis.call('SET', P .. 'inflight:' .. event_id, result, 'EX', window)
 end
@@ -66,7 +69,7 @@ local function run_batch(handle)
     -- the same form as pipeline/keys.py account_base (test_lua_scripts holds them equal): the
     -- braces are a Redis Cluster hash tag, so all keys of one account share a slot
     P = prefix .. ':{' .. item[1] .. '}:'
-    local ok, res = pcall(handle, item)
+    local ok, res = pcall(handle, item, i)
     if ok then
       out[i] = res
     else

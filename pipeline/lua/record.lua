@@ -5,13 +5,16 @@
 -- include: common
 -- include: ids
 -- include: split
--- ARGV: prefix, window_s, batch, generation (pipeline/dedupe.py)
--- batch: [[account, event_id, client, context, session, enrichment, mark, fingerprint]]
+-- ARGV: prefix, window_s, batch, generation (pipeline/dedupe.py), then per item (bins): its
+-- dedup field, its short fingerprint, its lookup field, its hit as stored ('' for none)
+-- batch: [[account, event_id, client, context, session, enrichment, mark]]
 -- session and enrichment arrive as JSON text: Lua stores / returns them without decoding them.
+BIN_AT, BIN_PER = 5, 4
 local window_s = tonumber(ARGV[2])
-local function record(item)
+local function record(item, i)
   local event_id = item[2]
-  local prior, fp = applied(event_id, item[7])
+  KNOWN_FIELDS[event_id] = bin(i, 3)
+  local prior, fp = applied(event_id, item[7], bin(i, 1))
   if prior then return prior end
   if fp then return cjson.encode({applied = fp}) end
   local client = lookup_client(event_id, item[3], canonical(item[3]))
@@ -26,9 +29,10 @@ local function record(item)
 
   -- the hit itself (web hit, contact, lead): the card derives its touches from these in event
   -- time (pipeline/touches.py), so they come out the same in any arrival order
-  if s(ctx.hit) ~= '' then
+  local hit = bin(i, 4)
+  if hit ~= '' then
     local hkey = P .. 'hits:' .. client
-    redis.call('ZADD', hkey, at, hit_member(ctx.hit))
+    redis.call('ZADD', hkey, at, hit)
     local newest = redis.call('ZREVRANGE', hkey, 0, 0, 'WITHSCORES')
     redis.call('ZREMRANGEBYSCORE', hkey, '-inf', '(' .. (tonumber(newest[2]) - ctx.lookback_ms))
     redis.call('ZREMRANGEBYRANK', hkey, 0, -(ctx.hit_cap + 1))
@@ -66,7 +70,7 @@ local function record(item)
     merged_from = merged, splits = take_splits(event_id), enrichment = item[6],
   }
   local encoded = cjson.encode(result)
-  mark_applied(event_id, item[7], item[8], encoded, window_s)
+  mark_applied(event_id, item[7], bin(i, 1), bin(i, 2), encoded, window_s)
   return encoded
 end
 return run_batch(record)

@@ -7,8 +7,9 @@
 -- include: anchors
 -- include: split
 -- ARGV: prefix, max_share, batch, generation (pipeline/dedupe.py), provenance_cap (split.lua),
--- id_shards (ids.lua)
+-- id_shards (ids.lua), then per item: its dedup field, its lookup field (bins)
 -- batch: [[account, event_id, new_client, occurred_at, [identifiers], mark]]
+BIN_AT, BIN_PER = 7, 2
 local max_share = tonumber(ARGV[2])
 local provenance_cap = tonumber(ARGV[5])
 local function strong_kind(k)
@@ -20,10 +21,11 @@ local function strong_kind(k)
   return nil
 end
 
-local function resolve(item)
+local function resolve(item, i)
   local event_id, at, ids = item[2], tonumber(item[4]), item[5]
   local n = #ids
-  local prior, fp = applied(event_id, item[6])
+  KNOWN_FIELDS[event_id] = bin(i, 2)
+  local prior, fp = applied(event_id, item[6], bin(i, 1))
   if prior then return {'seen', prior} end
   if fp then return {'applied', fp} end
 

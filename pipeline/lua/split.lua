@@ -51,6 +51,8 @@ local UUID = '^' .. string.rep('[0-9a-f]', 8) .. '%-' .. string.rep('[0-9a-f]', 
   .. string.rep('[0-9a-f]', 4) .. '%-' .. string.rep('[0-9a-f]', 4) .. '%-'
   .. string.rep('[0-9a-f]', 12) .. '$'
 local function lookup_field(event_id)
+  local known = KNOWN_FIELDS[event_id]
+  if known then return known end
   if not string.match(event_id, UUID) then return event_id end
   local hex = string.gsub(event_id, '-', '')
   return '\0' .. string.gsub(hex, '%x%x', function(h) return string.char(tonumber(h, 16)) end)
@@ -65,25 +67,11 @@ local function lookup_event_id(field)
     .. '-' .. string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
 end
 
--- A hit's member (pipeline/touches.py Hit.member: '["<event id>",flags,"<channel>",<key>]'): for
--- a canonical UUID event id, a byte 1 and its 16 bytes, then flags, channel and campaign key
--- separated by a byte 31 (the key left out when null): 27 bytes less than the array. Any other
--- member as it is. Hit.from_member reads these, and the form before: a zero byte, the 16 bytes,
--- then the rest of the array ('[flags,...]').
-local HIT_SEP = '\31'
+-- A hit's stored member starts with its event id (pipeline/touches.py stored_member: record.lua
+-- gets it ready made): a canonical UUID as a byte 1 and its 16 bytes (then flags, channel and
+-- campaign key split by a byte 31), in the form before as a zero byte and the 16 bytes then '[',
+-- any other id as the JSON array '["<event id>",...]'.
 local function hit_prefix(event_id) return '\1' .. string.sub(lookup_field(event_id), 2) end
-local function hit_member(text)
-  local id = string.match(text, '^%["([^"]*)",')
-  if not (id and string.match(id, UUID)) then return text end
-  local hit = cjson.decode(text)
-  local flags, channel, key = hit[2], hit[3], hit[4]
-  if type(channel) ~= 'string' or string.find(channel, HIT_SEP, 1, true) then
-    return lookup_field(id) .. '[' .. string.sub(text, #id + 5)
-  end
-  local member = hit_prefix(id) .. string.format('%d', flags) .. HIT_SEP .. channel
-  if type(key) == 'string' then member = member .. HIT_SEP .. key end
-  return member
-end
 
 -- A glob (ZSCAN MATCH) that matches s itself: its special characters escaped.
 local function glob_literal(s) return (string.gsub(s, '[%*%?%[%]\\]', '\\%0')) end
@@ -291,7 +279,7 @@ end
 
 -- An event looked up through the now shared identifier alone goes to its own client, with its hit
 -- (the hits' members start with the event id: as text, or its 16 bytes after a byte 1, or after a
--- zero byte and before '[' in the form before: hit_member).
+-- zero byte and before '[' in the form before: hit_prefix).
 local function move_lookup(entry, via)
   local event_id, client, own, at = entry[1], entry[2], entry[3], entry[4]
   local hits, to = P .. 'hits:' .. canonical(client), P .. 'hits:' .. own

@@ -100,8 +100,9 @@ def test_every_field_record_lua_reads_is_in_the_context() -> None:
     given = set(ctx.lua())
     assert read, "no ctx.<name> found in record.lua"
     assert read <= given, f"record.lua reads what the context lacks: {read - given}"
-    # session and enrichment travel as JSON text beside the table (ClientStore.record_many)
-    assert given - read == {"session", "enrichment"}
+    # session and enrichment travel as JSON text beside the table, the hit as bytes in the
+    # script's binary arguments (ClientStore.record_many)
+    assert given - read == {"session", "enrichment", "hit"}
 
 
 def test_visits_are_stored_as_rows_and_objects_stored_before_are_still_read() -> None:

@@ -5,11 +5,21 @@ from __future__ import annotations
 import random
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.sessions import campaign_in_key, campaign_key
-from pipeline.touches import CONTACT, LEAD, WEB, Hit, Touch, derive, session_starts
+from pipeline.touches import (
+    CONTACT,
+    LEAD,
+    WEB,
+    Hit,
+    Touch,
+    derive,
+    session_starts,
+    stored_member,
+)
 from pipeline.utm import Campaign
 
 MIN = 60_000
@@ -134,3 +144,25 @@ def test_a_stored_campaign_key_may_hold_the_separator() -> None:
     hit = Hit(7, event_id, WEB, "email", key, "sp\x1fring")
     stored = b"\x01" + bytes.fromhex(event_id.replace("-", "")) + f"1\x1femail\x1f{key}".encode()
     assert Hit.from_member(stored, 7.0) == hit
+
+
+@pytest.mark.parametrize(
+    ("event_id", "channel", "key", "compact"),
+    [
+        ("3ba14bf2-c897-4890-927d-e2a5cdb02406", "email", "news|email|spring||v2|", True),
+        ("3ba14bf2-c897-4890-927d-e2a5cdb02406", "phone_call", None, True),
+        ("3ba14bf2-c897-4890-927d-e2a5cdb02406", "odd\x1fchannel", None, False),
+        ("3BA14BF2-C897-4890-927D-E2A5CDB02406", "email", None, False),  # not canonical
+        ("call-7", "phone_call", "k", False),
+    ],
+)
+def test_the_stored_member_reads_back_as_the_hit(
+    event_id: str, channel: str, key: str | None, compact: bool
+) -> None:
+    hit = Hit(7, event_id, CONTACT, channel, key, campaign_in_key(key))
+    stored = stored_member(hit.member())
+    assert Hit.from_member(stored, 7.0) == hit
+    if compact:  # a byte 1 and the id's 16 bytes, then no JSON: 27 bytes less, 6 more if no key
+        assert stored[:1] == b"\x01" and len(stored) <= len(hit.member()) - 21
+    else:
+        assert stored == hit.member().encode()
