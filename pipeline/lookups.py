@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import lru_cache
 from typing import NamedTuple
 
 import orjson
@@ -30,6 +31,7 @@ class Lookup(NamedTuple):
     at: str  # its event time, UTC ms
 
 
+@lru_cache(maxsize=8192)  # resolve and record both send it, one batch apart at most
 def field(event_id: str) -> bytes:
     """The hash field of an event's lookup: ``\\x00`` + the 16 bytes of a canonical (lowercase)
     UUID, else the id's own bytes (pipeline/lua/split.lua's lookup_field)."""
