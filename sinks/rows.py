@@ -81,18 +81,17 @@ def _ts(ms: int | None) -> datetime | None:
 def to_row(event: dict[str, Any]) -> list[Any]:
     """The ``events`` row of an enriched datum, in :data:`COLUMNS` order; timestamps are UTC epoch
     milliseconds (``DateTime64(3, 'UTC')`` ticks, stored as they are)."""
-    row = list(_SCALARS(event))
     lines = event["lines"]
-    if lines:
-        row.extend(map(list, zip(*map(_LINE, lines), strict=True)))
+    if len(lines) == 1:  # most events: one list per field without zip's transposition
+        nested: Any = [[value] for value in _LINE(lines[0])]
+    elif lines:
+        nested = map(list, zip(*map(_LINE, lines), strict=True))
     else:
-        row.extend([] for _ in LINE_FIELDS)
-    row.append(event["attributes"])
-    row.append(event["payload_json"])
+        nested = [[] for _ in LINE_FIELDS]
     # An event enriched before own_channel existed has none: its stored channel, as the column's
     # DEFAULT gives the rows stored before the migration.
-    row.append(event.get("own_channel") or event["channel"])
-    return row
+    own_channel = event.get("own_channel") or event["channel"]
+    return [*_SCALARS(event), *nested, event["attributes"], event["payload_json"], own_channel]
 
 
 def columns(batch: Sequence[Sequence[Any]]) -> list[list[Any]]:
