@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from pipeline import lookups
 from pipeline.sessions import campaign_in_key
 
 WEB, CONTACT, LEAD = 1, 2, 4  # Hit.flags
@@ -72,16 +73,13 @@ def stored_member(member: str) -> bytes:
     separated by a byte 31 (the key left out when null), 27 bytes less than the array; any other
     member as it is. :meth:`Hit.from_member` reads both."""
     event_id, flags, channel, key = orjson.loads(member)[:4]
-    try:
-        parsed = uuid.UUID(event_id)
-    except ValueError:
-        return member.encode()
-    if str(parsed) != event_id or HIT_SEPARATOR in channel:
+    field = lookups.field(event_id)  # a canonical UUID as a zero byte and its 16 bytes
+    if not (len(field) == 17 and field[0] == 0) or HIT_SEPARATOR in channel:
         return member.encode()
     rest = f"{flags}{HIT_SEPARATOR}{channel}"
     if key is not None:
         rest += HIT_SEPARATOR + key
-    return b"\x01" + parsed.bytes + rest.encode()
+    return b"\x01" + field[1:] + rest.encode()
 
 
 @dataclass(frozen=True)
