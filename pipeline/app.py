@@ -19,8 +19,8 @@ import faust
 import redis.exceptions
 from confluent_kafka import Producer
 
-from pipeline import devices, metrics
-from pipeline.delivery import Delivery, Outgoing, Refused
+from pipeline import devices, emission, metrics
+from pipeline.delivery import Delivery
 from pipeline.inflight import InFlight
 from pipeline.processor import Output, Processor, Record, processor_config
 from pipeline.store import ClientStore
@@ -90,9 +90,9 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
     )
     raw = topics.all_raw(settings, contracts)
     source = app.topic(*raw, value_serializer="raw", key_serializer="raw")
-    enriched_topic = topics.enriched(settings)
-    merges_topic = topics.merges(settings)
-    dead_topic = topics.dead_letter(settings)
+    emitted_to = emission.Topics(
+        topics.enriched(settings), topics.merges(settings), topics.dead_letter(settings)
+    )
     state: dict[str, Any] = {}
 
     def processor() -> Processor:
@@ -190,19 +190,21 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             return processor().dead_letter("enrich", reason, *record, kind="unexpected")
 
     async def emit(records: list[Record], outputs: list[Output]) -> None:
-        """Produce the batch's outputs and return once Kafka has confirmed every one. An output
-        Kafka can never take (larger than the topic allows) becomes a dead letter of its input."""
+        """Produce the batch's outputs and return once Kafka has confirmed every one (or the
+        dead letter of an output it can never take: pipeline.emission)."""
         if len(outputs) != len(records):  # outputs[i] is records[i]'s: never ack a mismatch
             raise RuntimeError(f"{len(outputs)} outputs for {len(records)} records")
-        refused = await delivery().deliver(outgoing(outputs))
+
+        def letter(index: int, reason: str, max_original: int) -> bytes:
+            record = records[index]
+            out = processor().dead_letter("emit", reason, *record, max_original=max_original)
+            assert out.dead_letter is not None
+            return out.dead_letter
+
+        refused = await emission.emit(delivery(), outputs, emitted_to, letter, forget)
         if refused:
-            letters = [refused_letter(records[r.message.source], r) for r in refused]
-            still = await delivery().deliver(letters)
-            if still:  # a dead letter is at most ~0.5 MiB: only a misconfigured topic refuses it
-                # never acknowledge an input that left no trace: the batch stays uncommitted
-                raise RuntimeError(f"dead letters refused by Kafka: {still[0].reason}")
-            metrics.OUTPUTS_REFUSED.inc(len(refused))
-        count(outputs, len(refused))
+            metrics.OUTPUTS_REFUSED.inc(refused)
+        count(outputs, refused)
 
     async def forget(outputs: list[Output]) -> None:
         """Kafka has confirmed these outputs: the store keeps only the compact entries of their
@@ -212,26 +214,6 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             await processor().store.forget([o.applied for o in outputs if o.applied is not None])
         except TRANSIENT as exc:
             log.warning("Redis unavailable (%s); confirmed results are left to expire", exc)
-
-    def outgoing(outputs: list[Output]) -> list[Outgoing]:
-        out: list[Outgoing] = []
-        for i, o in enumerate(outputs):
-            out.extend(Outgoing(merges_topic, key, value, i) for key, value in o.merges)
-            out.extend(Outgoing(merges_topic, key, value, i) for key, value in o.splits)
-            if o.enriched is not None:
-                out.append(Outgoing(enriched_topic, o.enriched[0], o.enriched[1], i))
-            if o.dead_letter is not None:
-                out.append(Outgoing(dead_topic, None, o.dead_letter, i))
-        return out
-
-    def refused_letter(record: Record, refused: Refused) -> Outgoing:
-        reason = (
-            f"output to {refused.message.topic} ({len(refused.message.value)} bytes) refused "
-            f"by Kafka: {refused.reason}"
-        )
-        letter = processor().dead_letter("emit", reason, *record)
-        assert letter.dead_letter is not None
-        return Outgoing(dead_topic, None, letter.dead_letter, refused.message.source)
 
     def count(outputs: list[Output], refused: int) -> None:
         # metrics once per batch: a labelled counter costs more than producing a message

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
 
-from touchline.confirmed import ProducerLike, produce_confirmed_async
+from touchline.confirmed import ProducerLike, produce_confirmed_async, refused_for_size
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class Outgoing:
 class Refused:
     message: Outgoing
     reason: str
+    for_size: bool = False  # too large for the topic (or shared a record batch with one that was)
 
 
 def permanent(err: KafkaError) -> bool:
@@ -113,7 +114,7 @@ class Delivery:
                     again.append(message)
                 else:
                     reason = f"{err.name()}: {err.str()}" if isinstance(err, KafkaError) else err
-                    refused.append(Refused(message, str(reason)))
+                    refused.append(Refused(message, str(reason), refused_for_size(err)))
             if again:
                 self.on_retry(len(again))
                 log.warning(

@@ -161,9 +161,11 @@ class Processor:
         partition: int | None,
         offset: int | None,
         kind: str | None = None,
+        max_original: int = deadletter.MAX_ORIGINAL_BYTES,
     ) -> Output:
+        where = {"topic": topic, "partition": partition, "offset": offset}
         letter = deadletter.encode(
-            self.codec, stage, reason, original, topic=topic, partition=partition, offset=offset
+            self.codec, stage, reason, original, max_original=max_original, **where
         )
         kind = kind or metrics.DEAD_LETTER_KINDS[stage][0]
         return Output(dead_letter=letter, outcome="dead_letter", stage=stage, kind=kind)
