@@ -6,13 +6,22 @@ ids in Redis)."""
 from __future__ import annotations
 
 import hashlib
+import re
+
+ID_HEX = 19  # hex digits after the letter
+_MADE = re.compile(rf"[cs][0-9a-f]{{{ID_HEX}}}")
 
 
 def new_client_id(account: str, event_id: str) -> str:
     """The client an event makes when none of its identifiers has one."""
-    return "c" + hashlib.sha1(f"{account}|{event_id}".encode()).hexdigest()[:19]
+    return "c" + hashlib.sha1(f"{account}|{event_id}".encode()).hexdigest()[:ID_HEX]
 
 
 def split_client_id(account: str, identifier: str) -> str:
     """The client split off through ``identifier`` (``event:<event_id>`` for a lookup's own)."""
-    return "s" + hashlib.sha1(f"{account}|{identifier}".encode()).hexdigest()[:19]
+    return "s" + hashlib.sha1(f"{account}|{identifier}".encode()).hexdigest()[:ID_HEX]
+
+
+def is_made(client_id: str) -> bool:
+    """Whether ``client_id`` has the shape of an id made here (a letter and ``ID_HEX`` hex)."""
+    return _MADE.fullmatch(client_id) is not None

@@ -14,13 +14,13 @@ client id Touchline makes (``c``/``s`` + 19 hex digits) as its letter and 10 byt
 
 from __future__ import annotations
 
-import re
 import uuid
 from functools import lru_cache
 from typing import NamedTuple
 
 import orjson
 
+from pipeline import client_ids
 from pipeline.client_ids import new_client_id, split_client_id
 
 
@@ -49,7 +49,6 @@ def event_id_of(raw: bytes) -> str:
     return raw.decode()
 
 
-_MADE = re.compile(r"[cs][0-9a-f]{19}")  # pipeline/client_ids.py
 _TIME_BYTES = 6  # ms up to 2**48: the year 10889
 
 
@@ -66,17 +65,17 @@ def value(account: str, lookup: Lookup) -> bytes:
 def packed(client: str, at: str, tail: str) -> bytes:
     """A value of client, time and own (``tail``): packed when the client is one Touchline makes
     and the time a whole number of ms (pipeline/lua/split.lua's lookup_text), else as text."""
-    whole = at.isascii() and at.isdigit() and at == str(int(at))
-    if _MADE.fullmatch(client) and whole and int(at) < 1 << (8 * _TIME_BYTES):
+    ms = int(at) if at.isascii() and at.isdigit() else -1
+    if client_ids.is_made(client) and str(ms) == at and ms < 1 << (8 * _TIME_BYTES):
         client_bytes = client[:1].encode() + bytes.fromhex(client[1:] + "0")
-        return b"\x00" + client_bytes + int(at).to_bytes(_TIME_BYTES, "big") + tail.encode()
+        return b"\x00" + client_bytes + ms.to_bytes(_TIME_BYTES, "big") + tail.encode()
     return " ".join(part for part in (client, at, tail) if part).encode()
 
 
 def parts(raw: bytes) -> tuple[str, str, str]:
     """(client, time, tail) of a value :func:`packed` made, or of the text value before."""
     if len(raw) >= 12 + _TIME_BYTES and raw[0] == 0:
-        client = raw[1:2].decode() + raw[2:12].hex()[:19]
+        client = raw[1:2].decode() + raw[2:12].hex()[: client_ids.ID_HEX]
         at = str(int.from_bytes(raw[12 : 12 + _TIME_BYTES], "big"))
         return client, at, raw[12 + _TIME_BYTES :].decode()
     client, at, *rest = raw.decode().split(" ")
