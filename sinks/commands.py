@@ -60,9 +60,9 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     )
     sink.metrics.registry.register(SUPPRESSED)
     collector.settle(settings.worker_gc_threshold)  # what is alive now lives as long as the sink
-    endpoint = QueryEndpoint(
-        client, settings.clickhouse_database, sink.metrics.registry, sink.lock, args.port
-    )
+    reader = clickhouse.connect(endpoints.clickhouse_dsn)  # reports: inserts never wait for them
+    database = settings.clickhouse_database
+    endpoint = QueryEndpoint(client, database, sink.metrics.registry, sink.lock, args.port, reader)
     endpoint.start()
     run = settings.state_dir / "run"
     advertised = run / "sink.json"
@@ -74,7 +74,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    _start_anomaly_monitor(sink, client, settings, stop)
+    _start_anomaly_monitor(sink, endpoint, settings, stop)
     status = run / "sink.status.json"
 
     def report_progress(sink: Sink) -> None:
@@ -93,16 +93,16 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         advertised.unlink(missing_ok=True)
         endpoint.stop()
+        reader.close()
         client.close()
     return 0
 
 
 def _start_anomaly_monitor(
-    sink: Any, client: Any, settings: Settings, stop: threading.Event
+    sink: Any, endpoint: Any, settings: Settings, stop: threading.Event
 ) -> None:
     """Booking-health and source-silence gauges on the sink's /metrics (sinks/anomaly_monitor.py),
-    scanned in a thread that shares the sink's ClickHouse client under its lock."""
-    from sinks import clickhouse
+    scanned in a thread that runs its queries as the endpoint runs reports (its reader client)."""
     from sinks.anomaly_monitor import AnomalyMonitor
 
     if settings.anomaly_scan_seconds <= 0:
@@ -110,11 +110,9 @@ def _start_anomaly_monitor(
     monitor = AnomalyMonitor(sink.metrics.registry, settings)
     sink.observers.append(monitor.observe)
 
-    def runner(name: str, params: Mapping[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with sink.lock:
-            return clickhouse.query(client, name, settings.clickhouse_database, params)
-
-    threading.Thread(target=monitor.run, args=(stop, runner), name="anomalies", daemon=True).start()
+    threading.Thread(
+        target=monitor.run, args=(stop, endpoint.run), name="anomalies", daemon=True
+    ).start()
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,6 +1,12 @@
 """The sink's loopback HTTP endpoint: ``GET /metrics`` (Prometheus), ``POST /query`` (run a named
-report query with parameters on the sink's own ClickHouse client) and ``POST /privacy`` (the
-ClickHouse side of ``touchline erase``, :mod:`sinks.erasure_remote`).
+report query with parameters) and ``POST /privacy`` (the ClickHouse side of ``touchline erase``,
+:mod:`sinks.erasure_remote`).
+
+Report queries run on a ClickHouse client of their own (``reader``, with its own lock), not on the
+sink's: a report holds its client for as long as it runs (a few hundred ms through the canonical
+views), and on the sink's client every insert would wait for it. chDB serves several handles of
+one process at once. Erasure (it deletes and derives again) stays on the sink's client, under
+the sink's lock, between two batches.
 
 With embedded chDB only the sink process may open the data directory; reports run through this
 endpoint while the sink is up. It binds 127.0.0.1 only and runs nothing but the named .sql files.
@@ -46,6 +52,7 @@ class QueryEndpoint:
         registry: CollectorRegistry,
         lock: threading.Lock,
         port: int = 0,
+        reader: Any = None,
     ) -> None:
         endpoint = self
 
@@ -118,6 +125,8 @@ class QueryEndpoint:
         self.client = client
         self.database = database
         self.lock = lock
+        self.reader = client if reader is None else reader
+        self.reader_lock = lock if reader is None else threading.Lock()
         self.names = report_queries()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -127,8 +136,9 @@ class QueryEndpoint:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def run(self, name: str, params: Mapping[str, Any]) -> tuple[list[str], Rows]:
-        with self.lock:
-            return clickhouse.query(self.client, name, self.database, params)
+        """A report query, on the reader client (the sink's when none was given)."""
+        with self.reader_lock:
+            return clickhouse.query(self.reader, name, self.database, params)
 
     def start(self) -> None:
         self.thread.start()

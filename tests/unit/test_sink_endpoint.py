@@ -83,3 +83,20 @@ def test_query_sql_takes_names_only() -> None:
     with pytest.raises(Exception, match="no query named"):
         clickhouse.query_sql("../ddl/001_events")
     assert "SELECT" in clickhouse.query_sql("appointments")
+
+
+def test_reports_run_on_their_own_client_while_the_sink_holds_its_own() -> None:
+    """A report holds its client for as long as it runs: on a reader of their own, reports do not
+    make the sink's inserts wait (nor wait for them), and the sink's client is never queried."""
+    sink_client, reader, sink_lock = FakeClient(), FakeClient(), threading.Lock()
+    endpoint = QueryEndpoint(sink_client, "db", CollectorRegistry(), sink_lock, reader=reader)
+    endpoint.start()
+    try:
+        with sink_lock:  # the sink inserting
+            resp = httpx.post(
+                f"{endpoint.url}/query", json={"name": "appointments", "params": {}}, timeout=5
+            )
+        assert resp.status_code == 200, resp.text
+        assert len(reader.queries) == 1 and sink_client.queries == []
+    finally:
+        endpoint.stop()
