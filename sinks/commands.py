@@ -40,6 +40,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     suppression = SuppressionList(
         endpoints.kafka_bootstrap, suppression_topic(settings.topic_prefix), settings.privacy_key
     ).start()
+    deriving = clickhouse.connect(endpoints.clickhouse_dsn)  # derivations beside the inserts
     sink = Sink(
         Codec(contracts, endpoints.schema_registry_url),
         client,
@@ -54,6 +55,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         suppression=suppression,
         derive_every_s=settings.sink_derive_seconds,
         derive_max_ids=settings.touch_derivation_ids,
+        derive_client=deriving,
         pseudonymise=RowPseudonymiser(rows.COLUMNS, settings.privacy_key, settings.phone_region)
         if settings.clickhouse_pseudonymise
         else None,
@@ -62,7 +64,8 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     collector.settle(settings.worker_gc_threshold)  # what is alive now lives as long as the sink
     reader = clickhouse.connect(endpoints.clickhouse_dsn)  # reports: inserts never wait for them
     database = settings.clickhouse_database
-    endpoint = QueryEndpoint(client, database, sink.metrics.registry, sink.lock, args.port, reader)
+    registry = sink.metrics.registry
+    endpoint = QueryEndpoint(client, database, registry, sink.exclusive, args.port, reader)
     endpoint.start()
     run = settings.state_dir / "run"
     advertised = run / "sink.json"
@@ -94,6 +97,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
         advertised.unlink(missing_ok=True)
         endpoint.stop()
         reader.close()
+        deriving.close()
         client.close()
     return 0
 

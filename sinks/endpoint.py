@@ -6,7 +6,7 @@ Report queries run on a ClickHouse client of their own (``reader``, with its own
 sink's: a report holds its client for as long as it runs (a few hundred ms through the canonical
 views), and on the sink's client every insert would wait for it. chDB serves several handles of
 one process at once. Erasure (it deletes and derives again) stays on the sink's client, under
-the sink's lock, between two batches.
+``lock``: the sink's ``exclusive`` (no insert and no derivation meanwhile).
 
 With embedded chDB only the sink process may open the data directory; reports run through this
 endpoint while the sink is up. It binds 127.0.0.1 only and runs nothing but the named .sql files.
@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,7 +51,7 @@ class QueryEndpoint:
         client: Any,
         database: str,
         registry: CollectorRegistry,
-        lock: threading.Lock,
+        lock: AbstractContextManager[Any],
         port: int = 0,
         reader: Any = None,
     ) -> None:
@@ -126,7 +127,7 @@ class QueryEndpoint:
         self.database = database
         self.lock = lock
         self.reader = client if reader is None else reader
-        self.reader_lock = lock if reader is None else threading.Lock()
+        self.reader_lock: AbstractContextManager[Any] = lock if reader is None else threading.Lock()
         self.names = report_queries()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -14,7 +14,9 @@
   Kafka has it, the sink retries (``touchline_sink_waiting_on_kafka`` is 1) and commits nothing.
 * The event-time touches of the stored rows' clients are derived again for several batches at
   once (:mod:`sinks.pending_derivation`, :mod:`sinks.touch_derivation`): every
-  ``sink_derive_seconds``, at ``touch_derivation_ids`` clients, or when nothing new arrives.
+  ``sink_derive_seconds``, at ``touch_derivation_ids`` clients, or when nothing new arrives;
+  with a ``derive_client`` (as ``touchline sink`` runs) on a thread of their own
+  (:mod:`sinks.deriver`) while the sink goes on storing, else between two batches.
 * Offsets are committed only after every row of the batch is inserted or dead-lettered and its
   clients derived, and they are exactly the handled messages' (:mod:`sinks.offsets`): a crash
   before that redelivers the batch, which the ReplacingMergeTree tables and the FINAL reads absorb
@@ -30,14 +32,16 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from sinks import batches, clickhouse, errors, offsets, rows, touch_derivation
 from sinks.deadletters import DeadLetterWriter
+from sinks.deriver import Deriver, Locks
 from sinks.lag import LagReporter
 from sinks.metrics import SinkMetrics
 from sinks.pending_derivation import PendingDerivation
 from sinks.records import Converter, Item
+from sinks.waiting import Stopped, Waiting
 from touchline.codec import Codec
 from touchline.settings import default
 from touchline.suppression import Suppression
@@ -52,11 +56,7 @@ MERGES = functools.partial(clickhouse.insert_merges, derive=False)
 SPLITS = functools.partial(clickhouse.insert_splits, derive=False)
 
 
-class Stopped(Exception):
-    """The sink was asked to stop while it waited on ClickHouse or Kafka; nothing was committed."""
-
-
-class Sink:
+class Sink(Waiting):
     def __init__(
         self,
         codec: Codec,
@@ -80,6 +80,7 @@ class Sink:
         pseudonymise: Callable[[list[Any]], list[Any]] | None = None,
         derive_every_s: float = default("sink_derive_seconds"),
         derive_max_ids: int = default("touch_derivation_ids"),
+        derive_client: Any = None,
     ) -> None:
         self.converter = Converter(codec, suppression, pseudonymise)
         self.client = client
@@ -95,6 +96,10 @@ class Sink:
         self.pending = PendingDerivation()
         self.metrics = metrics or SinkMetrics.create()
         self.lock = lock or threading.Lock()  # shared with the query endpoint: one client user
+        self.derive_lock = threading.Lock()  # held by a derivation on the deriver's client
+        # erasure (the endpoint's /privacy) holds off both: a derivation that read an erased
+        # person's events must not write their touches back after the erasure deleted them
+        self.exclusive = Locks(self.lock, self.derive_lock)
         self.consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
@@ -121,6 +126,8 @@ class Sink:
         self.dead_lettered = 0
         self.skipped = 0
         self._stop = threading.Event()
+        # with a client of its own, derivations run beside the inserts (sinks.deriver)
+        self.deriver = None if derive_client is None else self._deriver(derive_client)
         self._carry: list[Message] = []  # fetched while paused, handled in the next batch
         self._paused: set[tuple[str, int]] = set()
         self.lag = LagReporter(self.consumer, self.topics, self.metrics.lag)
@@ -136,6 +143,8 @@ class Sink:
         """Consume until ``stop`` is set (or nothing arrived for ``idle_exit_s`` seconds);
         ``on_batch`` is called after every batch that wrote something."""
         self._stop = stop
+        if self.deriver is not None:
+            self.deriver.stop = stop
         last_data = time.monotonic()
         try:
             while not stop.is_set():
@@ -155,6 +164,7 @@ class Sink:
         self.lag.due = True  # a fresh assignment: report the lag before the first batch ends
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._derived(wait=True)  # a derivation under way: its batches are still ours to commit
         self.pending.forget(partitions)  # their next owner reads the waiting batches again
 
     def _consume(self) -> list[Message]:
@@ -246,15 +256,36 @@ class Sink:
 
     def _settle(self, force: bool = False) -> None:
         """Derive the waiting batches' clients and commit their offsets, when due (or ``force``d
-        and anything waits)."""
+        and anything waits); with a deriver, start it and commit once it has finished."""
+        self._derived()
         if not self.pending.waiting:
             return
         due = self.pending.due(time.monotonic(), self.derive_every_s, self.derive_max_ids)
-        if not force and not due:
+        if not (force or due) or (self.deriver is not None and self.deriver.busy):
             return
         ids, splits, positions = self.pending.take()
+        if self.deriver is not None:
+            self.deriver.start(ids, splits, positions)
+            return
         self._derive(ids, splits)
         self._commit(positions)
+
+    def _derived(self, wait: bool = False) -> None:
+        """Commit the offsets of the deriver's finished derivation, if any (``wait``: for it)."""
+        positions = self.deriver.finished(wait) if self.deriver is not None else None
+        if positions:
+            self._commit(positions)
+
+    def _deriver(self, client: Any) -> Deriver:
+        def derive(ids: set[tuple[str, str]], splits: list[Any]) -> None:
+            with self.derive_lock:
+                touch_derivation.rederive(client, self.database, ids, splits=splits)
+
+        def failed(kind: errors.Kind) -> None:
+            self.metrics.derive_errors.labels(kind.value).inc()
+
+        observe = self.metrics.derive_seconds.observe
+        return Deriver(derive, self._stop, on_failure=failed, on_done=observe)
 
     def _derive(self, ids: set[tuple[str, str]], splits: list[Any]) -> None:
         """Re-derive the event-time touches of ``ids`` (:mod:`sinks.touch_derivation`), before
@@ -275,34 +306,6 @@ class Sink:
             log.error("re-deriving %d clients failed: %s", len(ids), exc)
             return
         self.metrics.derive_seconds.observe(time.monotonic() - started)
-
-    def _retrying(
-        self, action: Callable[[], None], what: str, failures: Any, retries: Any = None
-    ) -> None:
-        """Run ``action`` until it passes: transient failures are retried with backoff and
-        consumption paused, a permanent one raises :class:`sinks.errors.Refused`; each failure
-        counts in ``failures`` by kind, each retry in ``retries``."""
-        delay = self.retry_initial_s
-        while True:
-            try:
-                with self.lock:
-                    action()
-                return
-            except Exception as exc:
-                kind = errors.classify(exc)
-                failures.labels(kind.value).inc()
-                if kind is errors.Kind.PERMANENT:
-                    log.warning("ClickHouse refused the %s (%s)", what, errors.describe(exc))
-                    raise errors.Refused(exc) from exc
-                if retries is not None:
-                    retries.inc()
-                log.warning(
-                    "ClickHouse %s failed (%s); consumption paused, retrying in %.2fs",
-                    what,
-                    errors.describe(exc),
-                    delay,
-                )
-                delay = self._wait(delay)
 
     def _dead_letter(self, dead: Sequence[tuple[Message, str]]) -> None:
         for msg, reason in dead:
@@ -331,55 +334,6 @@ class Sink:
         self.dead_lettered += len(dead)
         self.metrics.dead_letters.inc(len(dead))
 
-    def _while_waiting(self, waited_s: float) -> None:
-        """Called about once a second while dead letters wait for their delivery reports."""
-        if self._stop.is_set():
-            raise Stopped
-        if waited_s >= 2:
-            self.metrics.kafka_waiting.set(1)
-        self._pause()
-        self._keep_alive()
-        self.lag.update()
-
-    def _wait(self, delay: float) -> float:
-        """Sleep ``delay`` with consumption paused, staying in the group and reporting the lag;
-        returns the next delay. Raises :class:`Stopped` when the sink is asked to stop."""
-        self._pause()
-        self.lag.update()
-        deadline = time.monotonic() + delay
-        while True:
-            if self._stop.is_set():
-                raise Stopped
-            self._keep_alive()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return min(delay * 2, self.retry_max_s)
-            time.sleep(min(left, 0.5))
-
-    def _pause(self) -> None:
-        assignment = self.consumer.assignment()
-        now = {(tp.topic, tp.partition) for tp in assignment}
-        if now - self._paused:
-            self.consumer.pause(assignment)
-        self._paused = now
-        self.metrics.paused.set(1)
-
-    def _keep_alive(self) -> None:
-        """Poll while paused: serves rebalances and max.poll.interval.ms; anything fetched (only a
-        partition assigned meanwhile has no pause) is kept for the next batch, then paused."""
-        self._carry.extend(self._fetch(self.batch_rows, 0))
-        self._pause()
-
-    def _resume(self) -> None:
-        if not self._paused:
-            return
-        self._paused = set()
-        self.metrics.paused.set(0)
-        try:
-            self.consumer.resume(self.consumer.assignment())
-        except KafkaException as exc:
-            log.warning("resuming consumption failed: %s", exc)
-
     def _commit(self, positions: list[TopicPartition]) -> None:
         try:
             self.consumer.commit(offsets=positions, asynchronous=False)
@@ -388,7 +342,10 @@ class Sink:
 
     def close(self) -> None:
         try:
-            self._settle(force=True)  # derive and commit what waits; not if stopped retrying
+            for _ in range(2):  # derive and commit what waits; not if stopped retrying
+                self._derived(wait=True)
+                self._settle(force=True)
+            self._derived(wait=True)
         except Stopped:
             log.info("sink stopped while deriving; the waiting batches will be redelivered")
         if self.dead_letters is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -220,16 +221,27 @@ class CountingDerivations:
         return self.client.command(sql, *args, **kwargs)
 
 
+@pytest.mark.parametrize("beside", [False, True], ids=["inline", "deriver"])
 def test_batches_wait_for_one_derivation_and_are_committed_only_after_it(
-    setup: tuple[Settings, Codec, Client, Dataset],
+    setup: tuple[Settings, Codec, Client, Dataset], beside: bool
 ) -> None:
     """Several batches' clients are derived at once; until then none of their offsets is
-    committed, so a sink that dies first leaves them all to be read, stored and derived again."""
+    committed, so a sink that dies first leaves them all to be read, stored and derived again.
+    Inline (on the sink's client, between batches) and on a deriver of its own (sinks/deriver.py,
+    as `touchline sink` runs)."""
     s, codec, client, data = setup
     db = s.clickhouse_database
     n = _produce(s, codec, data)
-    counting = CountingDerivations(client)
-    first = _sink(s, codec, counting, batch_rows=100, derive_every_s=3600)
+    counting = CountingDerivations(
+        clickhouse.connect(s.effective_clickhouse_dsn) if beside else client
+    )
+    inserting = client if beside else counting
+    kw: dict[str, Any] = {"derive_client": counting} if beside else {}
+
+    def make(**more: Any) -> Sink:
+        return _sink(s, codec, inserting, **more, **kw)
+
+    first = make(batch_rows=100, derive_every_s=3600)
     batches = 0
     while batches < 3:  # the first steps may come before the partitions are assigned
         batches += first.step() > 0
@@ -238,7 +250,7 @@ def test_batches_wait_for_one_derivation_and_are_committed_only_after_it(
     assert [offset for offset, _ in _committed(s)] == [-1] * 4  # nothing committed
     first.consumer.close()  # dies with three batches stored, none derived or committed
     assert client.query(f"SELECT count() FROM `{db}`.event_time_touches").result_rows == [(0,)]
-    sink = _sink(s, codec, counting, batch_rows=100, derive_every_s=3600)
+    sink = make(batch_rows=100, derive_every_s=3600)
     sink.run(threading.Event(), idle_exit_s=3)
     assert sink.rows_written == n and _committed_everything(s)
     # the second sink's batches derived together once nothing new came (twice at most, if a
@@ -424,3 +436,38 @@ def test_unacknowledged_dead_letters_are_produced_again_before_anything_is_commi
     assert [codec.decode(m.value())[1]["original"] for m in letters] == [garbage]  # once
     assert sink.dead_lettered == 1 and _count(client, s.clickhouse_database)[0] == n
     assert _committed_everything(s)
+
+
+class HeldDerivations(CountingDerivations):
+    """A deriver's client whose derivations wait until ``release`` is set."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client)
+        self.release = threading.Event()
+
+    def command(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if "INSERT INTO" in sql and "event_time_touches" in sql:
+            assert self.release.wait(60)
+        return super().command(sql, *args, **kwargs)
+
+
+def test_the_sink_goes_on_storing_while_a_derivation_runs_and_commits_after_it(
+    setup: tuple[Settings, Codec, Client, Dataset],
+) -> None:
+    """With a deriver of its own, a derivation does not hold the inserts up; the offsets of the
+    batches it derives are committed only once it has finished."""
+    s, codec, client, data = setup
+    n = _produce(s, codec, data)
+    held = HeldDerivations(clickhouse.connect(s.effective_clickhouse_dsn))
+    sink = _sink(s, codec, client, batch_rows=100, derive_every_s=0, derive_client=held)
+    deadline = time.monotonic() + 60
+    try:
+        while sink.rows_written < n and time.monotonic() < deadline:
+            sink.step()
+        assert sink.rows_written == n, "the inserts waited for the derivation"
+        assert sink.deriver is not None and sink.deriver.busy
+        assert [offset for offset, _ in _committed(s)] == [-1] * 4  # nothing committed meanwhile
+    finally:
+        held.release.set()
+    sink.run(threading.Event(), idle_exit_s=2)
+    assert held.derivations >= 2 and _committed_everything(s)
