@@ -284,8 +284,14 @@ class Sink(Waiting):
         def failed(kind: errors.Kind) -> None:
             self.metrics.derive_errors.labels(kind.value).inc()
 
-        observe = self.metrics.derive_seconds.observe
-        return Deriver(derive, self._stop, on_failure=failed, on_done=observe)
+        return Deriver(
+            derive,
+            self._stop,
+            on_failure=failed,
+            on_done=self.metrics.derive_seconds.observe,
+            retry_initial_s=self.retry_initial_s,
+            retry_max_s=self.retry_max_s,
+        )
 
     def _derive(self, ids: set[tuple[str, str]], splits: list[Any]) -> None:
         """Re-derive the event-time touches of ``ids`` (:mod:`sinks.touch_derivation`), before
