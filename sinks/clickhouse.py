@@ -124,9 +124,11 @@ def migrate(client: Client, database: str, cluster: Cluster | None = None) -> li
             column_names=["version", "name", "applied_at"],
         )
         applied.append(name)
-    from sinks import touch_derivation  # it reads the SQL through this module
+    from sinks import identity_maps, touch_derivation  # they read the SQL through this module
 
     # (a schema migrated only part of the way, as a test of a later file makes it, has no table)
+    if identity_maps.ready(client, database):
+        identity_maps.refresh(client, database)
     if client.command(f"EXISTS TABLE `{database}`.event_time_derivations"):
         touch_derivation.ensure_derived(client, database)
     return applied

@@ -7,15 +7,15 @@ exactly their rows: theirs stored under the other's client id go, the other's st
 stay.
 
 What goes: the selected events and the rows derived from them (``touches``, ``order_lines``,
-``booking_steps``, ``event_time_touches``, by event id; the touches of the clients left are
-derived again without them), ``client_profiles`` rows made from their profile events or
-stored under the erased clients (the rows of the stitched clients concerned are made again from
-the profile events left: another person's profile event stored under an erased client id is
-that person's, like the event),
-the ``identity_merges`` naming the erased clients, the ``identity_splits`` naming them (a split
-from an erased client to someone else carries that person's identifiers: it stays, with its
-from_client_id blanked); the daily aggregates of their days recomputed; every table verified by
-counting the same selection, and the erasure log.
+``booking_steps``, ``event_time_touches``, ``split_event_map``, by event id; the touches of the
+clients left are derived again without them), ``client_profiles`` rows made from their profile
+events or stored under the erased clients (the rows of the stitched clients concerned are made
+again from the profile events left: another person's profile event stored under an erased client
+id is that person's, like the event), the ``identity_merges`` and ``client_alias_map`` rows
+naming the erased clients, the ``identity_splits`` naming them (a split from an erased client
+to someone else carries that person's identifiers: it stays, with its from_client_id blanked);
+the daily aggregates of their days recomputed; every table verified by counting the same
+selection, and the erasure log.
 
 The SQL is in ``sinks/sql/privacy/``; deletes are lightweight ``DELETE FROM`` (rows masked at
 once, dropped by later merges), which chDB and any current ClickHouse server run.
@@ -28,14 +28,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sinks import touch_derivation
+from sinks import identity_maps, touch_derivation
 from sinks.clickhouse import SQL, render
 from touchline import clock
 from touchline.errors import TouchlineError
 from touchline.privacy import Cluster, LogEntry
 
 # Tables whose rows are the selected events' (each row carries its event's event_id); events last.
-EVENT_TABLES = ("touches", "order_lines", "booking_steps", "event_time_touches", "events")
+EVENT_TABLES = (
+    "touches",
+    "order_lines",
+    "booking_steps",
+    "event_time_touches",
+    "split_event_map",
+    "events",
+)
 MAX_ROUNDS = 32  # merge chains are short; a cycle cannot grow the cluster forever
 # Event ids per statement: query parameters travel in the URL of an HTTP request (ClickHouse's
 # http_max_uri_size is 1 MiB by default; 5,000 UUIDs take about 200 KB).
@@ -143,6 +150,8 @@ def count(client: Any, database: str, account: str, sel: Selection) -> dict[str,
     out["clickhouse.client_profiles"] = int(profiles[0][0])
     out["clickhouse.identity_merges"] = int(_rows(client, "count_merges", database, **params)[0][0])
     out["clickhouse.identity_splits"] = int(_rows(client, "count_splits", database, **params)[0][0])
+    aliases = _rows(client, "count_aliases", database, **params)
+    out["clickhouse.client_alias_map"] = int(aliases[0][0])
     return out
 
 
@@ -152,6 +161,7 @@ def erase(client: Any, database: str, account: str, clients: set[str]) -> dict[s
     selection afterwards is not zero."""
     if not clients:
         return {}
+    identity_maps.refresh(client, database)  # the reports' attribution as of every stored row
     sel = select(client, database, account, clients)
     before = count(client, database, account, sel)
     for table in EVENT_TABLES:
@@ -170,6 +180,8 @@ def erase(client: Any, database: str, account: str, clients: set[str]) -> dict[s
     if before["clickhouse.identity_splits"]:
         client.command(_sql("keep_splits", database), parameters=params)
         client.command(_sql("delete_splits", database), parameters=params)
+    if before["clickhouse.client_alias_map"]:
+        client.command(_sql("delete_aliases", database), parameters=params)
     if sel.days:
         day_params = {"account": account, "days": sel.days}
         client.command(_sql("delete_daily", database), parameters=day_params)

@@ -37,6 +37,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from sinks import batches, clickhouse, errors, offsets, rows, touch_derivation
 from sinks.deadletters import DeadLetterWriter
 from sinks.deriver import Deriver, Locks
+from sinks.identity_maps import IdentityMaps
 from sinks.lag import LagReporter
 from sinks.metrics import SinkMetrics
 from sinks.pending_derivation import PendingDerivation
@@ -94,6 +95,7 @@ class Sink(Waiting):
         self.months_per_insert = months_per_insert
         self.derive_every_s, self.derive_max_ids = derive_every_s, derive_max_ids
         self.pending = PendingDerivation()
+        self.identity_maps = IdentityMaps()  # skips map refreshes nothing can have changed
         self.metrics = metrics or SinkMetrics.create()
         self.lock = lock or threading.Lock()  # shared with the query endpoint: one client user
         self.derive_lock = threading.Lock()  # held by a derivation on the deriver's client
@@ -279,7 +281,9 @@ class Sink(Waiting):
     def _deriver(self, client: Any) -> Deriver:
         def derive(ids: set[tuple[str, str]], splits: list[Any]) -> None:
             with self.derive_lock:
-                touch_derivation.rederive(client, self.database, ids, splits=splits)
+                touch_derivation.rederive(
+                    client, self.database, ids, splits=splits, maps=self.identity_maps
+                )
 
         def failed(kind: errors.Kind) -> None:
             self.metrics.derive_errors.labels(kind.value).inc()
@@ -304,7 +308,9 @@ class Sink(Waiting):
         started = time.monotonic()
         try:
             self._retrying(
-                lambda: touch_derivation.rederive(self.client, self.database, ids, splits=splits),
+                lambda: touch_derivation.rederive(
+                    self.client, self.database, ids, splits=splits, maps=self.identity_maps
+                ),
                 f"derivation of {len(ids)} clients",
                 self.metrics.derive_errors,
             )

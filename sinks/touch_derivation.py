@@ -26,7 +26,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from sinks import clickhouse, parameters, rows
+from sinks import clickhouse, identity_maps, parameters, rows
 from touchline import clock
 from touchline.settings import get_settings
 
@@ -156,10 +156,17 @@ def rederive(
     ids: Ids,
     session_timeout_minutes: int | None = None,
     splits: Iterable[Sequence[Any]] = (),
+    maps: identity_maps.IdentityMaps | None = None,
 ) -> None:
     """Derive again the touches of the canonical clients of ``ids`` and, for inserted ``splits``
     rows, of the clients their identifiers move events between (see the module doc), in queries
-    of at most ``TOUCHLINE_TOUCH_DERIVATION_IDS`` ids."""
+    of at most ``TOUCHLINE_TOUCH_DERIVATION_IDS`` ids. The identity maps are refreshed first
+    (:mod:`sinks.identity_maps`; through ``maps``, which skips what has not changed, if given):
+    the derivation and the reports read them."""
+    if maps is None:
+        identity_maps.refresh(client, database)
+    else:
+        maps.refresh(client, database)
     identifiers = split_identifiers(splits)
     if identifiers:
         ids = ids | neighbours(client, database, identifiers)
@@ -171,7 +178,9 @@ def rederive(
 
 
 def derive_all(client: Client, database: str, session_timeout_minutes: int | None = None) -> None:
-    """Derive every client's touches and record the complete derivation."""
+    """Derive every client's touches and record the complete derivation (the identity maps
+    refreshed first)."""
+    identity_maps.refresh(client, database)
     timeout = _timeout(session_timeout_minutes)
     started = datetime.fromtimestamp(clock.now_ms() / 1000, UTC)
     if client.query(f"SELECT 1 FROM `{database}`.events LIMIT 1").result_rows:

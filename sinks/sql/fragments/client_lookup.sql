@@ -3,21 +3,22 @@
 -- index can serve: matched = the (account, stitched id) of the events naming X, one
 -- index-friendly lookup per identifier (primary key for client_id, skip indexes of 005 for
 -- cid / email / phone); canonical_ids = X plus their canonical ids; links = the client_aliases
--- rows that can matter (one pass over the view: windows find the canonical groups the matches
--- fall in); stitched = the (account, stitched id) pairs whose canonical id is one of those;
--- client_events = their events, read from events FINAL by primary key with PREWHERE on the key
--- columns (a whole duplicate group shares them, so filtering before FINAL keeps the same rows),
--- with the canonical id as client_id, computed exactly as events_canonical does. Each
+-- rows that can matter (one pass over client_alias_map, 017: windows find the canonical groups
+-- the matches fall in); stitched = the (account, stitched id) pairs whose canonical id is one
+-- of those; client_events = their events, read from events FINAL by primary key with PREWHERE
+-- on the key columns (a whole duplicate group shares them, so filtering before FINAL keeps the
+-- same rows), with the canonical id as client_id, computed exactly as events_canonical does. Each
 -- WITH (SELECT ...) is a scalar evaluated once per query. Ends with a comma: the including query
 -- adds more WITH elements (its event-time touches, fragments/event_time_touches.sql).
--- Identity splits (013): splits = the events carrying a split identifier (split_events: account,
--- event id, the client it belongs to, the client it was stitched to); an event's client is its
--- split client if it has one, else its stitched id, before the merges (`links`) are applied, as
--- in events_canonical; stitched also takes the stitched ids of split events that belong here.
+-- Identity splits (013): splits = the events carrying a split identifier (split_event_map, 017:
+-- split_events as of its last refresh; account, event id, the client it belongs to, the client
+-- it was stitched to); an event's client is its split client if it has one, else its stitched id,
+-- before the merges (`links`) are applied, as in events_canonical; stitched also takes the
+-- stitched ids of split events that belong here.
     (
-        SELECT groupArray((split_account_id, split_event_id, split_client_id, split_stitched_id))
-        FROM {db}.split_events
-        WHERE {account:String} = '' OR split_account_id = {account:String}
+        SELECT groupArray((account_id, event_id, split_client_id, split_stitched_id))
+        FROM {db}.split_event_map FINAL
+        WHERE {account:String} = '' OR account_id = {account:String}
     ) AS splits,
     (
         SELECT groupUniqArray((account_id, if(moved = '', client_id, moved)))
@@ -51,9 +52,8 @@
                 has(matched, (account_id, client_id)) AS hit,
                 max(hit) OVER (PARTITION BY canonical_id) AS hit_group,
                 groupUniqArrayIf(canonical_id, hit) OVER () AS hit_canonical
-            FROM {db}.client_aliases
-            WHERE ({account:String} = '' OR account_id = {account:String})
-              AND ifNull(canonical_id, '') != ''
+            FROM {db}.client_alias_map FINAL
+            WHERE {account:String} = '' OR account_id = {account:String}
         )
         WHERE hit_group OR has(hit_canonical, client_id)
            OR has(named, canonical_id) OR has(named, client_id)
