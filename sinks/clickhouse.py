@@ -127,10 +127,10 @@ def migrate(client: Client, database: str, cluster: Cluster | None = None) -> li
     from sinks import identity_maps, touch_derivation  # they read the SQL through this module
 
     # (a schema migrated only part of the way, as a test of a later file makes it, has no table)
-    if identity_maps.ready(client, database):
+    derived = bool(client.command(f"EXISTS TABLE `{database}`.event_time_derivations"))
+    derived = derived and touch_derivation.ensure_derived(client, database)  # refreshes the maps
+    if not derived and identity_maps.ready(client, database):
         identity_maps.refresh(client, database)
-    if client.command(f"EXISTS TABLE `{database}`.event_time_derivations"):
-        touch_derivation.ensure_derived(client, database)
     return applied
 
 

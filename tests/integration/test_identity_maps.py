@@ -106,3 +106,17 @@ def test_a_repeated_refresh_skips_only_what_cannot_have_changed(chdb_dir: Path) 
     assert maps.refreshed == before + 1  # the split events only: merges and splits unchanged
     assert _set(client, db, SPLITS_MAP) == {("acc1", late["event_id"], "s1", "b")}
     assert _set(client, db, SPLITS_MAP) == _set(client, db, SPLITS_VIEW)
+
+
+def test_migrate_refreshes_the_maps_of_rows_stored_without_the_sink(chdb_dir: Path) -> None:
+    """A bulk load (or history stored before 017) bypasses the refresh: `touchline db migrate`
+    (which the sink runs at start) brings the maps up to the views."""
+    client = clickhouse.connect(f"chdb://{chdb_dir}")
+    db = f"maps{uuid.uuid4().hex[:8]}"
+    clickhouse.migrate(client, db)
+    chain = [merge_("acc1", "a", "b", T0)]
+    clickhouse.insert_merges(client, db, [rows.merge_to_row(m) for m in chain], derive=False)
+    assert _set(client, db, ALIASES_MAP) == set()
+
+    assert clickhouse.migrate(client, db) == []  # nothing to apply, a full derivation exists
+    assert _set(client, db, ALIASES_MAP) == {("acc1", "a", "b")}
