@@ -23,6 +23,7 @@ once: the later refresh started later, saw at least as much, and its version win
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +32,6 @@ from clickhouse_connect.driver.client import Client
 from sinks import clickhouse
 
 MAPS = ("client_alias_map", "split_event_map")
-# What the maps are computed from: the merges, and the splits (unmerges end aliases; claims,
-# lookups and releases decide split events, with the events that carry their identifiers).
-_INPUTS = """
-SELECT (SELECT (count(), sum(cityHash64(event_id))) FROM {db}.identity_merges),
-       (SELECT (count(), sum(cityHash64(event_id))) FROM {db}.identity_splits)
-"""
 Inputs = tuple[Any, ...]
 
 
@@ -62,26 +57,28 @@ class IdentityMaps:
     on the merges and splits only, so they are refreshed when either table's (count, hash of event
     ids) moved (~10 ms to read, against ~150 ms for a refresh on 1 M events); the split events
     also depend on the events, so they are refreshed every time while any split exists. The
-    inputs are read before the refresh, so a change after that read is seen the next time."""
+    inputs (``sql/derive/identity_inputs.sql``) are read before the refresh, so a change after
+    that read is seen the next time."""
 
+    on_refresh: Callable[[str, bool], None] | None = None  # (map, refreshed): for metrics
     seen: Inputs | None = None
     refreshed: int = 0
     skipped: int = 0
 
     def refresh(self, client: Client, database: str) -> None:
         now = _inputs(client, database)
-        names = []
-        if now != self.seen:
-            names.append("refresh_aliases")
-        if now != self.seen or now[1][0]:
-            names.append("refresh_split_events")
-        for name in names:
-            _run(client, database, name)
-        self.refreshed += len(names)
-        self.skipped += 2 - len(names)
+        due = {"aliases": now != self.seen, "split_events": now != self.seen or now[1][0] > 0}
+        for name, run in due.items():
+            if run:
+                _run(client, database, f"refresh_{name}")
+            self.refreshed += run
+            self.skipped += not run
+            if self.on_refresh is not None:
+                self.on_refresh(name, run)
         self.seen = now
 
 
 def _inputs(client: Client, database: str) -> Inputs:
-    row = client.query(clickhouse.render(_INPUTS, database)).result_rows[0]
+    sql = clickhouse.render(clickhouse.derive_sql("identity_inputs"), database)
+    row = client.query(sql).result_rows[0]
     return tuple(tuple(int(x) for x in part) for part in row)

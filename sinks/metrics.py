@@ -23,6 +23,7 @@ class SinkMetrics:
     paused: Gauge
     kafka_waiting: Gauge
     dead_letter_retries: Counter
+    identity_refreshes: Counter
 
     @classmethod
     def create(cls) -> SinkMetrics:
@@ -69,6 +70,14 @@ class SinkMetrics:
             dead_letter_retries=Counter(
                 "touchline_sink_dead_letter_retries",
                 "Dead letters Kafka did not acknowledge, produced again",
+                registry=r,
+            ),
+            identity_refreshes=Counter(
+                "touchline_sink_identity_map_refreshes",
+                "Identity map refreshes before a derivation (sinks/identity_maps.py) by map "
+                "(aliases, split_events) and outcome: refreshed, or skipped (nothing it is "
+                "computed from changed)",
+                ["map", "outcome"],
                 registry=r,
             ),
         )

@@ -95,8 +95,8 @@ class Sink(Waiting):
         self.months_per_insert = months_per_insert
         self.derive_every_s, self.derive_max_ids = derive_every_s, derive_max_ids
         self.pending = PendingDerivation()
-        self.identity_maps = IdentityMaps()  # skips map refreshes nothing can have changed
         self.metrics = metrics or SinkMetrics.create()
+        self.identity_maps = IdentityMaps(on_refresh=self._identity_refreshed)
         self.lock = lock or threading.Lock()  # shared with the query endpoint: one client user
         self.derive_lock = threading.Lock()  # held by a derivation on the deriver's client
         # erasure (the endpoint's /privacy) holds off both: a derivation that read an erased
@@ -277,6 +277,10 @@ class Sink(Waiting):
         positions = self.deriver.finished(wait) if self.deriver is not None else None
         if positions:
             self._commit(positions)
+
+    def _identity_refreshed(self, name: str, refreshed: bool) -> None:
+        outcome = "refreshed" if refreshed else "skipped"
+        self.metrics.identity_refreshes.labels(name, outcome).inc()
 
     def _deriver(self, client: Any) -> Deriver:
         def derive(ids: set[tuple[str, str]], splits: list[Any]) -> None:

@@ -85,10 +85,17 @@ def test_a_repeated_refresh_skips_only_what_cannot_have_changed(chdb_dir: Path) 
     client = clickhouse.connect(f"chdb://{chdb_dir}")
     db = f"maps{uuid.uuid4().hex[:8]}"
     clickhouse.migrate(client, db)
-    maps = identity_maps.IdentityMaps()
+    calls: list[tuple[str, bool]] = []
+    maps = identity_maps.IdentityMaps(on_refresh=lambda name, done: calls.append((name, done)))
     maps.refresh(client, db)
     maps.refresh(client, db)
     assert (maps.refreshed, maps.skipped) == (2, 2)  # nothing stored: the second one skipped
+    assert calls == [
+        ("aliases", True),
+        ("split_events", True),
+        ("aliases", False),
+        ("split_events", False),
+    ]
 
     chain = [merge_("acc1", "a", "b", T0)]
     clickhouse.insert_merges(client, db, [rows.merge_to_row(m) for m in chain], derive=False)
