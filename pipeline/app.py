@@ -246,9 +246,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
 
     @app.agent(source)
     async def process(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.worker_batch_size, within=settings.worker_batch_wait_s
-        ):
+        async for events in stream.take_events(settings.worker_batch_size, within=0.05):
             started = time.perf_counter()
             # take_events acks a batch when the loop body ends, also when it ends by an error
             # or a cancellation: hold one more reference to each message until its outputs and

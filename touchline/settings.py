@@ -207,13 +207,6 @@ class Settings(BaseSettings):
         description="Most raw events a worker processes per batch (one Redis call resolves it, "
         "one per 100 events records it).",
     )
-    worker_batch_wait_s: float = Field(
-        0.05,
-        gt=0,
-        description="Most seconds a worker waits for a batch to fill before it processes what "
-        "it has: longer means fewer, larger batches (less CPU per event at low rates), later "
-        "cards.",
-    )
     worker_batches_in_flight: int = Field(
         2,
         ge=0,
