@@ -259,7 +259,7 @@ def test_batches_wait_for_one_derivation_and_are_committed_only_after_it(
     assert batches >= 4 and 1 <= counting.derivations <= 2
     # each derivation refreshed the identity maps first (the data has merges)
     refreshes = sink.metrics.identity_refreshes.labels("aliases", "refreshed")._value.get()
-    assert 1 <= refreshes <= counting.derivations
+    assert counting.derivations >= refreshes >= 1
     assert _count(client, db) == (n, n, len(data.merges))
     params = {**FUNNEL, "model": "", "by": "channel", "lookback_days": 30, "half_life_days": 7.0}
     expected = ref.attribution(ref.canonical(data.events, data.merges), params)
