@@ -5,9 +5,12 @@
 -- other than the one the sink derives with). Both give the same rows: the stored ones are this
 -- definition's output for all stored events.
 -- Included in a WITH clause after the query's et_clients element (account_id, client_id: the
--- canonical clients whose touches it needs); defines et_stored, et_source, the event-time
--- elements and et_read_touches (account_id, client_id, event_id, occurred_at, ts, session_start,
--- touch_channel, utm_campaign) of those clients up to {to}, and ends with a comma.
+-- canonical clients whose touches it needs) and its et_every_client constant; defines et_stored,
+-- et_source, the event-time elements and et_read_touches (account_id, client_id, event_id,
+-- occurred_at, ts, session_start, touch_channel, utm_campaign) of those clients up to {to}, and
+-- ends with a comma. et_every_client = 1 reads the stored touches of every client instead (the
+-- query keeps the ones it needs itself, which is cheaper than an IN set when it needs most of
+-- them: fragments/booking_visits.sql); a derivation at query time still derives et_clients only.
     (
         SELECT count() > 0 FROM {db}.event_time_derivations
         WHERE session_timeout_minutes = {session_timeout_minutes:UInt32}
@@ -34,7 +37,8 @@
           AND session_timeout_minutes = {session_timeout_minutes:UInt32}
           AND ({account:String} = '' OR account_id = {account:String})
           AND toDate(occurred_at) <= {to:Date}
-          AND (account_id, client_id) IN (SELECT account_id, client_id FROM et_clients)
+          AND (et_every_client
+               OR (account_id, client_id) IN (SELECT account_id, client_id FROM et_clients))
         UNION ALL
         SELECT account_id, client_id, event_id, occurred_at, ts, toUInt8(session_start),
                touch_channel, utm_campaign

@@ -40,6 +40,7 @@ WITH
     ),
     -- only clients with a conversion in the range have paths: derive no one else's
     et_clients AS (SELECT account_id, client_id FROM conversions),
+    0 AS et_every_client,
     -- include: event_time_touches_read
     touches AS (
         SELECT event_id AS touch_id, account_id, client_id, ts, touch_channel AS channel,
