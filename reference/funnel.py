@@ -47,7 +47,7 @@ def _clients(
         if any(location_ok(e, p["location"]) for e in evs) and any(
             service_ok(e, p["service"]) for e in evs
         ):
-            out[client] = sorted(evs, key=lambda e: e["occurred_at"])
+            out[client] = sorted(evs, key=lambda e: (e["occurred_at"], e["event_id"]))
     return out
 
 

@@ -30,7 +30,7 @@ def _own_location(e: Event) -> str:
 
 
 def _first_known(evs: list[Event], value: Any) -> str:
-    for e in sorted(evs, key=lambda e: e["occurred_at"]):
+    for e in sorted(evs, key=lambda e: (e["occurred_at"], e["event_id"])):
         if v := value(e):
             return str(v)
     return "(none)"

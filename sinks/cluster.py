@@ -10,7 +10,8 @@ The files in ``sql/ddl/`` are written for one server. With ``TOUCHLINE_CLICKHOUS
   alias joins stay shard-local). The sink inserts into ``T`` and reports read ``T`` unchanged.
 * A materialized view reads and writes the local tables (it runs where the rows land, on each
   shard); its backfill, made from the single-node statement, goes through the Distributed tables.
-* ``ALTER TABLE`` of indexes goes to the local table; ``ADD COLUMN`` to both, local first.
+* ``ALTER TABLE`` of indexes goes to the local table; ``ADD COLUMN`` to both, local first;
+  ``TRUNCATE TABLE`` to the local table.
 * Views, databases and the rest get ``ON CLUSTER``; every DDL statement runs on every node.
 
 Without a cluster nothing here runs: the single-node statements are exactly the files'.
@@ -60,6 +61,7 @@ _CREATE_MV = re.compile(
 _CREATE_VIEW = re.compile(r"^(CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?\S+)(\s)", re.DOTALL)
 _ALTER = re.compile(r"^ALTER TABLE (?P<db>`[^`]+`)\.(?P<table>\w+) (?P<action>.*)$", re.DOTALL)
 _CREATE_DATABASE = re.compile(r"^(CREATE DATABASE IF NOT EXISTS \S+)$")
+_TRUNCATE = re.compile(r"^TRUNCATE TABLE IF EXISTS (?P<db>`[^`]+`)\.(?P<table>\w+)$")
 
 
 def replicated_tables(statements: list[str]) -> set[str]:
@@ -86,6 +88,8 @@ def for_cluster(statement: str, cluster: Cluster, tables: set[str]) -> list[str]
         return [f"{m[1]} {cluster.on}{m[2]}{statement[m.end() :]}"]
     if m := _CREATE_DATABASE.match(statement):
         return [f"{m[1]} {cluster.on}"]
+    if m := _TRUNCATE.match(statement):  # the rows are in the shard-local tables
+        return [f"TRUNCATE TABLE IF EXISTS {m['db']}.{m['table']}{LOCAL} {cluster.on}"]
     raise ValueError(f"no cluster form for this DDL statement: {statement[:80]!r}")
 
 

@@ -73,6 +73,12 @@ def test_every_ddl_statement_runs_on_cluster_and_views_write_locally() -> None:
             assert re.search(r"FROM `tl`\.\w+_local", statement), statement
         if statement.startswith("ALTER TABLE") and "INDEX" in statement:
             assert "`tl`.events_local " in statement
+        if statement.startswith("TRUNCATE"):  # the rows are in the local tables
+            assert re.match(r"TRUNCATE TABLE IF EXISTS `tl`\.\w+_local ON", statement), statement
+    truncated = [s for s in _cluster_plan() if s.startswith("TRUNCATE")]
+    assert truncated == [
+        "TRUNCATE TABLE IF EXISTS `tl`.event_time_derivations_local ON CLUSTER `prod`"
+    ]
     columns = [s for s in _cluster_plan() if "ADD COLUMN" in s]
     assert [s.split(" ON ")[0] for s in columns] == [
         "ALTER TABLE `tl`.events_local",

@@ -7,8 +7,12 @@
 -- the client has no web hit at or before their first step. Never the visit channel the worker
 -- stored on the step, which depends on arrival order.
 -- How: one GROUP BY over the client's booking steps in the range and their session starts
--- together (no join): the first step's key (time, event id) and the starts' keys and values as
--- arrays, the last start at or before the first step taken from them sorted. A client's
+-- together (no join): the first step's key and the starts' keys and values as arrays, the last
+-- start at or before the first step taken from them sorted. A key is (time, event id) as one
+-- UInt256: the millisecond with its sign bit flipped (so the unsigned order is the signed one)
+-- in the high 128 bits, toUInt128(event_id) (the event id's text order) in the low ones; sorting
+-- numbers instead of (Int64, UUID) tuples took the funnel by channel at 10 M events from 11.5 /
+-- 10.8 s to 9.8 / 8.7 s (two runs each, same database). A client's
 -- session starts are few, and reading every client's stored touches beats an IN set of the
 -- clients with steps (et_every_client = 1): at 10 M events (the bench's data) this took the
 -- funnel by channel from 17.5 / 15.7 s (a join of the first steps with their touches) to 11.6 /
@@ -35,14 +39,18 @@
             starts[visit_at] AS visit
         FROM (
             SELECT account_id, client_id, true AS is_step,
-                   tuple(toInt64(toUnixTimestamp64Milli(occurred_at)), event_id) AS key,
+                   bitOr(bitShiftLeft(toUInt256(bitXor(
+                       toUInt64(toInt64(toUnixTimestamp64Milli(occurred_at))), 0x8000000000000000)),
+                       128), toUInt256(toUInt128(event_id))) AS key,
                    '' AS bd
             FROM {db}.booking_steps_canonical
             WHERE {breakdown:String} IN ('channel', 'campaign')
               AND ({account:String} = '' OR account_id = {account:String})
               AND toDate(occurred_at) BETWEEN {from:Date} AND {to:Date}
             UNION ALL
-            SELECT account_id, client_id, false, tuple(ts, event_id),
+            SELECT account_id, client_id, false,
+                   bitOr(bitShiftLeft(toUInt256(bitXor(toUInt64(ts), 0x8000000000000000)), 128),
+                         toUInt256(toUInt128(event_id))),
                    if({breakdown:String} = 'channel', touch_channel,
                       toString(ifNull(utm_campaign, '')))
             FROM et_read_touches

@@ -18,6 +18,9 @@
 -- * campaign key of a hit: the six columns utm_source, utm_medium, utm_campaign, utm_term,
 --   utm_content, click_id_type; none when all six are NULL, else equal iff all six are equal with
 --   NULL read as '' (pipeline.sessions.campaign_key). ckey = (has a key, the six values).
+-- * order: by occurred_at, then event id as its text, which is the order of toUInt128(event_id)
+--   (the reference's and the worker's); never ClickHouse's own UUID order, which compares the
+--   second half first and so sorts two events of the same millisecond the other way round.
 -- * sessions, per canonical client, hits in (occurred_at, event_id) order: a hit starts a session
 --   when it is the client's first hit, or at least {session_timeout_minutes} minutes after the
 --   previous hit (exactly the timeout starts one), or its key is not none and differs from the
@@ -49,7 +52,7 @@
             hit_no = 1 OR ts - lagInFrame(ts, 1, ts) OVER et_w >= et_timeout_ms AS gap_start
         FROM et_source
         WHERE session_id IS NOT NULL OR is_contact OR event_type = 'crm_lead'
-        WINDOW et_w AS (PARTITION BY account_id, client_id, is_hit ORDER BY ts, event_id
+        WINDOW et_w AS (PARTITION BY account_id, client_id, is_hit ORDER BY ts, toUInt128(event_id)
                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
     ),
     et_marked AS (
@@ -59,7 +62,8 @@
                 AND ckey != argMaxIf(ckey, hit_no, gap_start OR has_key) OVER et_before))
                 AS session_start
         FROM et_rows
-        WINDOW et_before AS (PARTITION BY account_id, client_id, is_hit ORDER BY ts, event_id
+        WINDOW et_before AS (PARTITION BY account_id, client_id, is_hit
+                             ORDER BY ts, toUInt128(event_id)
                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
     ),
     et_touches AS (
@@ -72,11 +76,11 @@
             *,
             arrayDistinct(arrayMap(x -> x.3, arrayFilter(
                 x -> x.1 >= ts - et_lookback_ms AND x.1 < ts,
-                arraySort(groupArray((ts, event_id, touch_channel)) OVER et_prior))))
+                arraySort(groupArray((ts, toUInt128(event_id), touch_channel)) OVER et_prior))))
                 AS touch_channels_before,
             is_contact AND length(touch_channels_before) >= {min_channels:UInt32}
                 AS touch_multichannel
         FROM et_touches
-        WINDOW et_prior AS (PARTITION BY account_id, client_id ORDER BY ts, event_id
+        WINDOW et_prior AS (PARTITION BY account_id, client_id ORDER BY ts, toUInt128(event_id)
                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
     ),

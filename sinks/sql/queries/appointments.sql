@@ -18,8 +18,10 @@ SELECT
 FROM (
     SELECT
         appointment,
-        if(argMinIf(loc, ts, loc != '') = '', '(none)', argMinIf(loc, ts, loc != '')) AS g_loc,
-        if(argMinIf(st, ts, st != '') = '', '(none)', argMinIf(st, ts, st != '')) AS g_2,
+        if(argMinIf(loc, (ts, eid), loc != '') = '', '(none)',
+           argMinIf(loc, (ts, eid), loc != '')) AS g_loc,
+        if(argMinIf(st, (ts, eid), st != '') = '', '(none)',
+           argMinIf(st, (ts, eid), st != '')) AS g_2,
         countIf(event_type = 'appointment_scheduled') > 0 AS s,
         countIf(event_type = 'appointment_confirmed') > 0 AS c,
         countIf(event_type = 'appointment_arrived') > 0 AS a,
@@ -27,7 +29,7 @@ FROM (
         countIf(event_type = 'appointment_no_show') > 0 AS n
     FROM (
         SELECT
-            event_type, occurred_at AS ts,
+            event_type, occurred_at AS ts, toUInt128(event_id) AS eid,  -- ties: the id's text
             if(attributes['appointment_id'] = '', toString(event_id), attributes['appointment_id'])
                 AS appointment,
             -- the event's own location (its line's store), else the envelope's

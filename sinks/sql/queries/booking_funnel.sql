@@ -39,10 +39,10 @@ WITH
                    s = 1, s = 2, s = 3, s = 4, s = 5, s = 6, s = 7, s = 8),
                windowFunnel({window_ms:UInt64})(ts,
                    s = 1, s = 2, s = 3, s = 4, s = 5, s = 6, s = 7, s = 8)) AS level,
-            argMinIf(bd, ts, bd != '') AS bd_first
+            argMinIf(bd, (ts, eid), bd != '') AS bd_first
         FROM (
             SELECT
-                client_id,
+                client_id, toUInt128(event_id) AS eid,  -- ties: the id's text order
                 toUInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
                 indexOf(steps, event_type) AS s,
                 -- include: booking_step_rows

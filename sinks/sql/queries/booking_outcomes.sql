@@ -16,10 +16,10 @@ per_client AS (
         countIf(event_type = 'appointment_booking_step_failed') > 0 AS has_failed,
         arrayMin(arrayFilter(t -> t >= first_start,
             groupArrayIf(ts, event_type = 'appointment_booking_step_success'))) AS first_success,
-        argMinIf(bd, ts, bd != '') AS bd_first
+        argMinIf(bd, (ts, eid), bd != '') AS bd_first
     FROM (
         SELECT
-            client_id, event_type,
+            client_id, event_type, toUInt128(event_id) AS eid,  -- ties: the id's text order
             toInt64(toUnixTimestamp64Milli(occurred_at)) AS ts,
             -- include: booking_step_rows
     )

@@ -19,7 +19,8 @@ SELECT
 FROM (
     SELECT
         client_id, class AS g_2,
-        if(argMinIf(loc, ts, loc != '') = '', '(none)', argMinIf(loc, ts, loc != '')) AS g_loc,
+        if(argMinIf(loc, (ts, eid), loc != '') = '', '(none)',
+           argMinIf(loc, (ts, eid), loc != '')) AS g_loc,
         countIf(event_type = 'class_booked') > 0 AS b,
         countIf(event_type = 'class_signed_up') > 0 AS su,
         countIf(event_type = 'class_cancelled') > 0 AS x,
@@ -30,7 +31,7 @@ FROM (
             groupArrayIf(ts, event_type = 'class_signed_up')) AS wc
     FROM (
         SELECT
-            client_id, event_type, occurred_at AS ts,
+            client_id, event_type, occurred_at AS ts, toUInt128(event_id) AS eid,  -- ties: id text
             if(attributes['class_id'] != '', attributes['class_id'],
                ifNull(arrayFirst(v -> ifNull(v, '') != '', `lines.service_id`), '(none)'))
                 AS class,

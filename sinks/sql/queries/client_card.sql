@@ -24,7 +24,7 @@ WITH
             row_number() OVER w AS rn,
             lagInFrame(ts, 1, 0) OVER w AS prev_ts
         FROM et_touch_history
-        WINDOW w AS (PARTITION BY client_id ORDER BY occurred_at, event_id
+        WINDOW w AS (PARTITION BY client_id ORDER BY occurred_at, toUInt128(event_id)
                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
     )
 SELECT
@@ -45,4 +45,4 @@ SELECT
     touch_channels_before AS channels_before,
     if(rn = 1, NULL, intDiv(ts - prev_ts, 1000)) AS since_previous_s
 FROM card
-ORDER BY client_id, occurred_at, event_id
+ORDER BY client_id, occurred_at, toUInt128(event_id)

@@ -21,8 +21,9 @@ WITH
         SELECT
             client_id,
             min(occurred_at) AS first_touch_at,
-            argMin(touch_channel, (occurred_at, event_id)) AS first_touch_channel,
-            argMin(ifNull(utm_campaign, ''), (occurred_at, event_id)) AS first_touch_campaign,
+            argMin(touch_channel, (occurred_at, toUInt128(event_id))) AS first_touch_channel,
+            argMin(ifNull(utm_campaign, ''), (occurred_at, toUInt128(event_id)))
+                AS first_touch_campaign,
             count() AS touches,
             countIf(touch_multichannel) AS multichannel_contacts,
             arraySort(groupUniqArray(touch_channel)) AS channels

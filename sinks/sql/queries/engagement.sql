@@ -22,7 +22,7 @@ WITH
         SELECT
             *,
             sum(toUInt64(session_start)) OVER (PARTITION BY account_id, client_id
-                ORDER BY ts, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                ORDER BY ts, toUInt128(event_id) ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                 AS session_no
         FROM et_marked
         WHERE is_hit
@@ -38,7 +38,8 @@ SELECT
     countIf(cancelled) AS sessions_cancelled
 FROM (
     SELECT
-        if(argMin(bd, (ts, event_id)) = '', '(none)', argMin(bd, (ts, event_id))) AS breakdown,
+        if(argMin(bd, (ts, toUInt128(event_id))) = '', '(none)',
+           argMin(bd, (ts, toUInt128(event_id)))) AS breakdown,
         countIf(counted AND event_type = 'page_view') > 0 AS viewed,
         countIf(counted AND event_type = 'booking_cta_click') > 0 AS clicked,
         countIf(counted AND event_type = 'form_start') > 0 AS started,

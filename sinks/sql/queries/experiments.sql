@@ -5,7 +5,7 @@
 WITH exposures AS (
     SELECT
         account_id, client_id, attributes['experiment_id'] AS experiment,
-        argMin(attributes['variant'], (occurred_at, event_id)) AS variant,
+        argMin(attributes['variant'], (occurred_at, toUInt128(event_id))) AS variant,
         min(toInt64(toUnixTimestamp64Milli(occurred_at))) AS exposed_at
     FROM {db}.events_canonical
     WHERE event_type = 'experiment_exposure'
