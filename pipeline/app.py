@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import faust
-import redis.exceptions
 from confluent_kafka import Producer
 
 from pipeline import devices, emission, metrics
 from pipeline.delivery import Delivery
 from pipeline.inflight import InFlight
 from pipeline.processor import Output, Processor, Record, processor_config
+from pipeline.results import TRANSIENT, StoreResults
 from pipeline.store import ClientStore
 from touchline import batch_bytes, clock, collector, topics
 from touchline.codec import Codec
@@ -35,15 +35,6 @@ from touchline.suppression import topic_name as suppression_topic
 
 log = logging.getLogger(__name__)
 EXIT_UNDELIVERABLE = 70  # EX_SOFTWARE: the worker exits, its undelivered inputs uncommitted
-TRANSIENT: tuple[type[Exception], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    OSError,
-    # a Redis Cluster failing over or moving slots (CLUSTERDOWN, TRYAGAIN, a slot not yet served)
-    redis.exceptions.ClusterError,
-    redis.exceptions.TryAgainError,
-    redis.exceptions.SlotNotCoveredError,
-)
 
 
 @dataclass(frozen=True)
@@ -94,6 +85,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         topics.enriched(settings), topics.merges(settings), topics.dead_letter(settings)
     )
     state: dict[str, Any] = {}
+    results = StoreResults(lambda: processor().store)
 
     def processor() -> Processor:
         if "processor" not in state:
@@ -153,7 +145,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         """A batch's delivery: its outputs produced and confirmed, then its results forgotten."""
         in_flight().check()  # a batch before it failed: it is never released, nor emitted
         await emit(records, outputs)
-        await forget(outputs)
+        await results.forget(outputs)
 
     def released(batch: Batch) -> None:
         """Every output of this batch and of the batches before it is confirmed: its inputs may
@@ -201,19 +193,10 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             assert out.dead_letter is not None
             return out.dead_letter
 
-        refused = await emission.emit(delivery(), outputs, emitted_to, letter, forget)
+        refused = await emission.emit(delivery(), outputs, emitted_to, letter, results)
         if refused:
             metrics.OUTPUTS_REFUSED.inc(refused)
         count(outputs, refused)
-
-    async def forget(outputs: list[Output]) -> None:
-        """Kafka has confirmed these outputs: the store keeps only the compact entries of their
-        events (pipeline/dedupe.py). Best effort: a result not forgotten expires by itself, and a
-        redelivery meanwhile re-emits it unchanged."""
-        try:
-            await processor().store.forget([o.applied for o in outputs if o.applied is not None])
-        except TRANSIENT as exc:
-            log.warning("Redis unavailable (%s); confirmed results are left to expire", exc)
 
     def count(outputs: list[Output], refused: int) -> None:
         # metrics once per batch: a labelled counter costs more than producing a message

@@ -12,22 +12,27 @@ to none (the reason then says how large the original was and gives its SHA-256;
 topic set below the size of an input neither stops the worker nor leaves an event without an
 outcome; the whole input is still in its raw topic for as long as that keeps it.
 
-**A confirmed letter is the event's final outcome.** Only a letter Kafka refuses with no original
-at all (a dead-letter topic below ~1 kB) or for another permanent reason fails its batch: nothing
-of the batch is committed, the worker exits, and a restart delivers its inputs again. Each then
-finds its stored result and emits it again (pipeline/dedupe.py) unless that result was
-forgotten. So before the batch fails, the results of the events whose letters Kafka *did* confirm
-are forgotten, as a completed batch forgets them: their redelivery is a duplicate and emits
-nothing, and no event ends both dead-lettered and stored. If Redis cannot forget them at that
-moment (best effort, like every forget; logged), or the worker dies between a letter's
-confirmation and the forget, a redelivery within the dedup window emits those results again.
+**The letter is decided before it is sent.** Before any letter of the batch goes out, the store
+marks each lettered event (``lettered:<event_id>``, :meth:`pipeline.store.Store.letter`): from
+then on a redelivery (a crash before its result was forgotten, a batch that failed) emits the
+event's letter again, never its result. So an event is never both stored and dead-lettered; a
+crash between the letter's confirmation and the forget of its result can only send the same
+letter twice. The mark must be written: while Redis is down the batch waits, as it waits to be
+processed. Only a letter Kafka refuses with no original at all (a dead-letter topic below ~1 kB)
+or for another permanent reason fails its batch: nothing of the batch is committed, the worker
+exits, and a restart delivers its inputs again. Before it exits, the events whose letters Kafka
+confirmed are forgotten (their redelivery is a duplicate and emits nothing), and the marks of
+those whose letters it refused are taken back (:meth:`pipeline.store.Store.unletter`): they have
+no outcome yet, so their redelivery emits their results, stored once the topics take them (a
+mark Redis cannot take back then emits the letter again instead).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from pipeline.delivery import Delivery, Outgoing, Refused
 from pipeline.processor import Output
@@ -36,6 +41,19 @@ from touchline.deadletter import MAX_ORIGINAL_BYTES
 log = logging.getLogger(__name__)
 # (index of the input, reason, at most this many bytes of its original) -> the letter's bytes
 Letter = Callable[[int, str, int], bytes]
+
+
+class Results(Protocol):
+    """The events' results in the store, as emission needs them (pipeline/app.py)."""
+
+    async def letter(self, lettered: list[tuple[Output, str]]) -> None:
+        """Mark each output's event as dead-lettered with the reason; returns once stored."""
+
+    async def unletter(self, outputs: list[Output]) -> None:
+        """Take back the marks of these outputs' events (best effort)."""
+
+    async def forget(self, outputs: list[Output]) -> None:
+        """Forget the results of these outputs' events (best effort)."""
 
 
 class LettersRefused(RuntimeError):
@@ -75,7 +93,7 @@ async def emit(
     outputs: Sequence[Output],
     topics: Topics,
     letter: Letter,
-    forget: Callable[[list[Output]], Awaitable[None]],
+    results: Results,
 ) -> int:
     """Produce ``outputs`` and return once Kafka has confirmed each one or its input's dead
     letter; returns how many outputs Kafka refused. Raises :class:`LettersRefused` when a letter
@@ -85,9 +103,12 @@ async def emit(
     if not refused:
         return 0
     sent = [(r.message.source, refusal_reason(r)) for r in refused]
+    reasons = dict(reversed(sent))  # each input's first reason
+    await results.letter([(outputs[i], why) for i, why in sorted(reasons.items())])
     confirmed, lost = await deliver_letters(delivery, sent, topics.dead_letter, letter)
     if lost:
-        await forget([outputs[i] for i in sorted(confirmed)])
+        await results.forget([outputs[i] for i in sorted(confirmed)])
+        await results.unletter([outputs[i] for i in sorted(reasons.keys() - confirmed)])
         # never acknowledge an input that left no trace: the batch stays uncommitted
         raise LettersRefused(f"dead letters refused by Kafka: {lost[0].reason}")
     return len(refused)

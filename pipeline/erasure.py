@@ -25,7 +25,7 @@ PER_CLIENT = ("card", "hits", "session", "links")
 # "id": the key per identifier of the layout before the ids:<shard> hashes (pipeline/keys.py);
 # lookedupvia (and links: per client): pipeline/lua/split.lua's provenance
 PER_IDENTIFIER = ("id", "lookedupvia")
-PER_EVENT = ("inflight", "pending", "splits", "lookup")
+PER_EVENT = ("inflight", "lettered", "pending", "splits", "lookup")
 MAX_HOPS = 64
 
 

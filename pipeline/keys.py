@@ -31,7 +31,8 @@ scan for ``<prefix>:*`` finds all of it.
                                client's visits to the canonical client
 ``seen:<generation>:<shard>``  (hash) the applied events, ~26 B each, and ``inflight:<event_id>``
                                an applied event's result until Kafka confirmed its outputs: every
-                               later delivery is a no-op (``pipeline/dedupe.py``)
+                               later delivery is a no-op (``pipeline/dedupe.py``);
+                               ``lettered:<event_id>`` marks one whose outcome is a dead letter
 ``pending:<event_id>`` (list)  merges ``resolve`` made for the event, until ``record`` reports them
 ``links:<client>`` (hash)      the identifier sets the client's events carried (JSON) -> the
                                earliest event time; ``lookedupvia:<identifier>`` (hash) events

@@ -44,6 +44,7 @@ class _Account:
 
     seen: dict[str, str] = field(default_factory=dict)  # applied event id -> short fingerprint
     inflight: dict[str, str] = field(default_factory=dict)  # event id -> result until forgotten
+    lettered: dict[str, str] = field(default_factory=dict)  # event id -> its letter's reason
     ids: dict[str, str] = field(default_factory=dict)  # identifier -> client
     anchors: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> strong id -> kind
     shared: set[str] = field(default_factory=set)
@@ -116,6 +117,15 @@ class MemoryStore:
     async def forget(self, applied: list[tuple[str, str]]) -> None:
         for account, event_id in applied:
             self.accounts.get(account, _Account()).inflight.pop(event_id, None)
+            self.accounts.get(account, _Account()).lettered.pop(event_id, None)
+
+    async def letter(self, lettered: list[tuple[str, str, str]]) -> None:
+        for account, event_id, reason in lettered:
+            self.accounts.setdefault(account, _Account()).lettered[event_id] = reason
+
+    async def unletter(self, applied: list[tuple[str, str]]) -> None:
+        for account, event_id in applied:
+            self.accounts.get(account, _Account()).lettered.pop(event_id, None)
 
     def _usable(
         self, a: _Account, ids: list[str], account: str, event_id: str
@@ -145,6 +155,8 @@ class MemoryStore:
     def _resolve(self, a: _Account, r: ResolveRequest) -> Resolution:
         if r.event_id in a.inflight:
             prior = decode_result(a.inflight[r.event_id])
+            if r.event_id in a.lettered:
+                prior["lettered"] = a.lettered[r.event_id]
             return Resolution(prior["client_id"], None, prior)
         if r.event_id in a.seen:
             return Resolution("", None, {"applied": a.seen[r.event_id]})

@@ -237,6 +237,8 @@ class Processor:
                     outputs[i] = Output(outcome="duplicate") if same else self._conflict(p)
                 elif result["enrichment"].get("fingerprint", p.fingerprint) != p.fingerprint:
                     outputs[i] = self._conflict(p)
+                elif "lettered" in result:  # its outcome is a letter (pipeline/emission.py)
+                    outputs[i] = self._letter_again(p, result["lettered"])
                 else:
                     outputs[i] = self._output(p, result, i in duplicates)
 
@@ -349,6 +351,12 @@ class Processor:
         )
         out = self.dead_letter("dedupe", reason, *p.record)
         return replace(out, outcome="conflicting_retry")
+
+    def _letter_again(self, p: _Pending, reason: str) -> Output:
+        """The letter of an event that was to be dead-lettered when it was delivered before,
+        never its result: the first letter may be in Kafka already (one outcome, twice at most)."""
+        out = self.dead_letter("emit", reason, *p.record)
+        return replace(out, applied=(p.envelope["account_id"], p.envelope["event_id"]))
 
     def _output(self, p: _Pending, result: dict[str, Any], duplicate: bool) -> Output:
         enriched = enriched_record(p.family, p.datum, p.ids, p.static, result)

@@ -84,7 +84,16 @@ class Store(Protocol):
 
     async def forget(self, applied: list[tuple[str, str]]) -> None:
         """(account, event_id) of events whose outputs Kafka has confirmed: their whole results
-        are no longer needed, only the compact entry that they were applied."""
+        (and letter marks) are no longer needed, only the compact entry that they were applied."""
+
+    async def letter(self, lettered: list[tuple[str, str, str]]) -> None:
+        """(account, event_id, reason): these applied events are to be dead-lettered, not
+        stored (pipeline/emission.py); written before their letters go out, so a redelivery
+        before :meth:`forget` emits the letter again, never the result."""
+
+    async def unletter(self, applied: list[tuple[str, str]]) -> None:
+        """Take back :meth:`letter` marks whose letters Kafka refused for good: those events
+        have no outcome yet, and their redelivery emits their results again."""
 
 
 def _failure(reply: list[bytes]) -> Exception:
@@ -206,7 +215,22 @@ class ClientStore:
         head = [self.prefix, self.max_share]
         tail = [self._generation(), self.provenance_cap, self.id_shards]
         replies = await self._per_slot(self._resolve, head, batch, tail, bins)
-        return [_resolution(reply) for reply in replies]
+        out = [_resolution(reply) for reply in replies]
+        await self._lettered(list(zip(requests, out, strict=True)))
+        return out
+
+    async def _lettered(self, resolved: list[tuple[ResolveRequest, Any]]) -> None:
+        """A redelivered event whose result still waits in ``inflight:`` (rare) may have a letter
+        mark: its prior result then says ``lettered`` (one pipelined GET per such event)."""
+        waiting = [(r, o.prior) for r, o in resolved if isinstance(o, Resolution) and o.prior
+                   and "applied" not in o.prior]  # fmt: skip
+        if waiting:
+            pipe = self.redis.pipeline(transaction=False)
+            for r, _ in waiting:
+                pipe.get(keys.account_key(self.prefix, r.account, f"lettered:{r.event_id}"))
+            for (_, prior), reason in zip(waiting, await pipe.execute(), strict=True):
+                if reason is not None:
+                    prior["lettered"] = reason.decode()
 
     async def record_many(
         self, requests: list[tuple[str, str, str, dict[str, Any]]]
@@ -300,10 +324,23 @@ class ClientStore:
         return results
 
     async def forget(self, applied: list[tuple[str, str]]) -> None:
-        """Delete the whole results of events whose outputs Kafka has confirmed (one call)."""
-        if applied:
+        """Delete the results and letter marks of events whose outputs Kafka confirmed."""
+        await self._delete(applied, ("inflight", "lettered"))
+
+    async def letter(self, lettered: list[tuple[str, str, str]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)  # kept as long as a result is
+        for account, event_id, reason in lettered:
+            key = keys.account_key(self.prefix, account, f"lettered:{event_id}")
+            pipe.set(key, reason, ex=self.window_s)
+        await pipe.execute()
+
+    async def unletter(self, applied: list[tuple[str, str]]) -> None:
+        await self._delete(applied, ("lettered",))
+
+    async def _delete(self, applied: list[tuple[str, str]], kinds: tuple[str, ...]) -> None:
+        if applied:  # one command (a cluster client splits it by slot)
             await self.redis.delete(
-                *(keys.account_key(self.prefix, a, f"inflight:{e}") for a, e in applied)
+                *(keys.account_key(self.prefix, a, f"{k}:{e}") for a, e in applied for k in kinds)
             )
 
     async def unmark(self, account: str, event_ids: Iterable[str]) -> int:

@@ -9,8 +9,8 @@ import uuid
 import pytest
 import redis.exceptions
 
-from pipeline.app import TRANSIENT
 from pipeline.processor import Processor
+from pipeline.results import TRANSIENT
 from pipeline.store import ClientStore
 from touchline.codec import Codec
 from touchline.contracts import load

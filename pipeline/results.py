@@ -1,0 +1,77 @@
+"""The events' results in the client store, as a batch's emission settles them
+(:class:`pipeline.emission.Results`): a letter mark that must be written before the letter goes
+out, and a forget or a take-back of marks that are best effort (a result left behind expires by
+itself, ``worker_dedupe_days``).
+
+Redis being away is not an event's fault: :data:`TRANSIENT` errors are waited out (the mark) or
+logged (the rest); anything else is a bug and fails the batch, which is then never committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import redis.exceptions
+
+from pipeline import metrics
+from pipeline.processor import Output
+from pipeline.store import Store
+
+log = logging.getLogger(__name__)
+TRANSIENT: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+    # a Redis Cluster failing over or moving slots (CLUSTERDOWN, TRYAGAIN, a slot not yet served)
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
+)
+
+
+def _applied(outputs: list[Output]) -> list[tuple[str, str]]:
+    return [o.applied for o in outputs if o.applied is not None]
+
+
+class StoreResults:
+    """:class:`pipeline.emission.Results` over a :class:`pipeline.store.Store`; ``store`` is
+    called for the store each time (the worker opens it on its first batch)."""
+
+    def __init__(
+        self,
+        store: Callable[[], Store],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.store = store
+        self.sleep = sleep
+
+    async def letter(self, lettered: list[tuple[Output, str]]) -> None:
+        marks = [(*o.applied, why) for o, why in lettered if o.applied is not None]
+        delay = 0.2
+        while marks:
+            try:
+                await self.store().letter(marks)
+                return
+            except TRANSIENT as exc:  # no letter before its mark: the batch waits for Redis
+                metrics.REDIS_RETRIES.inc()
+                log.warning(
+                    "Redis unavailable (%s); letters wait %.1fs for their marks", exc, delay
+                )
+                await self.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def unletter(self, outputs: list[Output]) -> None:
+        try:
+            await self.store().unletter(_applied(outputs))
+        except TRANSIENT as exc:
+            log.warning("Redis unavailable (%s); refused letters' marks are kept", exc)
+
+    async def forget(self, outputs: list[Output]) -> None:
+        """Kafka has confirmed these outputs: the store keeps only the compact entries of their
+        events (pipeline/dedupe.py); a redelivery before the forget re-emits them unchanged."""
+        try:
+            await self.store().forget(_applied(outputs))
+        except TRANSIENT as exc:
+            log.warning("Redis unavailable (%s); confirmed results are left to expire", exc)
