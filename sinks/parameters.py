@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "half_life_days": 7.0,
     "window_days": 14,
     "client": "",
+    "events": "",
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "breakdown": ("", "store", "service", "resource", "channel", "campaign", "device"),

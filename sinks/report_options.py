@@ -123,6 +123,12 @@ OPTIONS = (
         ("client",),
         {"": "the client: client id, web client id (_ga), email or phone (required)"},
     ),
+    Option(
+        "--events",
+        ("events",),
+        {"": "event ids, comma-separated (required): the stored ones are listed"},
+        {"metavar": "ID,ID,..."},
+    ),
 )
 
 

@@ -88,6 +88,13 @@ REPORTS: dict[str, Report] = {
             (("breakdown", ("channel", "device", "campaign")), ("by", ("channel", "location"))),
         ),
         Report(
+            "events",
+            "which of the given event ids are stored (queryable by the reports): type, event "
+            "time, processing time, stored client",
+            (("event_status", "Stored events"),),
+            ("events",),
+        ),
+        Report(
             "anomalies",
             "booking-health drops and spikes per hour vs the hour-of-week baseline of the "
             "previous weeks, with the expected band (default: the last 7 days of data)",
@@ -106,6 +113,8 @@ def get(name: str) -> Report:
 
 
 def run(report: Report, params: Mapping[str, Any], runner: Runner) -> list[Section]:
+    if report.name == "events" and not params.get("events"):
+        raise TouchlineError("events needs --events (event ids, comma-separated)")
     if report.name == "client_card" and not params.get("client"):
         raise TouchlineError(
             "client_card needs --client (a client id, web client id, email or phone)"

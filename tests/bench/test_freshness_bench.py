@@ -4,8 +4,11 @@ session starts), ClickHouse in the sink (chDB).
 
 At each rate an open-loop load posts batches every 100 ms while a marker event is posted every
 250 ms; from each marker's 2xx the bench polls Redis for its dedup entry (written by the same Lua
-call that updates the client card) every 10 ms and the sink's report endpoint (``appointments`` in
-the markers' own account) every 200 ms (a marker it lists counts from the query's start).
+call that updates the client card) every 10 ms and the sink's report endpoint every 200 ms (a
+marker it lists counts from the query's start): ``event_status`` with the ids of the markers not
+found yet, or with TOUCHLINE_BENCH_FRESH_PROBE=appointments the whole ``appointments`` report of
+the markers' account (each marker is an appointment at a location of its own name; the probe
+before, which cost the sink more CPU than the load itself at 100 ev/s).
 Rates: 100 and 1,000 ev/s, then a step search up the rates in TOUCHLINE_BENCH_FRESH_SEARCH,
 stopping at the first step that is not sustained (:func:`tests.bench.freshness.sustained`: rate
 posted, every marker landed, latency not growing).
@@ -35,7 +38,7 @@ import redis
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from tests.bench.freshness import Step, cpu_seconds, listening_pid, pct, sustained
+from tests.bench.freshness import PROBE, Step, cpu_seconds, listening_pid, pct, sustained
 from tests.bench.results import write as write_result
 from tests.support import touchline_process, wait_for
 from touchline import topics
@@ -148,7 +151,10 @@ def cleanup(s: Settings, names: list[str]) -> None:
     if batch:
         r.unlink(*batch)
     r.close()
-    futures = AdminClient({"bootstrap.servers": s.kafka_bootstrap or ""}).delete_topics(names)
+    # the client stays referenced until its futures are done: one collected with its requests
+    # in flight never completes them (each waited out its 30 s, minutes in all)
+    admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap or ""})
+    futures = admin.delete_topics(names, operation_timeout=30)
     for future in futures.values():
         with contextlib.suppress(Exception):  # a topic already gone is fine
             future.result(30)
@@ -234,6 +240,7 @@ def test_freshness_and_cpu_per_event(stack_settings: Settings, tmp_path: Path) -
         "aim": {"card_p99_ms_at_1000": 250, "queryable_p99_ms_at_1000": 1500, "total_cpu_us": 400},
         "polling": "Redis every 10 ms, ClickHouse every 200 ms (up to 200 ms of each queryable "
         "figure is polling; the sink's CPU includes answering the polls, which hold its client)",
+        "probe": PROBE,
         "services": "shared with other tenants: redis/kafka CPU includes their load"
         if shared
         else "started by the test session for this run",

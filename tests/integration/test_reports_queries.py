@@ -325,3 +325,25 @@ def test_touches_are_derived_in_event_time_not_read_from_stored_flags(
     cols, got = clickhouse.query(client, "client_card", db, stricter)
     assert [r[cols.index("multichannel")] for r in got] == [False] * 8
     client.close()
+
+
+def test_event_status_lists_the_stored_events_among_the_ids_given(
+    loaded: tuple[Client, str, Dataset],
+) -> None:
+    """The ingestion check (``touchline report events``): stored ids come back once each (the
+    load stored a third of them twice), unknown ids and text that is no UUID do not."""
+    ch, db, data = loaded
+    picked = [data.events[0], data.events[3], data.events[-1]]
+    ids = [e["event_id"] for e in picked]
+    asked = ",".join([*ids, str(uuid.uuid4()), "not-a-uuid", f" {ids[0]}"])
+    got = _run(ch, db, "event_status", events=asked)
+    ms = [(r[0], r[1], round(r[2].timestamp() * 1000), round(r[3].timestamp() * 1000), r[4], r[5])
+          for r in got]  # fmt: skip
+    expected = sorted(
+        (e["event_id"], e["event_type"], e["occurred_at"], e["processed_at"], e["client_id"],
+         e["source"]) for e in picked
+    )  # fmt: skip
+    assert sorted(ms) == expected
+    other = next(e for e in data.events if e["account_id"] != picked[0]["account_id"])
+    only = _run(ch, db, "event_status", events=other["event_id"], account=picked[0]["account_id"])
+    assert only == []

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,19 @@ def test_client_card_requires_a_client() -> None:
         reports.run(reports.get("client_card"), {}, lambda q, p: ([], []))
     with pytest.raises(TouchlineError, match="no report named"):
         reports.get("nope")
+
+
+def test_the_events_check_requires_event_ids() -> None:
+    with pytest.raises(TouchlineError, match="--events"):
+        reports.run(reports.get("events"), {"events": ""}, lambda q, p: ([], []))
+    ran: list[str] = []
+
+    def runner(query: str, params: Any) -> tuple[list[str], reports.Rows]:
+        ran.append(query)
+        return [], []
+
+    reports.run(reports.get("events"), {"events": "x"}, runner)
+    assert ran == ["event_status"]
 
 
 SECTIONS = [
