@@ -7,7 +7,6 @@ keeps going.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
@@ -22,7 +21,7 @@ from pipeline import devices, emission, metrics
 from pipeline.delivery import Delivery
 from pipeline.inflight import InFlight
 from pipeline.processor import Output, Processor, Record, processor_config
-from pipeline.results import TRANSIENT, StoreResults
+from pipeline.results import TRANSIENT, StoreResults, waiting_out_redis
 from pipeline.store import ClientStore
 from touchline import batch_bytes, clock, collector, topics
 from touchline.codec import Codec
@@ -159,18 +158,11 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         metrics.BATCHES_IN_FLIGHT.set(len(in_flight()))
 
     async def handle(records: list[Record]) -> list[Output]:
-        delay = 0.2
-        while True:
-            try:
-                return await processor().handle_batch(records)
-            except TRANSIENT as exc:
-                metrics.REDIS_RETRIES.inc()
-                log.warning("Redis unavailable (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-            except Exception:  # a bug must not stop the partition: process one by one
-                log.exception("unexpected error in a batch of %d; isolating", len(records))
-                return [await isolate(r) for r in records]
+        try:
+            return await waiting_out_redis(lambda: processor().handle_batch(records), "the batch")
+        except Exception:  # a bug must not stop the partition: process one by one
+            log.exception("unexpected error in a batch of %d; isolating", len(records))
+            return [await isolate(r) for r in records]
 
     async def isolate(record: Record) -> Output:
         try:

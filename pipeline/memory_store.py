@@ -116,8 +116,9 @@ class MemoryStore:
 
     async def forget(self, applied: list[tuple[str, str]]) -> None:
         for account, event_id in applied:
-            self.accounts.get(account, _Account()).inflight.pop(event_id, None)
-            self.accounts.get(account, _Account()).lettered.pop(event_id, None)
+            a = self.accounts.get(account, _Account())
+            a.inflight.pop(event_id, None)
+            a.lettered.pop(event_id, None)
 
     async def letter(self, lettered: list[tuple[str, str, str]]) -> None:
         for account, event_id, reason in lettered:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import redis.exceptions
 
@@ -29,6 +30,27 @@ TRANSIENT: tuple[type[Exception], ...] = (
     redis.exceptions.TryAgainError,
     redis.exceptions.SlotNotCoveredError,
 )
+
+
+T = TypeVar("T")
+
+
+async def waiting_out_redis(
+    call: Callable[[], Awaitable[T]],
+    what: str,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """``call()``, made again after a pause (0.2 s, doubling up to 10 s) for as long as it fails
+    with a :data:`TRANSIENT` error; each retry counted (``touchline_worker_redis_retries``)."""
+    delay = 0.2
+    while True:
+        try:
+            return await call()
+        except TRANSIENT as exc:
+            metrics.REDIS_RETRIES.inc()
+            log.warning("Redis unavailable (%s); %s again in %.1fs", exc, what, delay)
+            await sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def _applied(outputs: list[Output]) -> list[tuple[str, str]]:
@@ -49,18 +71,8 @@ class StoreResults:
 
     async def letter(self, lettered: list[tuple[Output, str]]) -> None:
         marks = [(*o.applied, why) for o, why in lettered if o.applied is not None]
-        delay = 0.2
-        while marks:
-            try:
-                await self.store().letter(marks)
-                return
-            except TRANSIENT as exc:  # no letter before its mark: the batch waits for Redis
-                metrics.REDIS_RETRIES.inc()
-                log.warning(
-                    "Redis unavailable (%s); letters wait %.1fs for their marks", exc, delay
-                )
-                await self.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        if marks:  # no letter before its mark: the batch waits for Redis
+            await waiting_out_redis(lambda: self.store().letter(marks), "letter marks", self.sleep)
 
     async def unletter(self, outputs: list[Output]) -> None:
         try:
