@@ -24,7 +24,7 @@ Two parts, both under an account's key base (``<prefix>:{<account>}:``, :mod:`pi
     the outputs were confirmed) re-emits the same result byte for byte. Kept ``window`` at most.
 ``lettered:<event_id>``               the reason, when Kafka refused an output of the event and
     its outcome is a dead letter (pipeline/emission.py): a redelivery then emits the letter
-    again instead of the result. Written before the letter, deleted with ``inflight:``.
+    again instead of the result. Written before the letter, deleted after ``inflight:``.
 
 Past the window an event id is new again (its copy would be applied a second time). An id that
 is applied and confirmed, then delivered again, is dropped with outcome ``duplicate``: Kafka

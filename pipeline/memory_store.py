@@ -116,9 +116,7 @@ class MemoryStore:
 
     async def forget(self, applied: list[tuple[str, str]]) -> None:
         for account, event_id in applied:
-            a = self.accounts.get(account, _Account())
-            a.inflight.pop(event_id, None)
-            a.lettered.pop(event_id, None)
+            self.accounts.get(account, _Account()).inflight.pop(event_id, None)
 
     async def letter(self, lettered: list[tuple[str, str, str]]) -> None:
         for account, event_id, reason in lettered:

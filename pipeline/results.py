@@ -68,22 +68,34 @@ class StoreResults:
     ) -> None:
         self.store = store
         self.sleep = sleep
+        self.marked: set[tuple[str, str]] = set()  # events this process marked, until forgotten
 
     async def letter(self, lettered: list[tuple[Output, str]]) -> None:
         marks = [(*o.applied, why) for o, why in lettered if o.applied is not None]
         if marks:  # no letter before its mark: the batch waits for Redis
             await waiting_out_redis(lambda: self.store().letter(marks), "letter marks", self.sleep)
+            self.marked.update((account, event_id) for account, event_id, _ in marks)
 
     async def unletter(self, outputs: list[Output]) -> None:
+        applied = _applied(outputs)
         try:
-            await self.store().unletter(_applied(outputs))
+            await self.store().unletter(applied)
+            self.marked.difference_update(applied)
         except TRANSIENT as exc:
             log.warning("Redis unavailable (%s); refused letters' marks are kept", exc)
 
     async def forget(self, outputs: list[Output]) -> None:
         """Kafka has confirmed these outputs: the store keeps only the compact entries of their
-        events (pipeline/dedupe.py); a redelivery before the forget re-emits them unchanged."""
+        events (pipeline/dedupe.py); a redelivery before the forget re-emits them unchanged. The
+        marks of lettered events go after their results (a letter emitted again on redelivery
+        is one too): only those, so that no other event pays for a key that is not there."""
+        applied = _applied(outputs)
+        marked = [o.applied for o in outputs if o.applied is not None
+                  and (o.applied in self.marked or o.dead_letter is not None)]  # fmt: skip
         try:
-            await self.store().forget(_applied(outputs))
+            await self.store().forget(applied)
+            if marked:
+                await self.store().unletter(marked)
+                self.marked.difference_update(marked)
         except TRANSIENT as exc:
             log.warning("Redis unavailable (%s); confirmed results are left to expire", exc)

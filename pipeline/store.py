@@ -84,7 +84,7 @@ class Store(Protocol):
 
     async def forget(self, applied: list[tuple[str, str]]) -> None:
         """(account, event_id) of events whose outputs Kafka has confirmed: their whole results
-        (and letter marks) are no longer needed, only the compact entry that they were applied."""
+        are no longer needed, only the compact entry that they were applied."""
 
     async def letter(self, lettered: list[tuple[str, str, str]]) -> None:
         """(account, event_id, reason): these applied events are to be dead-lettered, not
@@ -92,8 +92,8 @@ class Store(Protocol):
         before :meth:`forget` emits the letter again, never the result."""
 
     async def unletter(self, applied: list[tuple[str, str]]) -> None:
-        """Take back :meth:`letter` marks whose letters Kafka refused for good: those events
-        have no outcome yet, and their redelivery emits their results again."""
+        """Delete :meth:`letter` marks: of letters Kafka refused for good (those events have no
+        outcome yet, and their redelivery emits their results again), or after :meth:`forget`."""
 
 
 def _failure(reply: list[bytes]) -> Exception:
@@ -324,8 +324,8 @@ class ClientStore:
         return results
 
     async def forget(self, applied: list[tuple[str, str]]) -> None:
-        """Delete the results and letter marks of events whose outputs Kafka confirmed."""
-        await self._delete(applied, ("inflight", "lettered"))
+        """Delete the results of events whose outputs Kafka confirmed (one command)."""
+        await self._delete(applied, ("inflight",))
 
     async def letter(self, lettered: list[tuple[str, str, str]]) -> None:
         pipe = self.redis.pipeline(transaction=False)  # kept as long as a result is

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pipeline.keys import account_key
 from pipeline.memory_store import MemoryStore
 from pipeline.processor import Output, Processor
 from pipeline.results import StoreResults
@@ -36,6 +37,18 @@ def results(processor: Processor) -> StoreResults:
     return StoreResults(lambda: processor.store)
 
 
+def is_marked(processor: Processor, applied: tuple[str, str] | None) -> bool:
+    """Whether the store still holds a letter mark for the event."""
+    assert applied is not None
+    account, event_id = applied
+    store = processor.store
+    if isinstance(store, MemoryStore):
+        return event_id in store.accounts[account].lettered
+    assert isinstance(store, ClientStore)
+    key = account_key(store.prefix, account, f"lettered:{event_id}")
+    return bool(LOOP.run_until_complete(store.redis.exists(key)))
+
+
 def test_a_marked_event_is_lettered_again_on_redelivery_never_stored(
     processor: Processor,
 ) -> None:
@@ -51,7 +64,9 @@ def test_a_marked_event_is_lettered_again_on_redelivery_never_stored(
     assert name == DEAD_LETTER
     assert letter["reason"] == REASON and letter["original"] == record
     assert again.applied == once.applied  # forgotten once this letter is confirmed
-    LOOP.run_until_complete(results(processor).forget([again]))
+    assert is_marked(processor, once.applied)
+    LOOP.run_until_complete(results(processor).forget([again]))  # a worker started anew
+    assert not is_marked(processor, once.applied)
     (third,) = run(processor, record)
     assert third.outcome == "duplicate" and third.dead_letter is None and third.enriched is None
 
@@ -61,8 +76,21 @@ def test_a_mark_taken_back_emits_the_result_again_byte_for_byte(processor: Proce
     (once,) = run(processor, record)
     LOOP.run_until_complete(results(processor).letter([(once, REASON)]))
     LOOP.run_until_complete(results(processor).unletter([once]))
+    assert not is_marked(processor, once.applied)
     (again,) = run(processor, record)
     assert again.outcome == "duplicate" and again.enriched == once.enriched
+
+
+def test_the_process_that_marked_an_event_takes_the_mark_away_with_its_result(
+    processor: Processor,
+) -> None:
+    """The worker's normal path: mark, letter confirmed, then the batch's forget."""
+    (once,) = run(processor, visit(T0, "9.1", "google", "cpc"))
+    (other,) = run(processor, visit(T0, "9.2", "google", "cpc"))
+    same = results(processor)
+    LOOP.run_until_complete(same.letter([(once, REASON)]))
+    LOOP.run_until_complete(same.forget([once, other]))
+    assert not is_marked(processor, once.applied) and not same.marked
 
 
 def test_marks_of_unapplied_outputs_are_skipped(processor: Processor) -> None:

@@ -18,8 +18,10 @@ class Flaky(MemoryStore):
     def __init__(self, down: int) -> None:
         super().__init__(max_share=2)
         self.down = {"letter": down, "unletter": down, "forget": down}
+        self.calls: list[str] = []
 
     def _fail(self, kind: str) -> None:
+        self.calls.append(kind)
         if self.down[kind] > 0:
             self.down[kind] -= 1
             raise redis.exceptions.ConnectionError("Redis is away")
@@ -60,3 +62,20 @@ def test_a_forget_or_take_back_redis_refuses_is_left_not_raised() -> None:
     assert store.accounts["acc"].lettered == {"e1": "x"}  # both left, neither raised
     asyncio.run(results.unletter([Output(applied=("acc", "e1"))]))
     assert store.accounts["acc"].lettered == {}
+
+
+def test_only_marked_events_pay_for_taking_marks_away() -> None:
+    """A batch without letters forgets its results in one call; a marked event's mark goes
+    after its result, as does that of a letter emitted again (a mark of a process before)."""
+    store = Flaky(down=0)
+    results = StoreResults(lambda: store)
+    plain, marked = Output(applied=("acc", "e1")), Output(applied=("acc", "e2"))
+    again = Output(applied=("acc", "e3"), dead_letter=b"letter", outcome="dead_letter")
+    asyncio.run(results.forget([plain]))
+    assert store.calls == ["forget"]
+    asyncio.run(results.letter([(marked, "too large")]))
+    asyncio.run(store.letter([("acc", "e3", "too large")]))  # by a worker before this one
+    store.calls.clear()
+    asyncio.run(results.forget([plain, marked, again]))
+    assert store.calls == ["forget", "unletter"]
+    assert store.accounts["acc"].lettered == {} and results.marked == set()
