@@ -142,21 +142,17 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def report_params(args: argparse.Namespace) -> dict[str, Any]:
-    """The query parameters from the command line (None = the query's default)."""
+    """The query parameters from the command line (None = the query's default): the filters and
+    each report option (``sinks/report_options.py``) as the parameter it names; a flag is 1."""
+    from sinks.report_options import OPTIONS
+
     params: dict[str, Any] = {name: getattr(args, name, None) for name in FILTERS}
-    for name in (
-        "breakdown",
-        "model",
-        "by",
-        "lookback_days",
-        "session_timeout_minutes",
-        "min_channels",
-        "half_life_days",
-        "client",
-    ):
-        params[name] = getattr(args, name, None)
-    params["strict"] = 1 if getattr(args, "strict", False) else None
-    params["profiles"] = 1 if getattr(args, "profiles", False) else None
+    for option in OPTIONS:
+        value = getattr(args, option.dest, None)
+        if option.kwargs.get("action") == "store_true":
+            params[option.params[0]] = 1 if value else None
+        elif option.params == (option.dest,):
+            params[option.dest] = value
     window_days = getattr(args, "window_days", None)
     if window_days is not None:
         params["window_ms"] = round(window_days * 86_400_000)
