@@ -32,6 +32,7 @@ class Report:
     queries: tuple[tuple[str, str], ...]  # (query name, section title)
     options: tuple[str, ...]  # per-report parameters the CLI accepts (besides the filters)
     narrower: tuple[tuple[str, tuple[str, ...]], ...] = ()  # options with fewer allowed values
+    required: tuple[tuple[str, str], ...] = ()  # (option, what it takes): none, no report
 
 
 REPORTS: dict[str, Report] = {
@@ -63,6 +64,7 @@ REPORTS: dict[str, Report] = {
             "one client: identifiers, first touch, every touch and contact, revenue",
             (("client_summary", "Client"), ("client_card", "Touches and contacts")),
             ("client", "lookback_days", "session_timeout_minutes", "min_channels"),
+            required=(("client", "a client id, web client id, email or phone"),),
         ),
         Report(
             "appointments",
@@ -93,6 +95,7 @@ REPORTS: dict[str, Report] = {
             "time, processing time, stored client",
             (("event_status", "Stored events"),),
             ("events",),
+            required=(("events", "event ids, comma-separated"),),
         ),
         Report(
             "anomalies",
@@ -113,12 +116,9 @@ def get(name: str) -> Report:
 
 
 def run(report: Report, params: Mapping[str, Any], runner: Runner) -> list[Section]:
-    if report.name == "events" and not params.get("events"):
-        raise TouchlineError("events needs --events (event ids, comma-separated)")
-    if report.name == "client_card" and not params.get("client"):
-        raise TouchlineError(
-            "client_card needs --client (a client id, web client id, email or phone)"
-        )
+    for option, what in report.required:
+        if not params.get(option):
+            raise TouchlineError(f"{report.name} needs --{option} ({what})")
     for option, allowed in report.narrower:
         value = params.get(option)
         if value is not None and value not in allowed:
