@@ -13,6 +13,7 @@ import orjson
 from pipeline import lookups
 from pipeline.client_ids import split_client_id
 from pipeline.lookups import Lookup
+from pipeline.touches import TAG_LENGTH, TAGGED_KINDS, Hit, identifier_tag
 from touchline import clock
 
 if TYPE_CHECKING:
@@ -112,7 +113,8 @@ def components(
 
 def _resplit(a: _Account, account: str, client: str, k: str) -> list[dict[str, Any]]:
     """``client``'s identifiers regrouped into the components of its links without the shared
-    identifiers: the oldest component stays, each other one moves to a client of its own."""
+    identifiers: the oldest component stays, each other one moves to a client of its own, with
+    the hits tagged with its identifiers."""
     out = []
     via = k.split(":", 1)[0]
     for n, (at, ids, sets) in enumerate(components(a.links.pop(client, {}), a.shared)):
@@ -124,10 +126,21 @@ def _resplit(a: _Account, account: str, client: str, k: str) -> list[dict[str, A
         for i in moved:
             a.ids[i] = to
         a.card(to).setdefault("created_at", at)
+        _move_tagged(a.zset("hits", client), a.zset("hits", to), ids)
         if moved:
             split = {"kind": "claim", "to_client_id": to, "from_client_id": client}
             out.append({**split, "identifiers": moved, "via": via})
     return out
+
+
+def _move_tagged(hits: dict[str, int], to: dict[str, int], ids: list[str]) -> None:
+    """split.lua's move_tagged: the hits tagged with an email, phone or web client id of ``ids``
+    (:func:`pipeline.touches.hit_tags`) move to ``to``."""
+    wanted = {identifier_tag(i) for i in ids if i.startswith(TAGGED_KINDS)}
+    for member in list(hits):
+        tags = Hit.from_member(member, 0).tags
+        if any(tags[j : j + TAG_LENGTH] in wanted for j in range(0, len(tags), TAG_LENGTH)):
+            to[member] = hits.pop(member)
 
 
 def _move_lookup(a: _Account, lookup: Lookup, via: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pipeline import touches
 from pipeline.enrichment import Static
 from pipeline.sessions import SessionState, assign, time_on_site
 from touchline.clock import now_ms
+from touchline.identity import Identifiers
 
 # The session fields of an event outside any web session.
 NO_SESSION: dict[str, Any] = {
@@ -164,10 +165,10 @@ def record_context(
     event_id: str,
     at: int,
     fingerprint: str,
-    phone: str | None,
+    ids: Identifiers,
 ) -> RecordContext:
-    """The record step's input for an event placed by :func:`sessionise`. ``phone`` is kept on
-    the card from contacts only."""
+    """The record step's input for an event placed by :func:`sessionise`. The phone of ``ids``
+    is kept on the card from contacts only; the hit carries the tags of its identifiers."""
     is_touch = (static.has_web and placed.new_session) or static.is_contact or static.is_lead
     flags = (
         (touches.WEB if static.has_web else 0)
@@ -175,7 +176,15 @@ def record_context(
         | (touches.LEAD if static.is_lead else 0)
     )
     campaign = static.campaign
-    hit = touches.Hit(at, event_id, flags, static.channel, static.campaign_key, campaign.campaign)
+    hit = touches.Hit(
+        at,
+        event_id,
+        flags,
+        static.channel,
+        static.campaign_key,
+        campaign.campaign,
+        touches.hit_tags(ids.keys()),
+    )
     enrichment = {
         **placed.info,
         "channel": placed.channel,
@@ -191,7 +200,7 @@ def record_context(
         is_contact=static.is_contact,
         channel=placed.channel,
         name=static.name,
-        phone=phone if static.is_contact and phone else None,
+        phone=ids.phone if static.is_contact and ids.phone else None,
         location=static.location,
         revenue_minor=static.revenue_minor,
         currency=static.currency,

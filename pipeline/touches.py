@@ -19,6 +19,7 @@ touches by the same rules.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +31,22 @@ from pipeline.sessions import campaign_in_key
 
 WEB, CONTACT, LEAD = 1, 2, 4  # Hit.flags
 HIT_SEPARATOR = "\x1f"  # between a stored hit's flags, channel and campaign key
+TAGGED_KINDS = ("email:", "phone:", "cid:")  # the identifiers the reports split events by
+TAG_LENGTH = 8  # hex digits (4 bytes where Redis keeps the member)
+
+
+def identifier_tag(identifier: str) -> str:
+    """An identifier's tag in a hit: the first 8 hex digits of its SHA-1 (split.lua computes the
+    same with ``redis.sha1hex``), so a card need not keep the identifier itself."""
+    return hashlib.sha1(identifier.encode()).hexdigest()[:TAG_LENGTH]
+
+
+def hit_tags(identifiers: Iterable[str]) -> str:
+    """The tags of an event's email, phone and web client id (``kind:value``, in that order, the
+    order the reports' ``split_events`` ranks them in), concatenated: when one of them is split
+    off its client (an identifier it was linked through proved shared), the hit moves with it
+    (``pipeline/lua/split.lua`` ``move_tagged``)."""
+    return "".join(identifier_tag(k) for k in identifiers if k.startswith(TAGGED_KINDS))
 
 
 @dataclass(frozen=True)
@@ -40,45 +57,61 @@ class Hit:
     channel: str  # the hit's own channel
     campaign_key: str | None
     campaign: str | None  # utm_campaign, for display
+    tags: str = ""  # hit_tags of the event's identifiers
 
     def member(self) -> str:
         """The hit as the card's sorted-set member (scored by ``at``); the campaign is not
-        repeated: its campaign key holds it (:func:`pipeline.sessions.campaign_in_key`)."""
-        return orjson.dumps([self.event_id, self.flags, self.channel, self.campaign_key]).decode()
+        repeated: its campaign key holds it (:func:`pipeline.sessions.campaign_in_key`). Tags
+        come sixth, after a null where members stored before kept the campaign."""
+        fields = [self.event_id, self.flags, self.channel, self.campaign_key]
+        return orjson.dumps([*fields, None, self.tags] if self.tags else fields).decode()
 
     @classmethod
     def from_member(cls, member: str | bytes, at: float) -> Hit:
         """A member as :meth:`member` makes it, or as Redis keeps it (:func:`stored_member`): a
         canonical UUID event id as a byte 1 and its 16 bytes, then flags, channel and campaign
-        key separated by a byte 31 (no key: null); in the form before, a zero byte and the 16
+        key separated by a byte 31 (no key: null); with tags, a byte 2, the 16 bytes, the number
+        of tags and 4 bytes each, then the same; in the form before, a zero byte and the 16
         bytes, then the rest of the array."""
         raw = member.encode() if isinstance(member, str) else member
-        if len(raw) > 17 and raw[0] == 1:
-            flags, channel, *key = raw[17:].decode().split(HIT_SEPARATOR, 2)
+        if len(raw) > 17 and raw[0] in (1, 2):
+            start, tags = 17, ""
+            if raw[0] == 2:
+                start = 18 + 4 * raw[17]
+                tags = raw[18:start].hex()
+            flags, channel, *key = raw[start:].decode().split(HIT_SEPARATOR, 2)
             event_id = str(uuid.UUID(bytes=raw[1:17]))
             k = key[0] if key else None
-            return cls(int(at), event_id, int(flags), channel, k, campaign_in_key(k))
+            return cls(int(at), event_id, int(flags), channel, k, campaign_in_key(k), tags)
         if len(raw) > 17 and raw[0] == 0:
             fields = [str(uuid.UUID(bytes=raw[1:17])), *orjson.loads(raw[17:])]
         else:
             fields = orjson.loads(raw)  # a member stored before carried the campaign fifth
         event_id, flags, channel, key = fields[:4]
-        campaign = fields[4] if len(fields) > 4 else campaign_in_key(key)
-        return cls(int(at), event_id, int(flags), channel, key, campaign)
+        campaign = fields[4] if len(fields) > 4 else None
+        tags = fields[5] if len(fields) > 5 else ""
+        return cls(
+            int(at), event_id, int(flags), channel, key, campaign or campaign_in_key(key), tags
+        )
 
 
 def stored_member(member: str) -> bytes:
     """The member Redis keeps for :meth:`Hit.member` (record.lua adds it as it is): for a
-    canonical UUID event id, a byte 1 and its 16 bytes, then flags, channel and campaign key
-    separated by a byte 31 (the key left out when null), 27 bytes less than the array; any other
-    member as it is. :meth:`Hit.from_member` reads both."""
-    event_id, flags, channel, key = orjson.loads(member)[:4]
+    canonical UUID event id, a byte 1 and its 16 bytes (a byte 2, the 16 bytes, the number of
+    tags and each tag in 4 bytes, when tagged), then flags, channel and campaign key separated by
+    a byte 31 (the key left out when null), 27 bytes less than the array, and tags in half the
+    bytes of their hex; any other member as it is. :meth:`Hit.from_member` reads both."""
+    fields = orjson.loads(member)
+    event_id, flags, channel, key = fields[:4]
+    tags = bytes.fromhex(fields[5]) if len(fields) > 5 else b""
     field = lookups.field(event_id)  # a canonical UUID as a zero byte and its 16 bytes
     if not (len(field) == 17 and field[0] == 0) or HIT_SEPARATOR in channel:
         return member.encode()
     rest = f"{flags}{HIT_SEPARATOR}{channel}"
     if key is not None:
         rest += HIT_SEPARATOR + key
+    if tags:
+        return b"\x02" + field[1:] + bytes([len(tags) // 4]) + tags + rest.encode()
     return b"\x01" + field[1:] + rest.encode()
 
 

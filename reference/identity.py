@@ -54,8 +54,9 @@ def canonical(
     events: list[Event], merges: list[Event], splits: Sequence[Event] = ()
 ) -> list[Event]:
     """Distinct events (by event_id) with client_id resolved: an event named by a lookup split
-    (``event:<event_id>``) or carrying a split identifier (its email, else phone, else cid)
-    belongs to that split's client, then merges are followed."""
+    (``event:<event_id>``) or carrying a split identifier that names a client (its email, else
+    phone, else cid; a released one passed over) belongs to that split's client, then merges are
+    followed."""
     cmap = canonical_map(merges, splits)
     owners = split_owner(splits)
     seen: dict[str, Event] = {}
@@ -64,8 +65,8 @@ def canonical(
         for kind in ("event", "email", "phone", "cid"):
             value = e["event_id"] if kind == "event" else e[kind]
             owner = owners.get((e["account_id"], f"{kind}:{value}")) if value else None
-            if owner is not None:  # released (shared): the client it was stored with
-                client = owner or client
+            if owner:  # a released identifier ('': shared, names no one) is passed over
+                client = owner
                 break
         seen[e["event_id"]] = {
             **e,

@@ -13,6 +13,7 @@ from typing import Any
 from pipeline.client_ids import new_client_id
 from pipeline.memory_store import MemoryStore
 from pipeline.store import ClientStore, Resolution, ResolveRequest, Store
+from pipeline.touches import WEB, Hit, hit_tags
 from touchline.codec import Codec
 from touchline.contracts import load
 from touchline.settings import REPO_ROOT
@@ -104,6 +105,43 @@ def owner(loop: asyncio.AbstractEventLoop, store: Store, identifier: str) -> str
     if found is None:
         return None
     return str(loop.run_until_complete(store.card(ACCOUNT, found))["client_id"])
+
+
+def hit_events(loop: asyncio.AbstractEventLoop, store: Store, client: str) -> list[str]:
+    """The event ids of the hits ``client``'s card keeps, in event time."""
+    if isinstance(store, MemoryStore):
+        zset = store.accounts[ACCOUNT].zset("hits", client)
+        hits = [Hit.from_member(m, at) for m, at in zset.items()]
+    else:
+        assert isinstance(store, ClientStore)
+        hits = loop.run_until_complete(store.card(ACCOUNT, client))["hits"]
+    return [h.event_id for h in sorted(hits, key=lambda h: (h.at, h.event_id))]
+
+
+def run_with_hit(
+    loop: asyncio.AbstractEventLoop, store: Store, event: str, at: int, *ids: str
+) -> Any:
+    """:func:`run` with the event's web hit, tagged with its identifiers as the worker tags it."""
+    client = resolve(loop, store, event, at, *ids).client_id
+    hit = Hit(at, event, WEB, "organic_search", None, None, hit_tags(ids))
+    return record(loop, store, event, client, at, hit=hit.member())
+
+
+def hits_follow_a_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
+    """merge_split with hits: client b's two web visits (one with its email, one with its web
+    client id alone; one event id a UUID, which Redis keeps in 16 bytes, one not) and the event
+    that merged b into a through the phone (its email and the phone) move with b's identifiers
+    when the phone proves shared, and so does a form with the phone and b's web client id (the
+    shared phone names no one); profile 1's own event stays."""
+    ev = {n: str(uuid.uuid5(uuid.NAMESPACE_URL, f"hits-{n}")) for n in ("p1", "b1", "p2", "f")}
+    a = run_with_hit(loop, store, ev["p1"], 1000, E1, PHONE)["client_id"]
+    b = run_with_hit(loop, store, ev["b1"], 1500, E2, "cid:2.2")["client_id"]
+    run_with_hit(loop, store, "b2", 1600, "cid:2.2")
+    assert run_with_hit(loop, store, ev["p2"], 2000, E2, PHONE)["merged_from"] == [b]
+    run_with_hit(loop, store, ev["f"], 2100, PHONE, "cid:2.2")
+    assert hit_events(loop, store, a) == [ev["p1"], ev["b1"], "b2", ev["p2"], ev["f"]]
+    run_with_hit(loop, store, "p3", 3000, E3, PHONE)
+    return {"a": a, "s": split_client("cid:2.2"), "events": ev}
 
 
 def claim_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
@@ -244,6 +282,15 @@ def journeys() -> list[tuple[str, bytes]]:
             T0 + 120 * MIN,
             {"email": "two@x.de", "phone": RAW_PHONE},
             client_id="studio-2",
+        ),
+        raw(
+            "p2-form",
+            "BookingStep",
+            "appointment_booking_start",
+            T0 + 150 * MIN,
+            {"cid": "GA1.2.222.333", "phone": RAW_PHONE},
+            source="web",
+            web={"page_url": "https://studio.example/book"},
         ),
         raw(
             "p2-order",

@@ -67,27 +67,7 @@ local function lookup_event_id(field)
     .. '-' .. string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
 end
 
--- A hit's stored member starts with its event id (pipeline/touches.py stored_member: record.lua
--- gets it ready made): a canonical UUID as a byte 1 and its 16 bytes (then flags, channel and
--- campaign key split by a byte 31), in the form before as a zero byte and the 16 bytes then '[',
--- any other id as the JSON array '["<event id>",...]'.
-local function hit_prefix(event_id) return '\1' .. string.sub(lookup_field(event_id), 2) end
-
--- A glob (ZSCAN MATCH) that matches s itself: its special characters escaped.
-local function glob_literal(s) return (string.gsub(s, '[%*%?%[%]\\]', '\\%0')) end
-
--- Move the members of sorted set `from` that match `pattern` to `to`, with their scores.
-local function move_matching(from, to, pattern)
-  local cursor = '0'
-  repeat
-    local found = redis.call('ZSCAN', from, cursor, 'MATCH', pattern, 'COUNT', 1000)
-    for i = 1, #found[2], 2 do
-      redis.call('ZREM', from, found[2][i])
-      redis.call('ZADD', to, found[2][i + 1], found[2][i])
-    end
-    cursor = found[1]
-  until cursor == '0'
-end
+-- include: hits
 
 -- A lookup's value (pipeline/lookups.py packed): a zero byte, the client (a client id Touchline
 -- makes: its letter and 19 hex digits in 10 bytes), the time (ms, 6 bytes, big-endian), then the
@@ -250,7 +230,8 @@ local function components(client)
 end
 
 -- client's identifiers regrouped into the components of its links without the shared
--- identifiers: the oldest stays, each other one moves to a client of its own.
+-- identifiers: the oldest stays, each other one moves to a client of its own, with the hits of
+-- the events that carried its identifiers.
 local function resplit(account, client, k, out)
   local parts = components(client)
   redis.call('DEL', P .. 'links:' .. client)
@@ -269,6 +250,7 @@ local function resplit(account, client, k, out)
         end
       end
       redis.call('HSETNX', P .. 'card:' .. to, 'created_at', part.at)
+      move_tagged(P .. 'hits:' .. client, P .. 'hits:' .. to, part.ids)
       if #moved > 0 then
         out[#out + 1] = {kind = 'claim', to_client_id = to, from_client_id = client,
                          identifiers = moved, via = via}
@@ -285,7 +267,7 @@ local function move_lookup(entry, via)
   local hits, to = P .. 'hits:' .. canonical(client), P .. 'hits:' .. own
   move_matching(hits, to, '\\["' .. glob_literal(event_id) .. '"*')
   if string.match(event_id, UUID) then
-    move_matching(hits, to, glob_literal(hit_prefix(event_id)) .. '*')
+    move_matching(hits, to, hit_glob(event_id))
     move_matching(hits, to, glob_literal(lookup_field(event_id) .. '[') .. '*')
   end
   redis.call('HSETNX', P .. 'card:' .. own, 'created_at', at)

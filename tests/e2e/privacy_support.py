@@ -178,7 +178,7 @@ def _readable(raw: bytes) -> bytes:
     """A hash field or sorted-set member that starts with a canonical UUID event id in its 16
     bytes (pipeline/lookups.py, pipeline/touches.py Hit.from_member), with the id as text: a
     search for an event's id must find those too."""
-    if len(raw) >= 17 and raw[0] in (0, 1):
+    if len(raw) >= 17 and raw[0] in (0, 1, 2):
         return str(uuid.UUID(bytes=raw[1:17])).encode() + raw[17:]
     return raw
 

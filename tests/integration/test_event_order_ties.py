@@ -123,7 +123,7 @@ def test_migrate_derives_the_touches_stored_in_the_old_order_again(
     )
     assert touch_derivation.complete(client, db, 30)
     old = stored_touches(client, db)
-    monkeypatch.setattr(clickhouse, "ddl_files", lambda: files)
+    monkeypatch.setattr(clickhouse, "ddl_files", lambda: [f for f in files if f[0] < 19])
     assert clickhouse.migrate(client, db) == ["018_event_order.sql"]
     assert touch_derivation.complete(client, db, 30)
     new = stored_touches(client, db)

@@ -23,6 +23,8 @@ from tests.split_scenarios import (
     PHONE,
     call_first,
     claim_split,
+    hit_events,
+    hits_follow_a_split,
     lookup_then_merge_in_one_batch,
     lookup_then_shared_in_one_batch,
     made,
@@ -232,3 +234,10 @@ def test_a_lookup_of_a_uuid_event_is_kept_in_its_16_bytes_and_moves(
     assert moved == [(new_client(call), [f"event:{call}"])]
     assert LOOP.run_until_complete(store.card("acc", new_client(call)))["hits"] == [hit]
     assert LOOP.run_until_complete(store.card("acc", a))["hits"] == []
+
+
+def test_hits_move_with_the_identifiers_of_their_events(store: ClientStore) -> None:
+    out = hits_follow_a_split(LOOP, store)
+    ev = out["events"]
+    assert hit_events(LOOP, store, out["a"]) == [ev["p1"]]
+    assert hit_events(LOOP, store, out["s"]) == [ev["b1"], "b2", ev["p2"], ev["f"]]

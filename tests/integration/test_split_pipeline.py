@@ -5,8 +5,9 @@ call comes from the front-desk phone alone. In event time, person 2 is merged in
 through the phone, then the phone proves shared and person 2's identifiers move to a client of
 their own; in reverse order, the call makes the phone's first client, person 3's email is claimed
 through the phone and person 2's client takes them over (the older), and when person 1 proves the
-phone shared, person 3's email moves out and the call goes its own way. Both orders must give
-every person their own events, and the same reports."""
+phone shared, person 3's email moves out and the call goes its own way. Person 2 also sends a
+booking form with their web client id and the desk phone. Both orders must give every person
+their own events, the same reports, and live cards (Redis) with the touches the reports give."""
 
 from __future__ import annotations
 
@@ -19,17 +20,19 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from pipeline.card import Rules, touches_of
 from pipeline.processor import Processor, processor_config
 from pipeline.store import ClientStore
 from sinks import clickhouse
 from sinks.sink import Sink
-from tests.split_scenarios import CODEC, journeys
+from tests.split_scenarios import CODEC, MIN, T0, journeys
 from touchline import topics
 from touchline.services.stack import Endpoints
 from touchline.settings import Settings
 
 pytestmark = pytest.mark.integration
 LOOP = asyncio.new_event_loop()
+PEOPLE = ("one@x.de", "two@x.de", "three@x.de")
 REPORTS = (
     "attribution@by=channel",
     "attribution@by=campaign",
@@ -56,6 +59,7 @@ def run(s: Settings, redis_url: str, order: list[tuple[str, bytes]]) -> dict[str
             producer.produce(topics.merges(s), merge, key=key)
         splits += len(out.splits)
     producer.flush(30)
+    live = {who: LOOP.run_until_complete(live_touches(store, s, who)) for who in PEOPLE}
     LOOP.run_until_complete(store.close())
     client = clickhouse.connect(s.effective_clickhouse_dsn)
     db = s.clickhouse_database
@@ -97,14 +101,30 @@ def run(s: Settings, redis_url: str, order: list[tuple[str, bytes]]) -> dict[str
         reports[name] = sorted(
             json.dumps(r, default=str) for r in clickhouse.query(client, query, db, params)[1]
         )
-    for who in ("one@x.de", "two@x.de", "three@x.de"):
+    touches = {}
+    for who in PEOPLE:
         rows = clickhouse.query(client, "client_card", db, {"client": who})[1]
         reports["card " + who] = [json.dumps(r[1:], default=str) for r in rows]
+        # (occurred_at, channel, kind, multichannel) are columns 1, 4, 3, 13 of client_card
+        touches[who] = [
+            (round(r[1].timestamp() * 1000), r[4], r[3] == "contact", bool(r[13])) for r in rows
+        ]
     return {
         "people": sorted(sorted(p) for p in people.values()),
         "reports": reports,
         "splits": splits,
+        "live": live,
+        "touches": touches,
     }
+
+
+async def live_touches(store: ClientStore, s: Settings, email: str) -> list[tuple[Any, ...]]:
+    """The touches of the person's live card (Redis), in the shape of the report's."""
+    cfg = processor_config(s)
+    client = await store.lookup("acc", f"email:{email}")
+    card = await store.card("acc", client or "")
+    rules = Rules(cfg.session_timeout_ms, cfg.lookback_ms, cfg.min_channels)
+    return [(t.at, t.channel, t.is_contact, t.multichannel) for t in touches_of(card, rules)]
 
 
 def test_the_shared_phone_splits_the_same_people_in_either_arrival_order(
@@ -125,7 +145,7 @@ def test_the_shared_phone_splits_the_same_people_in_either_arrival_order(
     expected = [
         ["desk-call"],
         ["p1-profile"],
-        ["p2-booking", "p2-order", "p2-profile", "p2-visit"],
+        ["p2-booking", "p2-form", "p2-order", "p2-profile", "p2-visit"],
         ["p3-profile"],
     ]
     assert results[0]["people"] == expected
@@ -134,5 +154,12 @@ def test_the_shared_phone_splits_the_same_people_in_either_arrival_order(
     # 3's email claimed off the client the call made, the phone released, the call looked up
     assert results[0]["splits"] == 2 and results[1]["splits"] == 3
     assert results[0]["reports"] == results[1]["reports"]
+    # each person's live card has the touches the reports give them, in either order
+    for result in results:
+        assert result["live"] == result["touches"]
+    assert results[0]["live"]["two@x.de"] == [
+        (T0 + 60 * MIN, "paid_search", False, False),
+        (T0 + 150 * MIN, "direct", False, False),  # the form with the desk phone and their cid
+    ]
     revenue = [r for r in results[0]["reports"]["attribution@by=channel"] if "paid_search" in r]
     assert revenue  # person 2's order is credited to their paid search visit

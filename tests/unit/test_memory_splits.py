@@ -14,6 +14,8 @@ from tests.split_scenarios import (
     PHONE,
     call_first,
     claim_split,
+    hit_events,
+    hits_follow_a_split,
     lookup_then_merge_in_one_batch,
     lookup_then_shared_in_one_batch,
     made,
@@ -160,3 +162,11 @@ def test_a_call_resolved_before_the_phone_proved_shared_and_recorded_after_is_it
         (out["a"], new_client("call"))
     ]
     assert out["call"]["client_id"] == new_client("call")  # recorded where the split moved it
+
+
+def test_hits_move_with_the_identifiers_of_their_events() -> None:
+    store = MemoryStore(max_share=2)
+    out = hits_follow_a_split(LOOP, store)
+    ev = out["events"]
+    assert hit_events(LOOP, store, out["a"]) == [ev["p1"]]
+    assert hit_events(LOOP, store, out["s"]) == [ev["b1"], "b2", ev["p2"], ev["f"]]

@@ -14,11 +14,13 @@ from pipeline.enrichment import Static
 from pipeline.processor import Config, _rules
 from pipeline.record_context import NO_SESSION, SESSION_ROW, record_context, sessionise
 from pipeline.utm import Campaign
+from touchline.identity import extract
 from touchline.settings import REPO_ROOT
 
 RULES = _rules(Config(session_timeout_ms=30 * 60_000))
 MINUTE = 60_000
 T = 1_795_000_000_000
+IDS = extract({"phone": "+4915100000001", "email": "ana@x.de", "external_ids": {"studio": "7"}})
 PAID = Campaign(source="google", medium="cpc", campaign="brand", click_id_type="gclid")
 PAGE = Static(
     campaign=PAID,
@@ -53,7 +55,7 @@ CALL = replace(
 
 def _visit(static: Static, stored: dict[str, Any] | None, event_id: str, at: int) -> Any:
     placed = sessionise(static, "c1", stored, event_id, at, RULES)
-    return placed, record_context(RULES, static, placed, event_id, at, "fp", "+4915100000001")
+    return placed, record_context(RULES, static, placed, event_id, at, "fp", IDS)
 
 
 def test_a_web_visit_opens_a_session_and_its_pages_keep_its_channel() -> None:
@@ -79,6 +81,12 @@ def test_a_contact_is_a_touch_outside_sessions_and_keeps_its_phone() -> None:
     assert placed.sessions is None and placed.info == NO_SESSION and not placed.new_session
     assert ctx.is_touch and ctx.is_contact and ctx.phone == "+4915100000001"
     assert touches.Hit.from_member(ctx.hit or "", T).flags == touches.CONTACT
+    # the hit is tagged with the event's email and phone (not its studio id: the reports do not
+    # split events by it), so a split moves it with them
+    tags = touches.Hit.from_member(ctx.hit or "", T).tags
+    assert tags == touches.identifier_tag("email:ana@x.de") + touches.identifier_tag(
+        "phone:+4915100000001"
+    )
     lua = ctx.lua()
     assert "session" not in lua and "utm_source" not in lua  # None entries are left out (nil)
     assert lua["name"] == "Ana" and lua["location"] == "Berlin"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import orjson
@@ -17,6 +18,7 @@ from pipeline.touches import (
     Hit,
     Touch,
     derive,
+    hit_tags,
     session_starts,
     stored_member,
 )
@@ -156,13 +158,24 @@ def test_a_stored_campaign_key_may_hold_the_separator() -> None:
         ("call-7", "phone_call", "k", False),
     ],
 )
+@pytest.mark.parametrize("tags", ["", hit_tags(["email:a@x.de", "ext.studio:7", "cid:1.2"])])
 def test_the_stored_member_reads_back_as_the_hit(
-    event_id: str, channel: str, key: str | None, compact: bool
+    event_id: str, channel: str, key: str | None, compact: bool, tags: str
 ) -> None:
-    hit = Hit(7, event_id, CONTACT, channel, key, campaign_in_key(key))
+    hit = Hit(7, event_id, CONTACT, channel, key, campaign_in_key(key), tags)
     stored = stored_member(hit.member())
     assert Hit.from_member(stored, 7.0) == hit
     if compact:  # a byte 1 and the id's 16 bytes, then no JSON: 27 bytes less, 6 more if no key
-        assert stored[:1] == b"\x01" and len(stored) <= len(hit.member()) - 21
+        # (a byte 2 with tags, each in 4 bytes instead of 8 hex digits)
+        assert stored[:1] == (b"\x02" if tags else b"\x01")
+        assert len(stored) <= len(hit.member()) - 21 - len(tags) // 2
     else:
         assert stored == hit.member().encode()
+
+
+def test_a_hit_is_tagged_with_its_email_phone_and_web_client_id_only() -> None:
+    tags = hit_tags(["ext.studio:7", "email:a@x.de", "phone:+4930555", "cid:1.2"])
+    assert tags == "".join(
+        hashlib.sha1(k.encode()).hexdigest()[:8]
+        for k in ("email:a@x.de", "phone:+4930555", "cid:1.2")
+    )
