@@ -111,6 +111,17 @@ def components(
     return sorted((at, sorted(m), sets) for at, m, sets in groups.values())
 
 
+def split_since(a: _Account, ctx: dict[str, Any], client: str) -> str:
+    """split.lua's split_since: an event resolved before a split moved its identifiers belongs
+    to the canonical owner of its first identifier (``ctx["ids"]``) that is not shared."""
+    if not ctx.get("ids") or ctx.get("split_clock") == a.split_clock:
+        return client
+    for k in ctx["ids"]:
+        if k not in a.shared and k in a.ids:
+            return a.canonical(a.ids[k])
+    return client
+
+
 def _resplit(a: _Account, account: str, client: str, k: str) -> list[dict[str, Any]]:
     """``client``'s identifiers regrouped into the components of its links without the shared
     identifiers: the oldest component stays, each other one moves to a client of its own, with

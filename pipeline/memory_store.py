@@ -199,7 +199,8 @@ class MemoryStore:
             (r.account, r.event_id, r.new_client),
         )
         session = a.sessions.get(client)
-        return Resolution(client, _copy(session) if session else None, None, shared, tuple(merges))
+        session = _copy(session) if session else None
+        return Resolution(client, session, None, shared, tuple(merges), a.split_clock)
 
     def _merge(self, a: _Account, client: str, o: str) -> None:
         """Step 3 of resolve.lua: client ``o`` merged into ``client``."""
@@ -238,6 +239,7 @@ class MemoryStore:
         if event_id in a.seen:
             return orjson.dumps({"applied": a.seen[event_id]}).decode()
         client = memory_splits.lookup_client(a, event_id, item_client, a.canonical(item_client))
+        client = memory_splits.split_since(a, ctx, client)
         at = ctx["occurred_at"]
         card = a.card(client)
         touch_seq = int(card.get("touch_count", 0))

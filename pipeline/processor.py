@@ -328,7 +328,9 @@ class Processor:
                 sessions[res.client_id] = session
             event_id, at = p.envelope["event_id"], p.envelope["occurred_at"]
             placed = sessionise(p.static, res.client_id, session, event_id, at, rules)
-            context = record_context(rules, p.static, placed, event_id, at, p.fingerprint, p.ids)
+            context = record_context(
+                rules, p.static, placed, event_id, at, p.fingerprint, p.ids, res.split_clock
+            )
             if context.session is not None:
                 sessions[res.client_id] = context.session
             out.to_record.append((p.envelope["account_id"], event_id, res.client_id, context.lua()))

@@ -78,6 +78,8 @@ class RecordContext:
     currency: str | None
     session: dict[str, Any] | None  # the client's recent sessions after this event
     enrichment: dict[str, Any]  # the state-dependent enrichment, stored as the event's result
+    ids: tuple[str, ...] = ()  # its email, phone and cid (``kind:value``), for split.lua
+    split_clock: int = 0  # the account's splitclock when it was resolved (split_since)
 
     def lua(self) -> dict[str, Any]:
         """The context as ``record.lua`` reads it: entries that are None are left out (nil)."""
@@ -103,6 +105,9 @@ class RecordContext:
         if self.session is not None:
             ctx["session"] = self.session
         ctx["enrichment"] = self.enrichment
+        if self.ids:
+            ctx["ids"] = list(self.ids)
+            ctx["split_clock"] = self.split_clock
         return ctx
 
 
@@ -166,6 +171,7 @@ def record_context(
     at: int,
     fingerprint: str,
     ids: Identifiers,
+    split_clock: int = 0,
 ) -> RecordContext:
     """The record step's input for an event placed by :func:`sessionise`. The phone of ``ids``
     is kept on the card from contacts only; the hit carries the tags of its identifiers."""
@@ -176,6 +182,7 @@ def record_context(
         | (touches.LEAD if static.is_lead else 0)
     )
     campaign = static.campaign
+    tagged = touches.tagged(ids.keys())
     hit = touches.Hit(
         at,
         event_id,
@@ -183,7 +190,7 @@ def record_context(
         static.channel,
         static.campaign_key,
         campaign.campaign,
-        touches.hit_tags(ids.keys()),
+        touches.hit_tags(tagged),
     )
     enrichment = {
         **placed.info,
@@ -206,4 +213,6 @@ def record_context(
         currency=static.currency,
         session=placed.sessions,
         enrichment=enrichment,
+        ids=tuple(tagged),
+        split_clock=split_clock,
     )

@@ -68,6 +68,7 @@ class Resolution:
     prior: dict[str, Any] | None
     shared_identifiers: int = 0
     merged: tuple[str, ...] = ()  # clients this event merged into client_id
+    split_clock: int = 0  # the account's splitclock when it was resolved (split.lua)
 
 
 class Store(Protocol):
@@ -111,7 +112,8 @@ def _resolution(reply: Any) -> Resolution | Exception:
         return Resolution("", None, {"applied": reply[1].decode()})
     session = orjson.loads(reply[2]) if reply[2] else None
     merged = tuple(m.decode() for m in _list(reply[4])) if len(reply) > 4 else ()
-    return Resolution(reply[1].decode(), session, None, int(reply[3]), merged)
+    clock = int(reply[5]) if len(reply) > 5 else 0
+    return Resolution(reply[1].decode(), session, None, int(reply[3]), merged, clock)
 
 
 def _list(value: Any) -> list[Any]:
@@ -256,7 +258,8 @@ class ClientStore:
             fingerprint = (ctx.get("enrichment") or {}).get("fingerprint", "")
             hit = stored_member(ctx["hit"]) if ctx.get("hit") else b""
             bins.append([mark.field, dedupe.short(fingerprint), lookups.field(event_id), hit])
-        head, tail = [self.prefix, self.window_s], [self._generation()]
+        head = [self.prefix, self.window_s]  # ARGV[5], [6] as resolve's (record.lua)
+        tail = [self._generation(), self.provenance_cap, self.id_shards]
         replies = await self._per_slot(self._record, head, batch, tail, bins)
         return [_failure(r) if isinstance(r, list) else decode_result(r) for r in replies]
 

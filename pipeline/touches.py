@@ -41,12 +41,17 @@ def identifier_tag(identifier: str) -> str:
     return hashlib.sha1(identifier.encode()).hexdigest()[:TAG_LENGTH]
 
 
+def tagged(identifiers: Iterable[str]) -> list[str]:
+    """The email, phone and web client id among ``identifiers`` (``kind:value``), in order."""
+    return [k for k in identifiers if k.startswith(TAGGED_KINDS)]
+
+
 def hit_tags(identifiers: Iterable[str]) -> str:
     """The tags of an event's email, phone and web client id (``kind:value``, in that order, the
     order the reports' ``split_events`` ranks them in), concatenated: when one of them is split
     off its client (an identifier it was linked through proved shared), the hit moves with it
     (``pipeline/lua/split.lua`` ``move_tagged``)."""
-    return "".join(identifier_tag(k) for k in identifiers if k.startswith(TAGGED_KINDS))
+    return "".join(identifier_tag(k) for k in tagged(identifiers))
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,25 @@ def hits_follow_a_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[s
     return {"a": a, "s": split_client("cid:2.2"), "events": ev}
 
 
+def resolved_then_split_in_one_batch(
+    loop: asyncio.AbstractEventLoop, store: Store
+) -> dict[str, Any]:
+    """A visit with b's web client id is resolved (to a, which b was merged into), then the event
+    that proves the phone shared, then the visit is recorded (one batch, or another worker's
+    split between the two steps): the visit is stored, with its hit, where b's identifiers went."""
+    a = run(loop, store, "p1", 1000, E1, PHONE)["client_id"]
+    b = run(loop, store, "b1", 1500, E2, "cid:2.2")["client_id"]
+    assert run(loop, store, "p2", 2000, E2, PHONE)["merged_from"] == [b]
+    visit = resolve(loop, store, "v", 2500, "cid:2.2")
+    assert visit.client_id == a
+    third = resolve(loop, store, "p3", 3000, E3, PHONE)
+    record(loop, store, "p3", third.client_id, 3000)
+    hit = Hit(2500, "v", WEB, "organic_search", None, None, hit_tags(["cid:2.2"]))
+    ids = {"ids": ["cid:2.2"], "split_clock": visit.split_clock}
+    stored = record(loop, store, "v", visit.client_id, 2500, hit=hit.member(), **ids)
+    return {"a": a, "stored": stored["client_id"]}
+
+
 def claim_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
     """Profile 2 claims its email through the phone profile 1 owns; profile 3 proves the phone
     shared: profile 2's email moves to a client of its own."""

@@ -1,7 +1,7 @@
 -- Identifier -> owner client (pipeline/keys.py): a field of the hash ids:<shard>, shard = the
 -- first 32 bits of the identifier's SHA-1 modulo ID_SHARDS, in hex (keys.id_shard). Included by
 -- resolve.lua and record.lua after common.lua (split.lua moves owners with it). ID_SHARDS comes
--- in resolve's ARGV[6]; record.lua never looks an owner up (ARGV[6] is nil there).
+-- in ARGV[6] of both.
 local ID_SHARDS = tonumber(ARGV[6])
 -- The shard of k (keys.id_shard), in hex: ids:<shard> holds its owner, anchors:<shard> its anchors.
 local function id_shard(k)

@@ -5,11 +5,12 @@
 -- include: common
 -- include: ids
 -- include: split
--- ARGV: prefix, window_s, batch, generation (pipeline/dedupe.py), then per item (bins): its
--- dedup field, its short fingerprint, its lookup field, its hit as stored ('' for none)
+-- ARGV: prefix, window_s, batch, generation (pipeline/dedupe.py), provenance_cap (unused here),
+-- id_shards (ids.lua: split_since looks owners up), then per item (bins): its dedup field, its
+-- short fingerprint, its lookup field, its hit as stored ('' for none)
 -- batch: [[account, event_id, client, context, session, enrichment, mark]]
 -- session and enrichment arrive as JSON text: Lua stores / returns them without decoding them.
-BIN_AT, BIN_PER = 5, 4
+BIN_AT, BIN_PER = 7, 4
 local window_s = tonumber(ARGV[2])
 local function record(item, i)
   local event_id = item[2]
@@ -17,8 +18,8 @@ local function record(item, i)
   local prior, fp = applied(event_id, item[7], bin(i, 1))
   if prior then return prior end
   if fp then return cjson.encode({applied = fp}) end
-  local client = lookup_client(event_id, item[3], canonical(item[3]))
   local ctx = item[4]
+  local client = split_since(ctx, lookup_client(event_id, item[3], canonical(item[3])))
   local at = ctx.occurred_at
   local card = P .. 'card:' .. client
 

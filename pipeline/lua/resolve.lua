@@ -146,6 +146,8 @@ local function resolve(item, i)
   record_provenance(usable, owned, client, merges, at, provenance_cap, item[1], event_id,
                     item[3])
   local session = redis.call('GET', P .. 'session:' .. client) or ''
-  return {'new', client, session, tostring(shared), merges}
+  -- the account's splitclock as the event was resolved: record.lua's split_since compares it
+  local clock = redis.call('GET', P .. 'splitclock') or '0'
+  return {'new', client, session, tostring(shared), merges, clock}
 end
 return run_batch(resolve)

@@ -343,6 +343,24 @@ local function lookup_client(event_id, resolved, client)
   return client
 end
 
+-- An event resolved before a split moved its identifiers (in the same batch, or by another
+-- worker) belongs where they went, as the reports' split_events places it: the canonical owner
+-- of its first identifier (ctx.ids: its email, phone, cid) that is not shared. Read only when
+-- the account's splitclock moved since the event was resolved (ctx.split_clock).
+local function split_since(ctx, client)
+  if not ctx.ids then return client end
+  if tonumber(redis.call('GET', P .. 'splitclock') or '0') == ctx.split_clock then
+    return client
+  end
+  for _, k in ipairs(ctx.ids) do
+    if not is_shared(k) then
+      local o = owner_of(k)
+      if o then return canonical(o) end
+    end
+  end
+  return client
+end
+
 -- The splits an event caused, for its stored result (JSON texts), removed from the queue.
 local function take_splits(event_id)
   local splits = redis.call('LRANGE', P .. 'splits:' .. event_id, 0, -1)

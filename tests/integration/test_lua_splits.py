@@ -36,6 +36,7 @@ from tests.split_scenarios import (
     record,
     release,
     resolve,
+    resolved_then_split_in_one_batch,
     run,
     split_client,
 )
@@ -241,3 +242,12 @@ def test_hits_move_with_the_identifiers_of_their_events(store: ClientStore) -> N
     ev = out["events"]
     assert hit_events(LOOP, store, out["a"]) == [ev["p1"]]
     assert hit_events(LOOP, store, out["s"]) == [ev["b1"], "b2", ev["p2"], ev["f"]]
+
+
+def test_an_event_resolved_before_a_split_is_recorded_where_its_identifiers_went(
+    store: ClientStore,
+) -> None:
+    out = resolved_then_split_in_one_batch(LOOP, store)
+    assert out["stored"] == split_client("cid:2.2") != out["a"]
+    assert hit_events(LOOP, store, out["stored"]) == ["v"]
+    assert hit_events(LOOP, store, out["a"]) == []

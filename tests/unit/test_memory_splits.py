@@ -25,6 +25,7 @@ from tests.split_scenarios import (
     own_client,
     owner,
     release,
+    resolved_then_split_in_one_batch,
     run,
     split_client,
 )
@@ -170,3 +171,11 @@ def test_hits_move_with_the_identifiers_of_their_events() -> None:
     ev = out["events"]
     assert hit_events(LOOP, store, out["a"]) == [ev["p1"]]
     assert hit_events(LOOP, store, out["s"]) == [ev["b1"], "b2", ev["p2"], ev["f"]]
+
+
+def test_an_event_resolved_before_a_split_is_recorded_where_its_identifiers_went() -> None:
+    store = MemoryStore(max_share=2)
+    out = resolved_then_split_in_one_batch(LOOP, store)
+    assert out["stored"] == split_client("cid:2.2") != out["a"]
+    assert hit_events(LOOP, store, out["stored"]) == ["v"]
+    assert hit_events(LOOP, store, out["a"]) == []

@@ -13,9 +13,9 @@ from pipeline import touches
 from pipeline.enrichment import Static
 from pipeline.processor import Config, _rules
 from pipeline.record_context import NO_SESSION, SESSION_ROW, record_context, sessionise
+from pipeline.store import lua
 from pipeline.utm import Campaign
 from touchline.identity import extract
-from touchline.settings import REPO_ROOT
 
 RULES = _rules(Config(session_timeout_ms=30 * 60_000))
 MINUTE = 60_000
@@ -102,7 +102,7 @@ def test_a_contact_is_a_touch_outside_sessions_and_keeps_its_phone() -> None:
 
 
 def test_every_field_record_lua_reads_is_in_the_context() -> None:
-    script = (REPO_ROOT / "pipeline" / "lua" / "record.lua").read_text()
+    script = lua("record")  # with its includes (split.lua reads ctx.ids)
     read = set(re.findall(r"\bctx\.(\w+)", script))
     _, ctx = _visit(replace(CALL, has_web=True, campaign=PAID, currency="EUR"), None, "e", T)
     given = set(ctx.lua())
