@@ -79,6 +79,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         malformed_share=args.malformed_share,
         account_id=args.account,
+        household_share=args.household_share,
     )
     try:
         generated = generate(config)
@@ -155,6 +156,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_share,
         default=0.0,
         help="share of malformed events mixed in, 0 <= F < 1 (default 0)",
+    )
+    parser.add_argument(
+        "--household-share",
+        type=_share,
+        default=0.0,
+        help="share of people who give the landline of a household of four instead of a mobile, "
+        "0 <= F < 1 (default 0): a phone that proves shared and splits the people it linked",
     )
     parser.add_argument("--account", default="demo-studio", help="account id of every event")
     parser.add_argument("--out", type=Path, default=None, help="write events here as JSON lines")

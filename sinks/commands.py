@@ -83,6 +83,7 @@ def _sink(args: argparse.Namespace, settings: Settings) -> int:
     def report_progress(sink: Sink) -> None:
         counts = {
             "rows_written": sink.rows_written,
+            "rows_settled": sink.rows_settled,
             "merges_written": sink.merges_written,
             "dead_lettered": sink.dead_lettered,
         }

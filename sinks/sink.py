@@ -124,6 +124,9 @@ class Sink(Waiting):
             else None
         )
         self.rows_written = 0
+        # rows whose clients are derived and offsets committed: what reports read in full
+        self.rows_settled = 0
+        self._deriving_rows = 0
         self.merges_written = 0
         self.dead_lettered = 0
         self.skipped = 0
@@ -143,18 +146,20 @@ class Sink(Waiting):
         on_batch: Callable[[Sink], None] | None = None,
     ) -> None:
         """Consume until ``stop`` is set (or nothing arrived for ``idle_exit_s`` seconds);
-        ``on_batch`` is called after every batch that wrote something."""
+        ``on_batch`` is called after every step that wrote a batch or settled rows (derived
+        their clients and committed them: ``rows_settled``)."""
         self._stop = stop
         if self.deriver is not None:
             self.deriver.stop = stop
         last_data = time.monotonic()
         try:
             while not stop.is_set():
+                settled = self.rows_settled
                 n = self.step()
+                if on_batch is not None and (n or self.rows_settled != settled):
+                    on_batch(self)
                 if n:
                     last_data = time.monotonic()
-                    if on_batch is not None:
-                        on_batch(self)
                 elif idle_exit_s is not None and time.monotonic() - last_data > idle_exit_s:
                     break
         except Stopped:
@@ -266,17 +271,21 @@ class Sink(Waiting):
         if not (force or due) or (self.deriver is not None and self.deriver.busy):
             return
         ids, splits, positions = self.pending.take()
+        covered = self.rows_written  # every batch taken was written before it waited
         if self.deriver is not None:
+            self._deriving_rows = covered
             self.deriver.start(ids, splits, positions)
             return
         self._derive(ids, splits)
         self._commit(positions)
+        self.rows_settled = covered
 
     def _derived(self, wait: bool = False) -> None:
         """Commit the offsets of the deriver's finished derivation, if any (``wait``: for it)."""
         positions = self.deriver.finished(wait) if self.deriver is not None else None
         if positions:
             self._commit(positions)
+            self.rows_settled = self._deriving_rows
 
     def _identity_refreshed(self, name: str, refreshed: bool) -> None:
         outcome = "refreshed" if refreshed else "skipped"

@@ -28,3 +28,9 @@ class GeneratorConfig:
     start_ms: int = T0
     days: int = 60
     profiles_enabled: bool = True
+    # share of persons who give the landline of a household of HOUSEHOLD people (each with their
+    # own email) instead of a mobile: a phone that proves shared and splits who it linked
+    household_share: float = 0.0
+
+
+HOUSEHOLD = 4  # a family: more people than the default identity_max_share (2) lets one phone link

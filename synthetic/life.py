@@ -21,6 +21,8 @@ def generate(config: GeneratorConfig) -> Generated:
         raise ValueError("clients must be >= 0")
     if not 0.0 <= config.malformed_share < 1.0:
         raise ValueError("malformed_share must be in [0, 1)")
+    if not 0.0 <= config.household_share <= 1.0:
+        raise ValueError("household_share must be in [0, 1]")
     w = World(config)
     collecting = gc.isenabled()
     gc.disable()  # millions of young dicts, no cycles: the cyclic GC would only rescan them
@@ -56,6 +58,8 @@ def person_life(w: World, index: int) -> None:
         phone=f"+49151{index:08d}",  # 0151 + 8 digits: a valid German mobile number
         name=(first, last),
     )
+    if w.config.household_share and rng.random() < w.config.household_share:
+        person.phone = w.landline()
     w.truth.persons[person.person_id] = person
     t = w.config.start_ms + int(rng.random() * w.config.days * DAY)
     if rng.random() < 0.2:  # an existing client of the studio: profile from the history sync

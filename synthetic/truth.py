@@ -81,6 +81,8 @@ class Truth:
     funnel: dict[str, int] = field(default_factory=dict)
     malformed: dict[str, str] = field(default_factory=dict)
     experiment: dict[str, dict[str, int]] = field(default_factory=dict)
+    # identifiers several persons give (household landlines): they link no one
+    shared: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +102,7 @@ class Truth:
             "funnel": self.funnel,
             "malformed": self.malformed,
             "experiment": self.experiment,
+            "shared": sorted(self.shared),
         }
 
 
@@ -126,6 +129,7 @@ def count_fragments(timed: list[tuple[int, str, dict[str, Any]]], truth: Truth) 
         ids = event["envelope"]["ids"]
         keys = [f"{k}:{ids[k]}" for k in ("cid", "email", "phone") if ids.get(k)]
         keys += [f"{k}:{v}" for k, v in ids.get("external_ids", {}).items()]
+        keys = [k for k in keys if k not in truth.shared]
         if not keys:
             keys = [f"event:{event_id}"]
         root = find(keys[0])

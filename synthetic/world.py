@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from synthetic.config import FUNNEL_STEPS, GeneratorConfig
+from synthetic.config import FUNNEL_STEPS, HOUSEHOLD, GeneratorConfig
 from synthetic.truth import Person, Truth
 
 
@@ -24,6 +24,8 @@ class World:
         self.exposed: dict[str, set[str]] = {}
         self.clicked: dict[str, set[str]] = {}
         self.counter = 0
+        self.households = 0  # landlines handed out; the last one's members so far
+        self.household_members = HOUSEHOLD
 
     def uuid(self) -> str:
         n = self.rng.getrandbits(128)
@@ -35,6 +37,17 @@ class World:
     def next_id(self, prefix: str) -> str:
         self.counter += 1
         return f"{prefix}-{self.counter}"
+
+    def landline(self) -> str:
+        """The landline of the household being filled (a new one every HOUSEHOLD persons), as
+        the shared identifier the truth names."""
+        if self.household_members == HOUSEHOLD:
+            self.households += 1
+            self.household_members = 0
+        self.household_members += 1
+        phone = f"+4930{5550000 + self.households:07d}"  # a Berlin landline
+        self.truth.shared.add(f"phone:{phone}")
+        return phone
 
     def cid(self) -> str:
         """A web client id as the ``_ga`` cookie carries it (random number . timestamp)."""

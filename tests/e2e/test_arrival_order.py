@@ -81,7 +81,9 @@ print(json.dumps(out))
 def journeys() -> tuple[list[tuple[str, bytes, bytes]], dict[str, str]]:
     """(family topic, key, Avro value) of each generated event in event time, and one
     identifier per person for looking their card up."""
-    generated = generate(GeneratorConfig(clients=25, seed=21, account_id=ACCOUNT))
+    generated = generate(
+        GeneratorConfig(clients=25, seed=21, account_id=ACCOUNT, household_share=0.3)
+    )
     contracts = load_cached(Settings().schemas_dir)
     codec = Codec(contracts)
     out = []

@@ -470,7 +470,9 @@ def test_the_sink_goes_on_storing_while_a_derivation_runs_and_commits_after_it(
         assert sink.rows_written == n, "the inserts waited for the derivation"
         assert sink.deriver is not None and sink.deriver.busy
         assert [offset for offset, _ in _committed(s)] == [-1] * 4  # nothing committed meanwhile
+        assert sink.rows_settled == 0  # written, not derived: reports would miss their touches
     finally:
         held.release.set()
     sink.run(threading.Event(), idle_exit_s=2)
     assert held.derivations >= 2 and _committed_everything(s)
+    assert sink.rows_settled == n

@@ -21,6 +21,7 @@ from synthetic import (
     booking_journeys,
     generate,
 )
+from synthetic.config import HOUSEHOLD
 from touchline.contracts import load
 from touchline.errors import TouchlineError
 from touchline.settings import REPO_ROOT, Settings
@@ -139,10 +140,21 @@ def _identifiers(event: dict[str, Any]) -> list[str]:
     return found + [f"{k}:{v}" for k, v in ids.get("external_ids", {}).items()]
 
 
-def test_identifiers_stitch_into_exactly_the_true_persons() -> None:
-    """Union-find over the identifiers events share never joins two planted persons, and splits
-    each person into exactly the fragments the truth announces (devices never identified)."""
-    generated = sample()
+@pytest.mark.parametrize("households", [0.0, 0.3])
+def test_identifiers_stitch_into_exactly_the_true_persons(households: float) -> None:
+    """Union-find over the identifiers events share (but the household landlines the truth
+    names shared) never joins two planted persons, and splits each person into exactly the
+    fragments the truth announces (devices never identified, calls from a landline alone)."""
+    generated = generate(
+        GeneratorConfig(clients=400, seed=3, malformed_share=0.05, household_share=households)
+    )
+    shared = generated.truth.shared
+    if households:  # each landline is given by a household of HOUSEHOLD persons (the last: <=)
+        given = Counter(p.phone for p in generated.truth.persons.values() if p.phone)
+        sizes = sorted(given[k.split(":", 1)[1]] for k in shared)
+        assert len(shared) > 20 and sizes[1:] == [HOUSEHOLD] * (len(sizes) - 1)
+    else:
+        assert not shared
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -152,7 +164,8 @@ def test_identifiers_stitch_into_exactly_the_true_persons() -> None:
         return x
 
     for event in valid_events(generated):
-        keys = [f"event:{event['envelope']['event_id']}", *_identifiers(event)]
+        own = [k for k in _identifiers(event) if k not in shared]
+        keys = [f"event:{event['envelope']['event_id']}", *own]
         for key in keys[1:]:
             parent[find(key)] = find(keys[0])
     components: dict[str, set[str]] = defaultdict(set)
