@@ -51,11 +51,6 @@ def _wait_sink(status: Path, expected: int, timeout: float, run: Path) -> int:
     )
 
 
-# a few families share a landline (each with their own email): a phone that proves shared, and
-# the people it had linked split apart again, in the reports and the live cards
-DEMO_HOUSEHOLD_SHARE = 0.05
-
-
 def demo_events(clients: int, seed: int, now_ms: int | None = None) -> list[Any]:
     """Generated journeys whose timeline ends just before now (so nothing is in the future and
     dashboards' "last 30 days" show them), in a realistic arrival order."""
@@ -64,11 +59,7 @@ def demo_events(clients: int, seed: int, now_ms: int | None = None) -> list[Any]
 
     def make(start_ms: int) -> list[Any]:
         config = GeneratorConfig(
-            clients=clients,
-            seed=seed,
-            malformed_share=0.01,
-            start_ms=start_ms,
-            household_share=DEMO_HOUSEHOLD_SHARE,
+            clients=clients, seed=seed, malformed_share=0.01, start_ms=start_ms
         )
         return generate(config).events
 

@@ -21,7 +21,7 @@ from pipeline.touches import Hit
 from touchline.privacy import RedisCluster
 from touchline.settings import Settings
 
-PER_CLIENT = ("card", "hits", "session", "links")
+PER_CLIENT = ("card", "hits", "session", "links", "parts")
 # "id": the key per identifier of the layout before the ids:<shard> hashes (pipeline/keys.py);
 # lookedupvia (and links: per client): pipeline/lua/split.lua's provenance
 PER_IDENTIFIER = ("id", "lookedupvia")

@@ -22,7 +22,9 @@ scan for ``<prefix>:*`` finds all of it.
 ``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
                                seen with too many of); it then links and resolves no one
 ``card:<client>`` (hash)       the client card: first contact (name, phone), counters, last
-                               location, ``revenue:<currency>`` totals
+                               location, ``revenue:<currency>`` totals; ``parts:<client>`` (hash)
+                               the revenue and contacts per identifier set, so a split moves them
+                               (``pipeline/lua/parts.lua``)
 ``hits:<client>`` (zset)       web hits, contacts and leads (``pipeline.touches.Hit``) scored by
                                time, pruned to the lookback and ``hit_cap``: the card's touches
                                are derived from them in event time (a canonical UUID event id is

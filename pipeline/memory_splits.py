@@ -6,11 +6,12 @@ connected components of its links without the shared identifiers.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from pipeline import lookups
+from pipeline import lookups, memory_parts
 from pipeline.client_ids import split_client_id
 from pipeline.lookups import Lookup
 from pipeline.touches import TAG_LENGTH, TAGGED_KINDS, Hit, identifier_tag
@@ -57,23 +58,24 @@ def merge_links(a: _Account, client: str, other: str, cap: int) -> None:
         add_link(a, client, text, at, cap)
 
 
-def lookup_client(a: _Account, event_id: str, resolved: str, client: str) -> str:
+def lookup_client(a: _Account, event_id: str, resolved: str, client: str) -> tuple[str, bool]:
     """split.lua's lookup_client: the client to record an event with (``client``: the canonical
     of the ``resolved`` one); a lookup's entry names it, or, if the identifier proved shared
-    since the event was resolved, the event goes to its own client."""
+    since the event was resolved, the event goes to its own client; and whether it was a
+    lookup."""
     mark = a.lookup_marks.pop(event_id, None)
     if mark is None:
-        return client
+        return client, False
     k, own = mark
     members = a.lookedupvia.get(k, {})
     if event_id in members:
         if client != resolved:
             _, at, tail = lookups.parts(members[event_id])
             members[event_id] = lookups.packed(client, at, tail)
-        return client
+        return client, True
     if k in a.shared:
-        return own
-    return client
+        return own, True
+    return client, True
 
 
 def components(
@@ -138,6 +140,8 @@ def _resplit(a: _Account, account: str, client: str, k: str) -> list[dict[str, A
             a.ids[i] = to
         a.card(to).setdefault("created_at", at)
         _move_tagged(a.zset("hits", client), a.zset("hits", to), ids)
+        tags = {identifier_tag(i) for i in ids if i.startswith(TAGGED_KINDS)}
+        memory_parts.move(a, client, to, partial(memory_parts.has_tag, tags=tags))
         if moved:
             split = {"kind": "claim", "to_client_id": to, "from_client_id": client}
             out.append({**split, "identifiers": moved, "via": via})
@@ -158,6 +162,7 @@ def _move_lookup(a: _Account, lookup: Lookup, via: str) -> dict[str, Any]:
     """An event looked up through the now shared identifier alone goes to its own client, with
     its hit."""
     event_id, client, own, at = lookup
+    memory_parts.move(a, a.canonical(client), own, lambda key: key.endswith(f"@{event_id}"))
     hits = a.zset("hits", a.canonical(client))
     for member in [m for m in hits if m.startswith(f'["{event_id}"')]:
         a.zset("hits", own)[member] = hits.pop(member)

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from pipeline import dedupe, memory_splits
+from pipeline import dedupe, memory_parts, memory_splits
 from pipeline.anchors import strong_kind
 from pipeline.record_context import session_id_of
 from pipeline.store import Resolution, ResolveRequest, decode_result
@@ -58,6 +58,7 @@ class _Account:
     lookup_marks: dict[str, tuple[str, str]] = field(default_factory=dict)  # event id -> k, own
     splits: dict[str, list[str]] = field(default_factory=dict)  # event id -> splits (JSON)
     split_clock: int = 0  # split.lua's splitclock: when the account's last splits were made
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # parts.lua: client -> parts
 
     def canonical(self, client: str) -> str:
         for _ in range(64):
@@ -228,6 +229,7 @@ class MemoryStore:
         for member, at in a.zsets.pop(("hits", o), {}).items():
             mine[member] = min(at, mine.get(member, at))
         memory_splits.merge_links(a, client, o, self.provenance_cap)
+        memory_parts.merge(a, client, o)
         carried = _union(a.sessions.get(client), a.sessions.pop(o, None))
         if carried:
             a.sessions[client] = carried
@@ -238,8 +240,11 @@ class MemoryStore:
             return a.inflight[event_id]
         if event_id in a.seen:
             return orjson.dumps({"applied": a.seen[event_id]}).decode()
-        client = memory_splits.lookup_client(a, event_id, item_client, a.canonical(item_client))
+        client, looked_up = memory_splits.lookup_client(
+            a, event_id, item_client, a.canonical(item_client)
+        )
         client = memory_splits.split_since(a, ctx, client)
+        part = (ctx.get("part") or "") + (f"@{event_id}" if looked_up else "")
         at = ctx["occurred_at"]
         card = a.card(client)
         touch_seq = int(card.get("touch_count", 0))
@@ -252,10 +257,12 @@ class MemoryStore:
         contact_seq = 0
         if ctx["is_contact"]:
             contact_seq = self._contact(a, client, ctx)
+            memory_parts.add_contact(a, client, part, at, ctx)
         currency = ctx.get("currency") or ""
         if ctx["revenue_minor"] != 0 and currency:
             key = f"revenue:{currency}"
             card[key] = int(card.get(key, 0)) + ctx["revenue_minor"]
+            memory_parts.add_revenue(a, client, part, currency, ctx["revenue_minor"])
         if ctx.get("session"):
             mine = _copy(ctx["session"])
             if client != item_client:  # merged since it was resolved: keep the canonical's too

@@ -79,6 +79,7 @@ class RecordContext:
     session: dict[str, Any] | None  # the client's recent sessions after this event
     enrichment: dict[str, Any]  # the state-dependent enrichment, stored as the event's result
     ids: tuple[str, ...] = ()  # its email, phone and cid (``kind:value``), for split.lua
+    part: str = ""  # their tags (hit_tags): the key of the card's counters it adds to (parts.lua)
     split_clock: int = 0  # the account's splitclock when it was resolved (split_since)
 
     def lua(self) -> dict[str, Any]:
@@ -108,6 +109,8 @@ class RecordContext:
         if self.ids:
             ctx["ids"] = list(self.ids)
             ctx["split_clock"] = self.split_clock
+        if self.part and (self.is_contact or self.revenue_minor):
+            ctx["part"] = self.part
         return ctx
 
 
@@ -214,5 +217,6 @@ def record_context(
         session=placed.sessions,
         enrichment=enrichment,
         ids=tuple(tagged),
+        part=touches.hit_tags(tagged),
         split_clock=split_clock,
     )

@@ -163,6 +163,41 @@ def resolved_then_split_in_one_batch(
     return {"a": a, "stored": stored["client_id"]}
 
 
+def counters_follow_a_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
+    """merge_split with the card's counters: person 1 called (from the phone, with their email);
+    b ordered for 50 EUR and wrote (with their email alone: looked up), was merged into a through
+    the phone, and a call came from the phone alone (looked up: a's); when the phone proves
+    shared, b's revenue and contact go to b's split-off client, the lone call to its own, and a
+    keeps their own call."""
+
+    def event(event_id: str, at: int, *ids: str, **ctx: Any) -> Any:
+        client = resolve(loop, store, event_id, at, *ids).client_id
+        return record(loop, store, event_id, client, at, part=hit_tags(ids), **ctx)
+
+    call = {"is_contact": True, "is_touch": False}
+    a = event("p1", 1000, E1, PHONE, **call, name="One", location="north")["client_id"]
+    b = event("b1", 1500, E2, "cid:2.2", revenue_minor=5000, currency="EUR")["client_id"]
+    event("b2", 1600, E2, **call, name="Two", location="south")
+    assert event("p2", 2000, E2, PHONE)["merged_from"] == [b]
+    assert event("desk", 2500, PHONE, **call)["client_id"] == a
+    event("p3", 3000, E3, PHONE)
+    cards = {
+        who: loop.run_until_complete(card_of(store, c))
+        for who, c in (("a", a), ("s", split_client("cid:2.2")), ("desk", new_client("desk")))
+    }
+    return cards
+
+
+async def card_of(store: Store, client: str) -> dict[str, str]:
+    """The card's fields (as text) of ``client`` in either store."""
+    if isinstance(store, MemoryStore):
+        card = store.accounts[ACCOUNT].cards.get(client, {})
+    else:
+        assert isinstance(store, ClientStore)
+        card = (await store.card(ACCOUNT, client))["card"]
+    return {k: str(v) for k, v in card.items() if k != "touch_count"}
+
+
 def claim_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
     """Profile 2 claims its email through the phone profile 1 owns; profile 3 proves the phone
     shared: profile 2's email moves to a client of its own."""

@@ -30,14 +30,16 @@ end
 -- An identifier's tag in a hit (pipeline/touches.py identifier_tag): the first 4 bytes of its
 -- SHA-1; nil for any identifier but an email, phone or web client id.
 local TAGGED = {'email:', 'phone:', 'cid:'}
-local function tag_of(i)
+local function tag_hex(i)  -- the tag as 8 hex digits (parts.lua's keys)
   for _, kind in ipairs(TAGGED) do
-    if string.sub(i, 1, #kind) == kind then
-      return (string.gsub(string.sub(redis.sha1hex(i), 1, 8), '..',
-                          function(h) return string.char(tonumber(h, 16)) end))
-    end
+    if string.sub(i, 1, #kind) == kind then return string.sub(redis.sha1hex(i), 1, 8) end
   end
   return nil
+end
+local function tag_of(i)
+  local hex = tag_hex(i)
+  if not hex then return nil end
+  return (string.gsub(hex, '..', function(h) return string.char(tonumber(h, 16)) end))
 end
 
 -- A hit's tags, 4 bytes each: after its byte 2, 16 bytes and their number where Redis keeps it

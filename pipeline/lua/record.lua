@@ -19,7 +19,11 @@ local function record(item, i)
   if prior then return prior end
   if fp then return cjson.encode({applied = fp}) end
   local ctx = item[4]
-  local client = split_since(ctx, lookup_client(event_id, item[3], canonical(item[3])))
+  local looked_up, client
+  client, looked_up = lookup_client(event_id, item[3], canonical(item[3]))
+  client = split_since(ctx, client)
+  -- the part its counters go in (parts.lua): its identifiers', and a lookup's own
+  local part = (ctx.part or '') .. (looked_up and ('@' .. event_id) or '')
   local at = ctx.occurred_at
   local card = P .. 'card:' .. client
 
@@ -51,9 +55,11 @@ local function record(item, i)
       redis.call('HSET', card, 'lc_at', at)
       if s(ctx.location) ~= '' then redis.call('HSET', card, 'location', ctx.location) end
     end
+    add_contact_part(client, part, at, s(ctx.name), s(ctx.phone), s(ctx.location))
   end
   if ctx.revenue_minor ~= 0 and s(ctx.currency) ~= '' then
     redis.call('HINCRBY', card, 'revenue:' .. ctx.currency, ctx.revenue_minor)
+    add_revenue_part(client, part, ctx.currency, ctx.revenue_minor)
   end
   if item[5] ~= '' then
     local skey = P .. 'session:' .. client

@@ -129,6 +129,7 @@ local function resolve(item, i)
                                      redis.call('GET', P .. 'session:' .. o))
       if carried then redis.call('SET', P .. 'session:' .. client, carried) end
       merge_links(client, o, provenance_cap)
+      merge_parts(client, o)
       redis.call('DEL', other, P .. 'session:' .. o, P .. 'hits:' .. o)
       redis.call('HSET', P .. 'merged', o, client)
       merges[#merges + 1] = o

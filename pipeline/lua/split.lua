@@ -68,6 +68,7 @@ local function lookup_event_id(field)
 end
 
 -- include: hits
+-- include: parts
 
 -- A lookup's value (pipeline/lookups.py packed): a zero byte, the client (a client id Touchline
 -- makes: its letter and 19 hex digits in 10 bytes), the time (ms, 6 bytes, big-endian), then the
@@ -230,8 +231,8 @@ local function components(client)
 end
 
 -- client's identifiers regrouped into the components of its links without the shared
--- identifiers: the oldest stays, each other one moves to a client of its own, with the hits of
--- the events that carried its identifiers.
+-- identifiers: the oldest stays, each other one moves to a client of its own, with the hits and
+-- the counters (parts.lua) of the events that carried its identifiers.
 local function resplit(account, client, k, out)
   local parts = components(client)
   redis.call('DEL', P .. 'links:' .. client)
@@ -251,6 +252,12 @@ local function resplit(account, client, k, out)
       end
       redis.call('HSETNX', P .. 'card:' .. to, 'created_at', part.at)
       move_tagged(P .. 'hits:' .. client, P .. 'hits:' .. to, part.ids)
+      local tags = {}
+      for _, i in ipairs(part.ids) do
+        local t = tag_hex(i)
+        if t then tags[t] = true end
+      end
+      move_parts(client, to, function(key) return key_has_tag(key, tags) end)
       if #moved > 0 then
         out[#out + 1] = {kind = 'claim', to_client_id = to, from_client_id = client,
                          identifiers = moved, via = via}
@@ -265,6 +272,8 @@ end
 local function move_lookup(entry, via)
   local event_id, client, own, at = entry[1], entry[2], entry[3], entry[4]
   local hits, to = P .. 'hits:' .. canonical(client), P .. 'hits:' .. own
+  local mine = '@' .. event_id
+  move_parts(canonical(client), own, function(key) return string.sub(key, -#mine) == mine end)
   move_matching(hits, to, '\\["' .. glob_literal(event_id) .. '"*')
   if string.match(event_id, UUID) then
     move_matching(hits, to, hit_glob(event_id))
@@ -325,7 +334,7 @@ end
 -- split has moved it already and it is stored with its own client.
 local function lookup_client(event_id, resolved, client)
   local mark = redis.call('GET', P .. 'lookup:' .. event_id)
-  if not mark then return client end
+  if not mark then return client, false end
   redis.call('DEL', P .. 'lookup:' .. event_id)
   local k, own = unpack(cjson.decode(mark))
   -- a mark of the layout before named the entry: [event_id, client, own, at]
@@ -337,21 +346,23 @@ local function lookup_client(event_id, resolved, client)
       local _, at, tail = lookup_parts(text)
       redis.call('HSET', key, lookup_field(event_id), lookup_text(client, at, tail))
     end
-    return client
+    return client, true
   end
-  if redis.call('EXISTS', P .. 'shared:' .. k) == 1 then return own end
-  return client
+  if redis.call('EXISTS', P .. 'shared:' .. k) == 1 then return own, true end
+  return client, true
 end
 
 -- An event resolved before a split moved its identifiers (in the same batch, or by another
 -- worker) belongs where they went, as the reports' split_events places it: the canonical owner
 -- of its first identifier (ctx.ids: its email, phone, cid) that is not shared. Read only when
--- the account's splitclock moved since the event was resolved (ctx.split_clock).
+-- the account's splitclock moved since the event was resolved (ctx.split_clock; read once per
+-- account and call: record.lua makes no splits).
+local SPLIT_CLOCKS = {}
 local function split_since(ctx, client)
   if not ctx.ids then return client end
-  if tonumber(redis.call('GET', P .. 'splitclock') or '0') == ctx.split_clock then
-    return client
-  end
+  local now = SPLIT_CLOCKS[P] or tonumber(redis.call('GET', P .. 'splitclock') or '0')
+  SPLIT_CLOCKS[P] = now
+  if now == ctx.split_clock then return client end
   for _, k in ipairs(ctx.ids) do
     if not is_shared(k) then
       local o = owner_of(k)

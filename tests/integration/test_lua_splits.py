@@ -23,6 +23,7 @@ from tests.split_scenarios import (
     PHONE,
     call_first,
     claim_split,
+    counters_follow_a_split,
     hit_events,
     hits_follow_a_split,
     lookup_then_merge_in_one_batch,
@@ -251,3 +252,34 @@ def test_an_event_resolved_before_a_split_is_recorded_where_its_identifiers_went
     assert out["stored"] == split_client("cid:2.2") != out["a"]
     assert hit_events(LOOP, store, out["stored"]) == ["v"]
     assert hit_events(LOOP, store, out["a"]) == []
+
+
+def test_revenue_and_contacts_move_with_the_identifiers_of_their_events(store: ClientStore) -> None:
+    cards = counters_follow_a_split(LOOP, store)
+    assert cards["a"] == {
+        "created_at": "1000",
+        "contact_count": "1",
+        "fc_at": "1000",
+        "name": "One",
+        "phone": "",
+        "lc_at": "1000",
+        "location": "north",
+    }
+    assert cards["s"] == {
+        "created_at": "1500",
+        "revenue:EUR": "5000",
+        "contact_count": "1",
+        "fc_at": "1600",
+        "name": "Two",
+        "phone": "",
+        "lc_at": "1600",
+        "location": "south",
+    }
+    assert cards["desk"] == {
+        "created_at": "2500",
+        "contact_count": "1",
+        "fc_at": "2500",
+        "name": "",
+        "phone": "",
+        "lc_at": "2500",
+    }

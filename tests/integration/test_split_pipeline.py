@@ -60,6 +60,7 @@ def run(s: Settings, redis_url: str, order: list[tuple[str, bytes]]) -> dict[str
         splits += len(out.splits)
     producer.flush(30)
     live = {who: LOOP.run_until_complete(live_touches(store, s, who)) for who in PEOPLE}
+    counters = {who: LOOP.run_until_complete(live_counters(store, who)) for who in PEOPLE}
     LOOP.run_until_complete(store.close())
     client = clickhouse.connect(s.effective_clickhouse_dsn)
     db = s.clickhouse_database
@@ -115,6 +116,18 @@ def run(s: Settings, redis_url: str, order: list[tuple[str, bytes]]) -> dict[str
         "splits": splits,
         "live": live,
         "touches": touches,
+        "counters": counters,
+    }
+
+
+async def live_counters(store: ClientStore, email: str) -> dict[str, str]:
+    """The person's live card's revenue and contacts."""
+    client = await store.lookup("acc", f"email:{email}")
+    card = (await store.card("acc", client or ""))["card"]
+    return {
+        k: v
+        for k, v in card.items()
+        if k.startswith("revenue:") or "c_at" in k or k in ("contact_count", "phone", "location")
     }
 
 
@@ -157,6 +170,13 @@ def test_the_shared_phone_splits_the_same_people_in_either_arrival_order(
     # each person's live card has the touches the reports give them, in either order
     for result in results:
         assert result["live"] == result["touches"]
+    # and their revenue and contacts: person 2's order is theirs, the desk call no one's
+    assert results[0]["counters"] == results[1]["counters"]
+    assert results[0]["counters"] == {
+        "one@x.de": {},
+        "two@x.de": {"revenue:EUR": "5000"},
+        "three@x.de": {},
+    }
     assert results[0]["live"]["two@x.de"] == [
         (T0 + 60 * MIN, "paid_search", False, False),
         (T0 + 150 * MIN, "direct", False, False),  # the form with the desk phone and their cid
