@@ -188,6 +188,39 @@ def counters_follow_a_split(loop: asyncio.AbstractEventLoop, store: Store) -> di
     return cards
 
 
+# counters_follow_a_split's cards: a keeps their own call; b's split-off client (s) their order
+# and their contact; the lone desk call a client of its own
+COUNTER_CARDS = {
+    "a": {
+        "created_at": "1000",
+        "contact_count": "1",
+        "fc_at": "1000",
+        "name": "One",
+        "phone": "",
+        "lc_at": "1000",
+        "location": "north",
+    },
+    "s": {
+        "created_at": "1500",
+        "revenue:EUR": "5000",
+        "contact_count": "1",
+        "fc_at": "1600",
+        "name": "Two",
+        "phone": "",
+        "lc_at": "1600",
+        "location": "south",
+    },
+    "desk": {
+        "created_at": "2500",
+        "contact_count": "1",
+        "fc_at": "2500",
+        "name": "",
+        "phone": "",
+        "lc_at": "2500",
+    },
+}
+
+
 async def card_of(store: Store, client: str) -> dict[str, str]:
     """The card's fields (as text) of ``client`` in either store."""
     if isinstance(store, MemoryStore):

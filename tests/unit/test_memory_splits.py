@@ -8,6 +8,7 @@ import asyncio
 from pipeline.memory_splits import components
 from pipeline.memory_store import MemoryStore
 from tests.split_scenarios import (
+    COUNTER_CARDS,
     E1,
     E2,
     E3,
@@ -185,30 +186,4 @@ def test_an_event_resolved_before_a_split_is_recorded_where_its_identifiers_went
 def test_revenue_and_contacts_move_with_the_identifiers_of_their_events() -> None:
     store = MemoryStore(max_share=2)
     cards = counters_follow_a_split(LOOP, store)
-    assert cards["a"] == {
-        "created_at": "1000",
-        "contact_count": "1",
-        "fc_at": "1000",
-        "name": "One",
-        "phone": "",
-        "lc_at": "1000",
-        "location": "north",
-    }
-    assert cards["s"] == {
-        "created_at": "1500",
-        "revenue:EUR": "5000",
-        "contact_count": "1",
-        "fc_at": "1600",
-        "name": "Two",
-        "phone": "",
-        "lc_at": "1600",
-        "location": "south",
-    }
-    assert cards["desk"] == {
-        "created_at": "2500",
-        "contact_count": "1",
-        "fc_at": "2500",
-        "name": "",
-        "phone": "",
-        "lc_at": "2500",
-    }
+    assert cards == COUNTER_CARDS
