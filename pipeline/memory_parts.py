@@ -105,6 +105,6 @@ def move(a: _Account, source: str, to: str, match: Callable[[str], bool]) -> Non
 
 
 def has_tag(key: str, tags: set[str]) -> bool:
-    """parts.lua's key_has_tag."""
+    """parts.lua's key_has_tag: the tags of a part's key (or of a hit) include one of ``tags``."""
     key = key.split("@", 1)[0]
     return any(key[j : j + TAG_LENGTH] in tags for j in range(0, len(key), TAG_LENGTH))

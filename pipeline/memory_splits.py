@@ -14,7 +14,7 @@ import orjson
 from pipeline import lookups, memory_parts
 from pipeline.client_ids import split_client_id
 from pipeline.lookups import Lookup
-from pipeline.touches import TAG_LENGTH, TAGGED_KINDS, Hit, identifier_tag
+from pipeline.touches import TAGGED_KINDS, Hit, identifier_tag
 from touchline import clock
 
 if TYPE_CHECKING:
@@ -139,8 +139,8 @@ def _resplit(a: _Account, account: str, client: str, k: str) -> list[dict[str, A
         for i in moved:
             a.ids[i] = to
         a.card(to).setdefault("created_at", at)
-        _move_tagged(a.zset("hits", client), a.zset("hits", to), ids)
         tags = {identifier_tag(i) for i in ids if i.startswith(TAGGED_KINDS)}
+        _move_tagged(a.zset("hits", client), a.zset("hits", to), tags)
         memory_parts.move(a, client, to, partial(memory_parts.has_tag, tags=tags))
         if moved:
             split = {"kind": "claim", "to_client_id": to, "from_client_id": client}
@@ -148,13 +148,12 @@ def _resplit(a: _Account, account: str, client: str, k: str) -> list[dict[str, A
     return out
 
 
-def _move_tagged(hits: dict[str, int], to: dict[str, int], ids: list[str]) -> None:
-    """split.lua's move_tagged: the hits tagged with an email, phone or web client id of ``ids``
-    (:func:`pipeline.touches.hit_tags`) move to ``to``."""
-    wanted = {identifier_tag(i) for i in ids if i.startswith(TAGGED_KINDS)}
+def _move_tagged(hits: dict[str, int], to: dict[str, int], wanted: set[str]) -> None:
+    """split.lua's move_tagged: the hits tagged with one of ``wanted`` (the tags of a split-off
+    component's emails, phones and web client ids: :func:`pipeline.touches.hit_tags`) move to
+    ``to``."""
     for member in list(hits):
-        tags = Hit.from_member(member, 0).tags
-        if any(tags[j : j + TAG_LENGTH] in wanted for j in range(0, len(tags), TAG_LENGTH)):
+        if memory_parts.has_tag(Hit.from_member(member, 0).tags, wanted):
             to[member] = hits.pop(member)
 
 

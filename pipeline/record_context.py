@@ -186,14 +186,9 @@ def record_context(
     )
     campaign = static.campaign
     tagged = touches.tagged(ids.keys())
+    tags = touches.hit_tags(tagged)
     hit = touches.Hit(
-        at,
-        event_id,
-        flags,
-        static.channel,
-        static.campaign_key,
-        campaign.campaign,
-        touches.hit_tags(tagged),
+        at, event_id, flags, static.channel, static.campaign_key, campaign.campaign, tags
     )
     enrichment = {
         **placed.info,
@@ -217,6 +212,6 @@ def record_context(
         session=placed.sessions,
         enrichment=enrichment,
         ids=tuple(tagged),
-        part=touches.hit_tags(tagged),
+        part=tags,
         split_clock=split_clock,
     )

@@ -27,18 +27,19 @@ local function move_matching(from, to, pattern)
   until cursor == '0'
 end
 
--- An identifier's tag in a hit (pipeline/touches.py identifier_tag): the first 4 bytes of its
--- SHA-1; nil for any identifier but an email, phone or web client id.
+-- The tags of ids' emails, phones and web client ids (pipeline/touches.py identifier_tag: the
+-- first 8 hex digits of each one's SHA-1), as a set.
 local TAGGED = {'email:', 'phone:', 'cid:'}
-local function tag_hex(i)  -- the tag as 8 hex digits (parts.lua's keys)
-  for _, kind in ipairs(TAGGED) do
-    if string.sub(i, 1, #kind) == kind then return string.sub(redis.sha1hex(i), 1, 8) end
+local function tag_set(ids)
+  local set = {}
+  for _, i in ipairs(ids) do
+    for _, kind in ipairs(TAGGED) do
+      if string.sub(i, 1, #kind) == kind then set[string.sub(redis.sha1hex(i), 1, 8)] = true end
+    end
   end
-  return nil
+  return set
 end
-local function tag_of(i)
-  local hex = tag_hex(i)
-  if not hex then return nil end
+local function from_hex(hex)
   return (string.gsub(hex, '..', function(h) return string.char(tonumber(h, 16)) end))
 end
 
@@ -49,24 +50,19 @@ local function tags_of_hit(member)
   if first == 2 then return string.sub(member, 19, 18 + 4 * string.byte(member, 18)) end
   if first == 91 then  -- '[': the JSON form
     local ok, fields = pcall(cjson.decode, member)
-    if ok and type(fields[6]) == 'string' then
-      return (string.gsub(fields[6], '..', function(h) return string.char(tonumber(h, 16)) end))
-    end
+    if ok and type(fields[6]) == 'string' then return from_hex(fields[6]) end
   end
   return ''
 end
 
--- The hits of sorted set `from` whose events carry one of the identifiers `ids` split off to
--- `to` move there, with their scores, as the reports' split_events moves the events (the shared
--- identifier, in no component, moves nothing: an event that carried it and a split identifier
--- goes with the split one). An event's identifiers other than the shared one were linked by it,
--- so they are in one component. `from` is capped (record.lua): read whole.
-local function move_tagged(from, to, ids)
+-- The hits of sorted set `from` whose events carry one of the identifiers split off to `to`
+-- (`tags`: their tag_set) move there, with their scores, as the reports' split_events moves the
+-- events (the shared identifier, in no component, moves nothing: an event that carried it and a
+-- split identifier goes with the split one). An event's identifiers other than the shared one
+-- were linked by it, so they are in one component. `from` is capped (record.lua): read whole.
+local function move_tagged(from, to, tags)
   local set = {}
-  for _, i in ipairs(ids) do
-    local t = tag_of(i)
-    if t then set[t] = true end
-  end
+  for t in pairs(tags) do set[from_hex(t)] = true end
   local flat = redis.call('ZRANGE', from, 0, -1, 'WITHSCORES')
   for n = 1, #flat, 2 do
     local tags = tags_of_hit(flat[n])

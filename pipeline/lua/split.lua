@@ -251,12 +251,8 @@ local function resplit(account, client, k, out)
         end
       end
       redis.call('HSETNX', P .. 'card:' .. to, 'created_at', part.at)
-      move_tagged(P .. 'hits:' .. client, P .. 'hits:' .. to, part.ids)
-      local tags = {}
-      for _, i in ipairs(part.ids) do
-        local t = tag_hex(i)
-        if t then tags[t] = true end
-      end
+      local tags = tag_set(part.ids)
+      move_tagged(P .. 'hits:' .. client, P .. 'hits:' .. to, tags)
       move_parts(client, to, function(key) return key_has_tag(key, tags) end)
       if #moved > 0 then
         out[#out + 1] = {kind = 'claim', to_client_id = to, from_client_id = client,
