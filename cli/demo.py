@@ -26,6 +26,9 @@ from touchline.services import process
 from touchline.settings import Settings
 
 PROCESSES = ("worker", "ingest", "sink")
+# a few families share a landline (each with their own email): a phone that proves shared, and
+# the people it had linked split apart again, in the reports and the live cards
+DEMO_HOUSEHOLD_SHARE = 0.05
 
 
 def _start(name: str, args: list[str], run: Path, env: dict[str, str] | None = None) -> None:
@@ -59,7 +62,11 @@ def demo_events(clients: int, seed: int, now_ms: int | None = None) -> list[Any]
 
     def make(start_ms: int) -> list[Any]:
         config = GeneratorConfig(
-            clients=clients, seed=seed, malformed_share=0.01, start_ms=start_ms
+            clients=clients,
+            seed=seed,
+            malformed_share=0.01,
+            start_ms=start_ms,
+            household_share=DEMO_HOUSEHOLD_SHARE,
         )
         return generate(config).events
 

@@ -29,8 +29,8 @@ scan for ``<prefix>:*`` finds all of it.
                                time, pruned to the lookback and ``hit_cap``: the card's touches
                                are derived from them in event time (a canonical UUID event id is
                                kept in its 16 bytes, the rest without JSON: ``Hit.from_member``);
-                               tagged with the event's email, phone and cid (4 bytes each) so a
-                               split moves them with those identifiers
+                               tagged with the event's source-system ids, email, phone and
+                               cid (4 bytes each) so a split moves them with those identifiers
 ``session:<client>``           the client's recent visits (JSON); a merge carries the merged
                                client's visits to the canonical client
 ``seen:<generation>:<shard>``  (hash) the applied events, ~26 B each, and ``inflight:<event_id>``

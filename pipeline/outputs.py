@@ -45,6 +45,7 @@ def enriched_record(
         "cid": ids.cid,
         "email": ids.email,
         "phone": ids.phone,
+        "external_ids": list(ids.external),
         "session_id": info["session_id"],
         "session_seq": info["session_seq"],
         "session_started_at": info["session_started_at"],

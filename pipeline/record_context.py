@@ -78,7 +78,7 @@ class RecordContext:
     currency: str | None
     session: dict[str, Any] | None  # the client's recent sessions after this event
     enrichment: dict[str, Any]  # the state-dependent enrichment, stored as the event's result
-    ids: tuple[str, ...] = ()  # its email, phone and cid (``kind:value``), for split.lua
+    ids: tuple[str, ...] = ()  # its ext ids, email, phone, cid (``kind:value``), for split.lua
     part: str = ""  # their tags (hit_tags): the key of the card's counters it adds to (parts.lua)
     split_clock: int = 0  # the account's splitclock when it was resolved (split_since)
 

@@ -31,7 +31,7 @@ from pipeline.sessions import campaign_in_key
 
 WEB, CONTACT, LEAD = 1, 2, 4  # Hit.flags
 HIT_SEPARATOR = "\x1f"  # between a stored hit's flags, channel and campaign key
-TAGGED_KINDS = ("email:", "phone:", "cid:")  # the identifiers the reports split events by
+TAGGED_KINDS = ("ext.", "email:", "phone:", "cid:")  # the identifiers the reports split events by
 TAG_LENGTH = 8  # hex digits (4 bytes where Redis keeps the member)
 
 
@@ -42,15 +42,16 @@ def identifier_tag(identifier: str) -> str:
 
 
 def tagged(identifiers: Iterable[str]) -> list[str]:
-    """The email, phone and web client id among ``identifiers`` (``kind:value``), in order."""
+    """The source-system ids, email, phone and web client id among ``identifiers``
+    (``kind:value``), in order."""
     return [k for k in identifiers if k.startswith(TAGGED_KINDS)]
 
 
 def hit_tags(identifiers: Iterable[str]) -> str:
-    """The tags of an event's email, phone and web client id (``kind:value``, in that order, the
-    order the reports' ``split_events`` ranks them in), concatenated: when one of them is split
-    off its client (an identifier it was linked through proved shared), the hit moves with it
-    (``pipeline/lua/split.lua`` ``move_tagged``)."""
+    """The tags of an event's source-system ids, email, phone and web client id (``kind:value``,
+    in that order, the order the reports' ``split_events`` ranks them in), concatenated: when one
+    of them is split off its client (an identifier it was linked through proved shared), the hit
+    moves with it (``pipeline/lua/split.lua`` ``move_tagged``)."""
     return "".join(identifier_tag(k) for k in tagged(identifiers))
 
 

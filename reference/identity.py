@@ -54,17 +54,16 @@ def canonical(
     events: list[Event], merges: list[Event], splits: Sequence[Event] = ()
 ) -> list[Event]:
     """Distinct events (by event_id) with client_id resolved: an event named by a lookup split
-    (``event:<event_id>``) or carrying a split identifier that names a client (its email, else
-    phone, else cid; a released one passed over) belongs to that split's client, then merges are
-    followed."""
+    (``event:<event_id>``) or carrying a split identifier that names a client (its source-system
+    ids in sorted order, else email, else phone, else cid; a released one passed over) belongs
+    to that split's client, then merges are followed."""
     cmap = canonical_map(merges, splits)
     owners = split_owner(splits)
     seen: dict[str, Event] = {}
     for e in events:
         client = e["client_id"]
-        for kind in ("event", "email", "phone", "cid"):
-            value = e["event_id"] if kind == "event" else e[kind]
-            owner = owners.get((e["account_id"], f"{kind}:{value}")) if value else None
+        for identifier in _split_keys(e):
+            owner = owners.get((e["account_id"], identifier))
             if owner:  # a released identifier ('': shared, names no one) is passed over
                 client = owner
                 break
@@ -74,3 +73,11 @@ def canonical(
             "client_id": cmap.get((e["account_id"], client), client),
         }
     return list(seen.values())
+
+
+def _split_keys(e: Event) -> list[str]:
+    """The identifiers a split may name an event by, in the order ``split_events`` ranks them."""
+    keys = [f"event:{e['event_id']}"]
+    keys += [f"ext.{x}" for x in sorted(e.get("external_ids") or ())]
+    keys += [f"{kind}:{e[kind]}" for kind in ("email", "phone", "cid") if e.get(kind)]
+    return keys

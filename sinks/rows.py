@@ -66,7 +66,7 @@ SCALARS = (
 )
 TIMESTAMPS = {"occurred_at", "received_at", "processed_at", "session_started_at"}
 # Columns added by later migrations (ALTER TABLE ... ADD COLUMN appends them), in their order.
-ADDED = ("own_channel",)
+ADDED = ("own_channel", "external_ids")
 COLUMNS = (*SCALARS, *(f"lines.{f}" for f in LINE_FIELDS), "attributes", "payload_json", *ADDED)
 
 
@@ -91,7 +91,14 @@ def to_row(event: dict[str, Any]) -> list[Any]:
     # An event enriched before own_channel existed has none: its stored channel, as the column's
     # DEFAULT gives the rows stored before the migration.
     own_channel = event.get("own_channel") or event["channel"]
-    return [*_SCALARS(event), *nested, event["attributes"], event["payload_json"], own_channel]
+    return [
+        *_SCALARS(event),
+        *nested,
+        event["attributes"],
+        event["payload_json"],
+        own_channel,
+        event.get("external_ids") or [],  # none from a worker before the column (migration 020)
+    ]
 
 
 def columns(batch: Sequence[Sequence[Any]]) -> list[list[Any]]:

@@ -131,15 +131,18 @@ def hits_follow_a_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[s
     """merge_split with hits: client b's two web visits (one with its email, one with its web
     client id alone; one event id a UUID, which Redis keeps in 16 bytes, one not) and the event
     that merged b into a through the phone (its email and the phone) move with b's identifiers
-    when the phone proves shared, and so does a form with the phone and b's web client id (the
-    shared phone names no one); profile 1's own event stays."""
-    ev = {n: str(uuid.uuid5(uuid.NAMESPACE_URL, f"hits-{n}")) for n in ("p1", "b1", "p2", "f")}
+    when the phone proves shared, and so do a form with the phone and b's web client id (the
+    shared phone names no one) and a CRM lead with the phone and b's CRM id; profile 1's own event
+    stays."""
+    names = ("p1", "b1", "p2", "f", "l")
+    ev = {n: str(uuid.uuid5(uuid.NAMESPACE_URL, f"hits-{n}")) for n in names}
     a = run_with_hit(loop, store, ev["p1"], 1000, E1, PHONE)["client_id"]
-    b = run_with_hit(loop, store, ev["b1"], 1500, E2, "cid:2.2")["client_id"]
+    b = run_with_hit(loop, store, ev["b1"], 1500, "ext.crm:2", E2, "cid:2.2")["client_id"]
     run_with_hit(loop, store, "b2", 1600, "cid:2.2")
     assert run_with_hit(loop, store, ev["p2"], 2000, E2, PHONE)["merged_from"] == [b]
     run_with_hit(loop, store, ev["f"], 2100, PHONE, "cid:2.2")
-    assert hit_events(loop, store, a) == [ev["p1"], ev["b1"], "b2", ev["p2"], ev["f"]]
+    run_with_hit(loop, store, ev["l"], 2200, "ext.crm:2", PHONE)
+    assert hit_events(loop, store, a) == [ev["p1"], ev["b1"], "b2", ev["p2"], ev["f"], ev["l"]]
     run_with_hit(loop, store, "p3", 3000, E3, PHONE)
     return {"a": a, "s": split_client("cid:2.2"), "events": ev}
 

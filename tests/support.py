@@ -196,3 +196,18 @@ def set_max_message_bytes(bootstrap: str, names: list[str], value: int) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     for future in admin.incremental_alter_configs(resources).values():
         future.result(timeout=30)
+
+
+def insert_before_external_ids(client: Any, db: str, events: list[dict[str, Any]]) -> None:
+    """Store enriched events in an ``events`` table migrated to before 020, which has no
+    ``external_ids`` column yet (the writer's last column), without deriving."""
+    from sinks import rows
+
+    assert rows.COLUMNS[-1] == "external_ids"
+    batch = [rows.to_row(e)[:-1] for e in events]
+    client.insert(
+        f"`{db}`.events",
+        rows.columns(batch),
+        column_names=list(rows.COLUMNS[:-1]),
+        column_oriented=True,
+    )

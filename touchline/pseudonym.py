@@ -2,7 +2,7 @@
 phone as keyed hashes (``h:`` + HMAC-SHA256 under ``TOUCHLINE_PRIVACY_KEY``) instead of the clear
 values, in their columns and wherever the event's payload or attributes repeat them; a report
 looked up by a clear email or phone hashes it the same way, so the client is still found.
-Pure."""
+Web client ids and source-system ids (``external_ids``) are stored as they are. Pure."""
 
 from __future__ import annotations
 

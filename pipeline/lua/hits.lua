@@ -27,9 +27,9 @@ local function move_matching(from, to, pattern)
   until cursor == '0'
 end
 
--- The tags of ids' emails, phones and web client ids (pipeline/touches.py identifier_tag: the
--- first 8 hex digits of each one's SHA-1), as a set.
-local TAGGED = {'email:', 'phone:', 'cid:'}
+-- The tags of ids' source-system ids, emails, phones and web client ids (pipeline/touches.py
+-- identifier_tag: the first 8 hex digits of each one's SHA-1), as a set.
+local TAGGED = {'ext.', 'email:', 'phone:', 'cid:'}  -- pipeline/touches.py TAGGED_KINDS
 local function tag_set(ids)
   local set = {}
   for _, i in ipairs(ids) do

@@ -1,7 +1,7 @@
 -- The card's counters per identifier set (parts:<client>, a hash), so a split can take a
 -- person's revenue and contacts with them, as it takes their hits (hits.lua). Included by
 -- split.lua; record.lua adds to them, resolve.lua unions them on a merge.
--- A part's key: the hex tags of the event's email, phone and cid (pipeline/touches.py hit_tags;
+-- A part's key: the hex tags of the event's source-system ids, email, phone and cid (hit_tags;
 -- '' for none), then '@' and the event id for an event looked up through one identifier alone
 -- (a claim moves it by its tags, move_lookup by its id). Fields:
 --   r|<key>|<currency>  revenue (minor units)      c|<key>  contacts

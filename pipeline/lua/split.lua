@@ -350,8 +350,8 @@ end
 
 -- An event resolved before a split moved its identifiers (in the same batch, or by another
 -- worker) belongs where they went, as the reports' split_events places it: the canonical owner
--- of its first identifier (ctx.ids: its email, phone, cid) that is not shared. Read only when
--- the account's splitclock moved since the event was resolved (ctx.split_clock; read once per
+-- of its first identifier (ctx.ids: its ext ids, email, phone, cid) that is not shared. Read only
+-- when the account's splitclock moved since the event was resolved (ctx.split_clock; read once per
 -- account and call: record.lua makes no splits).
 local SPLIT_CLOCKS = {}
 local function split_since(ctx, client)

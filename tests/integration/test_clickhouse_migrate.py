@@ -8,6 +8,7 @@ import pytest
 from sinks import clickhouse, rows
 from sinks.cluster import Cluster, migrations_table
 from tests.report_data import generate
+from tests.support import insert_before_external_ids
 from touchline.settings import Settings
 
 
@@ -35,7 +36,7 @@ def test_view_added_later_covers_the_history(
     events = generate(seed=3, clients=40).events
     # without the later files' views the touches cannot be derived: that is the full
     # derivation's job once the schema is complete (tests/integration/test_touch_derivation.py)
-    clickhouse.insert_events(client, db, [rows.to_row(e) for e in events], derive=False)
+    insert_before_external_ids(client, db, events)  # 020 is among the later files
     monkeypatch.setattr(clickhouse, "ddl_files", lambda: files)
 
     assert clickhouse.migrate(client, db) == [name for _, name, _ in later]

@@ -15,6 +15,7 @@ import pytest
 import reference as ref
 from sinks import clickhouse, rows, touch_derivation
 from tests.report_data import BASE, T0, card_rows, event
+from tests.support import insert_before_external_ids
 
 # text order: FIRST < SECOND; ClickHouse's UUID order: SECOND < FIRST (its second half is lower)
 FIRST = "00000000-0000-0000-ffff-000000000000"
@@ -114,7 +115,11 @@ def test_migrate_derives_the_touches_stored_in_the_old_order_again(
     files = clickhouse.ddl_files()
     monkeypatch.setattr(clickhouse, "ddl_files", lambda: [f for f in files if f[0] < 18])
     clickhouse.migrate(client, db)
-    clickhouse.insert_events(client, db, [rows.to_row(e) for e in tied_events(FIRST, SECOND)])
+    events = tied_events(FIRST, SECOND)
+    insert_before_external_ids(client, db, events)
+    touch_derivation.rederive(
+        client, db, touch_derivation.named(events=[rows.to_row(e) for e in events])
+    )
     # what the old order had derived besides: the page view (SECOND) starting a direct visit
     client.command(
         f"INSERT INTO `{db}`.event_time_touches SELECT account_id, session_timeout_minutes, "

@@ -243,7 +243,7 @@ def test_hits_move_with_the_identifiers_of_their_events(store: ClientStore) -> N
     out = hits_follow_a_split(LOOP, store)
     ev = out["events"]
     assert hit_events(LOOP, store, out["a"]) == [ev["p1"]]
-    assert hit_events(LOOP, store, out["s"]) == [ev["b1"], "b2", ev["p2"], ev["f"]]
+    assert hit_events(LOOP, store, out["s"]) == [ev["b1"], "b2", ev["p2"], ev["f"], ev["l"]]
 
 
 def test_an_event_resolved_before_a_split_is_recorded_where_its_identifiers_went(

@@ -30,9 +30,9 @@ from touchline.settings import Settings
 def plant(data: Dataset) -> list[dict[str, Any]]:
     """Splits over the generated clients: half of some clients' events carry an email (or phone)
     that a claim split moves to a client of its own, and some of those identifiers are released
-    later (shared: no client), and some of those events carry a web client id split off too; some
-    alias merges (and a link of a chain) are undone; one undone merge is made again later (the
-    later merge wins)."""
+    later (shared: no client), and some of those events carry a web client id or a source-system
+    id split off too; some alias merges (and a link of a chain) are undone; one undone merge is
+    made again later (the later merge wins)."""
     splits, released = [], []
     by_client: dict[str, list[dict[str, Any]]] = {}
     for e in sorted(data.events, key=lambda e: e["occurred_at"]):
@@ -53,6 +53,11 @@ def plant(data: Dataset) -> list[dict[str, Any]]:
             for e in by_client[client][1::2]:
                 e["cid"] = cid
             splits.append(split(account, "claim", client, f"s{i}c", [f"cid:{cid}"], T0 + DAY_MS))
+        elif i % 27 == 0:  # ... or a source-system id (020; strongest first, in sorted order:
+            for e in by_client[client][1::2]:  # "crm:" before "zz:", which no split names)
+                e["external_ids"] = [f"crm:{i}", f"zz:{i}"]
+            ids = [f"ext.crm:{i}"]
+            splits.append(split(account, "claim", client, f"s{i}x", ids, T0 + DAY_MS))
     for m in data.merges:
         src, dst = m["from_client_id"], m["to_client_id"]
         if (src.endswith("-alias") and int(dst[1:]) % 2 == 0) or src.endswith("-a"):
@@ -146,6 +151,8 @@ def test_every_report_applies_the_splits_as_the_reference_does(
         "c44-b",
         "c22-a",
         "c22",
+        "s27x",  # the released email passed over: the CRM id's split decides (020)
+        "c27",
     ],
 )
 def test_the_client_card_applies_the_splits_as_the_reference_does(shared: Loaded, who: str) -> None:

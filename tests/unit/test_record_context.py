@@ -81,11 +81,13 @@ def test_a_contact_is_a_touch_outside_sessions_and_keeps_its_phone() -> None:
     assert placed.sessions is None and placed.info == NO_SESSION and not placed.new_session
     assert ctx.is_touch and ctx.is_contact and ctx.phone == "+4915100000001"
     assert touches.Hit.from_member(ctx.hit or "", T).flags == touches.CONTACT
-    # the hit is tagged with the event's email and phone (not its studio id: the reports do not
-    # split events by it), so a split moves it with them
+    # the hit is tagged with the event's studio id, email and phone (the reports split events
+    # by each: migration 020), so a split moves it with them
     tags = touches.Hit.from_member(ctx.hit or "", T).tags
-    assert tags == touches.identifier_tag("email:ana@x.de") + touches.identifier_tag(
-        "phone:+4915100000001"
+    assert tags == "".join(touches.identifier_tag(k) for k in ctx.ids) and ctx.ids == (
+        "ext.studio:7",
+        "email:ana@x.de",
+        "phone:+4915100000001",
     )
     lua = ctx.lua()
     assert "session" not in lua and "utm_source" not in lua  # None entries are left out (nil)

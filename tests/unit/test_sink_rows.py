@@ -29,7 +29,10 @@ def test_event_row_follows_columns_with_utc_timestamps_and_nested_lines() -> Non
     assert row["lines.amount_minor"] == [5, 0]
     assert row["attributes"] == {"k": "v"}
     assert row["own_channel"] == "direct"  # an event enriched before own_channel: its channel
-    assert rows.to_row({**e, "own_channel": "email"})[-1] == "email"
+    assert rows.to_row({**e, "own_channel": "email"})[-2] == "email"
+    # external_ids: none from a worker before the column, else as the worker emitted them
+    assert row["external_ids"] == []
+    assert rows.to_row({**e, "external_ids": ["crm:7"]})[-1] == ["crm:7"]
 
 
 def test_columns_transpose_rows_in_column_order() -> None:

@@ -173,9 +173,8 @@ def test_the_stored_member_reads_back_as_the_hit(
         assert stored == hit.member().encode()
 
 
-def test_a_hit_is_tagged_with_its_email_phone_and_web_client_id_only() -> None:
-    tags = hit_tags(["ext.studio:7", "email:a@x.de", "phone:+4930555", "cid:1.2"])
-    assert tags == "".join(
-        hashlib.sha1(k.encode()).hexdigest()[:8]
-        for k in ("email:a@x.de", "phone:+4930555", "cid:1.2")
+def test_a_hit_is_tagged_with_its_source_system_ids_email_phone_and_web_client_id() -> None:
+    ids = ["ext.studio:7", "email:a@x.de", "phone:+4930555", "cid:1.2"]
+    assert hit_tags([*ids, "other:9"]) == "".join(
+        hashlib.sha1(k.encode()).hexdigest()[:8] for k in ids
     )

@@ -2,9 +2,9 @@
 -- moves the events that carry its identifiers between clients (a claim to its client, a release
 -- back to the clients they are stored with, a lookup's one event to its own client), so the
 -- clients to derive again are the stitched clients of every event carrying one of {identifiers}
--- ('email:x', 'phone:x', 'cid:x', 'event:<id>', as stored in identity_splits) and both sides of
+-- ('ext.<system>:x', 'email:x', 'phone:x', 'cid:x', 'event:<id>', as stored in identity_splits) and both sides of
 -- every split that names one of them (the clients earlier splits moved those events to). One
--- lookup per identifier column (the skip indexes of 005, the primary key for event ids).
+-- lookup per identifier column (the skip indexes of 005 and 020, the primary key for event ids).
 SELECT account_id, client_id FROM {db}.events
 WHERE has({accounts:Array(String)}, account_id)
   AND email IN (SELECT substring(x, 7) FROM system.one
@@ -19,6 +19,11 @@ SELECT account_id, client_id FROM {db}.events
 WHERE has({accounts:Array(String)}, account_id)
   AND cid IN (SELECT substring(x, 5) FROM system.one
               ARRAY JOIN {identifiers:Array(String)} AS x WHERE startsWith(x, 'cid:'))
+UNION DISTINCT
+SELECT account_id, client_id FROM {db}.events
+WHERE has({accounts:Array(String)}, account_id)
+  AND hasAny(external_ids, arrayMap(x -> substring(x, 5),
+                                    arrayFilter(x -> startsWith(x, 'ext.'), {identifiers:Array(String)})))
 UNION DISTINCT
 SELECT account_id, client_id FROM {db}.events
 WHERE has({accounts:Array(String)}, account_id)
