@@ -177,15 +177,14 @@ async def _provenance_naming(
     pattern = account_pattern(store.prefix, account, "lookedupvia")
     async for raw in store.redis.scan_iter(match=pattern, count=10_000):
         entries = await store.redis.hgetall(raw)
-        naming = [f for f, text in entries.items() if _names(account, f, text) & names]
+        naming = [f for f, x in lookups.entries(account, entries) if {x.client, x.own} & names]
+        default = entries.get(lookups.DEFAULT)
+        # the default client goes with the entries: when it is erased (they name it), or last
+        if default is not None and (default.decode() in names or len(naming) == len(entries) - 1):
+            naming.append(lookups.DEFAULT)
         if naming:
             out.append((raw, naming))
     return out
-
-
-def _names(account: str, field: bytes, text: bytes) -> set[str]:
-    lookup = lookups.read(account, lookups.event_id_of(field), text)
-    return {lookup.client, lookup.own}
 
 
 async def _erase_provenance(store: ClientStore, account: str, names: set[str]) -> int:

@@ -40,7 +40,7 @@ scan for ``<prefix>:*`` finds all of it.
 ``pending:<event_id>`` (list)  merges ``resolve`` made for the event, until ``record`` reports them
 ``links:<client>`` (hash)      the identifier sets the client's events carried (JSON) -> the
                                earliest event time; ``lookedupvia:<identifier>`` (hash) events
-                               that carried that identifier alone (``pipeline/lua/split.lua``):
+                               that carried that identifier alone (``pipeline/lua/lookups.lua``):
                                when it proves shared, the client is regrouped into the connected
                                components of its links without it (``lookup:<event_id>`` says
                                where a lookup's entry is until the event is recorded, so the

@@ -1,6 +1,7 @@
 """``pipeline/lua/parts.lua`` over :class:`pipeline.memory_store.MemoryStore`'s dicts: the card's
 counters per identifier set (revenue, contacts, first and last contact), so a split takes a
-person's revenue and contacts with them. Field names and values as in Redis."""
+person's revenue and contacts with them. Field names and values as in Redis (the contact parts
+of the layout before, ``c|``, ``f|`` and ``l|``, are still folded and moved)."""
 
 from __future__ import annotations
 
@@ -26,20 +27,33 @@ def add_revenue(a: _Account, client: str, key: str, currency: str, amount: int) 
 
 
 def add_contact(a: _Account, client: str, key: str, at: int, ctx: dict[str, Any]) -> None:
-    parts = a.parts.setdefault(client, {})
-    parts[f"c|{key}"] = int(parts.get(f"c|{key}", 0)) + 1
-    first = parts.get(f"f|{key}")
-    if first is None or at < _at(first):
-        parts[f"f|{key}"] = SEP.join((str(at), ctx.get("name") or "", ctx.get("phone") or ""))
-    last = parts.get(f"l|{key}")
-    if last is None or at >= _at(last):
-        parts[f"l|{key}"] = f"{at}{SEP}{ctx.get('location') or ''}"
+    when, name, phone, location = str(at), ctx.get("name"), ctx.get("phone"), ctx.get("location")
+    value = SEP.join(("1", when, name or "", phone or "", when, location or ""))
+    _fold(a.parts.setdefault(client, {}), f"k|{key}", value)
+
+
+def _fold_contact(into: dict[str, Any], field: str, value: str) -> None:
+    """parts.lua's fold_contact: counts add up, the earliest first and latest last contact win."""
+    cur = into.get(field)
+    if cur is None:
+        into[field] = value
+        return
+    n, fa, name, phone, la, loc = cur.split(SEP, 5)
+    n2, fa2, name2, phone2, la2, loc2 = value.split(SEP, 5)
+    if int(fa2) < int(fa):
+        fa, name, phone = fa2, name2, phone2
+    if int(la2) >= int(la):
+        la, loc = la2, loc2
+    into[field] = SEP.join((str(int(n) + int(n2)), fa, name, phone, la, loc))
 
 
 def _fold(into: dict[str, Any], field: str, value: Any) -> None:
     kind = field[0]
     if kind in "rc":
         into[field] = int(into.get(field, 0)) + int(value)
+        return
+    if kind == "k":
+        _fold_contact(into, field, value)
         return
     cur = into.get(field)
     if (
@@ -69,6 +83,11 @@ def _contacts_from_parts(a: _Account, client: str) -> None:
     card, parts = a.card(client), a.parts.get(client, {})
     firsts = [v for f, v in parts.items() if f[0] == "f"]
     lasts = [v for f, v in parts.items() if f[0] == "l"]
+    for f, v in parts.items():
+        if f[0] == "k":
+            _, fa, name, phone, la, loc = v.split(SEP, 5)
+            firsts.append(SEP.join((fa, name, phone)))
+            lasts.append(f"{la}{SEP}{loc}")
     for f in ("fc_at", "name", "phone", "lc_at", "location"):
         card.pop(f, None)
     if firsts:
@@ -96,9 +115,10 @@ def move(a: _Account, source: str, to: str, match: Callable[[str], bool]) -> Non
             name = "revenue:" + field.rsplit("|", 1)[1]
             _add_to_card(a.card(source), name, -int(value))
             _add_to_card(a.card(to), name, int(value))
-        elif field[0] == "c":
-            _add_to_card(a.card(source), "contact_count", -int(value))
-            _add_to_card(a.card(to), "contact_count", int(value))
+        elif field[0] in "ck":
+            count = int(str(value).split(SEP, 1)[0])
+            _add_to_card(a.card(source), "contact_count", -count)
+            _add_to_card(a.card(to), "contact_count", count)
     if moved:
         _contacts_from_parts(a, source)
         _contacts_from_parts(a, to)

@@ -20,6 +20,8 @@ from touchline import clock
 if TYPE_CHECKING:
     from pipeline.memory_store import _Account
 
+_DEFAULT = lookups.DEFAULT.decode()  # a lookups hash's default client, among its event ids
+
 
 def add_link(a: _Account, client: str, text: str, at: int, cap: int) -> None:
     """split.lua's add_link: the identifier set ``text`` (a sorted JSON array) on ``client``'s
@@ -45,8 +47,13 @@ def record_provenance(
         account, event_id = event[0], event[1]
         own = event[2] if ids[0] in owner_of else split_client_id(account, f"event:{event_id}")
         members = a.lookedupvia.setdefault(ids[0], {})
-        if len(members) < cap and event_id not in members:
-            members[event_id] = lookups.value(account, Lookup(event_id, client, own, str(at)))
+        default = members.get(_DEFAULT)
+        if len(members) < cap + (default is not None) and event_id not in members:
+            lookup = Lookup(event_id, client, own, str(at))
+            members[event_id] = lookups.value(
+                account, lookup, default.decode() if default else client
+            )
+            members.setdefault(_DEFAULT, client.encode())
             a.lookup_marks[event_id] = (ids[0], own)
     if len(ids) > 1 or (ids and ids[0] not in owner_of):
         add_link(a, client, orjson.dumps(sorted(ids)).decode(), at, cap)
@@ -70,8 +77,9 @@ def lookup_client(a: _Account, event_id: str, resolved: str, client: str) -> tup
     members = a.lookedupvia.get(k, {})
     if event_id in members:
         if client != resolved:
-            _, at, tail = lookups.parts(members[event_id])
-            members[event_id] = lookups.packed(client, at, tail)
+            default = members[_DEFAULT].decode()
+            _, at, tail = lookups.parts(members[event_id], default)
+            members[event_id] = lookups.packed(client, at, tail, default)
         return client, True
     if k in a.shared:
         return own, True
@@ -190,7 +198,7 @@ def split_through(a: _Account, account: str, event_id: str, k: str) -> int:
         release = {"kind": "release", "to_client_id": "", "from_client_id": client}
         out.append({**release, "identifiers": [k], "via": via})
     kept = a.lookedupvia.pop(k, {})
-    found = sorted(lookups.read(account, f, text) for f, text in kept.items())
+    found = sorted(x for _, x in lookups.entries(account, {f.encode(): v for f, v in kept.items()}))
     out += [_move_lookup(a, lookup, via) for lookup in found]
     if out:
         at = _split_clock(a)

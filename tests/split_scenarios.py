@@ -11,6 +11,8 @@ import uuid
 from typing import Any
 
 from pipeline.client_ids import new_client_id
+from pipeline.keys import account_base
+from pipeline.memory_parts import SEP
 from pipeline.memory_store import MemoryStore
 from pipeline.store import ClientStore, Resolution, ResolveRequest, Store
 from pipeline.touches import WEB, Hit, hit_tags
@@ -166,12 +168,16 @@ def resolved_then_split_in_one_batch(
     return {"a": a, "stored": stored["client_id"]}
 
 
-def counters_follow_a_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
-    """merge_split with the card's counters: person 1 called (from the phone, with their email);
-    b ordered for 50 EUR and wrote (with their email alone: looked up), was merged into a through
-    the phone, and a call came from the phone alone (looked up: a's); when the phone proves
-    shared, b's revenue and contact go to b's split-off client, the lone call to its own, and a
-    keeps their own call."""
+def counters_follow_a_split(
+    loop: asyncio.AbstractEventLoop, store: Store, layout_before: bool = False
+) -> dict[str, Any]:
+    """merge_split with the card's counters: person 1 called twice (from the phone, with their
+    email); b ordered for 50 EUR, wrote (with their email alone: looked up) and twice more (with
+    their email and web client id), was merged into a through the phone, and a call came from
+    the phone alone (looked up: a's); when the phone proves shared, b's revenue and contacts go
+    to b's split-off client, the lone call to its own, and a keeps their own calls.
+    ``layout_before``: the contact parts stored before the phone proves shared are rewritten as
+    a worker of the layout before kept them (three fields each)."""
 
     def event(event_id: str, at: int, *ids: str, **ctx: Any) -> Any:
         client = resolve(loop, store, event_id, at, *ids).client_id
@@ -179,39 +185,74 @@ def counters_follow_a_split(loop: asyncio.AbstractEventLoop, store: Store) -> di
 
     call = {"is_contact": True, "is_touch": False}
     a = event("p1", 1000, E1, PHONE, **call, name="One", location="north")["client_id"]
+    event("p1b", 1200, E1, PHONE, **call, name="Uno", location="east")
     b = event("b1", 1500, E2, "cid:2.2", revenue_minor=5000, currency="EUR")["client_id"]
     event("b2", 1600, E2, **call, name="Two", location="south")
+    event("b3", 1700, E2, "cid:2.2", **call, name="Zwei", location="west")
+    event("b4", 1800, E2, "cid:2.2", **call, name="Deux", location="south-west")
     assert event("p2", 2000, E2, PHONE)["merged_from"] == [b]
-    assert event("desk", 2500, PHONE, **call)["client_id"] == a
+    assert event(DESK, 2500, PHONE, **call)["client_id"] == a
+    if layout_before:
+        loop.run_until_complete(contact_parts_as_before(store, a))
     event("p3", 3000, E3, PHONE)
     cards = {
         who: loop.run_until_complete(card_of(store, c))
-        for who, c in (("a", a), ("s", split_client("cid:2.2")), ("desk", new_client("desk")))
+        for who, c in (("a", a), ("s", split_client("cid:2.2")), ("desk", new_client(DESK)))
     }
     return cards
 
 
-# counters_follow_a_split's cards: a keeps their own call; b's split-off client (s) their order
-# and their contact; the lone desk call a client of its own
+DESK = str(uuid.uuid5(uuid.NAMESPACE_URL, "counters-desk"))  # a call from the phone alone
+
+
+async def contact_parts_as_before(store: Store, client: str) -> None:
+    """``client``'s contact parts (``k|<key>``: count, first and last contact) as the layout
+    before kept them: ``c|<key>`` (count), ``f|<key>`` (at, name, phone), ``l|<key>`` (at,
+    location)."""
+    if isinstance(store, MemoryStore):
+        parts = store.accounts[ACCOUNT].parts.get(client, {})
+    else:
+        assert isinstance(store, ClientStore)
+        key = account_base(store.prefix, ACCOUNT) + "parts:" + client
+        raw = await store.redis.hgetall(key)
+        parts = {f.decode(): v.decode() for f, v in raw.items()}
+    old: dict[str, Any] = {}
+    for field, value in list(parts.items()):
+        if field.startswith("k|"):
+            n, fa, name, phone, la, loc = value.split(SEP, 5)
+            del parts[field]
+            rest = field[1:]
+            old |= {"c" + rest: n, "f" + rest: SEP.join((fa, name, phone))}
+            old["l" + rest] = la + SEP + loc
+    assert f"@{DESK}" in "".join(old), "no contact part of the desk call to rewrite"
+    if isinstance(store, MemoryStore):
+        parts.update({f: int(v) if f[0] == "c" else v for f, v in old.items()})
+    else:
+        await store.redis.delete(key)
+        await store.redis.hset(key, mapping={**parts, **old})
+
+
+# counters_follow_a_split's cards: a keeps their own calls; b's split-off client (s) their order
+# and their contacts; the lone desk call a client of its own
 COUNTER_CARDS = {
     "a": {
         "created_at": "1000",
-        "contact_count": "1",
+        "contact_count": "2",
         "fc_at": "1000",
         "name": "One",
         "phone": "",
-        "lc_at": "1000",
-        "location": "north",
+        "lc_at": "1200",
+        "location": "east",
     },
     "s": {
         "created_at": "1500",
         "revenue:EUR": "5000",
-        "contact_count": "1",
+        "contact_count": "3",
         "fc_at": "1600",
         "name": "Two",
         "phone": "",
-        "lc_at": "1600",
-        "location": "south",
+        "lc_at": "1800",
+        "location": "south-west",
     },
     "desk": {
         "created_at": "2500",

@@ -1,5 +1,5 @@
 -- The card's hits (hits:<client>, sorted sets scored by event time) moved between clients by
--- splits (pipeline/lua/split.lua includes this after lookup_field): a lookup's one event by its
+-- splits (split.lua includes this after lookups.lua, for lookup_field): a lookup's one event by its
 -- id, the events of identifiers split off by their tags.
 
 -- A glob (ZSCAN MATCH) that matches s itself: its special characters escaped.

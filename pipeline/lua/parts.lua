@@ -4,10 +4,11 @@
 -- A part's key: the hex tags of the event's source-system ids, email, phone and cid (hit_tags;
 -- '' for none), then '@' and the event id for an event looked up through one identifier alone
 -- (a claim moves it by its tags, move_lookup by its id). Fields:
---   r|<key>|<currency>  revenue (minor units)      c|<key>  contacts
---   f|<key>  first contact: at, name, phone        l|<key>  last contact: at, location
--- (values split by a byte 31). Counters stored before parts existed stay on the card as they
--- are and do not move.
+--   r|<key>|<currency>  revenue (minor units)
+--   k|<key>  contacts: count, first contact (at, name, phone), last contact (at, location)
+-- (values split by a byte 31). The layout before kept a contact part in three fields, c|<key>
+-- (count), f|<key> (at, name, phone) and l|<key> (at, location): still read, folded and moved.
+-- Counters stored before parts existed stay on the card as they are and do not move.
 local SEP = '\31'
 
 local function part_at(value) return tonumber(string.match(value, '^[^\31]*')) end
@@ -16,17 +17,28 @@ local function add_revenue_part(client, key, currency, amount)
   redis.call('HINCRBY', P .. 'parts:' .. client, 'r|' .. key .. '|' .. currency, amount)
 end
 
+-- A contact part's value: count, first at, name, phone, last at, location.
+local function contact_fields(v)
+  return string.match(v, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$')
+end
+
+-- Contact part v folded into field f of hash `into`: counts add up, the earliest first and the
+-- latest last contact win (the one there first on a tie, the one added on a tie for the last).
+local function fold_contact(into, f, v)
+  local cur = redis.call('HGET', into, f)
+  if not cur then return redis.call('HSET', into, f, v) end
+  local n, fa, name, phone, la, loc = contact_fields(cur)
+  local n2, fa2, name2, phone2, la2, loc2 = contact_fields(v)
+  if tonumber(fa2) < tonumber(fa) then fa, name, phone = fa2, name2, phone2 end
+  if tonumber(la2) >= tonumber(la) then la, loc = la2, loc2 end
+  n = string.format('%.0f', tonumber(n) + tonumber(n2))
+  redis.call('HSET', into, f, table.concat({n, fa, name, phone, la, loc}, SEP))
+end
+
 local function add_contact_part(client, key, at, name, phone, location)
-  local pk, when = P .. 'parts:' .. client, string.format('%.0f', at)
-  redis.call('HINCRBY', pk, 'c|' .. key, 1)
-  local first = redis.call('HGET', pk, 'f|' .. key)
-  if not first or at < part_at(first) then
-    redis.call('HSET', pk, 'f|' .. key, when .. SEP .. name .. SEP .. phone)
-  end
-  local last = redis.call('HGET', pk, 'l|' .. key)
-  if not last or at >= part_at(last) then
-    redis.call('HSET', pk, 'l|' .. key, when .. SEP .. location)
-  end
+  local when = string.format('%.0f', at)
+  fold_contact(P .. 'parts:' .. client, 'k|' .. key,
+               table.concat({'1', when, name, phone, when, location}, SEP))
 end
 
 -- Field f with value v into hash `into`: counters add up, the earliest first and latest last
@@ -34,6 +46,7 @@ end
 local function fold_part(into, f, v)
   local kind = string.sub(f, 1, 1)
   if kind == 'r' or kind == 'c' then return redis.call('HINCRBY', into, f, v) end
+  if kind == 'k' then return fold_contact(into, f, v) end
   local cur = redis.call('HGET', into, f)
   if not cur or (kind == 'f' and part_at(v) < part_at(cur))
      or (kind == 'l' and part_at(v) >= part_at(cur)) then
@@ -62,8 +75,14 @@ local function contacts_from_parts(client)
   local first, last
   for i = 1, #flat, 2 do
     local kind, v = string.sub(flat[i], 1, 1), flat[i + 1]
-    if kind == 'f' and (not first or part_at(v) < part_at(first)) then first = v end
-    if kind == 'l' and (not last or part_at(v) > part_at(last)) then last = v end
+    local f, l
+    if kind == 'k' then
+      local _, fa, name, phone, la, loc = contact_fields(v)
+      f, l = table.concat({fa, name, phone}, SEP), la .. SEP .. loc
+    elseif kind == 'f' then f = v
+    elseif kind == 'l' then l = v end
+    if f and (not first or part_at(f) < part_at(first)) then first = f end
+    if l and (not last or part_at(l) > part_at(last)) then last = l end
   end
   redis.call('HDEL', card, 'fc_at', 'name', 'phone', 'lc_at', 'location')
   if first then
@@ -93,9 +112,10 @@ local function move_parts(from, to, match)
         local field = 'revenue:' .. string.match(f, '^r|[^|]*|(.*)$')
         add_to_card(cf, field, -tonumber(v))
         add_to_card(ct, field, tonumber(v))
-      elseif kind == 'c' then
-        add_to_card(cf, 'contact_count', -tonumber(v))
-        add_to_card(ct, 'contact_count', tonumber(v))
+      elseif kind == 'c' or kind == 'k' then
+        local n = tonumber(string.match(v, '^[^\31]*'))
+        add_to_card(cf, 'contact_count', -n)
+        add_to_card(ct, 'contact_count', n)
       end
     end
   end

@@ -13,9 +13,10 @@
 --                   client it gets when it resolves to no one (new_client_id, left out), or for
 --                   one that made its client `s` + a hash of account and event:<event_id> (`s`);
 --                   at most `cap` per k; record rewrites `client` to the client the event is
---                   stored with (lookup:<event_id>); pipeline/lookups.py reads the same entries
---                   (and the layouts before: '<client> <at>[ s| <own>]', and JSON
---                   [event_id, client, own, at] as the field)
+--                   stored with (lookup:<event_id>); the hash names its first entry's client
+--                   once, and entries stored with it leave it out (lookups.lua);
+--                   pipeline/lookups.py reads the same entries (and the layouts before:
+--                   '<client> <at>[ s| <own>]', and JSON [event_id, client, own, at] as the field)
 -- When k proves shared, its owner's links are regrouped into their connected components without
 -- the shared identifiers: the oldest component stays with the client, each other one moves to a
 -- client of its own (`s` + a hash of account, k and the component's first identifier: a retry
@@ -45,92 +46,9 @@ local function new_client_id(account, event_id)
   return 'c' .. string.sub(redis.sha1hex(account .. '|' .. event_id), 1, 19)
 end
 
--- A lookup's hash field (pipeline/lookups.py): a canonical UUID event id as a zero byte and its
--- 16 bytes, any other id as it is; lookup_event_id reads it back.
-local UUID = '^' .. string.rep('[0-9a-f]', 8) .. '%-' .. string.rep('[0-9a-f]', 4) .. '%-'
-  .. string.rep('[0-9a-f]', 4) .. '%-' .. string.rep('[0-9a-f]', 4) .. '%-'
-  .. string.rep('[0-9a-f]', 12) .. '$'
-local function lookup_field(event_id)
-  local known = KNOWN_FIELDS[event_id]
-  if known then return known end
-  if not string.match(event_id, UUID) then return event_id end
-  local hex = string.gsub(event_id, '-', '')
-  return '\0' .. string.gsub(hex, '%x%x', function(h) return string.char(tonumber(h, 16)) end)
-end
-
-local function lookup_event_id(field)
-  if #field ~= 17 or string.byte(field, 1) ~= 0 then return field end
-  local hex = string.gsub(string.sub(field, 2), '.', function(c)
-    return string.format('%02x', string.byte(c))
-  end)
-  return string.sub(hex, 1, 8) .. '-' .. string.sub(hex, 9, 12) .. '-' .. string.sub(hex, 13, 16)
-    .. '-' .. string.sub(hex, 17, 20) .. '-' .. string.sub(hex, 21, 32)
-end
-
+-- include: lookups
 -- include: hits
 -- include: parts
-
--- A lookup's value (pipeline/lookups.py packed): a zero byte, the client (a client id Touchline
--- makes: its letter and 19 hex digits in 10 bytes), the time (ms, 6 bytes, big-endian), then the
--- tail (own: '', 's' or a client id); as text '<client> <at>[ <tail>]' when it does not fit.
-local TIME_LIMIT = 281474976710656  -- 2^48
-local function lookup_text(client, at, tail)
-  local n = tonumber(at)
-  if string.match(client, '^[cs]' .. string.rep('[0-9a-f]', 19) .. '$')
-     and n and n < TIME_LIMIT and string.format('%.0f', n) == at then
-    local packed = string.gsub(string.sub(client, 2) .. '0', '%x%x', function(h)
-      return string.char(tonumber(h, 16))
-    end)
-    local time = {}
-    for i = 6, 1, -1 do
-      time[i] = string.char(n % 256)
-      n = math.floor(n / 256)
-    end
-    return '\0' .. string.sub(client, 1, 1) .. packed .. table.concat(time) .. tail
-  end
-  if tail == '' then return client .. ' ' .. at end
-  return client .. ' ' .. at .. ' ' .. tail
-end
-
--- client, at and tail of a lookup's value (either layout)
-local function lookup_parts(text)
-  if #text >= 18 and string.byte(text, 1) == 0 then
-    local hex = string.gsub(string.sub(text, 3, 12), '.', function(c)
-      return string.format('%02x', string.byte(c))
-    end)
-    local n = 0
-    for i = 13, 18 do n = n * 256 + string.byte(text, i) end
-    return string.sub(text, 2, 2) .. string.sub(hex, 1, 19), string.format('%.0f', n),
-      string.sub(text, 19)
-  end
-  return string.match(text, '^(%S+) (%S+) ?(%S*)$')
-end
-
--- A lookup's value under its event id: own is left out when it is the client the event makes
--- alone, `s` when it is the one it made through its identifier.
-local function lookup_value(account, event_id, client, own, at)
-  local tail = own
-  if own == new_client_id(account, event_id) then
-    tail = ''
-  elseif own == split_client_id(account, 'event:' .. event_id) then
-    tail = 's'
-  end
-  return lookup_text(client, at, tail)
-end
-
--- {event_id, client, own, at} of a lookup kept as field -> text (or, in the layout before, a JSON
--- array as the field).
-local function lookup_entry(account, raw, text)
-  if string.sub(raw, 1, 1) == '[' then return cjson.decode(raw) end
-  local field = lookup_event_id(raw)
-  local client, at, own = lookup_parts(text)
-  if own == '' then
-    own = new_client_id(account, field)
-  elseif own == 's' then
-    own = split_client_id(account, 'event:' .. field)
-  end
-  return {field, client, own, at}
-end
 
 -- ids: the usable identifiers of the event; owner_of[k]: canonical owner of the owned ones (before
 -- the merges); client: the event's client; merged: clients merged into it; at: event time;
@@ -141,9 +59,7 @@ local function record_provenance(ids, owner_of, client, merged, at, cap, account
     -- (the client it made keeps the identifiers others linked to ids[1] meanwhile)
     if not owner_of[ids[1]] then own = split_client_id(account, 'event:' .. event_id) end
     local key = P .. 'lookedupvia:' .. ids[1]
-    local text = lookup_value(account, event_id, client, own, tostring(at))
-    if redis.call('HLEN', key) < cap
-       and redis.call('HSETNX', key, lookup_field(event_id), text) == 1 then
+    if add_lookup(key, cap, account, event_id, client, own, tostring(at)) then
       redis.call('SET', P .. 'lookup:' .. event_id, cjson.encode({ids[1], own}), 'EX', 604800)
     end
   end
@@ -305,14 +221,9 @@ local function split_through(account, event_id, k)
     out[#out + 1] = {kind = 'release', to_client_id = '', from_client_id = client,
                      identifiers = {k}, via = via}
   end
-  local flat = redis.call('HGETALL', P .. 'lookedupvia:' .. k)
-  local lookups = {}
-  for i = 1, #flat, 2 do lookups[#lookups + 1] = lookup_entry(account, flat[i], flat[i + 1]) end
-  table.sort(lookups, function(x, y)
-    if x[1] ~= y[1] then return x[1] < y[1] end
-    return x[2] < y[2]
-  end)
-  for _, l in ipairs(lookups) do out[#out + 1] = move_lookup(l, via) end
+  for _, l in ipairs(lookups_of(account, P .. 'lookedupvia:' .. k)) do
+    out[#out + 1] = move_lookup(l, via)
+  end
   redis.call('DEL', P .. 'lookedupvia:' .. k)
   local at = #out > 0 and split_clock()
   for _, split in ipairs(out) do
@@ -338,10 +249,7 @@ local function lookup_client(event_id, resolved, client)
   local key = P .. 'lookedupvia:' .. k
   local text = redis.call('HGET', key, lookup_field(event_id))
   if text then
-    if client ~= resolved then
-      local _, at, tail = lookup_parts(text)
-      redis.call('HSET', key, lookup_field(event_id), lookup_text(client, at, tail))
-    end
+    if client ~= resolved then restore_lookup(key, event_id, text, client) end
     return client, true
   end
   if redis.call('EXISTS', P .. 'shared:' .. k) == 1 then return own, true end

@@ -136,7 +136,8 @@ def test_erasing_a_person_removes_the_links_recorded_about_them(store: ClientSto
     run(LOOP, store, "p2b", 2100, E2)  # looked up through E2 alone
     base = account_base(store.prefix, "acc")
     assert LOOP.run_until_complete(store.redis.hlen(base + "links:" + a)) == 3
-    assert LOOP.run_until_complete(store.redis.hlen(base + "lookedupvia:" + E2)) == 1
+    # p2b's entry, and the client it is stored with as the hash's default (lookups.lua)
+    assert LOOP.run_until_complete(store.redis.hlen(base + "lookedupvia:" + E2)) == 2
     clients, identifiers, events = {b}, {E2, "cid:2.2"}, {"b1", "p2", "p2b"}
     LOOP.run_until_complete(erasure.erase(store, "acc", clients, identifiers, events))
     assert LOOP.run_until_complete(store.redis.hkeys(base + "links:" + a)) == [
@@ -217,12 +218,14 @@ def test_a_lookup_of_a_uuid_event_is_kept_in_its_16_bytes_and_moves(
     hit = Hit(1500, call, CONTACT, "phone_call", None, None)
     record(LOOP, store, call, a, 1500, hit=hit.member())
     base = account_base(store.prefix, "acc")
-    (raw,) = LOOP.run_until_complete(store.redis.hkeys(base + "lookedupvia:" + PHONE))
+    entries = LOOP.run_until_complete(store.redis.hgetall(base + "lookedupvia:" + PHONE))
+    assert entries.pop(lookups.DEFAULT) == a.encode()  # the client its first entry names
+    ((raw, value),) = entries.items()
     assert raw == b"\x00" + bytes.fromhex(call.replace("-", ""))
     assert lookups.event_id_of(raw) == call
-    # its value: the client in 11 bytes and the time in 6, as pipeline/lookups.py packs them
-    (value,) = LOOP.run_until_complete(store.redis.hvals(base + "lookedupvia:" + PHONE))
-    assert value == lookups.packed(a, "1500", "") and len(value) == 18
+    # its value: the time in 6 bytes, the client being the hash's default (pipeline/lookups.py)
+    assert value == lookups.packed(a, "1500", "", a) and len(value) == 7
+    assert lookups.parts(value, a) == (a, "1500", "")
     (member,) = LOOP.run_until_complete(store.redis.zrange(base + "hits:" + a, 0, -1))
     assert member == b"\x01" + raw[1:] + b"2\x1fphone_call"  # the hit's id in its 16 bytes too
     assert LOOP.run_until_complete(store.card("acc", a))["hits"] == [hit]
@@ -255,6 +258,9 @@ def test_an_event_resolved_before_a_split_is_recorded_where_its_identifiers_went
     assert hit_events(LOOP, store, out["a"]) == []
 
 
-def test_revenue_and_contacts_move_with_the_identifiers_of_their_events(store: ClientStore) -> None:
-    cards = counters_follow_a_split(LOOP, store)
+@pytest.mark.parametrize("layout_before", [False, True])
+def test_revenue_and_contacts_move_with_the_identifiers_of_their_events(
+    store: ClientStore, layout_before: bool
+) -> None:
+    cards = counters_follow_a_split(LOOP, store, layout_before)
     assert cards == COUNTER_CARDS

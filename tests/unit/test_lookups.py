@@ -63,3 +63,26 @@ def test_a_canonical_uuid_is_kept_in_its_16_bytes_any_other_id_as_it_is() -> Non
     for other in ("call", EVENT.upper(), EVENT.replace("-", ""), '["e1","c1","c2","1"]'):
         assert lookups.field(other) == other.encode()
         assert lookups.event_id_of(lookups.field(other)) == other
+
+
+@pytest.mark.parametrize("client", [CLIENT, "c-call"])
+def test_an_entry_stored_with_the_hash_s_default_client_leaves_it_out(client: str) -> None:
+    own = split_client_id("acc", f"event:{EVENT}")
+    lookup = Lookup(EVENT, client, own, "1797880660547")
+    raw = lookups.value("acc", lookup, default=client)
+    assert raw == lookups.DEFAULT + (1797880660547).to_bytes(6, "big") + b"s"
+    assert lookups.read("acc", EVENT, raw, default=client) == lookup
+    # another client than the default is named in full
+    assert lookups.value("acc", lookup, default="c-other") == lookups.value("acc", lookup)
+
+
+def test_a_hash_s_entries_are_read_with_its_default_client() -> None:
+    other = Lookup("call", "c-other", new_client_id("acc", "call"), "1500")
+    mine = Lookup(EVENT, CLIENT, "c-own", "1600")
+    fields = {
+        lookups.DEFAULT: CLIENT.encode(),
+        lookups.field(EVENT): lookups.value("acc", mine, CLIENT),
+        lookups.field("call"): lookups.value("acc", other, CLIENT),
+    }
+    assert len(fields[lookups.field(EVENT)]) == 7 + len("c-own")
+    assert sorted(x for _, x in lookups.entries("acc", fields)) == sorted([mine, other])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from pipeline.memory_splits import components
 from pipeline.memory_store import MemoryStore
 from tests.split_scenarios import (
@@ -183,7 +185,10 @@ def test_an_event_resolved_before_a_split_is_recorded_where_its_identifiers_went
     assert hit_events(LOOP, store, out["a"]) == []
 
 
-def test_revenue_and_contacts_move_with_the_identifiers_of_their_events() -> None:
+@pytest.mark.parametrize("layout_before", [False, True])
+def test_revenue_and_contacts_move_with_the_identifiers_of_their_events(
+    layout_before: bool,
+) -> None:
     store = MemoryStore(max_share=2)
-    cards = counters_follow_a_split(LOOP, store)
+    cards = counters_follow_a_split(LOOP, store, layout_before)
     assert cards == COUNTER_CARDS
