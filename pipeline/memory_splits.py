@@ -165,14 +165,17 @@ def _move_tagged(hits: dict[str, int], to: dict[str, int], wanted: set[str]) -> 
             to[member] = hits.pop(member)
 
 
-def _move_lookup(a: _Account, lookup: Lookup, via: str) -> dict[str, Any]:
-    """An event looked up through the now shared identifier alone goes to its own client, with
-    its hit."""
+def _move_lookup(a: _Account, lookup: Lookup, via: str, holder: str | None) -> dict[str, Any]:
+    """split.lua's move_lookup: an event looked up through the now shared identifier alone goes
+    to its own client, with its hit and counters, from the client it was stored with or from the
+    identifier's owner (``holder``), where a claim moved them."""
     event_id, client, own, at = lookup
-    memory_parts.move(a, a.canonical(client), own, lambda key: key.endswith(f"@{event_id}"))
-    hits = a.zset("hits", a.canonical(client))
-    for member in [m for m in hits if m.startswith(f'["{event_id}"')]:
-        a.zset("hits", own)[member] = hits.pop(member)
+    stored = a.canonical(client)
+    for source in dict.fromkeys(c for c in (stored, holder) if c):
+        memory_parts.move(a, source, own, lambda key: key.endswith(f"@{event_id}"))
+        hits = a.zset("hits", source)
+        for member in [m for m in hits if m.startswith(f'["{event_id}"')]:
+            a.zset("hits", own)[member] = hits.pop(member)
     a.card(own).setdefault("created_at", at)
     return {
         "kind": "lookup",
@@ -192,14 +195,14 @@ def _split_clock(a: _Account) -> int:
 def split_through(a: _Account, account: str, event_id: str, k: str) -> int:
     via = k.split(":", 1)[0]
     out = []
-    if k in a.ids:
-        client = a.canonical(a.ids[k])
-        out = _resplit(a, account, client, k)
-        release = {"kind": "release", "to_client_id": "", "from_client_id": client}
+    holder = a.canonical(a.ids[k]) if k in a.ids else None
+    if holder is not None:
+        out = _resplit(a, account, holder, k)
+        release = {"kind": "release", "to_client_id": "", "from_client_id": holder}
         out.append({**release, "identifiers": [k], "via": via})
     kept = a.lookedupvia.pop(k, {})
     found = sorted(x for _, x in lookups.entries(account, {f.encode(): v for f, v in kept.items()}))
-    out += [_move_lookup(a, lookup, via) for lookup in found]
+    out += [_move_lookup(a, lookup, via, holder) for lookup in found]
     if out:
         at = _split_clock(a)
         out = [{**split, "at": at} for split in out]

@@ -149,6 +149,26 @@ def hits_follow_a_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[s
     return {"a": a, "s": split_client("cid:2.2"), "events": ev}
 
 
+def a_lookup_after_its_identifier_was_claimed(
+    loop: asyncio.AbstractEventLoop, store: Store
+) -> dict[str, Any]:
+    """b's web client id, merged into a through the phone, looks up a visit (the id alone); the
+    phone proves shared and a claim moves b's email and client id, and the visit's hit, to b's
+    split-off client s; then the client id proves shared too (a family tablet): the visit goes
+    to a client of its own with its hit, which is with s."""
+    a = run_with_hit(loop, store, "p1", 1000, E1, PHONE)["client_id"]
+    run_with_hit(loop, store, "b1", 1500, E2, "cid:2.2")
+    run_with_hit(loop, store, "p2", 2000, E2, PHONE)
+    run_with_hit(loop, store, "v", 2100, "cid:2.2")
+    run_with_hit(loop, store, "p3", 3000, E3, PHONE)
+    s = split_client("cid:2.2")
+    assert hit_events(loop, store, s) == ["b1", "p2", "v"]
+    run_with_hit(loop, store, "c4", 4000, "email:four@x.de", "cid:2.2")
+    out = run_with_hit(loop, store, "c5", 4100, "email:five@x.de", "cid:2.2")
+    lookup = [x for x in made(out) if x["kind"] == "lookup"]
+    return {"a": a, "s": s, "lookup": lookup}
+
+
 def resolved_then_split_in_one_batch(
     loop: asyncio.AbstractEventLoop, store: Store
 ) -> dict[str, Any]:

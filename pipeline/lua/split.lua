@@ -180,17 +180,27 @@ end
 
 -- An event looked up through the now shared identifier alone goes to its own client, with its hit
 -- (the hits' members start with the event id: as text, or its 16 bytes after a byte 1, or after a
--- zero byte and before '[' in the form before: hit_prefix).
-local function move_lookup(entry, via)
-  local event_id, client, own, at = entry[1], entry[2], entry[3], entry[4]
-  local hits, to = P .. 'hits:' .. canonical(client), P .. 'hits:' .. own
+-- zero byte and before '[' in the form before: hit_prefix) and its counters, from `source`.
+local function move_lookup_from(source, event_id, own)
+  local hits, to = P .. 'hits:' .. source, P .. 'hits:' .. own
   local mine = '@' .. event_id
-  move_parts(canonical(client), own, function(key) return string.sub(key, -#mine) == mine end)
+  move_parts(source, own, function(key) return string.sub(key, -#mine) == mine end)
   move_matching(hits, to, '\\["' .. glob_literal(event_id) .. '"*')
   if string.match(event_id, UUID) then
     move_matching(hits, to, hit_glob(event_id))
     move_matching(hits, to, glob_literal(lookup_field(event_id) .. '[') .. '*')
   end
+end
+
+-- The lookup's hit is with the client it was stored with, or, if a claim moved the identifier
+-- (and with it the hits tagged with it) before it proved shared, with the identifier's owner
+-- (`holder`, canonical; nil when none). The split names the client it was stored with, as the
+-- reports find the event by it.
+local function move_lookup(entry, via, holder)
+  local event_id, client, own, at = entry[1], entry[2], entry[3], entry[4]
+  local stored = canonical(client)
+  move_lookup_from(stored, event_id, own)
+  if holder and holder ~= stored then move_lookup_from(holder, event_id, own) end
   redis.call('HSETNX', P .. 'card:' .. own, 'created_at', at)
   return {kind = 'lookup', to_client_id = own, from_client_id = client,
           identifiers = {'event:' .. event_id}, via = via}
@@ -215,14 +225,14 @@ local function split_through(account, event_id, k)
   local via = string.match(k, '^([^:]*)')
   local out = {}
   local o = owner_of(k)
-  if o then
-    local client = canonical(o)
-    resplit(account, client, k, out)
-    out[#out + 1] = {kind = 'release', to_client_id = '', from_client_id = client,
+  local holder = o and canonical(o)
+  if holder then
+    resplit(account, holder, k, out)
+    out[#out + 1] = {kind = 'release', to_client_id = '', from_client_id = holder,
                      identifiers = {k}, via = via}
   end
   for _, l in ipairs(lookups_of(account, P .. 'lookedupvia:' .. k)) do
-    out[#out + 1] = move_lookup(l, via)
+    out[#out + 1] = move_lookup(l, via, holder)
   end
   redis.call('DEL', P .. 'lookedupvia:' .. k)
   local at = #out > 0 and split_clock()

@@ -15,6 +15,7 @@ from tests.split_scenarios import (
     E2,
     E3,
     PHONE,
+    a_lookup_after_its_identifier_was_claimed,
     call_first,
     claim_split,
     counters_follow_a_split,
@@ -192,3 +193,14 @@ def test_revenue_and_contacts_move_with_the_identifiers_of_their_events(
     store = MemoryStore(max_share=2)
     cards = counters_follow_a_split(LOOP, store, layout_before)
     assert cards == COUNTER_CARDS
+
+
+def test_a_lookup_follows_its_identifier_s_claim_before_it_proves_shared() -> None:
+    store = MemoryStore(max_share=2)
+    out = a_lookup_after_its_identifier_was_claimed(LOOP, store)
+    assert [(x["from_client_id"], x["to_client_id"], x["identifiers"]) for x in out["lookup"]] == [
+        (out["a"], new_client("v"), ["event:v"])  # the client it is stored with, for the reports
+    ]
+    assert hit_events(LOOP, store, new_client("v")) == ["v"]
+    assert hit_events(LOOP, store, out["s"]) == ["b1", "p2"]
+    assert hit_events(LOOP, store, out["a"]) == ["p1"]
