@@ -94,11 +94,7 @@ def _contacts_from_parts(a: _Account, client: str) -> None:
         at, name, phone = min(firsts, key=_at).split(SEP, 2)
         card.update(fc_at=int(at), name=name, phone=phone)
     if lasts:
-        last = lasts[0]
-        for v in lasts[1:]:
-            if _at(v) > _at(last):
-                last = v
-        at, location = last.split(SEP, 1)
+        at, location = max(lasts, key=_at).split(SEP, 1)  # the first of the latest, as parts.lua
         card["lc_at"] = int(at)
         if location:
             card["location"] = location

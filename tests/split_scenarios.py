@@ -471,3 +471,25 @@ def journeys() -> list[tuple[str, bytes]]:
             contact_id="call-1",
         ),
     ]
+
+
+def journeys_with_a_shared_tablet() -> list[tuple[str, bytes]]:
+    """:func:`journeys`, and the studio's tablet at the desk (person 2's web client id, which
+    their first visit carried alone) books for two more people later: the client id proves
+    shared after the phone did."""
+    ad = {"page_url": "https://studio.example/book"}
+    return [
+        *journeys(),
+        *[
+            raw(
+                f"p{n}-booking",
+                "BookingStep",
+                "appointment_booking_start",
+                T0 + (320 + 10 * n) * MIN,
+                {"cid": "GA1.2.222.333", "email": f"{word}@x.de"},
+                source="web",
+                web=ad,
+            )
+            for n, word in ((4, "four"), (5, "five"))
+        ],
+    ]

@@ -25,7 +25,7 @@ from pipeline.processor import Processor, processor_config
 from pipeline.store import ClientStore
 from sinks import clickhouse
 from sinks.sink import Sink
-from tests.split_scenarios import CODEC, MIN, T0, journeys
+from tests.split_scenarios import CODEC, MIN, T0, journeys, journeys_with_a_shared_tablet
 from touchline import topics
 from touchline.services.stack import Endpoints
 from touchline.settings import Settings
@@ -41,7 +41,9 @@ REPORTS = (
 )
 
 
-def run(s: Settings, redis_url: str, order: list[tuple[str, bytes]]) -> dict[str, Any]:
+def run(
+    s: Settings, redis_url: str, order: list[tuple[str, bytes]], who: tuple[str, ...] = PEOPLE
+) -> dict[str, Any]:
     """Every event through the worker's processor (one batch each, in ``order``), its outputs to
     Kafka, the sink to ClickHouse; the people (sets of event names) and the reports."""
     topics.ensure(
@@ -59,8 +61,8 @@ def run(s: Settings, redis_url: str, order: list[tuple[str, bytes]]) -> dict[str
             producer.produce(topics.merges(s), merge, key=key)
         splits += len(out.splits)
     producer.flush(30)
-    live = {who: LOOP.run_until_complete(live_touches(store, s, who)) for who in PEOPLE}
-    counters = {who: LOOP.run_until_complete(live_counters(store, who)) for who in PEOPLE}
+    live = {w: LOOP.run_until_complete(live_touches(store, s, w)) for w in who}
+    counters = {w: LOOP.run_until_complete(live_counters(store, w)) for w in who}
     LOOP.run_until_complete(store.close())
     client = clickhouse.connect(s.effective_clickhouse_dsn)
     db = s.clickhouse_database
@@ -103,11 +105,11 @@ def run(s: Settings, redis_url: str, order: list[tuple[str, bytes]]) -> dict[str
             json.dumps(r, default=str) for r in clickhouse.query(client, query, db, params)[1]
         )
     touches = {}
-    for who in PEOPLE:
-        rows = clickhouse.query(client, "client_card", db, {"client": who})[1]
-        reports["card " + who] = [json.dumps(r[1:], default=str) for r in rows]
+    for w in who:
+        rows = clickhouse.query(client, "client_card", db, {"client": w})[1]
+        reports["card " + w] = [json.dumps(r[1:], default=str) for r in rows]
         # (occurred_at, channel, kind, multichannel) are columns 1, 4, 3, 13 of client_card
-        touches[who] = [
+        touches[w] = [
             (round(r[1].timestamp() * 1000), r[4], r[3] == "contact", bool(r[13])) for r in rows
         ]
     return {
@@ -140,11 +142,14 @@ async def live_touches(store: ClientStore, s: Settings, email: str) -> list[tupl
     return [(t.at, t.channel, t.is_contact, t.multichannel) for t in touches_of(card, rules)]
 
 
-def test_the_shared_phone_splits_the_same_people_in_either_arrival_order(
-    chdb_settings: Settings, services: Endpoints
-) -> None:
+def both_orders(
+    chdb_settings: Settings,
+    services: Endpoints,
+    events: list[tuple[str, bytes]],
+    who: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """:func:`run` in event time and in reverse, each with topics and a database of its own."""
     base = chdb_settings.model_copy(update={"kafka_bootstrap": services.kafka_bootstrap})
-    events = journeys()
     results = []
     for n, order in enumerate([events, events[::-1]]):
         s = base.model_copy(
@@ -154,7 +159,14 @@ def test_the_shared_phone_splits_the_same_people_in_either_arrival_order(
                 "worker_id": f"{base.worker_id}-o{n}",
             }
         )
-        results.append(run(s, services.redis_url, order))
+        results.append(run(s, services.redis_url, order, who))
+    return results
+
+
+def test_the_shared_phone_splits_the_same_people_in_either_arrival_order(
+    chdb_settings: Settings, services: Endpoints
+) -> None:
+    results = both_orders(chdb_settings, services, journeys(), PEOPLE)
     expected = [
         ["desk-call"],
         ["p1-profile"],
@@ -183,3 +195,22 @@ def test_the_shared_phone_splits_the_same_people_in_either_arrival_order(
     ]
     revenue = [r for r in results[0]["reports"]["attribution@by=channel"] if "paid_search" in r]
     assert revenue  # person 2's order is credited to their paid search visit
+
+
+def test_a_tablet_that_proves_shared_after_the_phone_splits_the_same_in_either_order(
+    chdb_settings: Settings, services: Endpoints
+) -> None:
+    """Person 2's first visit carried their web client id alone; the phone's split moves the
+    client id to person 2's client, then the desk tablet's client id proves shared too: the visit
+    goes its own way, and person 2's form (the desk phone and the tablet's client id, both shared
+    now) stays where the client id's claim took it, in the reports and on the live card, in
+    either order."""
+    who = (*PEOPLE, "four@x.de", "five@x.de")
+    results = both_orders(chdb_settings, services, journeys_with_a_shared_tablet(), who)
+    assert results[0]["people"] == results[1]["people"]
+    assert ["p2-visit"] in results[0]["people"]
+    assert ["p2-booking", "p2-form", "p2-order", "p2-profile"] in results[0]["people"]
+    assert results[0]["reports"] == results[1]["reports"]
+    for result in results:
+        assert result["live"] == result["touches"]
+    assert results[0]["counters"] == results[1]["counters"]
