@@ -24,14 +24,15 @@ GROUP BY account_id, identifier;
 
 -- split_events (020) made again: each branch also gives how many identifiers the event carries
 -- (n), so an event whose split identifiers are all it carries, all released, falls back to the
--- latest claim among them.
+-- latest claim among them (distinct identifiers: a redelivered event is stored twice until
+-- ReplacingMergeTree merges it, and this view reads events without FINAL).
 CREATE OR REPLACE VIEW {db}.split_events AS
 SELECT
     split_account_id,
     split_event_id,
     argMinIf(s.to_client_id, (rank, key), s.to_client_id != '') AS named,
     argMaxIf(s.claimed_client_id, s.claimed_at, s.claimed_client_id != '') AS claimed,
-    if(named != '', named, if(countIf(rank > 0) = any(n), claimed, '')) AS split_client_id,
+    if(named != '', named, if(uniqExactIf(key, rank > 0) = any(n), claimed, '')) AS split_client_id,
     any(stitched) AS split_stitched_id
 FROM (
     SELECT account_id AS split_account_id, event_id AS split_event_id, client_id AS stitched,
