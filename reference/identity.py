@@ -39,19 +39,14 @@ def canonical_map(merges: list[Event], splits: Sequence[Event] = ()) -> dict[tup
     return out
 
 
-def split_owner(splits: Sequence[Event], claims: bool = False) -> dict[tuple[str, str], Any]:
-    """(account, identifier) -> the client its events belong to: the latest split naming it; with
-    ``claims``, -> (when, client) of the latest split naming it with a client."""
+def split_owner(splits: Sequence[Event]) -> dict[tuple[str, str], str]:
+    """(account, identifier) -> the client its events belong to: the latest split naming it."""
     latest: dict[tuple[str, str], tuple[tuple[Any, ...], str]] = {}
     for x in splits:
-        if claims and not x["to_client_id"]:
-            continue
         for identifier in x["identifiers"]:
             key, order = (x["account_id"], identifier), (x["split_at"], x["event_id"])
             if key not in latest or order > latest[key][0]:
                 latest[key] = (order, x["to_client_id"])
-    if claims:
-        return latest
     return {key: client for key, (_, client) in latest.items()}
 
 
@@ -61,20 +56,17 @@ def canonical(
     """Distinct events (by event_id) with client_id resolved: an event named by a lookup split
     (``event:<event_id>``) or carrying a split identifier that names a client (its source-system
     ids in sorted order, else email, else phone, else cid; a released one passed over) belongs
-    to that split's client; one whose identifiers are all released, to the latest claim of one of
-    them (migration 021); then merges are followed."""
+    to that split's client, then merges are followed."""
     cmap = canonical_map(merges, splits)
-    owners, claims = split_owner(splits), split_owner(splits, claims=True)
+    owners = split_owner(splits)
     seen: dict[str, Event] = {}
     for e in events:
         client = e["client_id"]
-        keys = [(e["account_id"], k) for k in _split_keys(e)]
-        named = [owners[k] for k in keys if k in owners]
-        if any(named):  # a released identifier ('': shared, names no one) is passed over
-            client = next(c for c in named if c)
-        elif len(named) == len(keys) - 1 and any(k in claims for k in keys):
-            # every identifier it carries released: the latest claim of one of them
-            client = max(claims[k] for k in keys if k in claims)[1]
+        for identifier in _split_keys(e):
+            owner = owners.get((e["account_id"], identifier))
+            if owner:  # a released identifier ('': shared, names no one) is passed over
+                client = owner
+                break
         seen[e["event_id"]] = {
             **e,
             "stitched_client_id": e["client_id"],
