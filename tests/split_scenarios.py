@@ -165,8 +165,22 @@ def a_lookup_after_its_identifier_was_claimed(
     assert hit_events(loop, store, s) == ["b1", "p2", "v"]
     run_with_hit(loop, store, "c4", 4000, "email:four@x.de", "cid:2.2")
     out = run_with_hit(loop, store, "c5", 4100, "email:five@x.de", "cid:2.2")
-    lookup = [x for x in made(out) if x["kind"] == "lookup"]
-    return {"a": a, "s": s, "lookup": lookup}
+    lookups = [x for x in made(out) if x["kind"] == "lookup"]
+    hits = {
+        who: hit_events(loop, store, c) for who, c in (("a", a), ("s", s), ("v", new_client("v")))
+    }
+    return {
+        "lookup": [(x["from_client_id"], x["to_client_id"], x["identifiers"]) for x in lookups],
+        "hits": hits,
+    }
+
+
+# a_lookup_after_its_identifier_was_claimed's outcome: the lookup split names the client the visit
+# is stored with (a, for the reports) and its own; the visit's hit went there from s
+LOOKUP_AFTER_CLAIM = {
+    "lookup": [(new_client("p1"), new_client("v"), ["event:v"])],
+    "hits": {"a": ["p1"], "s": ["b1", "p2"], "v": ["v"]},
+}
 
 
 def resolved_then_split_in_one_batch(
