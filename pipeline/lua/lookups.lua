@@ -126,7 +126,9 @@ local function lookups_of(account, key)
     if flat[i] == DEFAULT then default = flat[i + 1] end
   end
   for i = 1, #flat, 2 do
-    if flat[i] ~= DEFAULT then out[#out + 1] = lookup_entry(account, flat[i], flat[i + 1], default) end
+    if flat[i] ~= DEFAULT then
+      out[#out + 1] = lookup_entry(account, flat[i], flat[i + 1], default)
+    end
   end
   table.sort(out, function(x, y)
     if x[1] ~= y[1] then return x[1] < y[1] end
