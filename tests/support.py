@@ -196,6 +196,14 @@ def set_max_message_bytes(bootstrap: str, names: list[str], value: int) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     for future in admin.incremental_alter_configs(resources).values():
         future.result(timeout=30)
+    # KRaft answers the change once the controller committed it; the broker applies it a moment
+    # later (a describe or a produce just after may still see the limit before)
+    from touchline.batch_bytes import topic_limits
+
+    deadline = time.monotonic() + 30
+    while topic_limits(bootstrap, names) != {n: value for n in names}:
+        assert time.monotonic() < deadline, f"the broker never applied max.message.bytes={value}"
+        time.sleep(0.05)
 
 
 def insert_before_external_ids(client: Any, db: str, events: list[dict[str, Any]]) -> None:
