@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST := $(BIN)/pytest
 CODE := cli touchline pipeline producers sinks synthetic tests devtools
+# pytest-xdist processes for `make test`, a file each at a time; each starts its own services
+# (the suite waits on Kafka, Redis and subprocesses far more than it computes)
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 
@@ -28,7 +31,7 @@ demo: install ## start the local stack, run the pipeline on generated data, prin
 	$(BIN)/touchline demo
 
 test: install lint typecheck ## lint, types and the whole suite on throwaway Kafka, Redis and registry
-	$(PYTEST) tests -m "not bench" --durations=25
+	$(PYTEST) tests -m "not bench" -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test-unit: $(STAMP) ## unit tests only (no services needed)
 	$(PYTEST) tests/unit
