@@ -22,6 +22,12 @@ def split_client_id(account: str, identifier: str) -> str:
     return "s" + hashlib.sha1(f"{account}|{identifier}".encode()).hexdigest()[:ID_HEX]
 
 
+def own_client_id(account: str, event_id: str) -> str:
+    """The client of an event whose identifiers, two or more, all proved shared: its own, however
+    it arrived (the reports' ``split_events`` gives it the same, sinks/sql/ddl/022)."""
+    return split_client_id(account, f"event:{event_id.lower()}")
+
+
 def is_made(client_id: str) -> bool:
     """Whether ``client_id`` has the shape of an id made here (a letter and ``ID_HEX`` hex)."""
     return _MADE.fullmatch(client_id) is not None

@@ -21,6 +21,9 @@ scan for ``<prefix>:*`` finds all of it.
                                hash per identifier, is the layout before: still read and moved)
 ``shared:<identifier>``        set once the identifier is shared (its value: the strong kind it was
                                seen with too many of); it then links and resolves no one
+``sharedtags`` (set)           the hit tags of every shared identifier (4 bytes each): a hit or
+                               counter part whose tags are all in it is an event of its own
+                               (``pipeline/lua/all_shared.lua``)
 ``card:<client>`` (hash)       the client card: first contact (name, phone), counters, last
                                location, ``revenue:<currency>`` totals; ``parts:<client>`` (hash)
                                the revenue and contacts per identifier set, so a split moves them

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from pipeline import lookups, memory_parts
-from pipeline.client_ids import split_client_id
+from pipeline.client_ids import own_client_id, split_client_id
 from pipeline.lookups import Lookup
-from pipeline.touches import TAGGED_KINDS, Hit, identifier_tag
+from pipeline.touches import TAG_LENGTH, TAGGED_KINDS, Hit, identifier_tag
 from touchline import clock
 
 if TYPE_CHECKING:
@@ -186,6 +186,29 @@ def _move_lookup(a: _Account, lookup: Lookup, via: str, holder: str | None) -> d
     }
 
 
+def _all_in(tags: str, shared: set[str]) -> bool:
+    """all_shared.lua's all_in: ``tags`` (hex) are two or more, all in ``shared``."""
+    split = [tags[j : j + TAG_LENGTH] for j in range(0, len(tags), TAG_LENGTH)]
+    return len(split) >= 2 and all(t in shared for t in split)
+
+
+def _move_all_shared(a: _Account, account: str, client: str) -> None:
+    """all_shared.lua's move_all_shared: the hits and own counters on ``client`` of events whose
+    identifiers, two or more, are all shared now go each to its event's own client."""
+    shared = {identifier_tag(k) for k in a.shared}
+    hits = a.zset("hits", client)
+    for member in list(hits):
+        hit = Hit.from_member(member, hits[member])
+        if _all_in(hit.tags, shared):
+            own = own_client_id(account, hit.event_id)
+            a.zset("hits", own)[member] = hits.pop(member)
+            a.card(own).setdefault("created_at", hit.at)
+    keys = {f[2:].split("|", 1)[0] for f in a.parts.get(client, {})}
+    for key in sorted(k for k in keys if "@" in k and _all_in(k.split("@", 1)[0], shared)):
+        own = own_client_id(account, key.split("@", 1)[1])
+        memory_parts.move(a, client, own, lambda k, key=key: k == key)
+
+
 def _split_clock(a: _Account) -> int:
     """split.lua's split_clock: now (UTC ms), strictly later than the account's previous splits."""
     a.split_clock = max(clock.now_ms(), a.split_clock + 1)
@@ -203,6 +226,8 @@ def split_through(a: _Account, account: str, event_id: str, k: str) -> int:
     kept = a.lookedupvia.pop(k, {})
     found = sorted(x for _, x in lookups.entries(account, {f.encode(): v for f, v in kept.items()}))
     out += [_move_lookup(a, lookup, via, holder) for lookup in found]
+    if holder is not None:
+        _move_all_shared(a, account, holder)
     if out:
         at = _split_clock(a)
         out = [{**split, "at": at} for split in out]

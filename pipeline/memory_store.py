@@ -16,6 +16,7 @@ import orjson
 
 from pipeline import dedupe, memory_parts, memory_splits
 from pipeline.anchors import strong_kind
+from pipeline.client_ids import own_client_id
 from pipeline.record_context import session_id_of
 from pipeline.store import Resolution, ResolveRequest, decode_result
 from touchline.settings import default
@@ -175,6 +176,8 @@ class MemoryStore:
 
         if not owners:
             client = r.new_client
+            if not usable and shared >= 2:  # every identifier shared: the event's own client
+                client = own_client_id(r.account, r.event_id)
             a.card(client).setdefault("created_at", r.occurred_at)
         else:
             client = owners[0]
@@ -244,7 +247,9 @@ class MemoryStore:
             a, event_id, item_client, a.canonical(item_client)
         )
         client = memory_splits.split_since(a, ctx, client)
-        part = (ctx.get("part") or "") + (f"@{event_id}" if looked_up else "")
+        part = ctx.get("part") or ""
+        if looked_up and "@" not in part:  # one with weak identifiers alone has its own already
+            part += f"@{event_id}"
         at = ctx["occurred_at"]
         card = a.card(client)
         touch_seq = int(card.get("touch_count", 0))

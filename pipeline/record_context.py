@@ -212,6 +212,6 @@ def record_context(
         session=placed.sessions,
         enrichment=enrichment,
         ids=tuple(tagged),
-        part=tags,
+        part=touches.part_key(tagged, event_id),
         split_clock=split_clock,
     )

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
 
 from pipeline import lookups
 from pipeline.sessions import campaign_in_key
+from touchline.identity import is_strong
 
 WEB, CONTACT, LEAD = 1, 2, 4  # Hit.flags
 HIT_SEPARATOR = "\x1f"  # between a stored hit's flags, channel and campaign key
@@ -53,6 +54,16 @@ def hit_tags(identifiers: Iterable[str]) -> str:
     of them is split off its client (an identifier it was linked through proved shared), the hit
     moves with it (``pipeline/lua/split.lua`` ``move_tagged``)."""
     return "".join(identifier_tag(k) for k in tagged(identifiers))
+
+
+def part_key(identifiers: Sequence[str], event_id: str) -> str:
+    """The key of the card's counters (revenue, contacts) an event adds to (parts.lua): the tags
+    of its identifiers (``identifiers``: :func:`tagged`); when it carries two or more and none is
+    an email or a source-system id (a desk phone and a tablet's web client id), also ``@`` and
+    its id: should they all prove shared, its counters go to its own client, as its hit does."""
+    tags = hit_tags(identifiers)
+    weak = len(identifiers) >= 2 and not any(is_strong(k) for k in identifiers)
+    return f"{tags}@{event_id}" if weak else tags
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ ids, as the canonical views of sinks/sql/ddl/013_identity_splits.sql do. Pure.""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,23 +57,35 @@ def canonical(
     """Distinct events (by event_id) with client_id resolved: an event named by a lookup split
     (``event:<event_id>``) or carrying a split identifier that names a client (its source-system
     ids in sorted order, else email, else phone, else cid; a released one passed over) belongs
-    to that split's client, then merges are followed."""
+    to that split's client; one whose identifiers, two or more, are all released to its own;
+    then merges are followed."""
     cmap = canonical_map(merges, splits)
     owners = split_owner(splits)
     seen: dict[str, Event] = {}
     for e in events:
         client = e["client_id"]
-        for identifier in _split_keys(e):
+        keys = _split_keys(e)
+        for identifier in keys:
             owner = owners.get((e["account_id"], identifier))
             if owner:  # a released identifier ('': shared, names no one) is passed over
                 client = owner
                 break
+        else:
+            released = [owners.get((e["account_id"], k)) == "" for k in keys[1:]]
+            if len(released) >= 2 and all(released):  # its identifiers all proved shared
+                client = _own_client(e["account_id"], e["event_id"])
         seen[e["event_id"]] = {
             **e,
             "stitched_client_id": e["client_id"],
             "client_id": cmap.get((e["account_id"], client), client),
         }
     return list(seen.values())
+
+
+def _own_client(account: str, event_id: str) -> str:
+    """The client of an event whose identifiers, two or more, all proved shared: its own
+    (``s`` + a hash of its account and ``event:<event_id>``, as split_events 022 makes it)."""
+    return "s" + hashlib.sha1(f"{account}|event:{event_id.lower()}".encode()).hexdigest()[:19]
 
 
 def _split_keys(e: Event) -> list[str]:

@@ -15,7 +15,7 @@ from pipeline.keys import account_base
 from pipeline.memory_parts import SEP
 from pipeline.memory_store import MemoryStore
 from pipeline.store import ClientStore, Resolution, ResolveRequest, Store
-from pipeline.touches import WEB, Hit, hit_tags
+from pipeline.touches import WEB, Hit, hit_tags, part_key
 from touchline.codec import Codec
 from touchline.contracts import load
 from touchline.settings import REPO_ROOT
@@ -121,12 +121,14 @@ def hit_events(loop: asyncio.AbstractEventLoop, store: Store, client: str) -> li
 
 
 def run_with_hit(
-    loop: asyncio.AbstractEventLoop, store: Store, event: str, at: int, *ids: str
+    loop: asyncio.AbstractEventLoop, store: Store, event: str, at: int, *ids: str, **ctx: Any
 ) -> Any:
-    """:func:`run` with the event's web hit, tagged with its identifiers as the worker tags it."""
+    """:func:`run` with the event's web hit, tagged with its identifiers as the worker tags it
+    (and ``ctx`` for the record step, with the key of its counters as the worker makes it)."""
     client = resolve(loop, store, event, at, *ids).client_id
     hit = Hit(at, event, WEB, "organic_search", None, None, hit_tags(ids))
-    return record(loop, store, event, client, at, hit=hit.member())
+    part = part_key(list(ids), event)
+    return record(loop, store, event, client, at, hit=hit.member(), part=part, **ctx)
 
 
 def hits_follow_a_split(loop: asyncio.AbstractEventLoop, store: Store) -> dict[str, Any]:
@@ -180,6 +182,56 @@ def a_lookup_after_its_identifier_was_claimed(
 LOOKUP_AFTER_CLAIM = {
     "lookup": [(new_client("p1"), new_client("v"), ["event:v"])],
     "hits": {"a": ["p1"], "s": ["b1", "p2"], "v": ["v"]},
+}
+
+
+_F1 = str(uuid.uuid5(uuid.NAMESPACE_URL, "all-shared-f1"))
+
+
+def forms_whose_identifiers_all_prove_shared(
+    loop: asyncio.AbstractEventLoop, store: Store
+) -> dict[str, Any]:
+    """Two forms carry the desk phone and b's web client id (one event id a UUID, which Redis
+    keeps in 16 bytes, one not); the phone proves shared and a claim moves b's identifiers, and
+    the forms' hits, to b's split-off client s; then the client id proves shared too (a family
+    tablet): nothing names whose the forms are, so each goes to a client of its own with its
+    hit; a third form arriving after both proved shared gets its own client at once."""
+    f1 = _F1
+    a = run_with_hit(loop, store, "p1", 1000, E1, PHONE)["client_id"]
+    run_with_hit(loop, store, "b1", 1500, E2, "cid:2.2")
+    run_with_hit(loop, store, "p2", 2000, E2, PHONE)
+    run_with_hit(loop, store, f1, 2100, PHONE, "cid:2.2", is_contact=True, name="Desk")
+    run_with_hit(loop, store, "f2", 2200, "cid:2.2", PHONE, revenue_minor=900, currency="EUR")
+    run_with_hit(loop, store, "b2", 2300, E2, "cid:2.2", revenue_minor=5000, currency="EUR")
+    run_with_hit(loop, store, "p3", 3000, E3, PHONE)
+    s = split_client("cid:2.2")
+    assert hit_events(loop, store, s) == ["b1", "p2", f1, "f2", "b2"]
+    assert loop.run_until_complete(card_of(store, s))["revenue:EUR"] == "5900"
+    run_with_hit(loop, store, "c4", 4000, "email:four@x.de", "cid:2.2")
+    run_with_hit(loop, store, "c5", 4100, "email:five@x.de", "cid:2.2")
+    late = run_with_hit(loop, store, "f3", 4200, PHONE, "cid:2.2")["client_id"]
+    who = (("a", a), ("s", s), *((f, own_client(f)) for f in (f1, "f2")))
+    counted = ("revenue:EUR", "contact_count", "name")
+    return {
+        "hits": {w: hit_events(loop, store, c) for w, c in who},
+        "counters": {
+            w: {k: v for k, v in loop.run_until_complete(card_of(store, c)).items() if k in counted}
+            for w, c in who
+        },
+        "late": late,
+    }
+
+
+# forms_whose_identifiers_all_prove_shared's outcome: each form on a client of its own
+ALL_SHARED = {
+    "hits": {"a": ["p1"], "s": ["b1", "p2", "b2"], _F1: [_F1], "f2": ["f2"]},
+    "counters": {
+        "a": {},
+        "s": {"revenue:EUR": "5000"},
+        _F1: {"contact_count": "1", "name": "Desk"},
+        "f2": {"revenue:EUR": "900"},
+    },
+    "late": own_client("f3"),
 }
 
 

@@ -22,8 +22,10 @@ local function record(item, i)
   local looked_up, client
   client, looked_up = lookup_client(event_id, item[3], canonical(item[3]))
   client = split_since(ctx, client)
-  -- the part its counters go in (parts.lua): its identifiers', and a lookup's own
-  local part = (ctx.part or '') .. (looked_up and ('@' .. event_id) or '')
+  -- the part its counters go in (parts.lua): its identifiers', and a lookup's own (the worker
+  -- gives one with weak identifiers alone, pipeline/touches.py part_key, its own already)
+  local part = ctx.part or ''
+  if looked_up and not string.find(part, '@', 1, true) then part = part .. '@' .. event_id end
   local at = ctx.occurred_at
   local card = P .. 'card:' .. client
 

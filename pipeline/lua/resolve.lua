@@ -80,6 +80,7 @@ local function resolve(item, i)
   local client
   if #owners == 0 then
     client = item[3]
+    if #usable == 0 and shared >= 2 then client = own_client_id(item[1], event_id) end
     redis.call('HSETNX', P .. 'card:' .. client, 'created_at', at)
   else
     client = owners[1]

@@ -46,9 +46,16 @@ local function new_client_id(account, event_id)
   return 'c' .. string.sub(redis.sha1hex(account .. '|' .. event_id), 1, 19)
 end
 
+-- The client of an event whose identifiers, two or more, all proved shared: its own, however it
+-- arrived (pipeline/client_ids.py own_client_id; the reports' split_events, 022).
+local function own_client_id(account, event_id)
+  return split_client_id(account, 'event:' .. string.lower(event_id))
+end
+
 -- include: lookups
 -- include: hits
 -- include: parts
+-- include: all_shared
 
 -- ids: the usable identifiers of the event; owner_of[k]: canonical owner of the owned ones (before
 -- the merges); client: the event's client; merged: clients merged into it; at: event time;
@@ -218,7 +225,8 @@ local function split_clock()
   return now
 end
 
--- k has just proved shared: regroup its owner, move its lookups; the splits are queued for record.
+-- k has just proved shared: regroup its owner, move its lookups, then the events whose
+-- identifiers all proved shared now (all_shared.lua); the splits are queued for record.
 -- A `release` names k itself with no client: a claim that moved k before it proved shared no
 -- longer says where the events that carry it belong.
 local function split_through(account, event_id, k)
@@ -226,6 +234,7 @@ local function split_through(account, event_id, k)
   local out = {}
   local o = owner_of(k)
   local holder = o and canonical(o)
+  redis.call('SADD', P .. 'sharedtags', tag_of(k))
   if holder then
     resplit(account, holder, k, out)
     out[#out + 1] = {kind = 'release', to_client_id = '', from_client_id = holder,
@@ -235,6 +244,7 @@ local function split_through(account, event_id, k)
     out[#out + 1] = move_lookup(l, via, holder)
   end
   redis.call('DEL', P .. 'lookedupvia:' .. k)
+  if holder then move_all_shared(account, holder) end
   local at = #out > 0 and split_clock()
   for _, split in ipairs(out) do
     split.at = at

@@ -17,6 +17,7 @@ from pipeline.keys import account_base
 from pipeline.store import ClientStore
 from pipeline.touches import CONTACT, Hit
 from tests.split_scenarios import (
+    ALL_SHARED,
     COUNTER_CARDS,
     E1,
     E2,
@@ -27,6 +28,7 @@ from tests.split_scenarios import (
     call_first,
     claim_split,
     counters_follow_a_split,
+    forms_whose_identifiers_all_prove_shared,
     hit_events,
     hits_follow_a_split,
     lookup_then_merge_in_one_batch,
@@ -272,3 +274,9 @@ def test_a_lookup_follows_its_identifier_s_claim_before_it_proves_shared(
     store: ClientStore,
 ) -> None:
     assert a_lookup_after_its_identifier_was_claimed(LOOP, store) == LOOKUP_AFTER_CLAIM
+
+
+def test_an_event_whose_identifiers_all_prove_shared_goes_to_its_own_client(
+    store: ClientStore,
+) -> None:
+    assert forms_whose_identifiers_all_prove_shared(LOOP, store) == ALL_SHARED

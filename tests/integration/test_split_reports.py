@@ -58,6 +58,16 @@ def plant(data: Dataset) -> list[dict[str, Any]]:
                 e["external_ids"] = [f"crm:{i}", f"zz:{i}"]
             ids = [f"ext.crm:{i}"]
             splits.append(split(account, "claim", client, f"s{i}x", ids, T0 + DAY_MS))
+    for i in (12, 66, 120):  # forms with a desk phone and a desk tablet's web client id alone
+        client, phone, cid = f"c{i}", f"+4931{i:07d}", f"9{i}.111"
+        account = by_client[client][0]["account_id"]
+        for e in by_client[client][::3]:
+            e.update(email=None, external_ids=[], phone=phone, cid=cid)
+        if i == 12:  # claimed before it proved shared too
+            splits.append(split(account, "claim", client, f"s{i}t", [f"cid:{cid}"], T0 + DAY_MS))
+        released.append(split(account, "release", client, "", [f"phone:{phone}"], T0 + 55 * DAY_MS))
+        if i != 66:  # both shared: each form is a client of its own (022); the phone alone: put
+            released.append(split(account, "release", client, "", [f"cid:{cid}"], T0 + 56 * DAY_MS))
     for m in data.merges:
         src, dst = m["from_client_id"], m["to_client_id"]
         if (src.endswith("-alias") and int(dst[1:]) % 2 == 0) or src.endswith("-a"):
@@ -68,6 +78,11 @@ def plant(data: Dataset) -> list[dict[str, Any]]:
 
 
 Loaded = tuple[Client, str, Dataset, list[dict[str, Any]]]
+
+
+def _of_forms(x: dict[str, Any]) -> bool:
+    """A split planted for the forms with a desk phone and a desk tablet's client id."""
+    return any(k.endswith(".111") or k.startswith("phone:+4931") for k in x["identifiers"])
 
 
 def _load(dsn: str, db: str) -> Loaded:
@@ -106,9 +121,14 @@ def test_splits_give_each_person_their_own_events(shared: Loaded) -> None:
     )
     got = client.query(f"SELECT toString(event_id), client_id FROM `{db}`.events_canonical")
     assert sorted((str(r[0]), str(r[1])) for r in got.result_rows) == expected
-    moved = {c for _, c in expected if c.startswith("s")}
-    kinds = [x["kind"] for x in splits]
+    targets = {x["to_client_id"] for x in splits}
+    moved = {c for _, c in expected if c in targets and c.startswith("s")}
+    forms = {e["event_id"]: e["phone"] for e in data.events if str(e.get("cid")).endswith(".111")}
+    kinds = [x["kind"] for x in splits if not _of_forms(x)]
     assert len(moved) == kinds.count("claim") - kinds.count("release") > 0
+    # the forms whose phone and web client id both proved shared: each a client of its own
+    own = {e for e, c in expected if c.startswith("s") and c not in targets}
+    assert own == {e for e, phone in forms.items() if phone != "+49310000066"} != set()
     without = sorted(
         (e["event_id"], e["client_id"]) for e in ref.canonical(data.events, data.merges)
     )

@@ -77,7 +77,7 @@ def test_every_ddl_statement_runs_on_cluster_and_views_write_locally() -> None:
             assert re.match(r"TRUNCATE TABLE IF EXISTS `tl`\.\w+_local ON", statement), statement
     truncated = [s for s in _cluster_plan() if s.startswith("TRUNCATE")]
     derivations = "TRUNCATE TABLE IF EXISTS `tl`.event_time_derivations_local ON CLUSTER `prod`"
-    assert truncated == [derivations] * 3  # 018, 019 and 020
+    assert truncated == [derivations] * 4  # 018, 019, 020 and 022
     columns = [s for s in _cluster_plan() if "ADD COLUMN" in s]
     assert [s.split(" ON ")[0] for s in columns] == [  # own_channel (006), external_ids (020)
         "ALTER TABLE `tl`.events_local",

@@ -10,6 +10,7 @@ import pytest
 from pipeline.memory_splits import components
 from pipeline.memory_store import MemoryStore
 from tests.split_scenarios import (
+    ALL_SHARED,
     COUNTER_CARDS,
     E1,
     E2,
@@ -20,6 +21,7 @@ from tests.split_scenarios import (
     call_first,
     claim_split,
     counters_follow_a_split,
+    forms_whose_identifiers_all_prove_shared,
     hit_events,
     hits_follow_a_split,
     lookup_then_merge_in_one_batch,
@@ -199,3 +201,8 @@ def test_revenue_and_contacts_move_with_the_identifiers_of_their_events(
 def test_a_lookup_follows_its_identifier_s_claim_before_it_proves_shared() -> None:
     store = MemoryStore(max_share=2)
     assert a_lookup_after_its_identifier_was_claimed(LOOP, store) == LOOKUP_AFTER_CLAIM
+
+
+def test_an_event_whose_identifiers_all_prove_shared_goes_to_its_own_client() -> None:
+    store = MemoryStore(max_share=2)
+    assert forms_whose_identifiers_all_prove_shared(LOOP, store) == ALL_SHARED
