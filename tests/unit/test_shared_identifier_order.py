@@ -39,6 +39,21 @@ def tablet(name: str, minute: int, email: str | None) -> tuple[str, bytes]:
     return raw(name, family, event, T0 + minute * MIN, ids, source="web")
 
 
+def desk_form(name: str, minute: int) -> tuple[str, bytes]:
+    """A booking form on the studio's tablet with the front-desk phone (no email): once both
+    prove shared nothing says whose it is, a client of its own."""
+    ids = {"cid": TABLET, "phone": "(030) 555-0100"}
+    return raw(name, "BookingStep", "appointment_booking_start", T0 + minute * MIN, ids,
+               source="web")  # fmt: skip
+
+
+def desk_call(name: str, minute: int) -> tuple[str, bytes]:
+    """A tracked call from the front-desk phone during a visit on the studio's tablet."""
+    return raw(name, "InboundContact", "contact_call", T0 + minute * MIN,
+               {"phone": "(030) 555-0100", "cid": TABLET}, source="call_tracking",
+               contact_id=name)  # fmt: skip
+
+
 SCENARIOS = {
     "calls between profiles": lambda: [*journeys(), call("call-90", 90), call("call-200", 200)],
     "calls before any profile": lambda: [
@@ -55,6 +70,9 @@ SCENARIOS = {
         tablet("tablet-four", 130, "four@x.de"),
         tablet("tablet-five", 260, "five@x.de"),
         tablet("tablet-visit-late", 320, None),
+        desk_form("desk-form", 100),
+        desk_form("desk-form-late", 300),
+        desk_call("desk-tablet-call", 140),
     ],
 }
 
@@ -161,3 +179,13 @@ def test_any_arrival_order_of_any_scenario_gives_the_identity_and_reports_of_eve
     got = arrived(scenario, seed, profile_1_first=False)
     assert grouping(got, names) == grouping(in_time, names)
     assert reports(got) == reports(in_time)
+
+
+def test_events_with_the_shared_tablet_and_the_shared_phone_alone_belong_to_no_one() -> None:
+    """Before the phone and the tablet proved shared (a form, a call) or after (a later form):
+    each is a client of its own in the reports."""
+    _, names, stored = named("a shared tablet too")
+    groups = grouping(stored, names)
+    assert {"desk-form", "desk-form-late", "desk-tablet-call"} <= {g[0] for g in groups}
+    assert ["desk-form"] in groups and ["desk-form-late"] in groups
+    assert ["desk-tablet-call"] in groups
