@@ -121,15 +121,20 @@ def components(
     return sorted((at, sorted(m), sets) for at, m, sets in groups.values())
 
 
-def split_since(a: _Account, ctx: dict[str, Any], client: str) -> str:
+def split_since(a: _Account, ctx: dict[str, Any], client: str, event: tuple[str, str]) -> str:
     """split.lua's split_since: an event resolved before a split moved its identifiers belongs
-    to the canonical owner of its first identifier (``ctx["ids"]``) that is not shared."""
+    to the canonical owner of its first identifier (``ctx["ids"]``) that is not shared; to its
+    own client (``event``: its account and id) if they are two or more and all shared now."""
     if not ctx.get("ids") or ctx.get("split_clock") == a.split_clock:
         return client
     for k in ctx["ids"]:
         if k not in a.shared and k in a.ids:
             return a.canonical(a.ids[k])
-    return client
+    if len(ctx["ids"]) < 2 or any(k not in a.shared for k in ctx["ids"]):
+        return client
+    own = own_client_id(*event)
+    a.card(own).setdefault("created_at", ctx["occurred_at"])
+    return own
 
 
 def _resplit(a: _Account, account: str, client: str, k: str) -> list[dict[str, Any]]:
@@ -206,7 +211,7 @@ def _move_all_shared(a: _Account, account: str, client: str) -> None:
     keys = {f[2:].split("|", 1)[0] for f in a.parts.get(client, {})}
     for key in sorted(k for k in keys if "@" in k and _all_in(k.split("@", 1)[0], shared)):
         own = own_client_id(account, key.split("@", 1)[1])
-        memory_parts.move(a, client, own, lambda k, key=key: k == key)
+        memory_parts.move(a, client, own, key.__eq__)
 
 
 def _split_clock(a: _Account) -> int:

@@ -111,7 +111,7 @@ class MemoryStore:
         for account, event_id, client, ctx in requests:
             try:
                 a = self.accounts.setdefault(account, _Account())
-                out.append(decode_result(self._record(a, event_id, client, ctx)))
+                out.append(decode_result(self._record(a, (account, event_id), client, ctx)))
             except Exception as exc:
                 out.append(exc)
         return out
@@ -238,7 +238,10 @@ class MemoryStore:
             a.sessions[client] = carried
         a.merged[o] = client
 
-    def _record(self, a: _Account, event_id: str, item_client: str, ctx: dict[str, Any]) -> str:
+    def _record(
+        self, a: _Account, event: tuple[str, str], item_client: str, ctx: dict[str, Any]
+    ) -> str:
+        event_id = event[1]
         if event_id in a.inflight:
             return a.inflight[event_id]
         if event_id in a.seen:
@@ -246,7 +249,7 @@ class MemoryStore:
         client, looked_up = memory_splits.lookup_client(
             a, event_id, item_client, a.canonical(item_client)
         )
-        client = memory_splits.split_since(a, ctx, client)
+        client = memory_splits.split_since(a, ctx, client, event)
         part = ctx.get("part") or ""
         if looked_up and "@" not in part:  # one with weak identifiers alone has its own already
             part += f"@{event_id}"

@@ -34,3 +34,6 @@ class GeneratorConfig:
 
 
 HOUSEHOLD = 4  # a family: more people than the default identity_max_share (2) lets one phone link
+# share of a household's people whose first device is the family tablet: a web client id that
+# proves shared too, so a call or a callback from it with the landline is nobody's but its own
+FAMILY_TABLET_SHARE = 0.75

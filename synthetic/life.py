@@ -7,7 +7,7 @@ import gc
 from operator import itemgetter
 
 from synthetic import booking, contacts, crm, malformed, studio, web
-from synthetic.config import DAY, FUNNEL_STEPS, HOUR, GeneratorConfig
+from synthetic.config import DAY, FAMILY_TABLET_SHARE, FUNNEL_STEPS, HOUR, GeneratorConfig
 from synthetic.truth import FIRST_NAMES, LAST_NAMES, Generated, Person, count_fragments
 from synthetic.world import World
 
@@ -60,6 +60,8 @@ def person_life(w: World, index: int) -> None:
     )
     if w.config.household_share and rng.random() < w.config.household_share:
         person.phone = w.landline()
+        if rng.random() < FAMILY_TABLET_SHARE:
+            person.cids[0] = w.tablet()
     w.truth.persons[person.person_id] = person
     t = w.config.start_ms + int(rng.random() * w.config.days * DAY)
     if rng.random() < 0.2:  # an existing client of the studio: profile from the history sync

@@ -49,6 +49,13 @@ class World:
         self.truth.shared.add(f"phone:{phone}")
         return phone
 
+    def tablet(self) -> str:
+        """The web client id of the family tablet of the household being filled (the last
+        :meth:`landline` handed out), as a shared identifier the truth names."""
+        cid = f"{700_000_000 + self.households}.1790000000"
+        self.truth.shared.add(f"cid:{cid}")
+        return cid
+
     def cid(self) -> str:
         """A web client id as the ``_ga`` cookie carries it (random number . timestamp)."""
         return f"{self.rng.randrange(10**8, 10**9)}.{self.rng.randrange(10**9, 10**10)}"

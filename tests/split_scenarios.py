@@ -203,6 +203,9 @@ def forms_whose_identifiers_all_prove_shared(
     run_with_hit(loop, store, f1, 2100, PHONE, "cid:2.2", is_contact=True, name="Desk")
     run_with_hit(loop, store, "f2", 2200, "cid:2.2", PHONE, revenue_minor=900, currency="EUR")
     run_with_hit(loop, store, "b2", 2300, E2, "cid:2.2", revenue_minor=5000, currency="EUR")
+    # a fourth form resolved before both prove shared, recorded after (one batch, or another
+    # worker's splits between its two steps)
+    early = resolve(loop, store, "f4", 2400, PHONE, "cid:2.2")
     run_with_hit(loop, store, "p3", 3000, E3, PHONE)
     s = split_client("cid:2.2")
     assert hit_events(loop, store, s) == ["b1", "p2", f1, "f2", "b2"]
@@ -210,7 +213,12 @@ def forms_whose_identifiers_all_prove_shared(
     run_with_hit(loop, store, "c4", 4000, "email:four@x.de", "cid:2.2")
     run_with_hit(loop, store, "c5", 4100, "email:five@x.de", "cid:2.2")
     late = run_with_hit(loop, store, "f3", 4200, PHONE, "cid:2.2")["client_id"]
-    who = (("a", a), ("s", s), *((f, own_client(f)) for f in (f1, "f2")))
+    ids = [PHONE, "cid:2.2"]
+    hit = Hit(2400, "f4", WEB, "organic_search", None, None, hit_tags(ids)).member()
+    more = {"ids": ids, "split_clock": early.split_clock, "part": part_key(ids, "f4")}
+    f4 = record(loop, store, "f4", early.client_id, 2400, hit=hit, **more, revenue_minor=7,
+                currency="EUR")["client_id"]  # fmt: skip
+    who = (("a", a), ("s", s), *((f, own_client(f)) for f in (f1, "f2", "f4")))
     counted = ("revenue:EUR", "contact_count", "name")
     return {
         "hits": {w: hit_events(loop, store, c) for w, c in who},
@@ -219,19 +227,22 @@ def forms_whose_identifiers_all_prove_shared(
             for w, c in who
         },
         "late": late,
+        "resolved early, recorded late": f4,
     }
 
 
 # forms_whose_identifiers_all_prove_shared's outcome: each form on a client of its own
 ALL_SHARED = {
-    "hits": {"a": ["p1"], "s": ["b1", "p2", "b2"], _F1: [_F1], "f2": ["f2"]},
+    "hits": {"a": ["p1"], "s": ["b1", "p2", "b2"], _F1: [_F1], "f2": ["f2"], "f4": ["f4"]},
     "counters": {
         "a": {},
         "s": {"revenue:EUR": "5000"},
         _F1: {"contact_count": "1", "name": "Desk"},
         "f2": {"revenue:EUR": "900"},
+        "f4": {"revenue:EUR": "7"},
     },
     "late": own_client("f3"),
+    "resolved early, recorded late": own_client("f4"),
 }
 
 

@@ -278,22 +278,28 @@ end
 
 -- An event resolved before a split moved its identifiers (in the same batch, or by another
 -- worker) belongs where they went, as the reports' split_events places it: the canonical owner
--- of its first identifier (ctx.ids: its ext ids, email, phone, cid) that is not shared. Read only
--- when the account's splitclock moved since the event was resolved (ctx.split_clock; read once per
--- account and call: record.lua makes no splits).
+-- of its first identifier (ctx.ids: its ext ids, email, phone, cid) that is not shared; its own
+-- client if they are two or more and all shared now (all_shared.lua). Read only when the
+-- account's splitclock moved since the event was resolved (ctx.split_clock; read once per account
+-- and call: record.lua makes no splits).
 local SPLIT_CLOCKS = {}
-local function split_since(ctx, client)
+local function split_since(ctx, client, account, event_id)
   if not ctx.ids then return client end
   local now = SPLIT_CLOCKS[P] or tonumber(redis.call('GET', P .. 'splitclock') or '0')
   SPLIT_CLOCKS[P] = now
   if now == ctx.split_clock then return client end
+  local all = #ctx.ids >= 2
   for _, k in ipairs(ctx.ids) do
     if not is_shared(k) then
+      all = false
       local o = owner_of(k)
       if o then return canonical(o) end
     end
   end
-  return client
+  if not all then return client end
+  local own = own_client_id(account, event_id)
+  redis.call('HSETNX', P .. 'card:' .. own, 'created_at', ctx.occurred_at)
+  return own
 end
 
 -- The splits an event caused, for its stored result (JSON texts), removed from the queue.
