@@ -240,7 +240,9 @@ def insert_splits(
     re-derive both sides' touches unless ``derive`` is False)."""
     from sinks import rows, touch_derivation
 
-    client.insert(f"`{database}`.identity_splits", batch, column_names=list(rows.SPLIT_COLUMNS))
+    keyed = [[*row, rows.split_key(row)] for row in batch]
+    columns = [*rows.SPLIT_COLUMNS, "split_key"]
+    client.insert(f"`{database}`.identity_splits", keyed, column_names=columns)
     if derive:
         ids = touch_derivation.named(splits=batch)
         touch_derivation.rederive(client, database, ids, splits=batch)

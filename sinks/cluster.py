@@ -10,7 +10,8 @@ The files in ``sql/ddl/`` are written for one server. With ``TOUCHLINE_CLICKHOUS
   alias joins stay shard-local). The sink inserts into ``T`` and reports read ``T`` unchanged.
 * A materialized view reads and writes the local tables (it runs where the rows land, on each
   shard); its backfill, made from the single-node statement, goes through the Distributed tables.
-* ``ALTER TABLE`` of indexes goes to the local table; ``ADD COLUMN`` to both, local first;
+* ``ALTER TABLE`` of indexes goes to the local table; ``ADD COLUMN`` to both, local first (a
+  ``MODIFY ORDER BY`` with it to the local table alone);
   ``TRUNCATE TABLE`` to the local table.
 * Views, databases and the rest get ``ON CLUSTER``; every DDL statement runs on every node.
 
@@ -81,8 +82,9 @@ def for_cluster(statement: str, cluster: Cluster, tables: set[str]) -> list[str]
         ]
     if m := _ALTER.match(statement):
         local = f"ALTER TABLE {m['db']}.{m['table']}{LOCAL} {cluster.on} {m['action']}"
-        if m["action"].startswith("ADD COLUMN"):
-            return [local, f"ALTER TABLE {m['db']}.{m['table']} {cluster.on} {m['action']}"]
+        if m["action"].startswith("ADD COLUMN"):  # a sorting key is the local table's alone
+            add = re.split(r",\s*MODIFY ORDER BY", m["action"], maxsplit=1)[0]
+            return [local, f"ALTER TABLE {m['db']}.{m['table']} {cluster.on} {add}"]
         return [local]
     if m := _CREATE_VIEW.match(statement):
         return [f"{m[1]} {cluster.on}{m[2]}{statement[m.end() :]}"]

@@ -133,6 +133,13 @@ def _split_columns() -> tuple[str, ...]:
 SPLIT_COLUMNS = _split_columns()
 
 
+def split_key(row: list[Any]) -> str:
+    """The last column of ``identity_splits``' sorting key (023) for a row made by
+    :func:`split_to_row`: its identifiers, so two splits one event made to the same client (two
+    identifiers it proved shared, each released) are two rows, while a redelivered one collapses."""
+    return " ".join(row[SPLIT_COLUMNS.index("identifiers")])
+
+
 def split_to_row(
     split: dict[str, Any], identifier: Callable[[str], str] | None = None
 ) -> list[Any]:

@@ -201,3 +201,24 @@ def test_erasing_a_split_off_person_deletes_their_splits(loaded: Loaded) -> None
     assert found["clickhouse.identity_splits"] == stored
     left = erasure.count(client, db, account, erasure.select(client, db, account, {"s9"}))
     assert left["clickhouse.identity_splits"] == 0
+
+
+def test_two_identifiers_one_event_proved_shared_are_both_released(chdb_dir: Path) -> None:
+    """One event proves a family's landline and their tablet's client id shared at once: two
+    `release` splits to no client, named by that event. Both stay after ClickHouse merged the
+    table's parts (023; before, the table's key kept one), and a redelivered one still collapses."""
+    client = clickhouse.connect(f"chdb://{chdb_dir}")
+    db = f"release{uuid.uuid4().hex[:8]}"
+    clickhouse.migrate(client, db)
+    event = str(uuid.uuid4())
+    both = [
+        split("acc", "release", "c1", "", [k], T0 + n, via=k.split(":")[0], event_id=event)
+        for n, k in enumerate(("phone:+49305550005", "cid:7.1"))
+    ]
+    batch = [rows.split_to_row(x) for x in both]
+    clickhouse.insert_splits(client, db, batch)
+    clickhouse.insert_splits(client, db, batch[:1])  # redelivered
+    client.command(f"OPTIMIZE TABLE `{db}`.identity_splits FINAL")
+    assert client.command(f"SELECT count() FROM `{db}`.identity_splits") == 2
+    released = client.query(f"SELECT identifier, to_client_id FROM `{db}`.split_identifiers")
+    assert sorted(released.result_rows) == [("cid:7.1", ""), ("phone:+49305550005", "")]

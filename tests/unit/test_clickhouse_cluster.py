@@ -82,7 +82,10 @@ def test_every_ddl_statement_runs_on_cluster_and_views_write_locally() -> None:
     assert [s.split(" ON ")[0] for s in columns] == [  # own_channel (006), external_ids (020)
         "ALTER TABLE `tl`.events_local",
         "ALTER TABLE `tl`.events",
-    ] * 2
+    ] * 2 + ["ALTER TABLE `tl`.identity_splits_local", "ALTER TABLE `tl`.identity_splits"]
+    # split_key (023): the sorting key is the local table's; the Distributed one gets the column
+    assert "MODIFY ORDER BY" in columns[-2] and "MODIFY ORDER BY" not in columns[-1]
+    assert columns[-1].endswith("ADD COLUMN IF NOT EXISTS split_key String")
     assert (
         "ReplicatedMergeTree('/clickhouse/tables/{database}/schema_migrations', '{replica}')"
         in (migrations_table(DB, CLUSTER))
