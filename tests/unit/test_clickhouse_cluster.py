@@ -79,10 +79,11 @@ def test_every_ddl_statement_runs_on_cluster_and_views_write_locally() -> None:
     derivations = "TRUNCATE TABLE IF EXISTS `tl`.event_time_derivations_local ON CLUSTER `prod`"
     assert truncated == [derivations] * 4  # 018, 019, 020 and 022
     columns = [s for s in _cluster_plan() if "ADD COLUMN" in s]
-    assert [s.split(" ON ")[0] for s in columns] == [  # own_channel (006), external_ids (020)
+    # own_channel (006), external_ids (020), identifier_count (022), split_key (023)
+    assert [s.split(" ON ")[0] for s in columns] == [
         "ALTER TABLE `tl`.events_local",
         "ALTER TABLE `tl`.events",
-    ] * 2 + ["ALTER TABLE `tl`.identity_splits_local", "ALTER TABLE `tl`.identity_splits"]
+    ] * 3 + ["ALTER TABLE `tl`.identity_splits_local", "ALTER TABLE `tl`.identity_splits"]
     # split_key (023): the sorting key is the local table's; the Distributed one gets the column
     assert "MODIFY ORDER BY" in columns[-2] and "MODIFY ORDER BY" not in columns[-1]
     assert columns[-1].endswith("ADD COLUMN IF NOT EXISTS split_key String")

@@ -9,6 +9,13 @@
 -- identifiers (each counted once: a redelivered event is two rows until merged) are all released,
 -- gets its own client; the events' split clients change, so the derivations made before are
 -- forgotten and `migrate` derives every client again right after this file, as after 020.
+
+-- How many identifiers an event carried (web client id, email, phone, source-system ids), computed
+-- when read.
+ALTER TABLE {db}.events ADD COLUMN IF NOT EXISTS identifier_count UInt8 ALIAS
+    toUInt8(ifNull(cid, '') != '') + toUInt8(ifNull(email, '') != '')
+    + toUInt8(ifNull(phone, '') != '') + length(external_ids);
+
 CREATE OR REPLACE VIEW {db}.split_events AS
 SELECT
     split_account_id,
@@ -28,9 +35,7 @@ SELECT
     any(stitched) AS split_stitched_id
 FROM (
     SELECT account_id AS split_account_id, event_id AS split_event_id, client_id AS stitched,
-           concat('event:', toString(event_id)) AS key, 0 AS rank,
-           (toUInt8(ifNull(cid, '') != '') + toUInt8(ifNull(email, '') != '')
-               + toUInt8(ifNull(phone, '') != '') + length(external_ids)) AS n_ids
+           concat('event:', toString(event_id)) AS key, 0 AS rank, identifier_count AS n_ids
     FROM {db}.events
     WHERE (SELECT count() > 0 FROM {db}.identity_splits)
       AND (account_id, client_id) IN (SELECT account_id, from_client_id FROM {db}.identity_splits
@@ -38,9 +43,7 @@ FROM (
       AND event_id IN (SELECT toUUID(substring(identifier, 7)) FROM {db}.split_identifiers
                        WHERE startsWith(identifier, 'event:'))
     UNION ALL
-    SELECT account_id, event_id, client_id, concat('ext.', x), 1,
-           (toUInt8(ifNull(cid, '') != '') + toUInt8(ifNull(email, '') != '')
-               + toUInt8(ifNull(phone, '') != '') + length(external_ids))
+    SELECT account_id, event_id, client_id, concat('ext.', x), 1, identifier_count
     FROM {db}.events
     ARRAY JOIN external_ids AS x
     WHERE (SELECT count() > 0 FROM {db}.identity_splits)
@@ -49,25 +52,19 @@ FROM (
       AND x IN (SELECT substring(identifier, 5) FROM {db}.split_identifiers
                 WHERE startsWith(identifier, 'ext.'))
     UNION ALL
-    SELECT account_id, event_id, client_id, concat('email:', email), 2,
-           (toUInt8(ifNull(cid, '') != '') + toUInt8(ifNull(email, '') != '')
-               + toUInt8(ifNull(phone, '') != '') + length(external_ids))
+    SELECT account_id, event_id, client_id, concat('email:', email), 2, identifier_count
     FROM {db}.events
     WHERE (SELECT count() > 0 FROM {db}.identity_splits)
       AND email IN (SELECT substring(identifier, 7) FROM {db}.split_identifiers
                     WHERE startsWith(identifier, 'email:'))
     UNION ALL
-    SELECT account_id, event_id, client_id, concat('phone:', phone), 3,
-           (toUInt8(ifNull(cid, '') != '') + toUInt8(ifNull(email, '') != '')
-               + toUInt8(ifNull(phone, '') != '') + length(external_ids))
+    SELECT account_id, event_id, client_id, concat('phone:', phone), 3, identifier_count
     FROM {db}.events
     WHERE (SELECT count() > 0 FROM {db}.identity_splits)
       AND phone IN (SELECT substring(identifier, 7) FROM {db}.split_identifiers
                     WHERE startsWith(identifier, 'phone:'))
     UNION ALL
-    SELECT account_id, event_id, client_id, concat('cid:', cid), 4,
-           (toUInt8(ifNull(cid, '') != '') + toUInt8(ifNull(email, '') != '')
-               + toUInt8(ifNull(phone, '') != '') + length(external_ids))
+    SELECT account_id, event_id, client_id, concat('cid:', cid), 4, identifier_count
     FROM {db}.events
     WHERE (SELECT count() > 0 FROM {db}.identity_splits)
       AND cid IN (SELECT substring(identifier, 5) FROM {db}.split_identifiers
