@@ -4,10 +4,12 @@ prefix, Redis key prefix, consumer group and ClickHouse database."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.nodes import NodeId
 
 from tests.redis_cluster import redis_cluster  # noqa: F401 (a session fixture: 3-node cluster)
 from touchline.services.stack import Endpoints
@@ -19,7 +21,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow-e2e", action="store_true", help="run the slow_e2e tests too")
 
 
+def unique_node_ids(items: list[pytest.Item]) -> None:
+    """Schemathesis gives each API operation's test (``test_openapi_conformance[POST /v1/events]``)
+    the node id of the function: pytest-xdist (``make test``) runs one item per node id, so nine
+    of the ten ran nowhere. Each such item gets its name as its node id; any other duplicate
+    stops the session instead of dropping tests silently."""
+    for item in items:
+        head, sep, last = item.nodeid.rpartition("::")
+        if sep and last != item.name and item.name.startswith(last + "["):
+            # pytest 9 keeps a node id as a NodeId in _id (schemathesis sets the _nodeid before)
+            item._id = NodeId.parse(f"{head}::{item.name}")  # type: ignore[attr-defined]
+    twice = [i for i, n in Counter(item.nodeid for item in items).items() if n > 1]
+    if twice:
+        raise pytest.UsageError(f"tests with one node id run once under pytest-xdist: {twice[:3]}")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unique_node_ids(items)
     if not config.getoption("--slow-e2e"):
         slow = pytest.mark.skip(reason="slow end-to-end: run with `make test-alerts` (--slow-e2e)")
         for item in items:
