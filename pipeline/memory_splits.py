@@ -121,16 +121,19 @@ def components(
     return sorted((at, sorted(m), sets) for at, m, sets in groups.values())
 
 
-def split_since(a: _Account, ctx: dict[str, Any], client: str, event: tuple[str, str]) -> str:
+def split_since(
+    a: _Account, ctx: dict[str, Any], client: str, event: tuple[str, str], looked_up: bool
+) -> str:
     """split.lua's split_since: an event resolved before a split moved its identifiers belongs
     to the canonical owner of its first identifier (``ctx["ids"]``) that is not shared; to its
-    own client (``event``: its account and id) if they are two or more and all shared now."""
+    own client (``event``: its account and id) if they are two or more and all shared now,
+    unless it was looked up (its lookup split names its client)."""
     if not ctx.get("ids") or ctx.get("split_clock") == a.split_clock:
         return client
     for k in ctx["ids"]:
         if k not in a.shared and k in a.ids:
             return a.canonical(a.ids[k])
-    if len(ctx["ids"]) < 2 or any(k not in a.shared for k in ctx["ids"]):
+    if looked_up or len(ctx["ids"]) < 2 or any(k not in a.shared for k in ctx["ids"]):
         return client
     own = own_client_id(*event)
     a.card(own).setdefault("created_at", ctx["occurred_at"])

@@ -249,7 +249,7 @@ class MemoryStore:
         client, looked_up = memory_splits.lookup_client(
             a, event_id, item_client, a.canonical(item_client)
         )
-        client = memory_splits.split_since(a, ctx, client, event)
+        client = memory_splits.split_since(a, ctx, client, event, looked_up)
         part = ctx.get("part") or ""
         if looked_up and "@" not in part:  # one with weak identifiers alone has its own already
             part += f"@{event_id}"

@@ -211,14 +211,19 @@ def forms_whose_identifiers_all_prove_shared(
     assert hit_events(loop, store, s) == ["b1", "p2", f1, "f2", "b2"]
     assert loop.run_until_complete(card_of(store, s))["revenue:EUR"] == "5900"
     run_with_hit(loop, store, "c4", 4000, "email:four@x.de", "cid:2.2")
+    # a form after the phone proved shared: looked up through the client id, resolved before it
+    # proves shared too and recorded after: its lookup split names its client, not the rule above
+    looked = resolve(loop, store, "l1", 4050, PHONE, "cid:2.2")
     run_with_hit(loop, store, "c5", 4100, "email:five@x.de", "cid:2.2")
     late = run_with_hit(loop, store, "f3", 4200, PHONE, "cid:2.2")["client_id"]
-    ids = [PHONE, "cid:2.2"]
-    hit = Hit(2400, "f4", WEB, "organic_search", None, None, hit_tags(ids)).member()
-    more = {"ids": ids, "split_clock": early.split_clock, "part": part_key(ids, "f4")}
-    f4 = record(loop, store, "f4", early.client_id, 2400, hit=hit, **more, revenue_minor=7,
-                currency="EUR")["client_id"]  # fmt: skip
-    who = (("a", a), ("s", s), *((f, own_client(f)) for f in (f1, "f2", "f4")))
+    f4 = _record_late(loop, store, "f4", 2400, early, revenue_minor=7, currency="EUR")
+    l1 = _record_late(loop, store, "l1", 4050, looked)
+    who = (
+        ("a", a),
+        ("s", s),
+        *((f, own_client(f)) for f in (f1, "f2", "f4")),
+        ("l1", new_client("l1")),
+    )
     counted = ("revenue:EUR", "contact_count", "name")
     return {
         "hits": {w: hit_events(loop, store, c) for w, c in who},
@@ -228,21 +233,41 @@ def forms_whose_identifiers_all_prove_shared(
         },
         "late": late,
         "resolved early, recorded late": f4,
+        "looked up, recorded late": l1,
     }
+
+
+def _record_late(
+    loop: asyncio.AbstractEventLoop, store: Store, event: str, at: int, res: Any, **ctx: Any
+) -> str:
+    """Record ``event`` (a form with the phone and b's client id) resolved as ``res`` before."""
+    ids = [PHONE, "cid:2.2"]
+    hit = Hit(at, event, WEB, "organic_search", None, None, hit_tags(ids)).member()
+    more = {"ids": ids, "split_clock": res.split_clock, "part": part_key(ids, event), **ctx}
+    return str(record(loop, store, event, res.client_id, at, hit=hit, **more)["client_id"])
 
 
 # forms_whose_identifiers_all_prove_shared's outcome: each form on a client of its own
 ALL_SHARED = {
-    "hits": {"a": ["p1"], "s": ["b1", "p2", "b2"], _F1: [_F1], "f2": ["f2"], "f4": ["f4"]},
+    "hits": {
+        "a": ["p1"],
+        "s": ["b1", "p2", "b2"],
+        _F1: [_F1],
+        "f2": ["f2"],
+        "f4": ["f4"],
+        "l1": ["l1"],
+    },
     "counters": {
         "a": {},
         "s": {"revenue:EUR": "5000"},
         _F1: {"contact_count": "1", "name": "Desk"},
         "f2": {"revenue:EUR": "900"},
         "f4": {"revenue:EUR": "7"},
+        "l1": {},
     },
     "late": own_client("f3"),
     "resolved early, recorded late": own_client("f4"),
+    "looked up, recorded late": new_client("l1"),
 }
 
 

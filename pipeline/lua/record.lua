@@ -21,7 +21,7 @@ local function record(item, i)
   local ctx = item[4]
   local looked_up, client
   client, looked_up = lookup_client(event_id, item[3], canonical(item[3]))
-  client = split_since(ctx, client, item[1], event_id)
+  client = split_since(ctx, client, item[1], event_id, looked_up)
   -- the part its counters go in (parts.lua): its identifiers', and a lookup's own (the worker
   -- gives one with weak identifiers alone, pipeline/touches.py part_key, its own already)
   local part = ctx.part or ''

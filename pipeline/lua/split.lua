@@ -279,16 +279,17 @@ end
 -- An event resolved before a split moved its identifiers (in the same batch, or by another
 -- worker) belongs where they went, as the reports' split_events places it: the canonical owner
 -- of its first identifier (ctx.ids: its ext ids, email, phone, cid) that is not shared; its own
--- client if they are two or more and all shared now (all_shared.lua). Read only when the
--- account's splitclock moved since the event was resolved (ctx.split_clock; read once per account
--- and call: record.lua makes no splits).
+-- client if they are two or more and all shared now (all_shared.lua), unless it was looked up
+-- (lookup_client gave it the client its lookup split names). Read only when the account's
+-- splitclock moved since the event was resolved (ctx.split_clock; read once per account and call:
+-- record.lua makes no splits).
 local SPLIT_CLOCKS = {}
-local function split_since(ctx, client, account, event_id)
+local function split_since(ctx, client, account, event_id, looked_up)
   if not ctx.ids then return client end
   local now = SPLIT_CLOCKS[P] or tonumber(redis.call('GET', P .. 'splitclock') or '0')
   SPLIT_CLOCKS[P] = now
   if now == ctx.split_clock then return client end
-  local all = #ctx.ids >= 2
+  local all = #ctx.ids >= 2 and not looked_up
   for _, k in ipairs(ctx.ids) do
     if not is_shared(k) then
       all = false
