@@ -26,8 +26,9 @@ from touchline.services import process
 from touchline.settings import Settings
 
 PROCESSES = ("worker", "ingest", "sink")
-# a few families share a landline (each with their own email): a phone that proves shared, and
-# the people it had linked split apart again, in the reports and the live cards
+# a few families share a landline (each with their own email) and a tablet: a phone and a web
+# client id that prove shared, and the people they had linked split apart again, in the reports
+# and the live cards
 DEMO_HOUSEHOLD_SHARE = 0.05
 
 

@@ -162,7 +162,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_share,
         default=0.0,
         help="share of people who give the landline of a household of four instead of a mobile, "
-        "0 <= F < 1 (default 0): a phone that proves shared and splits the people it linked",
+        "0 <= F < 1 (default 0): a phone that proves shared and splits the people it linked; "
+        "most of them browse on the family tablet (a web client id that proves shared too)",
     )
     parser.add_argument("--account", default="demo-studio", help="account id of every event")
     parser.add_argument("--out", type=Path, default=None, help="write events here as JSON lines")
