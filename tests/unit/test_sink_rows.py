@@ -65,16 +65,21 @@ def _ddl_columns(table: str) -> list[str]:
         for ln in body.splitlines()
         if ln.strip() and not ln.strip().startswith("--")
     ]
-    # later migrations append columns (ALTER TABLE ... ADD COLUMN without AFTER), in file order
+    # later migrations append columns (ALTER TABLE ... ADD COLUMN without AFTER), in file order;
+    # an ALIAS column is computed when read, never written
     added = re.findall(
-        rf"^ALTER TABLE {{db}}\.{table} ADD COLUMN IF NOT EXISTS `?([\w.]+)`?", text, re.MULTILINE
+        rf"^ALTER TABLE {{db}}\.{table} ADD COLUMN IF NOT EXISTS `?([\w.]+)`?(\s+\w+\s+ALIAS)?",
+        text,
+        re.MULTILINE,
     )
-    return created + added
+    return created + [name for name, alias in added if not alias]
 
 
 def test_writer_columns_are_the_tables_columns() -> None:
     assert _ddl_columns("events") == list(rows.COLUMNS)
     assert _ddl_columns("identity_merges") == list(rows.MERGE_COLUMNS)
+    # the sink writes each split's key (023) after the IdentitySplit fields
+    assert _ddl_columns("identity_splits") == [*rows.SPLIT_COLUMNS, "split_key"]
 
 
 def test_ddl_files_are_versioned_in_order() -> None:
