@@ -34,8 +34,8 @@ scan for ``<prefix>:*`` finds all of it.
                                kept in its 16 bytes, the rest without JSON: ``Hit.from_member``);
                                tagged with the event's source-system ids, email, phone and
                                cid (4 bytes each) so a split moves them with those identifiers
-``session:<client>``           the client's recent visits (JSON); a merge carries the merged
-                               client's visits to the canonical client
+``session:<client>``           the client's recent visits (a JSON list of rows); a merge carries
+                               the merged client's visits to the canonical client
 ``seen:<generation>:<shard>``  (hash) the applied events, ~26 B each, and ``inflight:<event_id>``
                                an applied event's result until Kafka confirmed its outputs: every
                                later delivery is a no-op (``pipeline/dedupe.py``);

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from pipeline import touches
 from pipeline.enrichment import Static
 from pipeline.sessions import SessionState, assign, time_on_site
@@ -29,11 +31,24 @@ NO_SESSION: dict[str, Any] = {
 }
 
 
-# A stored visit (``session:<client>`` in Redis, JSON ``{"sessions": [row, ...]}``) is one row of
-# these fields, in this order: a list, not an object, keeps the names out of every stored copy.
-# A visit stored as an object (before rows) is read too.
+# A stored visit (``session:<client>`` in Redis: the JSON list of the client's visits, ``[row,
+# ...]``) is one row of these fields, in this order: a list, not an object, keeps the names out of
+# every stored copy. The worker handles a client's visits as ``{"sessions": [row, ...]}``, the
+# layout stored before (read too, as are visits stored as objects before rows).
 SESSION_ROW = (*SessionState.__dataclass_fields__, "channel")
 _ROW_LENGTH = len(SESSION_ROW)
+
+
+def stored_visits(stored: Any) -> dict[str, Any]:
+    """A client's visits as the worker handles them, from the JSON ``session:<client>`` held: a
+    list of visits, or the object stored before."""
+    return {"sessions": stored} if isinstance(stored, list) else dict(stored)
+
+
+def visits_text(sessions: dict[str, Any]) -> str:
+    """What ``session:<client>`` stores for ``sessions`` (``{"sessions": [...]}``): the list
+    alone, 14 bytes less on every client than the object."""
+    return orjson.dumps(sessions.get("sessions") or []).decode()
 
 
 def session_id_of(stored: Any) -> str:

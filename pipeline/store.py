@@ -24,18 +24,18 @@ from redis.crc import key_slot
 from redis.exceptions import NoScriptError, ResponseError
 
 from pipeline import dedupe, keys, lookups
+from pipeline.record_context import stored_visits, visits_text
 from pipeline.touches import Hit, stored_member
 from touchline import clock, redis_client
 from touchline.settings import Settings, default
 
 # Both scripts (pipeline/lua/resolve.lua, record.lua) take a whole batch (one JSON array in ARGV[3])
-# and handle its events in order, each in a pcall: one event's error comes back in its slot instead
-# of failing the batch. One script call per batch instead of one per event: the per-command
-# packing, round trips and JSON were most of the worker's time. A script runs atomically, so a
-# batch is never interleaved with another worker's; every effect is still applied once per
-# event_id, so a retried batch is harmless. On a Redis Cluster a call may touch one hash slot only:
-# the batch then goes in one call per slot (its accounts' events in their order), each routed by a
-# key of its account in KEYS[1], all in one cluster pipeline (ClientStore._per_slot).
+# and handle its events in order, each in a pcall: one event's error comes back in its slot. One
+# call per batch, not per event: per-command packing, round trips and JSON were most of the
+# worker's time. A script runs atomically, so a batch is never interleaved with another worker's;
+# each effect is applied once per event_id, so a retried batch is harmless. On a Redis Cluster a
+# call touches one hash slot: a batch goes in one call per slot (its accounts' events in order),
+# each routed by a key of its account in KEYS[1], in one cluster pipeline (ClientStore._per_slot).
 LUA_DIR = Path(__file__).parent / "lua"
 _INCLUDE = re.compile(r"\s*-- include: (\w+)\s*")
 
@@ -110,7 +110,7 @@ def _resolution(reply: Any) -> Resolution | Exception:
         return Resolution(prior["client_id"], None, prior)
     if reply[0] == b"applied":
         return Resolution("", None, {"applied": reply[1].decode()})
-    session = orjson.loads(reply[2]) if reply[2] else None
+    session = stored_visits(orjson.loads(reply[2])) if reply[2] else None
     merged = tuple(m.decode() for m in _list(reply[4])) if len(reply) > 4 else ()
     clock = int(reply[5]) if len(reply) > 5 else 0
     return Resolution(reply[1].decode(), session, None, int(reply[3]), merged, clock)
@@ -250,7 +250,7 @@ class ClientStore:
                     event_id,
                     client_id,
                     {k: v for k, v in ctx.items() if k not in _NOT_IN_CONTEXT},
-                    orjson.dumps(ctx["session"]).decode() if ctx.get("session") else "",
+                    visits_text(ctx["session"]) if ctx.get("session") else "",
                     orjson.dumps(ctx.get("enrichment")).decode(),
                     mark.lua(),
                 ]

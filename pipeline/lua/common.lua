@@ -12,21 +12,25 @@ local function canonical(c)
   end
   return c
 end
--- Two clients' recent sessions (JSON text {"sessions": [...]}, or false / '' for none) as one:
--- every session of a, then those of b that a does not have (by session id: a visit is a row whose
--- first value is its id, pipeline/record_context.py SESSION_ROW, or an object stored before rows).
+-- Two clients' recent sessions (JSON text: the list of visits, or an object {"sessions": [...]}
+-- stored before; false / '' for none) as one list: every session of a, then those of b that a
+-- does not have (by session id: a visit is a row whose first value is its id,
+-- pipeline/record_context.py SESSION_ROW, or an object stored before rows).
 local function session_id(one) return one.session_id or one[1] end
+local function visits(text)
+  local v = cjson.decode(text)
+  if v[1] == nil and type(v.sessions) == 'table' then return v.sessions end
+  return v
+end
 local function union_sessions(a, b)
   if not b or b == '' then return a end
   if not a or a == '' then return b end
-  local x, y = cjson.decode(a), cjson.decode(b)
-  local list, have = x.sessions or {}, {}
+  local list, have = visits(a), {}
   for _, one in ipairs(list) do have[session_id(one)] = true end
-  for _, one in ipairs(y.sessions or {}) do
+  for _, one in ipairs(visits(b)) do
     if not have[session_id(one)] then list[#list + 1] = one end
   end
-  x.sessions = list
-  return cjson.encode(x)
+  return cjson.encode(list)
 end
 -- Binary values of the batch's items (pipeline/store.py, bins): after the other arguments,
 -- BIN_PER values per item in the batch's order, the first at ARGV[BIN_AT] (each script sets

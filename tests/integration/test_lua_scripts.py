@@ -102,7 +102,23 @@ def test_a_session_recorded_for_a_client_merged_meanwhile_joins_the_canonical(
     raw = LOOP.run_until_complete(
         store.redis.get(account_key(store.prefix, "acc", f"session:{old.client_id}"))
     )
-    assert sorted(s["session_id"] for s in orjson.loads(raw)["sessions"]) == ["s-new", "s-old"]
+    # stored as the list of visits (objects here, as visit() gives them)
+    assert sorted(s["session_id"] for s in orjson.loads(raw)) == ["s-new", "s-old"]
+
+
+def test_visits_stored_as_an_object_before_are_read_and_carried(store: ClientStore) -> None:
+    """session:<client> holds the list of visits; a client's visits stored before as the
+    object {"sessions": [...]} are still read, and a merge carries them into the list."""
+    old = resolve(store, "e1", 1000, "email:o@x.de")
+    key = account_key(store.prefix, "acc", f"session:{old.client_id}")
+    LOOP.run_until_complete(store.redis.set(key, orjson.dumps(visit("s-old", 1000))))
+    assert resolve(store, "e2", 2000, "email:o@x.de").session == visit("s-old", 1000)
+    new = resolve(store, "e3", 3000, "cid:4.4")
+    record(store, "e3", new.client_id, 3000, session=visit("s-new", 3000))
+    both = resolve(store, "e4", 4000, "email:o@x.de", "cid:4.4")
+    assert both.client_id == old.client_id
+    stored = orjson.loads(LOOP.run_until_complete(store.redis.get(key)))
+    assert sorted(s["session_id"] for s in stored) == ["s-new", "s-old"]
 
 
 def test_redelivery_returns_the_stored_result_and_changes_nothing(store: ClientStore) -> None:

@@ -9,10 +9,19 @@ import re
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from pipeline import touches
 from pipeline.enrichment import Static
 from pipeline.processor import Config, _rules
-from pipeline.record_context import NO_SESSION, SESSION_ROW, record_context, sessionise
+from pipeline.record_context import (
+    NO_SESSION,
+    SESSION_ROW,
+    record_context,
+    sessionise,
+    stored_visits,
+    visits_text,
+)
 from pipeline.store import lua
 from pipeline.utm import Campaign
 from touchline.identity import extract
@@ -125,3 +134,11 @@ def test_visits_are_stored_as_rows_and_objects_stored_before_are_still_read() ->
     from_object, _ = _visit(NEXT_PAGE, as_object, "e2", T + 5 * MINUTE)
     assert from_rows.info == from_object.info and from_rows.channel == "paid_search"
     assert from_rows.sessions == from_object.sessions
+
+
+def test_session_key_holds_the_list_of_visits_and_reads_the_object_before() -> None:
+    visits = {"sessions": [["s1", 1, 2, 1, None, None, "direct"]]}
+    text = visits_text(visits)
+    assert orjson.loads(text) == visits["sessions"]
+    assert stored_visits(orjson.loads(text)) == visits
+    assert stored_visits({"sessions": [["s0", 0, 0, 1, None, None, "x"]]})["sessions"][0][0] == "s0"
