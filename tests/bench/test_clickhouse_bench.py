@@ -157,6 +157,7 @@ def _legacy_to_row(event: dict[str, Any]) -> list[Any]:
     row.extend(
         [event["attributes"], event["payload_json"], event.get("own_channel") or event["channel"]]
     )
+    row.append(event.get("external_ids") or [])  # the table has the column (020) the old one lacked
     return row
 
 
