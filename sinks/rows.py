@@ -3,15 +3,15 @@
 A row is a list in :data:`COLUMNS` order built straight from the decoded datum: its scalars taken
 in one C-level ``itemgetter`` call, its timestamps kept as the Avro ``timestamp-millis`` values
 (UTC epoch milliseconds, which are exactly ``DateTime64(3)``'s ticks, so nothing converts them to
-``datetime`` and back), its ``lines`` transposed into the nested columns in one ``zip``.
-:func:`columns` turns a batch of rows into the column lists ``client.insert(...,
-column_oriented=True)`` takes. Measured with cProfile before this shape: ``datetime`` creation in
-``to_row`` and clickhouse-connect's conversion back to ticks were the largest costs of the writer.
+``datetime`` and back), its ``lines`` transposed into the nested columns in one ``zip``. A batch
+of rows goes to ``client.insert`` as it is (row-oriented: the driver transposes in compiled
+code). Measured with cProfile before this shape: ``datetime`` creation in ``to_row`` and
+clickhouse-connect's conversion back to ticks were the largest costs of the writer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -99,11 +99,6 @@ def to_row(event: dict[str, Any]) -> list[Any]:
         own_channel,
         event.get("external_ids") or [],  # none from a worker before the column (migration 020)
     ]
-
-
-def columns(batch: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    """Rows (each in the same column order) as column lists, for a column-oriented insert."""
-    return [list(column) for column in zip(*batch, strict=True)]
 
 
 MERGE_COLUMNS = (

@@ -213,9 +213,4 @@ def insert_before_external_ids(client: Any, db: str, events: list[dict[str, Any]
 
     assert rows.COLUMNS[-1] == "external_ids"
     batch = [rows.to_row(e)[:-1] for e in events]
-    client.insert(
-        f"`{db}`.events",
-        rows.columns(batch),
-        column_names=list(rows.COLUMNS[:-1]),
-        column_oriented=True,
-    )
+    client.insert(f"`{db}`.events", batch, column_names=list(rows.COLUMNS[:-1]))

@@ -76,10 +76,8 @@ class MonthCountingClient:
 
     def insert(self, table: str, data: list[list[Any]], **kwargs: Any) -> Any:
         if table.endswith(".events"):
-            # the writer inserts column-oriented (sinks.clickhouse.insert_events)
-            columnar = kwargs.get("column_oriented")
-            times = data[OCCURRED_AT] if columnar else [r[OCCURRED_AT] for r in data]
-            self.months.append(len({batches.month_of(t) for t in times}))
+            # the writer inserts rows (sinks.clickhouse.insert_events)
+            self.months.append(len({batches.month_of(r[OCCURRED_AT]) for r in data}))
         return self.client.insert(table, data, **kwargs)
 
 

@@ -35,14 +35,6 @@ def test_event_row_follows_columns_with_utc_timestamps_and_nested_lines() -> Non
     assert rows.to_row({**e, "external_ids": ["crm:7"]})[-1] == ["crm:7"]
 
 
-def test_columns_transpose_rows_in_column_order() -> None:
-    a, b = rows.to_row(event(event_id="a")), rows.to_row(event(event_id="b", lines=[line()]))
-    cols = rows.columns([a, b])
-    assert len(cols) == len(rows.COLUMNS)
-    assert cols[rows.COLUMNS.index("event_id")] == ["a", "b"]
-    assert cols[rows.COLUMNS.index("lines.quantity")] == [[], [1]]
-
-
 def test_the_anomaly_monitor_reads_the_writers_rows() -> None:
     monitor = AnomalyMonitor(CollectorRegistry(), Settings())
     e = event(occurred_at=1_735_689_600_123, account_id="acc", source="studio_system")
