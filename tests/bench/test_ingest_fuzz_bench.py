@@ -31,7 +31,8 @@ from tests.unit.test_ingest_properties import (
 )
 from touchline.settings import REPO_ROOT
 
-pytestmark = pytest.mark.bench
+# 100,000 cases take longer than the suite's default timeout (300 s): about 10 minutes here
+pytestmark = [pytest.mark.bench, pytest.mark.timeout(3600)]
 
 CASES_PER_ROUTE = int(os.environ.get("TOUCHLINE_FUZZ_CASES_PER_ROUTE", "20000"))
 
