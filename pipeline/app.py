@@ -7,10 +7,12 @@ keeps going.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -51,11 +53,25 @@ def exit_uncommitted(exc: BaseException) -> NoReturn:
     buffered, and Faust commits the first run of acknowledged offsets even past held inputs
     when nothing is committed yet or the gap is one offset (``tests/e2e/
     test_unconfirmed_outputs.py`` lost the refused event that way, as the worker did before
-    pipeline.inflight). Nor by waiting in the loop: Faust's shutdown waits for the held inputs,
-    so the worker could not be stopped."""
+    pipeline.inflight). Nor by waiting in the loop for good: Faust's shutdown waits for the
+    held inputs, so the worker could not be stopped; the agent waits only until
+    :func:`exit_when_settled` exits."""
     log.critical("a batch's outputs cannot be delivered; exiting uncommitted: %r", exc)
     logging.shutdown()
     os._exit(EXIT_UNDELIVERABLE)
+
+
+async def exit_when_settled(
+    flight: InFlight[Any],
+    exc: BaseException,
+    grace_s: float,
+    exit: Callable[[BaseException], object] = exit_uncommitted,
+) -> None:
+    """Exit uncommitted once the deliveries already under way have ended (at most ``grace_s``,
+    ``TOUCHLINE_WORKER_EXIT_GRACE_S``): each then leaves its events one outcome or none, never
+    a letter mark without its letter (:meth:`pipeline.inflight.InFlight.settled`)."""
+    await flight.settled(grace_s)
+    exit(exc)
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
@@ -125,7 +141,7 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
             # Batches are delivered on the event loop while the agent processes the next ones,
             # and released to Faust in order (pipeline.inflight).
             state["in_flight"] = InFlight[Batch](
-                settings.worker_batches_in_flight, released, on_fail=exit_uncommitted
+                settings.worker_batches_in_flight, released, on_fail=exit_soon
             )
         proc: Processor = state["processor"]
         return proc
@@ -134,6 +150,11 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
         processor()
         out: Delivery = state["delivery"]
         return out
+
+    def exit_soon(exc: BaseException) -> None:
+        state["exiting"] = asyncio.ensure_future(
+            exit_when_settled(in_flight(), exc, settings.worker_exit_grace_s)
+        )
 
     def in_flight() -> InFlight[Batch]:
         processor()
@@ -239,8 +260,8 @@ def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
                 outputs = await handle(records)
                 await flight.submit(Batch(list(events), started), deliver(records, outputs))
             except Exception as exc:  # this batch (or one before it) can never be released
-                flight.fail(exc)  # exits
-                raise
+                flight.fail(exc)  # the worker exits once the deliveries under way have ended
+                await asyncio.Event().wait()  # never leave the loop (see exit_uncommitted)
             metrics.BATCHES_IN_FLIGHT.set(len(flight))
             if events:
                 occurred = [o.occurred_at for o in outputs if o.occurred_at is not None]

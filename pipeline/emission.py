@@ -24,7 +24,9 @@ exits, and a restart delivers its inputs again. Before it exits, the events whos
 confirmed are forgotten (their redelivery is a duplicate and emits nothing), and the marks of
 those whose letters it refused are taken back (:meth:`pipeline.store.Store.unletter`): they have
 no outcome yet, so their redelivery emits their results, stored once the topics take them (a
-mark Redis cannot take back then emits the letter again instead).
+mark Redis cannot take back then emits the letter again instead). The worker exits only once the
+batches already under way have ended so too (``TOUCHLINE_WORKER_EXIT_GRACE_S``,
+``pipeline.inflight``).
 """
 
 from __future__ import annotations

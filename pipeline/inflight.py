@@ -19,8 +19,9 @@ of confirmed inputs only (``tests/unit/test_inflight.py`` runs Faust's own code 
 **A failure stops progress.** When a delivery fails (a fatal producer error, dead letters
 refused), neither that batch nor any later one is ever released: their inputs stay uncommitted
 and are delivered again after a restart. ``on_fail`` is called at once (the worker exits
-there, committing nothing more: see ``pipeline.app``), and :meth:`InFlight.check` raises the
-failure for any batch that comes after.
+there, committing nothing more, once the deliveries already under way have ended: see
+:meth:`InFlight.settled` and ``pipeline.app``), and :meth:`InFlight.check` raises the failure for
+any batch that comes after.
 """
 
 from __future__ import annotations
@@ -97,6 +98,16 @@ class InFlight(Generic[T]):
             self._changed.clear()
             await self._changed.wait()
         self.check()
+
+    async def settled(self, timeout_s: float) -> None:
+        """Wait, at most ``timeout_s``, until every delivery submitted has ended, released or not.
+        After a failure, a delivery already under way may still be deciding its events' outcomes
+        (a batch whose dead letters Kafka refuses takes its letter marks back before it fails,
+        ``pipeline.emission``); exiting in its middle would leave those marks, and a restart
+        would dead-letter events that have no outcome yet instead of storing them."""
+        tasks = [task for _, task in self._queue if not task.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
 
     def _settle(self, _done: asyncio.Future[None]) -> None:
         """Release the completed batches at the head of the queue, in order."""

@@ -31,9 +31,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         None, description="Use this Kafka instead of the local broker (host:port[,host:port])."
     )
-    kafka_port: int = Field(
-        0, description="Port of the local broker; 0 picks a free one and remembers it."
-    )
+    kafka_port: int = Field(0, description="Local broker's port; 0 picks a free one, kept.")
     kafka_version: str = Field("4.1.1", description="Apache Kafka version run by the local stack.")
     kafka_heap: str = Field("512m", description="Max JVM heap of the local broker.")
     redis_url: Annotated[str | None, AfterValidator(redis_client.check_url)] = Field(
@@ -48,9 +46,7 @@ class Settings(BaseSettings):
         "many bytes (and up to 128 of them) as one compact listpack: a card's hits fit, at about "
         "half the memory of the default 64 (set the same on a Redis of your own).",
     )
-    redis_port: int = Field(
-        0, description="Port of the local redis-server; 0 picks a free one and remembers it."
-    )
+    redis_port: int = Field(0, description="Local redis-server's port; 0 picks a free one, kept.")
     clickhouse_dsn: str | None = Field(
         None,
         description="ClickHouse DSN: chdb://DIR (embedded) or http(s)://user:pass@host:port/db. "
@@ -83,9 +79,7 @@ class Settings(BaseSettings):
         description="Run the local Apicurio schema registry with the stack (Confluent wire "
         "format). false: Avro single-object encoding, no registry process.",
     )
-    registry_port: int = Field(
-        0, description="Port of the local registry; 0 picks a free one and remembers it."
-    )
+    registry_port: int = Field(0, description="Local registry's port; 0 picks a free one, kept.")
     registry_version: str = Field("3.0.9", description="Apicurio Registry version run locally.")
     schemas_dir: Path = Field(REPO_ROOT / "schemas", description="Directory of the .avsc files.")
     topic_prefix: str = Field("touchline", description="Prefix of every Kafka topic name.")
@@ -213,6 +207,12 @@ class Settings(BaseSettings):
         description="Processed batches whose outputs may wait for Kafka's confirmation while the "
         "worker processes the next one (0: each batch waits for its own). Inputs are committed "
         "in order, only once Kafka confirmed every output they and earlier batches caused.",
+    )
+    worker_exit_grace_s: float = Field(
+        25.0,
+        gt=0,
+        description="When a batch can never be delivered, how long the worker lets "
+        "the deliveries under way end (deciding their events' outcomes) before it exits.",
     )
     worker_session_timeout_s: float = Field(
         15.0, description="Kafka group session timeout of a worker (failover time after a crash)."

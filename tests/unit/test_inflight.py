@@ -17,6 +17,7 @@ from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from intervaltree import IntervalTree
 
+from pipeline.app import exit_when_settled
 from pipeline.inflight import DeliveryFailed, InFlight
 
 
@@ -262,3 +263,47 @@ def test_faust_alone_commits_past_an_input_acknowledged_out_of_order() -> None:
     for m in (waiting, done, done):
         ack(m, faust)
     assert faust.commit() == {tp: 12}
+
+
+def test_a_failure_exits_only_once_the_deliveries_under_way_have_ended() -> None:
+    """A later batch still deciding its letters (marks taken back when Kafka refuses them) must
+    end before the worker exits, or a restart dead-letters events that have no outcome yet."""
+
+    async def scenario() -> list[str]:
+        log: list[str] = []
+
+        async def fails() -> None:
+            await asyncio.sleep(0.01)
+            raise RuntimeError("dead letters refused")
+
+        async def still_deciding() -> None:
+            await asyncio.sleep(0.3)
+            log.append("marks taken back")
+
+        async def never_ends() -> None:
+            await asyncio.Event().wait()
+
+        exited = asyncio.Event()
+
+        def exit(exc: BaseException) -> None:
+            log.append(f"exit: {exc}")
+            exited.set()
+
+        def on_fail(exc: BaseException) -> None:
+            tasks.append(asyncio.ensure_future(exit_when_settled(flight, exc, 1.0, exit)))
+
+        tasks: list[asyncio.Future[None]] = []
+        flight = InFlight[int](3, lambda _i: None, on_fail=on_fail)
+        await flight.submit(0, fails())
+        await flight.submit(1, still_deciding())
+        await flight.submit(2, never_ends())  # bounded by the grace: the exit still comes
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(exited.wait(), timeout=5)
+        log.append(f"after the grace: {asyncio.get_running_loop().time() - started >= 0.9}")
+        return log
+
+    assert asyncio.run(scenario()) == [
+        "marks taken back",
+        "exit: dead letters refused",
+        "after the grace: True",
+    ]
