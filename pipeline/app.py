@@ -69,9 +69,12 @@ async def exit_when_settled(
 ) -> None:
     """Exit uncommitted once the deliveries already under way have ended (at most ``grace_s``,
     ``TOUCHLINE_WORKER_EXIT_GRACE_S``): each then leaves its events one outcome or none, never
-    a letter mark without its letter (:meth:`pipeline.inflight.InFlight.settled`)."""
-    await flight.settled(grace_s)
-    exit(exc)
+    a letter mark without its letter (:meth:`pipeline.inflight.InFlight.settled`). Exits also
+    when the wait itself is cancelled (the worker stopping meanwhile)."""
+    try:
+        await flight.settled(grace_s)
+    finally:
+        exit(exc)
 
 
 def create_app(settings: Settings, endpoints: Endpoints) -> faust.App:
