@@ -7,7 +7,8 @@ exactly their rows: theirs stored under the other's client id go, the other's st
 stay.
 
 What goes: the selected events and the rows derived from them (``touches``, ``order_lines``,
-``booking_steps``, ``event_time_touches``, ``split_event_map``, by event id; the touches of the
+``booking_steps``, ``event_time_touches``, ``event_time_paths`` (a conversion's path: the touches
+of its own canonical client), ``split_event_map``, by event id; the touches and paths of the
 clients left are derived again without them), ``client_profiles`` rows made from their profile
 events or stored under the erased clients (the rows of the stitched clients concerned are made
 again from the profile events left: another person's profile event stored under an erased client
@@ -40,6 +41,7 @@ EVENT_TABLES = (
     "order_lines",
     "booking_steps",
     "event_time_touches",
+    "event_time_paths",
     "split_event_map",
     "events",
 )

@@ -10,7 +10,7 @@ from sinks.clickhouse import SQL, render
 from touchline.errors import TouchlineError
 
 # a table derived from another keeps its rows as long, unless set itself
-FOLLOWS = {"event_time_touches": "events"}
+FOLLOWS = {"event_time_touches": "events", "event_time_paths": "events"}
 # table -> the time column its TTL counts from
 TTL_COLUMNS = {
     "events": "occurred_at",
@@ -18,6 +18,7 @@ TTL_COLUMNS = {
     "order_lines": "occurred_at",
     "booking_steps": "occurred_at",
     "event_time_touches": "occurred_at",
+    "event_time_paths": "occurred_at",
     "client_profiles": "updated_at",
     "daily_events": "day",
     "identity_merges": "merged_at",

@@ -1,17 +1,23 @@
-"""Materialised event-time touches: what keeps ``event_time_touches`` (sql/ddl/015) equal to the
-query-time derivation (sql/fragments/event_time_touches.sql), so attribution and the funnel's
-channel / campaign breakdowns read stored touches instead of re-deriving every client.
+"""Materialised event-time touches and attribution paths: what keeps ``event_time_touches``
+(sql/ddl/015) equal to the query-time derivation (sql/fragments/event_time_touches.sql), so the
+funnel's channel / campaign breakdowns read stored touches instead of re-deriving every client,
+and ``event_time_paths`` (sql/ddl/024) equal to the paths attribution builds from them
+(sql/fragments/attribution_paths.sql), so attribution reads one row per conversion.
 
 * :func:`rederive`: after rows are inserted (events, merges, splits), the canonical clients those
   rows name are derived again from all their stored events (``sql/derive/touches_of_clients.sql``),
   one row per touch, version = the derivation's start; an event of theirs that stopped being a
-  touch gets a tombstone. ``clickhouse.insert_*`` call it; the sink calls it once per batch, after
-  its inserts and before it commits the batch's offsets, so a crash in between redelivers the
-  batch and derives again.
+  touch gets a tombstone; then the paths of those clients' conversions, for the lookback of the
+  settings (``sql/derive/paths_of_clients.sql``). ``clickhouse.insert_*`` call it; the sink
+  calls it once per batch, after its inserts and before it commits the batch's offsets, so a
+  crash in between redelivers the batch and derives again.
 * :func:`ensure_derived`: a report reads the stored touches for a session timeout only after a
-  full derivation with that timeout has finished (``event_time_derivations``); ``migrate`` runs
-  one when none exists (after migration 015 on a database with history, or the first time a
-  timeout is configured), ``touchline db rederive`` runs one on demand.
+  full derivation with that timeout has finished (``event_time_derivations``), and the stored
+  paths only for the lookback that derivation covered; ``migrate`` runs one when none exists for
+  the settings' timeout and lookback (after migration 015 or 024 on a database with history, or
+  the first time they are configured), ``touchline db rederive`` runs one on demand. The sink
+  keeps one lookback current, that of the latest full derivation: a report asking for another
+  builds its paths itself.
 
 Order does not matter: a derivation reads everything stored when it starts, and the highest
 version wins per event, so the table after the last derivation equals the derivation of all
@@ -61,6 +67,24 @@ def _timeout(session_timeout_minutes: int | None) -> int:
     if session_timeout_minutes is not None:
         return session_timeout_minutes
     return int(get_settings().session_timeout_minutes)
+
+
+def _lookback() -> int:
+    """The lookback the stored attribution paths cover: the reports' default (sinks/parameters)."""
+    return int(parameters.FROM_SETTINGS["lookback_days"](get_settings()))
+
+
+_WITH_PATHS: set[str] = set()  # databases known to have event_time_paths (a table stays)
+
+
+def _paths_table(client: Client, database: str) -> bool:
+    """Whether migration 024 has run (a database migrated only part of the way, as tests of
+    older files make, derives touches alone)."""
+    if database not in _WITH_PATHS and client.command(
+        f"EXISTS TABLE `{database}`.event_time_paths"
+    ):
+        _WITH_PATHS.add(database)
+    return database in _WITH_PATHS
 
 
 Split = tuple[str, str, str, str]  # account, event id, split client, stitched client
@@ -119,16 +143,14 @@ def _rederive_chunk(client: Client, database: str, ids: Ids, timeout: int) -> No
         for a, c, to in _rows(client, database, "alias_groups", accounts=accounts, ids=hit)
     }
     canonical, held = plan(ids, splits, links)
-    _derive(
-        client,
-        database,
-        "touches_of_clients",
-        timeout,
-        canonical=sorted(canonical),
-        stitched=sorted(held),
-        splits=[(a, e, sc) for a, e, sc, _st in splits],
-        links=sorted((a, c, to) for (a, c), to in links.items()),
-    )
+    arrays = {
+        "canonical": sorted(canonical),
+        "stitched": sorted(held),
+        "splits": [(a, e, sc) for a, e, sc, _st in splits],
+        "links": sorted((a, c, to) for (a, c), to in links.items()),
+    }
+    for name in ("touches_of_clients", "paths_of_clients")[: 1 + _paths_table(client, database)]:
+        _derive(client, database, name, timeout, **arrays)
 
 
 def split_identifiers(splits: Iterable[Sequence[Any]]) -> dict[str, list[str]]:
@@ -183,23 +205,31 @@ def derive_all(client: Client, database: str, session_timeout_minutes: int | Non
     identity_maps.refresh(client, database)
     timeout = _timeout(session_timeout_minutes)
     started = datetime.fromtimestamp(clock.now_ms() / 1000, UTC)
+    with_paths = _paths_table(client, database)
     if client.query(f"SELECT 1 FROM `{database}`.events LIMIT 1").result_rows:
-        _derive(client, database, "touches_of_all", timeout)  # nothing to derive on a new one
+        for name in ("touches_of_all", "paths_of_all")[: 1 + with_paths]:
+            _derive(client, database, name, timeout)  # nothing to derive on a new one
     finished = datetime.fromtimestamp(clock.now_ms() / 1000, UTC)
+    row = {"session_timeout_minutes": timeout, "started_at": started, "finished_at": finished}
+    if with_paths:  # the latest full derivation's lookback is the one whose paths are current
+        row["lookback_days"] = _lookback()
     client.insert(
-        f"`{database}`.event_time_derivations",
-        [[timeout, started, finished]],
-        column_names=["session_timeout_minutes", "started_at", "finished_at"],
+        f"`{database}`.event_time_derivations", [list(row.values())], column_names=list(row)
     )
 
 
-def complete(client: Client, database: str, session_timeout_minutes: int | None = None) -> bool:
-    """Whether a full derivation with this session timeout has finished."""
+def complete(
+    client: Client, database: str, session_timeout_minutes: int | None = None, paths: bool = False
+) -> bool:
+    """Whether a full derivation with this session timeout has finished (``paths``: and the
+    latest one stored the attribution paths of the configured lookback)."""
     timeout = _timeout(session_timeout_minutes)
+    paths = paths and _paths_table(client, database)
+    lookback = "argMax(lookback_days, finished_at) = {l:UInt32}" if paths else "1"
     result = client.query(
-        f"SELECT count() FROM `{database}`.event_time_derivations "
+        f"SELECT count() > 0 AND {lookback} FROM `{database}`.event_time_derivations "
         "WHERE session_timeout_minutes = {t:UInt32}",
-        parameters={"t": timeout},
+        parameters={"t": timeout, "l": _lookback()},
     )
     return bool(result.result_rows[0][0])
 
@@ -207,8 +237,9 @@ def complete(client: Client, database: str, session_timeout_minutes: int | None 
 def ensure_derived(
     client: Client, database: str, session_timeout_minutes: int | None = None
 ) -> bool:
-    """Run a full derivation unless one with this timeout has finished; True if it ran."""
-    if complete(client, database, session_timeout_minutes):
+    """Run a full derivation unless one with this timeout and the configured lookback has
+    finished; True if it ran."""
+    if complete(client, database, session_timeout_minutes, paths=True):
         return False
     derive_all(client, database, session_timeout_minutes)
     return True

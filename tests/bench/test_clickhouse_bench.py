@@ -111,6 +111,22 @@ def _derived_at_query(client: Any, db: str, name: str, params: dict[str, Any]) -
         client.insert(table, [list(r) for r in kept])
 
 
+def _paths_built_at_query(client: Any, db: str, name: str, params: dict[str, Any]) -> Any:
+    """Attribution as it runs from stored touches with paths built at query time (before 024, or
+    for a lookback the sink does not keep): the latest derivation made to cover no lookback."""
+    table = f"`{db}`.event_time_derivations"
+    kept = client.query(f"SELECT * FROM {table}").result_rows
+    columns = client.query(f"SELECT * FROM {table} LIMIT 0").column_names
+    client.command(f"TRUNCATE TABLE {table}")
+    try:
+        stale = [dict(zip(columns, row, strict=True)) | {"lookback_days": 0} for row in kept]
+        client.insert(table, [list(r.values()) for r in stale], column_names=list(columns))
+        return clickhouse.query(client, name, db, params)[1]
+    finally:
+        client.command(f"TRUNCATE TABLE {table}")
+        client.insert(table, [list(r) for r in kept], column_names=list(columns))
+
+
 def _timed(fn: Any) -> tuple[float, Any]:
     started = time.perf_counter()
     out = fn()
@@ -291,7 +307,13 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
     stored_touches = int(
         client.query(f"SELECT count() FROM {r}.event_time_touches FINAL").result_rows[0][0]
     )
-    print(f"derived {stored_touches} event-time touches of every client in {derive_s:.1f}s")
+    stored_paths = int(
+        client.query(f"SELECT count() FROM {r}.event_time_paths FINAL").result_rows[0][0]
+    )
+    print(
+        f"derived {stored_touches} event-time touches and {stored_paths} attribution paths of"
+        f" every client in {derive_s:.1f}s"
+    )
     _merges_done(client)
 
     span = {"from": date(2025, 1, 1), "to": date(2025, 12, 31)}
@@ -299,7 +321,9 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
     baseline_s = statistics.median(baseline_runs)
     queries: dict[str, dict[str, Any]] = {}
 
-    def bench(label: str, name: str, params: dict[str, Any], at_query: bool = False) -> None:
+    def bench(
+        label: str, name: str, params: dict[str, Any], at_query: bool = False, paths: bool = False
+    ) -> None:
         runs = []
         for _ in range(RUNS):
             seconds, (_, out) = _timed(lambda: clickhouse.query(client, name, db, params))
@@ -322,6 +346,13 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
             queries[label]["derived_at_query_s"] = round(seconds, 3)
             queries[label]["ratio_to_derived_at_query"] = round(median / seconds, 3)
             print(f"{'':40} {seconds:8.3f}s deriving at query time")
+        if paths:  # attribution from the stored touches, paths built at query time
+            runs = [_timed(lambda: _paths_built_at_query(client, db, name, params)) for _ in "ab"]
+            assert all(same == out for _, same in runs), label  # stored and built paths agree
+            seconds = min(t for t, _ in runs)
+            queries[label]["paths_built_at_query_s"] = round(seconds, 3)
+            queries[label]["ratio_to_paths_built_at_query"] = round(median / seconds, 3)
+            print(f"{'':40} {seconds:8.3f}s building the paths at query time (best of 2)")
 
     bench(
         "booking_funnel breakdown=channel",
@@ -342,7 +373,7 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
     )
     for model in ("first", "last", "last_non_direct", "linear", "time_decay", "position"):
         bench(f"attribution model={model}", "attribution", {**span, "model": model})
-    bench("attribution all models", "attribution", span, at_query=True)
+    bench("attribution all models", "attribution", span, at_query=True, paths=True)
     bench("client_card c42", "client_card", {"client": "c42"})
     bench("client_summary c42", "client_summary", {"client": "c42"})
     bench("client_card by email", "client_card", {"client": "u42@example.com"})
@@ -358,6 +389,7 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
         "engine": "chDB " + str(client.query("SELECT version()").result_rows[0][0]),
         "derive_all_s": round(derive_s, 1),
         "event_time_touches": stored_touches,
+        "event_time_paths": stored_paths,
         "baseline_query": BASELINE.format(db="events"),
         "baseline_s": round(baseline_s, 3),
         "seconds": f"median of {RUNS} runs (first_run_s: the first, with cold caches)",

@@ -20,6 +20,7 @@ import reference as ref
 from sinks import clickhouse, parameters, rows, touch_derivation
 from tests.integration.test_split_reports import plant
 from tests.report_data import BASE, DAY_MS, generate
+from touchline.settings import get_settings
 
 REPORTS = [
     ("attribution", {"model": "", "by": "channel", "lookback_days": 30, "half_life_days": 7.0}),
@@ -49,6 +50,29 @@ def derived_at_once(client: Client, db: str) -> set[tuple[Any, ...]]:
         for r in got.result_rows
         if r[11] == 0
     }
+
+
+PATH_COLUMNS = (
+    "account_id, toString(event_id), client_id, revenue_minor, currency, location_id, touched"
+)
+
+
+def stored_paths(client: Client, db: str) -> set[tuple[Any, ...]]:
+    """The stored attribution paths (ddl/024) of the settings' lookback, as hashable rows."""
+    got = client.query(
+        f"SELECT {PATH_COLUMNS} FROM `{db}`.event_time_paths FINAL "
+        "WHERE session_timeout_minutes = 30 AND lookback_days = {l:UInt32}",
+        parameters={"l": touch_derivation._lookback()},
+    )
+    return {(*r[:-1], tuple(r[-1])) for r in got.result_rows}
+
+
+def paths_at_once(client: Client, db: str) -> set[tuple[Any, ...]]:
+    """What sql/derive/paths_of_all.sql would write: its SELECT, over everything stored."""
+    sql = clickhouse.derive_sql("paths_of_all").replace("INSERT INTO {db}.event_time_paths", "")
+    values = parameters.resolve(sql, {"session_timeout_minutes": 30})
+    got = client.query(f"SELECT * FROM ({clickhouse.render(sql, db)})", parameters=values)
+    return {(r[0], str(r[4]), r[5], r[6], r[7], r[8], tuple(r[11])) for r in got.result_rows}
 
 
 def load_shuffled(client: Client, db: str, seed: int) -> tuple[Any, list[dict[str, Any]]]:
@@ -97,6 +121,9 @@ def test_any_insert_order_and_batching_gives_the_derivation_of_all_events(
     touches = stored(client, db)
     assert len(touches) > 300
     assert touches == derived_at_once(client, db)
+    paths = stored_paths(client, db)
+    assert len(paths) > 50 and sum(len(p[-1]) > 1 for p in paths) > 20
+    assert paths == paths_at_once(client, db)
     events = ref.canonical(data.events, data.merges, splits)
     for name, params in REPORTS:
         merged = {**BASE, **params}
@@ -123,6 +150,7 @@ def test_a_bulk_load_is_derived_by_migrate_and_by_rederive(chdb_dir: Path) -> No
     assert stored(client, db) == set()
     touch_derivation.derive_all(client, db, 30)
     assert stored(client, db) == derived_at_once(client, db) != set()
+    assert stored_paths(client, db) == paths_at_once(client, db) != set()
     params = {**BASE, "model": "", "by": "channel", "half_life_days": 7.0}
     expected = ref.attribution(ref.canonical(data.events, data.merges), params)
     assert clickhouse.query(client, "attribution", db, params)[1] == expected
@@ -131,3 +159,47 @@ def test_a_bulk_load_is_derived_by_migrate_and_by_rederive(chdb_dir: Path) -> No
     params = {**params, "session_timeout_minutes": 45}
     expected = ref.attribution(ref.canonical(data.events, data.merges), params)
     assert clickhouse.query(client, "attribution", db, params)[1] == expected
+
+
+def test_paths_are_read_only_for_the_lookback_the_sink_keeps_current(
+    chdb_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored paths cover the lookback of the latest full derivation: once the settings'
+    lookback changes, migrate derives the paths of the new one and the sink keeps those current;
+    the old lookback's rows, stale from then on, are never read again (a report asking for it
+    builds its paths)."""
+    client = clickhouse.connect(f"chdb://{chdb_dir}")
+    db = f"lookback{uuid.uuid4().hex[:8]}"
+    clickhouse.migrate(client, db)
+    data = generate(seed=5, clients=80)
+    half = len(data.events) // 2
+    clickhouse.insert_events(client, db, [rows.to_row(e) for e in data.events[:half]])
+    assert touch_derivation.complete(client, db, 30, paths=True)
+    try:
+        monkeypatch.setenv("TOUCHLINE_LOOKBACK_DAYS", "30")
+        get_settings.cache_clear()
+        assert not touch_derivation.complete(client, db, 30, paths=True)
+        assert touch_derivation.ensure_derived(client, db, 30)  # what migrate does at start
+        assert touch_derivation.complete(client, db, 30, paths=True)
+        # the rest arrives: the sink (lookback 30) derives only the 30-day paths
+        clickhouse.insert_events(client, db, [rows.to_row(e) for e in data.events[half:]])
+        merges = [rows.merge_to_row(m) for m in data.merges]
+        clickhouse.insert_merges(client, db, merges)
+    finally:
+        get_settings.cache_clear()
+    stale = client.query(
+        f"SELECT count() FROM `{db}`.event_time_paths FINAL WHERE lookback_days = 90"
+    ).result_rows[0][0]
+    assert (
+        0
+        < stale
+        < client.query(
+            f"SELECT count() FROM `{db}`.event_time_paths FINAL WHERE lookback_days = 30"
+        ).result_rows[0][0]
+    )
+    events = ref.canonical(data.events, data.merges)
+    for lookback in (30, 90):
+        params = {**BASE, "model": "", "by": "channel", "half_life_days": 7.0}
+        params["lookback_days"] = lookback
+        expected = ref.attribution(events, params)
+        assert clickhouse.query(client, "attribution", db, params)[1] == expected, lookback

@@ -79,14 +79,21 @@ def test_every_ddl_statement_runs_on_cluster_and_views_write_locally() -> None:
     derivations = "TRUNCATE TABLE IF EXISTS `tl`.event_time_derivations_local ON CLUSTER `prod`"
     assert truncated == [derivations] * 4  # 018, 019, 020 and 022
     columns = [s for s in _cluster_plan() if "ADD COLUMN" in s]
-    # own_channel (006), external_ids (020), identifier_count (022), split_key (023)
+    # own_channel (006), external_ids (020), identifier_count (022), split_key (023),
+    # event_time_derivations.lookback_days (024)
     assert [s.split(" ON ")[0] for s in columns] == [
         "ALTER TABLE `tl`.events_local",
         "ALTER TABLE `tl`.events",
-    ] * 3 + ["ALTER TABLE `tl`.identity_splits_local", "ALTER TABLE `tl`.identity_splits"]
+    ] * 3 + [
+        "ALTER TABLE `tl`.identity_splits_local",
+        "ALTER TABLE `tl`.identity_splits",
+        "ALTER TABLE `tl`.event_time_derivations_local",
+        "ALTER TABLE `tl`.event_time_derivations",
+    ]
     # split_key (023): the sorting key is the local table's; the Distributed one gets the column
-    assert "MODIFY ORDER BY" in columns[-2] and "MODIFY ORDER BY" not in columns[-1]
-    assert columns[-1].endswith("ADD COLUMN IF NOT EXISTS split_key String")
+    assert "MODIFY ORDER BY" in columns[-4] and "MODIFY ORDER BY" not in columns[-3]
+    assert columns[-3].endswith("ADD COLUMN IF NOT EXISTS split_key String")
+    assert columns[-1].endswith("ADD COLUMN IF NOT EXISTS lookback_days UInt32")
     assert (
         "ReplicatedMergeTree('/clickhouse/tables/{database}/schema_migrations', '{replica}')"
         in (migrations_table(DB, CLUSTER))

@@ -1,44 +1,15 @@
 -- Step 3 of re-deriving clients (sinks/touch_derivation.py): the event-time touches of the
--- canonical clients {canonical}, from all their stored events: read by primary key through every
--- stitched id that can hold one ({stitched}), each given its canonical id exactly as
--- events_canonical_raw computes it (split client first: {splits} = account, event id, split
--- client; then the merges: {links} = account, client id, canonical id), kept when that id is one
--- of {canonical}, and derived with fragments/event_time_touches.sql like any report.
+-- canonical clients {canonical}, from all their stored events (fragments/derived_events.sql),
+-- derived with fragments/event_time_touches.sql like any report.
 INSERT INTO {db}.event_time_touches
 WITH
+    -- include: derived_events
     et_source AS (
-        SELECT * FROM (
-            SELECT
-                e.account_id AS account_id,
-                if(ifNull(a.canonical_id, '') = '',
-                   if(s.split_client_id = '', e.client_id, s.split_client_id),
-                   a.canonical_id) AS client_id,
-                e.event_id AS event_id, e.occurred_at AS occurred_at,
-                e.session_id AS session_id, e.own_channel AS own_channel,
-                e.utm_source AS utm_source, e.utm_medium AS utm_medium,
-                e.utm_campaign AS utm_campaign, e.utm_term AS utm_term,
-                e.utm_content AS utm_content, e.click_id_type AS click_id_type,
-                e.is_contact AS is_contact, e.event_type AS event_type
-            FROM {db}.events AS e
-            LEFT JOIN (
-                SELECT tupleElement(x, 1) AS account_id, toUUID(tupleElement(x, 2)) AS event_id,
-                       tupleElement(x, 3) AS split_client_id
-                FROM system.one ARRAY JOIN {splits:Array(Tuple(String, String, String))} AS x
-            ) AS s ON s.account_id = e.account_id AND s.event_id = e.event_id
-            LEFT JOIN (
-                SELECT tupleElement(x, 1) AS account_id, tupleElement(x, 2) AS client_id,
-                       tupleElement(x, 3) AS canonical_id
-                FROM system.one ARRAY JOIN {links:Array(Tuple(String, String, String))} AS x
-            ) AS a ON a.account_id = e.account_id
-                AND a.client_id = if(s.split_client_id = '', e.client_id, s.split_client_id)
-            WHERE (e.account_id, e.client_id) IN (
-                    SELECT tupleElement(x, 1), tupleElement(x, 2)
-                    FROM system.one ARRAY JOIN {stitched:Array(Tuple(String, String))} AS x)
-              AND (e.session_id IS NOT NULL OR e.is_contact OR e.event_type = 'crm_lead')
-        )
-        WHERE (account_id, client_id) IN (
-            SELECT tupleElement(x, 1), tupleElement(x, 2)
-            FROM system.one ARRAY JOIN {canonical:Array(Tuple(String, String))} AS x)
+        SELECT account_id, client_id, event_id, occurred_at, session_id, own_channel, utm_source,
+               utm_medium, utm_campaign, utm_term, utm_content, click_id_type, is_contact,
+               event_type
+        FROM dv_events
+        WHERE session_id IS NOT NULL OR is_contact OR event_type = 'crm_lead'
     ),
     -- include: event_time_touches
     -- include: derived_touch_rows
