@@ -5,7 +5,8 @@
 -- client id, canonical id), and kept when that id is one of {canonical}. Raw rows: a redelivered
 -- event is there twice (what reads it must not count a row twice).
 -- Included right after WITH; defines dv_events (the columns the touches and the conversions
--- need) and ends with a comma.
+-- need) and et_source (those that can be touches: the input of fragments/event_time_touches.sql),
+-- and ends with a comma.
     dv_events AS (
         SELECT * FROM (
             SELECT
@@ -41,4 +42,11 @@
         WHERE (account_id, client_id) IN (
             SELECT tupleElement(x, 1), tupleElement(x, 2)
             FROM system.one ARRAY JOIN {canonical:Array(Tuple(String, String))} AS x)
+    ),
+    et_source AS (
+        SELECT account_id, client_id, event_id, occurred_at, session_id, own_channel, utm_source,
+               utm_medium, utm_campaign, utm_term, utm_content, click_id_type, is_contact,
+               event_type
+        FROM dv_events
+        WHERE session_id IS NOT NULL OR is_contact OR event_type = 'crm_lead'
     ),
