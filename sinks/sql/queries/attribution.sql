@@ -106,6 +106,9 @@ WITH
                [sum(w1 * multi), sum(w2 * multi), sum(w3 * multi), sum(w4 * multi),
                 sum(w5 * multi), sum(w6 * multi)] AS swm
         FROM (
+            -- each credit as a decimal: decimals add exactly, so the sums do not depend on the
+            -- order the rows reach them in (parts, threads, stored or built paths); float sums
+            -- did. Back to Float64 through the decimal text: the nearest double to the rounded sum
             SELECT revenue, currency, multi,
                    toDecimal128(pw.2.1, 18) AS w1, toDecimal128(pw.2.2, 18) AS w2,
                    toDecimal128(pw.2.3, 18) AS w3, toDecimal128(pw.2.4, 18) AS w4,
