@@ -99,32 +99,26 @@ FROM (SELECT number, number * 10 AS c FROM numbers({n}))
 BASELINE = "SELECT event_type, uniqExact(client_id) FROM {db}.events GROUP BY event_type"
 
 
-def _derived_at_query(client: Any, db: str, name: str, params: dict[str, Any]) -> Any:
-    """The query as it runs before a complete derivation exists: touches derived at query time
-    (the derivations table emptied for the run, then restored)."""
+def _with_derivations(
+    client: Any, db: str, name: str, params: dict[str, Any], lookback: int | None = None
+) -> Any:
+    """The query as it runs with the derivations table changed for the run, then restored: empty
+    (``lookback`` None: before a complete derivation exists, touches derived at query time), or
+    each derivation made to cover ``lookback`` (0: attribution from the stored touches with paths
+    built at query time, as before 024 or for a lookback the sink does not keep)."""
     table = f"`{db}`.event_time_derivations"
-    kept = client.query(f"SELECT * FROM {table}").result_rows
+    got = client.query(f"SELECT * FROM {table}")
+    kept, columns = got.result_rows, list(got.column_names)
     client.command(f"TRUNCATE TABLE {table}")
     try:
-        return clickhouse.query(client, name, db, params)[1]
-    finally:
-        client.insert(table, [list(r) for r in kept])
-
-
-def _paths_built_at_query(client: Any, db: str, name: str, params: dict[str, Any]) -> Any:
-    """Attribution as it runs from stored touches with paths built at query time (before 024, or
-    for a lookback the sink does not keep): the latest derivation made to cover no lookback."""
-    table = f"`{db}`.event_time_derivations"
-    kept = client.query(f"SELECT * FROM {table}").result_rows
-    columns = client.query(f"SELECT * FROM {table} LIMIT 0").column_names
-    client.command(f"TRUNCATE TABLE {table}")
-    try:
-        stale = [dict(zip(columns, row, strict=True)) | {"lookback_days": 0} for row in kept]
-        client.insert(table, [list(r.values()) for r in stale], column_names=list(columns))
+        if lookback is not None:
+            at = columns.index("lookback_days")
+            changed = [[*r[:at], lookback, *r[at + 1 :]] for r in kept]
+            client.insert(table, changed, column_names=columns)
         return clickhouse.query(client, name, db, params)[1]
     finally:
         client.command(f"TRUNCATE TABLE {table}")
-        client.insert(table, [list(r) for r in kept], column_names=list(columns))
+        client.insert(table, [list(r) for r in kept], column_names=columns)
 
 
 def _timed(fn: Any) -> tuple[float, Any]:
@@ -341,13 +335,13 @@ def test_clickhouse_queries_and_insert_throughput(tmp_path_factory: pytest.TempP
             f"  x{median / baseline_s:.1f} scan"
         )
         if at_query:  # the same query deriving touches at query time: the same-run baseline
-            seconds, same = _timed(lambda: _derived_at_query(client, db, name, params))
+            seconds, same = _timed(lambda: _with_derivations(client, db, name, params))
             assert same == out, label  # stored and query-time derivation agree
             queries[label]["derived_at_query_s"] = round(seconds, 3)
             queries[label]["ratio_to_derived_at_query"] = round(median / seconds, 3)
             print(f"{'':40} {seconds:8.3f}s deriving at query time")
         if paths:  # attribution from the stored touches, paths built at query time
-            runs = [_timed(lambda: _paths_built_at_query(client, db, name, params)) for _ in "ab"]
+            runs = [_timed(lambda: _with_derivations(client, db, name, params, 0)) for _ in "ab"]
             assert all(same == out for _, same in runs), label  # stored and built paths agree
             seconds = min(t for t, _ in runs)
             queries[label]["paths_built_at_query_s"] = round(seconds, 3)
